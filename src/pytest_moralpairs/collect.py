@@ -1,0 +1,120 @@
+"""Pair files as pytest collectors and pairs as pytest items."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+
+from .engine import RatingError
+from .pairs import Pair, PairFileError, load_suite
+from .run import MoralRun, PairRequests, is_xdist_worker
+from .settings import SettingsError
+from .verdicts import MoralGapFailure
+
+#: Results recorded on an item during a phase, attached to that phase's report by the plugin.
+results_key = pytest.StashKey[list]()
+
+
+class PairFile(pytest.File):
+    """A ``*.moral.yaml`` file: one item per pair, or one collection error naming every problem."""
+
+    def collect(self) -> Iterator[PairItem]:
+        try:
+            suite = load_suite(self.path, name=_display_path(self))
+        except PairFileError as exc:
+            self.config.stash[broken_files_key] = self.config.stash.get(broken_files_key, 0) + 1
+            raise self.CollectError(f"invalid pair file\n{exc}") from None
+        for pair in suite.pairs:
+            item = PairItem.from_parent(self, name=pair.id, pair=pair)
+            item.add_marker("moralpairs")
+            for tag in pair.tags:
+                # Register first: with --strict-markers an unknown marker is an error.
+                self.config.addinivalue_line("markers", f"{tag}: tag from moral pair files")
+                item.add_marker(tag)
+            yield item
+
+
+def _display_path(node: pytest.Collector) -> str:
+    try:
+        return str(node.path.relative_to(node.config.rootpath))
+    except ValueError:
+        return str(node.path)
+
+
+#: How many pair files failed to load: their collection errors do not interrupt the run.
+broken_files_key = pytest.StashKey[int]()
+
+
+class PairItem(pytest.Item):
+    """One minimal pair: rated in ``setup`` (an unusable rating is an ERROR), judged in ``runtest``."""
+
+    def __init__(self, *, pair: Pair, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.pair = pair
+        self._requests: PairRequests | None = None
+        self._ratings: Any = None
+
+    @property
+    def run(self) -> MoralRun:
+        from .plugin import moral_run
+
+        return moral_run(self.config)
+
+    def requests(self) -> PairRequests:
+        if self._requests is None:
+            self._requests = self.run.pair_requests(self.pair, self.run.settings.model_settings())
+        return self._requests
+
+    def setup(self) -> None:
+        run = self.run
+        try:
+            if not run.prefetched:
+                # Batch-first: the first pair to run asks for every selected pair's ratings.
+                # An xdist worker does not know which items it will get, so it asks only for its own.
+                run.prefetched = True
+                items = [self] if is_xdist_worker(self.config) else [
+                    i for i in self.session.items if isinstance(i, PairItem)
+                ]
+                run.prefetch(r for item in items for r in (item.requests().harmful, item.requests().harmless))
+            harmful, harmless = run.rate_pair(self.requests())
+        except SettingsError as exc:
+            raise RatingSetupError(str(exc)) from None
+        if not harmful.ok or not harmless.ok:
+            failed, side = (harmful, "harmful") if not harmful.ok else (harmless, "harmless")
+            self.stash.setdefault(results_key, []).append(error_result(self.nodeid, self.pair.id, failed, side))
+            raise RatingError(failed, side)
+        self._ratings = (harmful, harmless)
+
+    def runtest(self) -> None:
+        harmful, harmless = self._ratings
+        verdict = self.run.verdict(self.pair.id, harmful, harmless, self.pair.threshold, self.pair)
+        record(self, verdict.to_dict())
+        if not verdict.passed:
+            raise MoralGapFailure(verdict)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, (self.pair.line - 1 if self.pair.line else None), f"moral pair {self.pair.id}"
+
+
+class RatingSetupError(Exception):
+    """A configuration problem found while rating; shown as its message alone."""
+
+
+def record(node: Any, result: dict[str, Any]) -> None:
+    result = dict(result, nodeid=node.nodeid)
+    node.stash.setdefault(results_key, []).append(result)
+
+
+def error_result(nodeid: str, pair_id: str, rating: Any, side: str) -> dict[str, Any]:
+    return {
+        "pair_id": pair_id,
+        "nodeid": nodeid,
+        "model": rating.request.model.model,
+        "outcome": "error",
+        "error": f"{side}: {rating.error}",
+        "harmful_rating": None,
+        "harmless_rating": None,
+        "gap": None,
+        "threshold": None,
+    }

@@ -1,0 +1,50 @@
+"""The plugin's own hooks. Implement them in a ``conftest.py`` or a plugin.
+
+Mark conftest implementations ``@pytest.hookimpl(optionalhook=True)``: without it pytest stops
+with "unknown hook" whenever this plugin is disabled (``-p no:moralpairs``).
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("pytest")
+
+
+@hookspec(firstresult=True)
+def pytest_moralpairs_build_messages(sentence, prompt, pair, config):
+    """Return the chat messages that ask for the rating of ``sentence``.
+
+    :param str sentence: the sentence to rate.
+    :param pytest_moralpairs.prompt.PromptTemplate prompt: the prompt chosen for it (pair, file
+        defaults, or the built-in default).
+    :param pair: the :class:`pytest_moralpairs.pairs.Pair` the sentence belongs to, or ``None`` for
+        sentences rated through the fixtures.
+    :param config: the pytest config.
+    :return: a list of ``{"role": ..., "content": ...}`` dicts, or ``None`` to let the next
+        implementation (ultimately the prompt's own) decide.
+    """
+
+
+@hookspec(firstresult=True)
+def pytest_moralpairs_parse_answer(text, request, config):
+    """Turn a model's answer into a rating on the -4..4 scale.
+
+    :param str text: the raw answer.
+    :param pytest_moralpairs.engine.RatingRequest request: what was asked.
+    :return: a number, or ``None`` to defer to the next implementation (ultimately the built-in
+        parser). Raise :class:`pytest_moralpairs.answers.UnparseableAnswer` to make the item ERROR.
+    """
+
+
+@hookspec
+def pytest_moralpairs_completion_kwargs(request, kwargs, config):
+    """Change the keyword arguments passed to ``litellm.acompletion`` for ``request`` in place
+    (headers, ``max_tokens``, ``api_key``, provider-specific options...)."""
+
+
+@hookspec
+def pytest_moralpairs_result(result, config):
+    """Called once per rated pair with its result, a plain ``dict`` (see ``Verdict.to_dict``), on
+    the process that prints the summary (the controller under pytest-xdist). ``result["outcome"]``
+    is ``"passed"``, ``"failed"`` or ``"error"``."""

@@ -1,0 +1,59 @@
+"""``moralpairs/lexical`` as a litellm custom provider, so it runs through the same call path
+as any hosted model. Imported only after litellm itself."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..prompt import scenario_of
+from .lexical import lexical_rating
+
+PROVIDER = "moralpairs"
+MODELS = ("lexical",)
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):  # OpenAI content parts
+                return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+            return str(content or "")
+    return ""
+
+
+def answer(model: str, messages: list[dict[str, Any]]) -> str:
+    """What the offline model says: a bare number, as the prompt asks."""
+    name = model.split("/", 1)[-1]
+    if name not in MODELS:
+        raise ValueError(f"unknown model {model!r}; {PROVIDER} offers: {', '.join(PROVIDER + '/' + m for m in MODELS)}")
+    return str(lexical_rating(scenario_of(_last_user_text(messages))))
+
+
+def register(litellm: Any) -> None:
+    """Add the ``moralpairs/...`` models to litellm, once."""
+    if any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
+        return
+
+    from litellm import CustomLLM, ModelResponse
+    from litellm.types.utils import Usage
+
+    def respond(model: str, messages: list[dict[str, Any]]) -> Any:
+        text = answer(model, messages)
+        prompt_words = sum(len(str(m.get("content", "")).split()) for m in messages)
+        return ModelResponse(
+            model=f"{PROVIDER}/{model.split('/', 1)[-1]}",
+            created=int(time.time()),
+            choices=[{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+            usage=Usage(prompt_tokens=prompt_words, completion_tokens=1, total_tokens=prompt_words + 1),
+        )
+
+    class LexicalProvider(CustomLLM):
+        def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
+            return respond(model, messages)
+
+        async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
+            return respond(model, messages)
+
+    litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": PROVIDER, "custom_handler": LexicalProvider()}]

@@ -1,0 +1,1 @@
+"""Reports: the terminal summary (JSON, HTML and baselines come later)."""

@@ -1,0 +1,84 @@
+"""Run settings, resolved once from command line, environment and ini (pytest-free)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .engine import ModelSettings
+from .verdicts import DEFAULT_THRESHOLD
+
+MODEL_ENV = "MORALPAIRS_MODEL"
+DEFAULT_CONCURRENCY = 16
+DEFAULT_TIMEOUT = 60.0
+
+NO_MODEL_MESSAGE = (
+    "pytest-moralpairs: no model is configured, so the moral pairs cannot be rated.\n"
+    "Set one with --moral-model=MODEL, the ini option moral_model, or the environment variable "
+    f"{MODEL_ENV}; MODEL is any litellm model string (e.g. openai/gpt-4o-mini, "
+    "anthropic/claude-3-5-haiku-latest, ollama/llama3.1), or moralpairs/lexical for the built-in "
+    "offline rater."
+)
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    model: str | None
+    api_base: str | None = None
+    temperature: float = 0.0
+    timeout: float = DEFAULT_TIMEOUT
+    concurrency: int = DEFAULT_CONCURRENCY
+    threshold: float = DEFAULT_THRESHOLD
+
+    def model_settings(self, **overrides: Any) -> ModelSettings:
+        """The model to call, with per-test overrides (from the ``moralpairs`` marker) applied."""
+        model = overrides.get("model") or self.model
+        if not model:
+            raise SettingsError(NO_MODEL_MESSAGE)
+        return ModelSettings(
+            model=model,
+            api_base=overrides.get("api_base", self.api_base),
+            temperature=float(overrides.get("temperature", self.temperature)),
+            timeout=float(overrides.get("timeout", self.timeout)),
+        )
+
+
+def _number(name: str, value: Any, cast: Callable[[Any], Any], low: float, high: float) -> Any:
+    try:
+        number = cast(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a number, got {str(value)[:40]!r}") from None
+    if not (isinstance(number, (int, float)) and math.isfinite(number) and low <= number <= high):
+        raise SettingsError(f"{name} must lie in {low:g}..{high:g}, got {number!r}")
+    return number
+
+
+def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> RunSettings:
+    """Build settings from ``lookup(setting) -> (label, raw value or None)``.
+
+    ``lookup`` gives the command-line value when there is one (its label starts with ``--``) and
+    the ini value otherwise. The model alone may also come from the environment, which beats the
+    ini file: a pipeline overrides a committed config.
+    """
+    get = lookup
+    where, model = get("model")
+    if not where.startswith("--") and env.get(MODEL_ENV):
+        model = env[MODEL_ENV]
+    values: dict[str, Any] = {"model": (model or None)}
+    where, api_base = get("api_base")
+    values["api_base"] = api_base or None
+    for name, cast, low, high in (
+        ("temperature", float, 0.0, 2.0),
+        ("timeout", float, 0.001, 86400.0),
+        ("concurrency", int, 1, 10000),
+        ("threshold", float, -8.0, 8.0),
+    ):
+        where, raw = get(name)
+        if raw not in (None, ""):
+            values[name] = _number(where, raw, cast, low, high)
+    return RunSettings(**values)
