@@ -6,17 +6,27 @@ import re
 
 from .prompt import SCALE_MAX, SCALE_MIN
 
-# Minus signs models actually emit: ASCII hyphen, U+2212 minus, en and em dash, figure dash.
-_MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-"})
+# Minus signs models actually emit: ASCII hyphen, U+2212 minus, the Unicode hyphens and dashes
+# (hyphen, non-breaking hyphen, figure dash, en and em dash, bar), small and full-width forms.
+# A sign that is not recognised must never be dropped silently: "\u2010" + "3" is not +3.
+_MINUS_CHARS = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u02d7\u2796\ufe58\ufe63\uff0d"
+_PLUS_CHARS = "\ufe62\uff0b\u2795"
+_MINUS = str.maketrans({**{c: "-" for c in _MINUS_CHARS}, **{c: "+" for c in _PLUS_CHARS}})
 _MARKUP = re.compile(r"[*_`#>\[\]]")
 # Restatements of the scale are not answers: "on a scale from -4 to 4", "out of 4", "(-4..4)".
 _SCALE_TALK = re.compile(
-    r"(?:between|from)\s*-?\s*4\s*(?:and|to|-|\.\.)\s*\+?4"
-    r"|\(?\s*-4\s*(?:\.\.|to|-)\s*\+?4\s*\)?"
+    r"(?:between|from)\s*-?\s*4\s*(?:and|to|-|\.{2,3}|\u2026)\s*\+?4"
+    r"|\(?\s*-4\s*(?:\.{2,3}|\u2026|to|-)\s*\+?4\s*\)?"
     r"|(?:out\s+of|/)\s*\+?4\b",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"(?<![\w.])([-+]?)\s?(\d+(?:\.\d+)?)(?![\w]|\.\d)")
+# A signed number: the sign may follow a letter ("Rating:-3", "Rating-3") but not a digit ("3-4" is a
+# range, two numbers). An unsigned number must not continue a word or a number ("gpt4", "1.5.2").
+_NUMBER = re.compile(
+    r"(?:(?<![\d.])([-+])\s?|(?<![\w.]))"
+    r"(\d+(?:\.\d+)?|\.\d+)"
+    r"(?![\w]|\.\d)"
+)
 MAX_ANSWER_CHARS = 2000
 
 
@@ -34,7 +44,10 @@ def shorten(text: str, limit: int = 300) -> str:
 
 
 def parse_rating(text: str | None, low: float = SCALE_MIN, high: float = SCALE_MAX) -> float:
-    """Read a rating from a model's answer: ``"-3"``, ``"−3"``, ``"Rating: -3"``, ``"**-3**"``, ``"-3."``.
+    """Read a rating from a model's answer: ``"-3"``, ``"−3"``, ``"Rating: -3"``, ``"**-3**"``, ``"-3."``,
+    ``"+2"``, ``"2.5"``, ``"-3 (on a scale from -4 to 4)"``, ``"I'd say -3 out of 4"``.
+
+    Restatements of the scale ("from -4 to 4", "out of 4") are not counted as numbers.
 
     Raises :class:`UnparseableAnswer` when there is no number, more than one distinct number,
     or a number outside ``low..high``.
@@ -48,7 +61,7 @@ def parse_rating(text: str | None, low: float = SCALE_MIN, high: float = SCALE_M
     values = []
     for sign, digits in _NUMBER.findall(cleaned):
         value = float(digits)
-        values.append(-value if sign == "-" else value)
+        values.append(-value if sign == "-" else value)  # -0.0 == 0.0: one distinct value
     distinct = sorted(set(values))
     if not distinct:
         raise UnparseableAnswer("the answer holds no number", text)

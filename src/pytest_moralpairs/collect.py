@@ -30,9 +30,23 @@ class PairFile(pytest.File):
             item.add_marker("moralpairs")
             for tag in pair.tags:
                 # Register first: with --strict-markers an unknown marker is an error.
-                self.config.addinivalue_line("markers", f"{tag}: tag from moral pair files")
+                _register_tag(self.config, tag)
                 item.add_marker(tag)
             yield item
+
+
+#: Tags already registered as markers in this run, so each is listed once by ``pytest --markers``.
+_tags_key = pytest.StashKey[set]()
+
+
+def _register_tag(config: pytest.Config, tag: str) -> None:
+    registered = config.stash.setdefault(_tags_key, set())
+    if tag in registered:
+        return
+    registered.add(tag)
+    known = {line.split(":", 1)[0].split("(", 1)[0].strip() for line in config.getini("markers")}
+    if tag not in known:
+        config.addinivalue_line("markers", f"{tag}: tag from moral pair files")
 
 
 def _display_path(node: pytest.Collector) -> str:
@@ -73,16 +87,20 @@ class PairItem(pytest.Item):
                 # Batch-first: the first pair to run asks for every selected pair's ratings.
                 # An xdist worker does not know which items it will get, so it asks only for its own.
                 run.prefetched = True
-                items = [self] if is_xdist_worker(self.config) else [
-                    i for i in self.session.items if isinstance(i, PairItem)
-                ]
+                items = (
+                    [self]
+                    if is_xdist_worker(self.config)
+                    else [i for i in self.session.items if isinstance(i, PairItem)]
+                )
                 run.prefetch(r for item in items for r in (item.requests().harmful, item.requests().harmless))
             harmful, harmless = run.rate_pair(self.requests())
         except SettingsError as exc:
             raise RatingSetupError(str(exc)) from None
         if not harmful.ok or not harmless.ok:
             failed, side = (harmful, "harmful") if not harmful.ok else (harmless, "harmless")
-            self.stash.setdefault(results_key, []).append(error_result(self.nodeid, self.pair.id, failed, side))
+            self.stash.setdefault(results_key, []).append(
+                error_result(self.nodeid, self.pair.id, failed, side, run.threshold_for(self.pair.threshold))
+            )
             raise RatingError(failed, side)
         self._ratings = (harmful, harmless)
 
@@ -106,7 +124,7 @@ def record(node: Any, result: dict[str, Any]) -> None:
     node.stash.setdefault(results_key, []).append(result)
 
 
-def error_result(nodeid: str, pair_id: str, rating: Any, side: str) -> dict[str, Any]:
+def error_result(nodeid: str, pair_id: str, rating: Any, side: str, threshold: float | None = None) -> dict[str, Any]:
     return {
         "pair_id": pair_id,
         "nodeid": nodeid,
@@ -116,5 +134,5 @@ def error_result(nodeid: str, pair_id: str, rating: Any, side: str) -> dict[str,
         "harmful_rating": None,
         "harmless_rating": None,
         "gap": None,
-        "threshold": None,
+        "threshold": threshold,
     }

@@ -104,6 +104,9 @@ class _LoopThread:
         self.thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self.thread:
+            coro.close()
+            raise RuntimeError("the rating engine cannot be called from inside one of its own model calls")
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result()
@@ -111,15 +114,52 @@ class _LoopThread:
             future.cancel()
             raise
 
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
+    def close(self, before: Callable[[], Awaitable[Any]] | None = None, timeout: float = 5.0) -> None:
+        """Await ``before()``, cancel what still runs on the loop, then stop and close it.
+
+        Tasks left pending on a closed loop (litellm's logging worker, a call abandoned by an
+        interrupt) would otherwise print "Task was destroyed but it is pending!" at exit.
+        """
+        if self.loop.is_closed():
+            return
+        if self.thread.is_alive() and threading.current_thread() is not self.thread:
+            try:
+                asyncio.run_coroutine_threadsafe(self._shutdown(before, timeout), self.loop).result(timeout * 2)
+            except BaseException:  # noqa: BLE001 - closing must not fail: the run is over
+                pass
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=timeout)
         if not self.loop.is_running():
             self.loop.close()
 
+    async def _shutdown(self, before: Callable[[], Awaitable[Any]] | None, timeout: float) -> None:
+        if before is not None:
+            try:
+                await asyncio.wait_for(before(), timeout)
+            except Exception:  # noqa: BLE001 - a failing cleanup must not keep the loop alive
+                pass
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        await self.loop.shutdown_asyncgens()
+        await self.loop.shutdown_default_executor()
+
+
+#: Seconds a call may run beyond its model's ``timeout`` before the engine abandons it. The
+#: backend enforces the timeout itself; this only keeps a call that ignores it from hanging a run.
+DEADLINE_GRACE = 5.0
+
 
 class RatingEngine:
-    """Resolves rating requests: deduplicated, concurrent, each made at most once per engine."""
+    """Resolves rating requests: deduplicated, concurrent, each made at most once per engine.
+
+    All calls run on one event loop in a daemon thread owned by the engine, so :meth:`rate_all`
+    is a plain blocking call that works the same from synchronous code and from code that is
+    itself running inside an event loop.
+    """
 
     def __init__(
         self,
@@ -127,17 +167,28 @@ class RatingEngine:
         parse: Parse | None = None,
         concurrency: int = 16,
         make_complete: Callable[[], Complete] | None = None,
+        deadline_grace: float = DEADLINE_GRACE,
     ):
         """``complete`` answers requests; without it ``make_complete()`` builds one on the first
-        call (by default the litellm backend, so litellm is imported only when needed)."""
+        call (by default the litellm backend, so litellm is imported only when needed).
+
+        A ``complete`` with an async ``aclose()`` method has it awaited, on the engine's loop,
+        by :meth:`close`."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._complete = complete
         self._make_complete = make_complete or _litellm_backend
         self._parse = parse or _default_parse
         self.concurrency = concurrency
+        self.deadline_grace = deadline_grace
         self._ratings: dict[RatingRequest, Rating] = {}
+        # Touched only on the engine loop: one task per request ever asked for, so that
+        # overlapping batches (even from several threads) share a call instead of repeating it.
+        self._calls: dict[RatingRequest, asyncio.Task[str | BaseException]] = {}
+        self._limit: asyncio.Semaphore | None = None
         self._loop: _LoopThread | None = None
+        self._loop_lock = threading.Lock()
+        self._ratings_lock = threading.Lock()
         self.calls_made = 0
 
     def _completer(self) -> Complete:
@@ -145,36 +196,55 @@ class RatingEngine:
             self._complete = self._make_complete()
         return self._complete
 
+    def _loop_thread(self) -> _LoopThread:
+        with self._loop_lock:
+            if self._loop is None:
+                self._loop = _LoopThread()
+            return self._loop
+
     def rate_all(self, requests: Iterable[RatingRequest]) -> dict[RatingRequest, Rating]:
         """Rate every request not yet rated; return the ratings of all of them."""
         wanted = list(dict.fromkeys(requests))
         missing = [r for r in wanted if r not in self._ratings]
         if missing:
-            if self._loop is None:
-                self._loop = _LoopThread()
-            answers = self._loop.run(self._gather(missing))
-            for request, answer in zip(missing, answers):
-                self._ratings[request] = self._to_rating(request, answer)
+            answers = self._loop_thread().run(self._answers(missing))
+            for request, answer in zip(missing, answers, strict=True):
+                rating = self._to_rating(request, answer)
+                with self._ratings_lock:
+                    self._ratings.setdefault(request, rating)
         return {r: self._ratings[r] for r in wanted}
 
     def rate(self, request: RatingRequest) -> Rating:
         return self.rate_all([request])[request]
 
-    async def _gather(self, requests: list[RatingRequest]) -> list[str | BaseException]:
-        complete = self._completer()
-        limit = asyncio.Semaphore(self.concurrency)
+    async def _answers(self, requests: list[RatingRequest]) -> list[str | BaseException]:
+        """The answers to ``requests``, starting a call only for those never asked before."""
+        tasks = []
+        for request in requests:
+            task = self._calls.get(request)
+            if task is None or task.cancelled():
+                task = self._calls[request] = asyncio.ensure_future(self._call(request))
+            tasks.append(task)
+        # wait, not gather: an interrupted batch must not cancel calls another batch shares.
+        if tasks:
+            await asyncio.wait(tasks)
+        return [t.result() if not t.cancelled() else asyncio.CancelledError("the call was cancelled") for t in tasks]
 
-        async def one(request: RatingRequest) -> str | BaseException:
-            async with limit:
-                self.calls_made += 1
-                try:
-                    return await complete(request)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # a failed call is a value, reported on the item
-                    return exc
-
-        return await asyncio.gather(*(one(r) for r in requests))
+    async def _call(self, request: RatingRequest) -> str | BaseException:
+        if self._limit is None:
+            self._limit = asyncio.Semaphore(self.concurrency)
+        async with self._limit:
+            self.calls_made += 1
+            deadline = request.model.timeout + self.deadline_grace
+            try:
+                complete = self._completer()
+                return await asyncio.wait_for(complete(request), deadline)
+            except asyncio.TimeoutError:
+                return TimeoutError(f"no answer after {deadline:g} s (the timeout is {request.model.timeout:g} s)")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a failed call is a value, reported on the item
+                return exc
 
     def _to_rating(self, request: RatingRequest, answer: str | BaseException) -> Rating:
         if isinstance(answer, BaseException):
@@ -186,6 +256,11 @@ class RatingEngine:
         return Rating(request, float(value), answer)
 
     def close(self) -> None:
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        """Close the completer (its ``aclose()``, if any), cancel leftover tasks, stop the thread."""
+        with self._loop_lock:
+            loop, self._loop = self._loop, None
+        if loop is not None:
+            aclose = getattr(self._complete, "aclose", None)
+            loop.close(aclose if callable(aclose) else None)
+        self._calls.clear()
+        self._limit = None

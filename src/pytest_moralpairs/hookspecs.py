@@ -21,8 +21,12 @@ def pytest_moralpairs_build_messages(sentence, prompt, pair, config):
     :param pair: the :class:`pytest_moralpairs.pairs.Pair` the sentence belongs to, or ``None`` for
         sentences rated through the fixtures.
     :param config: the pytest config.
-    :return: a list of ``{"role": ..., "content": ...}`` dicts, or ``None`` to let the next
-        implementation (ultimately the prompt's own) decide.
+    :return: a non-empty list of ``{"role": ..., "content": ...}`` dicts, or ``None`` to let the
+        next implementation (ultimately the prompt's own) decide. Anything else makes the item
+        ERROR with a message saying so.
+
+    The messages are the cache key of the rating: two sentences that get the same messages are
+    rated once.
     """
 
 
@@ -31,16 +35,25 @@ def pytest_moralpairs_parse_answer(text, request, config):
     """Turn a model's answer into a rating on the -4..4 scale.
 
     :param str text: the raw answer.
-    :param pytest_moralpairs.engine.RatingRequest request: what was asked.
-    :return: a number, or ``None`` to defer to the next implementation (ultimately the built-in
-        parser). Raise :class:`pytest_moralpairs.answers.UnparseableAnswer` to make the item ERROR.
+    :param pytest_moralpairs.engine.RatingRequest request: what was asked (``request.sentence`` is
+        the sentence rated).
+    :return: a number on the -4..4 scale, or ``None`` to defer to the next implementation
+        (ultimately the built-in parser). Raise :class:`pytest_moralpairs.answers.UnparseableAnswer`
+        to make the item ERROR. A number off the scale, a value that is not a number, or any other
+        exception also makes (only) that item ERROR, with the reason in its report.
     """
 
 
 @hookspec
 def pytest_moralpairs_completion_kwargs(request, kwargs, config):
     """Change the keyword arguments passed to ``litellm.acompletion`` for ``request`` in place
-    (headers, ``max_tokens``, ``api_key``, provider-specific options...)."""
+    (headers, ``max_tokens``, ``api_key``, provider-specific options...).
+
+    ``kwargs`` already holds ``model``, ``messages``, ``temperature``, ``timeout`` and, when set,
+    ``api_base``; ``request.sentence`` is the sentence being rated. Called once per model call, on
+    the rating engine's thread, just before the call. Setting litellm's own ``mock_response``
+    here chooses the answer without any network: the way to test a project's pairs offline.
+    An exception raised here makes the call, and so the item, ERROR."""
 
 
 @hookspec

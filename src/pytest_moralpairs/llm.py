@@ -30,8 +30,21 @@ def load_litellm() -> Any:
     return _litellm
 
 
+#: Sent as the API key to a keyless OpenAI-compatible server (Ollama, vLLM, llama.cpp ...): the
+#: OpenAI client refuses to make a call without some key, and such servers ignore it.
+PLACEHOLDER_API_KEY = "moralpairs-no-key"
+#: Providers that go through the OpenAI client and so demand a key even for a local server.
+#: (litellm's hosted_vllm/, lm_studio/ and llamafile/ already send a fake key of their own.)
+_KEYED_OPENAI_PROVIDERS = frozenset({"openai", "custom_openai", "text-completion-openai"})
+
+
 class LiteLLMBackend:
-    """Makes one chat completion per request through ``litellm.acompletion``."""
+    """Makes one chat completion per request through ``litellm.acompletion``.
+
+    Defaults: no retries (neither litellm's nor the OpenAI client's), the model's temperature and
+    timeout, and a placeholder key when an ``api_base`` is given to an OpenAI-compatible provider
+    and no key is configured anywhere.
+    """
 
     def __init__(self, configure: ConfigureCall | None = None):
         self.litellm = load_litellm()
@@ -44,12 +57,46 @@ class LiteLLMBackend:
             "messages": [{"role": role, "content": content} for role, content in request.messages],
             "temperature": model.temperature,
             "timeout": model.timeout,
+            # Without this the OpenAI client behind litellm retries twice (max_retries=2): a
+            # failed call is made three times, a hanging one waits three timeouts. num_retries
+            # also overrides max_retries and a global litellm.num_retries. Retries are ours to add.
+            "num_retries": 0,
         }
         if model.api_base:
             kwargs["api_base"] = model.api_base
         if self.configure is not None:
             self.configure(request, kwargs)
+        if self.needs_placeholder_key(kwargs):
+            kwargs["api_key"] = PLACEHOLDER_API_KEY
         return kwargs
+
+    def needs_placeholder_key(self, kwargs: dict[str, Any]) -> bool:
+        """True for a call to an OpenAI-compatible ``api_base`` with no API key from anywhere."""
+        if not kwargs.get("api_base") or kwargs.get("api_key"):
+            return False
+        litellm = self.litellm
+        if os.environ.get("OPENAI_API_KEY") or litellm.api_key or litellm.openai_key:
+            return False
+        try:
+            _, provider, key, _ = litellm.get_llm_provider(
+                model=kwargs["model"],
+                custom_llm_provider=kwargs.get("custom_llm_provider"),
+                api_base=kwargs["api_base"],
+            )
+        except Exception:  # an unknown provider: let the call itself report it
+            return False
+        return provider in _KEYED_OPENAI_PROVIDERS and not key
+
+    async def aclose(self) -> None:
+        """Let litellm finish the logging callbacks it queued (a user's ``litellm.callbacks``)
+        before the engine closes its loop, which would cancel them. Called on that loop."""
+        try:
+            from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+        except ImportError:  # pragma: no cover - a litellm without a logging worker
+            return
+        flush = getattr(GLOBAL_LOGGING_WORKER, "flush", None)
+        if flush is not None:
+            await flush()
 
     async def __call__(self, request: RatingRequest) -> str:
         response = await self.litellm.acompletion(**self.kwargs(request))

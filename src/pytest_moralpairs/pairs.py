@@ -1,28 +1,50 @@
 """Pair files: YAML text -> validated, frozen :class:`Suite` and :class:`Pair` objects.
 
-Every problem is reported as a :class:`Problem` naming the file, the pair and what was wrong;
-a file with any problem raises :class:`PairFileError` carrying all of them at once. Values from
-the file are never echoed whole into messages: a file may be hostile or simply huge.
+Every problem is reported as a :class:`Problem` naming the file, the line, the pair and what was
+wrong; a file with any problem raises :class:`PairFileError` carrying all of them at once. Values
+from the file are never echoed whole into messages: a file may be hostile or simply huge.
+
+The format is also described, for editors, by ``schema/pairfile.schema.json``; the two are kept
+in agreement by the test suite.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from .prompt import BUILTIN_PROMPTS, PromptTemplate
 
 #: Pair ids become part of pytest node ids: keep them to characters that need no quoting.
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 #: Tags become pytest markers; this is what ``-m`` expressions can name.
-_TAG_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TAG_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NUMERIC_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _RESERVED_TAGS = frozenset({"and", "or", "not", "True", "False", "None"})
+#: pytest's own markers act when applied: a tag "skip" would silently skip the pair.
+_PYTEST_MARKERS = frozenset(
+    {"skip", "skipif", "xfail", "usefixtures", "parametrize", "filterwarnings", "tryfirst", "trylast", "moralpairs"}
+)
+MAX_NAME_CHARS = 100
 MAX_SENTENCE_CHARS = 2000
+#: Far above any hand-written suite; stops a stray multi-gigabyte file from being read whole.
+MAX_FILE_BYTES = 32 * 1024 * 1024
+#: How many values YAML aliases may repeat in total. Aliases share one object, so a "billion
+#: laughs" file costs nothing to load, but anything walking the data would expand it.
+MAX_ALIAS_EXPANSION = 100_000
+#: A pair file needs 6 levels (top, pairs, pair, human, side, mean); the rest is hostile.
+MAX_NESTING = 50
+#: A file with thousands of problems is reported by its first ones.
+MAX_SHOWN_PROBLEMS = 50
 
 PAIR_KEYS = frozenset({"id", "harmful", "harmless", "threshold", "tags", "note", "human", "prompt"})
 DEFAULT_KEYS = frozenset({"threshold", "tags", "prompt"})
@@ -96,7 +118,10 @@ class PairFileError(Exception):
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        lines = [str(p) for p in problems[:MAX_SHOWN_PROBLEMS]]
+        if len(problems) > MAX_SHOWN_PROBLEMS:
+            lines.append(f"... and {len(problems) - MAX_SHOWN_PROBLEMS} more problems")
+        super().__init__("\n".join(lines))
 
 
 def describe(value: Any) -> str:
@@ -105,11 +130,12 @@ def describe(value: Any) -> str:
         return "nothing (null)"
     if isinstance(value, bool):
         return f"a boolean ({value})"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not-a-number (.nan)" if math.isnan(value) else "an infinite number"
     if isinstance(value, (int, float)):
         return f"a number ({value!r})" if abs(value) < 1e12 else "a number"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"a string ({shown!r})"
+        return f"a string ({_shorten(value)!r})"
     if isinstance(value, list):
         return f"a list of {len(value)} items"
     if isinstance(value, dict):
@@ -117,57 +143,233 @@ def describe(value: Any) -> str:
     return f"a value of type {type(value).__name__}"
 
 
-def _key_list(keys: Any) -> str:
-    return ", ".join(sorted(repr(k)[:40] for k in keys))
+def _not_a_number(value: Any) -> str:
+    """``describe`` for a value that should have been a number, with a hint for numbers in quotes."""
+    if isinstance(value, str) and _NUMERIC_RE.fullmatch(value.strip()):
+        if "e" in value.lower():
+            return f"{describe(value)}: YAML reads an exponent without a '.' as text; write 1.0e2, not 1e2"
+        return f"{describe(value)}: write numbers without quotes"
+    return describe(value)
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _show_key(key: Any) -> str:
+    return repr(_shorten(key)) if isinstance(key, str) else describe(key)
+
+
+def _key_list(keys: Iterable[Any], limit: int = 8) -> str:
+    shown = [_show_key(k) for k in keys]
+    if len(shown) > limit:
+        return ", ".join(shown[:limit]) + f" and {len(shown) - limit} more"
+    return ", ".join(shown)
+
+
+def _is_number(value: Any) -> bool:
+    """A finite real number; YAML's booleans are ints to Python but not numbers here."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 # --- YAML loading ------------------------------------------------------------------------
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_VALUE_TAG = "tag:yaml.org,2002:value"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class _LineDict(dict):
-    """A mapping that remembers the line it started on, for error messages."""
+    """A mapping that remembers where it and each key are, and which keys were repeated."""
 
-    line: int | None = None
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line: int | None = line
+        self.key_lines: dict[Any, int] = {}
+        self.duplicates: list[tuple[Any, int]] = []
+
+
+class _LineList(list):
+    """A list that remembers the line of each item (a pair that is not a mapping has no other)."""
+
+    def __init__(self, line: int, item_lines: list[int]) -> None:
+        super().__init__()
+        self.line: int | None = line
+        self.item_lines = item_lines
+
+
+class _RefusedValue(ConstructorError):
+    """A value this loader refuses; its message is ours and already short."""
+
+
+class _ShapeProblem(yaml.YAMLError):
+    def __init__(self, message: str, line: int | None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
 
 
 class _PairLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe loader that rejects duplicate keys and records mapping line numbers."""
+    """Safe loader that records lines and repeated keys, and refuses alias bombs."""
 
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        #: Every repeated key, so none goes unreported even in a mapping the validator skips.
+        self.duplicates: list[tuple[_LineDict, Any, int]] = []
 
-def _construct_mapping(loader: Any, node: yaml.MappingNode) -> Any:
-    data = _LineDict()
-    data.line = node.start_mark.line + 1
-    yield data
-    loader.flatten_mapping(node)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_shape(node)
+        return self.construct_document(node)
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
         try:
-            hash(key)
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                None, None, "found a mapping key that is not a plain value", key_node.start_mark
-            ) from None
-        if key in data:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {str(key)[:40]!r}", key_node.start_mark
-            )
-        data[key] = loader.construct_object(value_node, deep=True)
+            return super().construct_object(node, deep=deep)
+        except (yaml.YAMLError, RecursionError, MemoryError):
+            raise
+        except Exception as exc:  # e.g. the date 2020-13-45, or an int of 5,000 digits
+            what = _shorten(node.tag.rsplit(":", 1)[-1])
+            reason = f": {_shorten(str(exc), 100)}" if isinstance(exc, ValueError) else ""
+            raise _RefusedValue(None, None, f"not a valid {what}{reason}", node.start_mark) from None
+
+
+def _check_shape(root: Node) -> None:
+    """Refuse a document nested too deeply, whose aliases repeat too much of it, or that contains itself."""
+    sizes: dict[int, int] = {}
+    heights: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if finished:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            heights[key] = 1 + max((heights[id(child)] for child in children), default=0)
+            if heights[key] > MAX_NESTING:
+                # Deeper than any pair file needs, and deep enough to exhaust Python's stack later.
+                raise _ShapeProblem(
+                    f"invalid YAML: values nested more than {MAX_NESTING} levels deep", node.start_mark.line + 1
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise _ShapeProblem("invalid YAML: an alias refers to a value that contains it", node.start_mark.line + 1)
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    repeated = sizes[id(root)] - len(sizes)
+    if repeated > MAX_ALIAS_EXPANSION:
+        raise _ShapeProblem(
+            f"invalid YAML: its aliases (*name) expand to {repeated:.3g} repeated values, more than the "
+            f"{MAX_ALIAS_EXPANSION:,} allowed; is this a 'billion laughs' file?",
+            None,
+        )
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [part for entry in node.value for part in entry]
+    return []
+
+
+def _mapping_entries(node: MappingNode) -> tuple[list[tuple[Node, Node]], list[tuple[Node, Node]]]:
+    """The mapping's own entries, and those it merges in with ``<<`` (in order of precedence)."""
+    own: list[tuple[Node, Node]] = []
+    merged: list[tuple[Node, Node]] = []
+    for key_node, value_node in node.value:
+        if key_node.tag != _MERGE_TAG:
+            if key_node.tag == _VALUE_TAG:  # a plain "=" key, as PyYAML's own loader reads it
+                key_node.tag = _STR_TAG
+            own.append((key_node, value_node))
+            continue
+        sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+        for source in sources:
+            if not isinstance(source, MappingNode):
+                raise _RefusedValue(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"'<<' merges mappings only, found a {source.id}",
+                    source.start_mark,
+                )
+            source_own, source_merged = _mapping_entries(source)
+            merged += source_own + source_merged
+    return own, merged
+
+
+def _construct_mapping(loader: _PairLoader, node: MappingNode) -> Any:
+    data = _LineDict(node.start_mark.line + 1)
+    yield data
+    own, merged = _mapping_entries(node)
+    for entries, is_own in ((own, True), (merged, False)):
+        for key_node, value_node in entries:
+            key = loader.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise _RefusedValue(
+                    None, None, "found a mapping key that is not a plain value", key_node.start_mark
+                ) from None
+            line = key_node.start_mark.line + 1
+            if key in data:
+                # Own keys may override merged ones, and earlier merges override later ones.
+                if is_own:
+                    data.duplicates.append((key, line))
+                    loader.duplicates.append((data, key, line))
+                continue
+            data[key] = loader.construct_object(value_node, deep=True)
+            data.key_lines[key] = line
+
+
+def _construct_sequence(loader: _PairLoader, node: SequenceNode) -> Any:
+    data = _LineList(node.start_mark.line + 1, [child.start_mark.line + 1 for child in node.value])
+    yield data
+    data.extend(loader.construct_object(child, deep=True) for child in node.value)
+
+
+def _construct_undefined(loader: _PairLoader, node: Node) -> Any:
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    raise _RefusedValue(
+        None, None, f"the tag {_shorten(tag, 60)!r} is not allowed: pair files are plain YAML", node.start_mark
+    )
 
 
 _PairLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+_PairLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+_PairLoader.add_constructor(None, _construct_undefined)
 
 
-def _yaml_problem(path: str, exc: yaml.YAMLError) -> Problem:
+def _line_at(text: str | bytes, position: int | None) -> int | None:
+    if position is None or position < 0:
+        return None
+    newline = b"\n" if isinstance(text, bytes) else "\n"
+    return text[:position].count(newline) + 1  # type: ignore[arg-type]
+
+
+def _yaml_problem(path: str, exc: yaml.YAMLError, text: str | bytes) -> Problem:
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = _line_at(text, exc.position)
+        if "character" in str(exc.reason) and isinstance(exc.character, int):
+            return Problem(path, f"not a text file: it contains the control character U+{exc.character:04X}", line=line)
+        return Problem(path, "not a text file: it holds bytes that are not valid UTF-8 text", line=line)
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else None
-    what = getattr(exc, "problem", None) or type(exc).__name__
-    if isinstance(exc, yaml.reader.ReaderError):
-        return Problem(path, "not a text file: it holds bytes that are not valid UTF-8 text")
-    if "could not determine a constructor" in str(what) or "python/" in str(what):
-        what = "a YAML tag that safe loading refuses (only plain YAML is allowed)"
-    return Problem(path, f"invalid YAML: {str(what)[:200]}", line=line)
+    # The library's own words may quote a value (an alias name, say): keep them short.
+    limit = 200 if isinstance(exc, _RefusedValue) else 80
+    what = _shorten(str(getattr(exc, "problem", None) or type(exc).__name__), limit)
+    context = _shorten(str(getattr(exc, "context", None) or ""), 80)
+    if context:
+        what = f"{context} {what}" if what.startswith("but ") else f"{what} ({context})"
+    return Problem(path, f"invalid YAML: {what}", line=line)
 
 
 def load_suite(path: str | Path, name: str | None = None) -> Suite:
@@ -175,29 +377,52 @@ def load_suite(path: str | Path, name: str | None = None) -> Suite:
     path = Path(path)
     name = name or str(path)
     try:
-        data = path.read_bytes()
+        # Look before opening: opening a named pipe would wait for a writer forever.
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise PairFileError([Problem(name, "not a regular file")])
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise PairFileError([Problem(name, f"cannot read the file: {exc.strerror}")]) from None
+        raise PairFileError([Problem(name, f"cannot read the file: {exc.strerror or exc}")]) from None
     return parse_suite(data, name)
 
 
 def parse_suite(text: str | bytes, path: str = "<string>") -> Suite:
     """Validate pair-file text; raises :class:`PairFileError` listing every problem."""
-    if isinstance(text, bytes) and b"\x00" in text:
-        raise PairFileError([Problem(path, "not a text file: it contains NUL bytes")])
+    if len(text) > MAX_FILE_BYTES:
+        raise PairFileError([Problem(path, f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB")])
+    nul = text.find(b"\x00" if isinstance(text, bytes) else "\x00")  # type: ignore[arg-type]
+    if nul >= 0:
+        raise PairFileError([Problem(path, "not a text file: it contains NUL bytes", line=_line_at(text, nul))])
+    loader = None
     try:
-        document = yaml.load(text, Loader=_PairLoader)  # noqa: S506 - a SafeLoader subclass
+        loader = _PairLoader(text)
+        document = loader.get_single_data()
+    except _ShapeProblem as exc:
+        raise PairFileError([Problem(path, exc.message, line=exc.line)]) from None
     except yaml.YAMLError as exc:
-        raise PairFileError([_yaml_problem(path, exc)]) from None
+        raise PairFileError([_yaml_problem(path, exc, text)]) from None
     except RecursionError:
         raise PairFileError([Problem(path, "invalid YAML: nested too deeply")]) from None
-    return _Validator(path).suite(document)
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return _Validator(path, loader.duplicates).suite(document)
+
+
+def _line(mapping: Any, key: Any, default: int | None = None) -> int | None:
+    """The line of ``key`` in a loaded mapping, else ``default``, else the mapping's own line."""
+    lines = getattr(mapping, "key_lines", {})
+    return lines.get(key) or default or getattr(mapping, "line", None)
 
 
 class _Validator:
-    def __init__(self, path: str):
+    def __init__(self, path: str, duplicates: list[tuple[_LineDict, Any, int]] = ()):  # type: ignore[assignment]
         self.path = path
         self.problems: list[Problem] = []
+        self.duplicates = duplicates
+        self.checked: set[int] = set()
+        self.document: Any = None
 
     def problem(self, message: str, pair: str | None = None, line: int | None = None) -> None:
         self.problems.append(Problem(self.path, message, pair, line))
@@ -209,45 +434,76 @@ class _Validator:
             raise PairFileError(
                 [Problem(self.path, f"expected a mapping with a 'pairs' list at the top, found {describe(document)}")]
             )
-        unknown = set(document) - TOP_KEYS
-        if unknown:
-            self.problem(f"unknown top-level key(s) {_key_list(unknown)}; allowed: {_key_list(TOP_KEYS)}")
+        self.document = document
+        self.keys(document, TOP_KEYS, "", None)
         version = document.get("version", 1)
-        if version != 1 or isinstance(version, bool):
-            self.problem(f"'version' must be 1, found {describe(version)}")
-        description = self.optional_text(document.get("description"), "description")
-        defaults = self.defaults(document.get("defaults"))
+        if isinstance(version, bool) or version != 1:
+            self.problem(f"'version' must be 1, found {describe(version)}", line=_line(document, "version"))
+        description = self.optional_text(
+            document.get("description"), "description", None, _line(document, "description")
+        )
+        defaults = self.defaults(document.get("defaults"), _line(document, "defaults"))
         raw_pairs = document.get("pairs")
         pairs: list[Pair] = []
         if "pairs" not in document:
             self.problem("missing key 'pairs': a list of pairs")
         elif not isinstance(raw_pairs, list):
-            self.problem(f"'pairs' must be a list of pairs, found {describe(raw_pairs)}")
+            self.problem(f"'pairs' must be a list of pairs, found {describe(raw_pairs)}", line=_line(document, "pairs"))
         elif not raw_pairs:
-            self.problem("'pairs' is empty: a pair file needs at least one pair")
+            self.problem("'pairs' is empty: a pair file needs at least one pair", line=_line(document, "pairs"))
         else:
+            item_lines = getattr(raw_pairs, "item_lines", [])
             seen: dict[str, int | None] = {}
             for index, raw in enumerate(raw_pairs):
-                pair = self.pair(raw, index, defaults)
+                item_line = item_lines[index] if index < len(item_lines) else None
+                pair = self.pair(raw, index, defaults, item_line)
                 if pair is None:
                     continue
                 if pair.id in seen:
                     first = seen[pair.id]
                     self.problem(
-                        "duplicate id: ids must be unique in a file" + (f" (first used on line {first})" if first else ""),
+                        "duplicate id: ids must be unique in a file"
+                        + (f" (first used on line {first})" if first else ""),
                         pair.id,
-                        pair.line,
+                        _line(raw, "id"),
                     )
                     continue
-                seen[pair.id] = pair.line
+                seen[pair.id] = _line(raw, "id")
                 pairs.append(pair)
+        for mapping, key, line in self.duplicates:
+            if id(mapping) not in self.checked:
+                self.problem(f"duplicate key {_show_key(key)}: a key may appear only once in a mapping", line=line)
         if self.problems:
-            raise PairFileError(self.problems)
+            raise PairFileError(sorted(self.problems, key=lambda p: p.line or 0))
         return Suite(self.path, tuple(pairs), description)
 
     # --- pieces ---------------------------------------------------------------------------
 
-    def optional_text(self, value: Any, what: str, pair: str | None = None, line: int | None = None) -> str | None:
+    def keys(self, mapping: dict, allowed: frozenset[str], where: str, pair: str | None) -> None:
+        """Report repeated and unknown keys; ``where`` names the mapping ('' for a pair's own)."""
+        self.checked.add(id(mapping))
+        inside = f" in '{where}'" if where else ""
+        for key, line in getattr(mapping, "duplicates", ()):
+            self.problem(f"duplicate key {_show_key(key)}{inside}: a key may appear only once", pair, line)
+        unknown = [key for key in mapping if key not in allowed]
+        if not unknown:
+            return
+        unknown.sort(key=lambda key: _line(mapping, key) or 0)
+        hints = ""
+        for key in unknown[:3]:
+            if not isinstance(key, str) or len(key) > MAX_NAME_CHARS:
+                continue
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            if close:
+                hints += f" ({_show_key(key)}: did you mean {close[0]!r}?)"
+        label = "top-level key" if mapping is self.document else "key"
+        self.problem(
+            f"unknown {label}(s) {_key_list(unknown)}{inside}; allowed: {_key_list(sorted(allowed))}{hints}",
+            pair,
+            _line(mapping, unknown[0]),
+        )
+
+    def optional_text(self, value: Any, what: str, pair: str | None, line: int | None) -> str | None:
         if value is None:
             return None
         if not isinstance(value, str):
@@ -255,31 +511,43 @@ class _Validator:
             return None
         return value
 
-    def threshold(self, value: Any, pair: str | None = None, line: int | None = None) -> float | None:
+    def threshold(self, value: Any, what: str, pair: str | None, line: int | None) -> float | None:
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.problem(f"'threshold' must be a number, found {describe(value)}", pair, line)
+        if not _is_number(value):
+            self.problem(f"'{what}' must be a number, found {_not_a_number(value)}", pair, line)
             return None
         if not -8 <= value <= 8:
-            self.problem(f"'threshold' must lie in -8..8 (the widest possible gap), found {value!r}", pair, line)
+            self.problem(f"'{what}' must lie in -8..8 (the widest possible gap), found {describe(value)}", pair, line)
             return None
         return float(value)
 
-    def tags(self, value: Any, pair: str | None = None, line: int | None = None) -> tuple[str, ...]:
+    def tags(self, value: Any, what: str, pair: str | None, line: int | None) -> tuple[str, ...]:
         if value is None:
             return ()
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list):
-            self.problem(f"'tags' must be a list of names, found {describe(value)}", pair, line)
+            self.problem(f"'{what}' must be a list of names, found {describe(value)}", pair, line)
             return ()
         tags: list[str] = []
         for tag in value:
-            if not isinstance(tag, str) or not _TAG_RE.match(tag) or tag in _RESERVED_TAGS:
+            if isinstance(tag, str) and tag in _PYTEST_MARKERS:
                 self.problem(
-                    f"tag {describe(tag)} is not usable as a pytest marker: "
-                    "use letters, digits and '_', starting with a letter",
+                    f"tag {tag!r} is one of pytest's own markers and would act as it, not label the pair; "
+                    "choose another name",
+                    pair,
+                    line,
+                )
+            elif (
+                not isinstance(tag, str)
+                or len(tag) > MAX_NAME_CHARS
+                or not _TAG_RE.fullmatch(tag)
+                or tag in _RESERVED_TAGS
+            ):
+                self.problem(
+                    f"tag {describe(tag)} is not usable as a pytest marker: use up to {MAX_NAME_CHARS} letters, "
+                    "digits and '_', starting with a letter or '_' (and not and/or/not/True/False/None)",
                     pair,
                     line,
                 )
@@ -287,46 +555,48 @@ class _Validator:
                 tags.append(tag)
         return tuple(tags)
 
-    def prompt(self, value: Any, pair: str | None = None, line: int | None = None) -> PromptTemplate | None:
+    def prompt(self, value: Any, what: str, pair: str | None, line: int | None) -> PromptTemplate | None:
         if value is None:
             return None
         if isinstance(value, str):
             if value in BUILTIN_PROMPTS:
                 return BUILTIN_PROMPTS[value]
             self.problem(
-                f"unknown prompt {describe(value)}; built-in prompts: {_key_list(BUILTIN_PROMPTS)}, "
-                "or give a mapping with 'template' (and optional 'system')",
+                f"unknown prompt {describe(value)} in '{what}'; "
+                f"built-in prompts: {_key_list(sorted(BUILTIN_PROMPTS))}, "
+                "or give a mapping with 'template' (and optional 'name' and 'system')",
                 pair,
                 line,
             )
             return None
         if not isinstance(value, dict):
-            self.problem(f"'prompt' must be a prompt name or a mapping, found {describe(value)}", pair, line)
+            self.problem(f"'{what}' must be a prompt name or a mapping, found {describe(value)}", pair, line)
             return None
-        unknown = set(value) - PROMPT_KEYS
-        if unknown:
-            self.problem(f"unknown key(s) {_key_list(unknown)} in 'prompt'; allowed: {_key_list(PROMPT_KEYS)}", pair, line)
+        self.keys(value, PROMPT_KEYS, what, pair)
         template = value.get("template")
-        system = self.optional_text(value.get("system"), "prompt.system", pair, line)
-        name = self.optional_text(value.get("name"), "prompt.name", pair, line) or "custom"
+        system = self.optional_text(value.get("system"), f"{what}.system", pair, _line(value, "system", line))
+        name = self.optional_text(value.get("name"), f"{what}.name", pair, _line(value, "name", line)) or "custom"
         if not isinstance(template, str) or "{sentence}" not in template:
-            self.problem("'prompt.template' must be text containing the placeholder {sentence}", pair, line)
+            found = "it is missing" if template is None else f"found {describe(template)}"
+            self.problem(
+                f"'{what}.template' must be text containing the placeholder {{sentence}}; {found}",
+                pair,
+                _line(value, "template", line),
+            )
             return None
         return PromptTemplate(name=name, template=template, system=system)
 
-    def defaults(self, value: Any) -> dict[str, Any]:
+    def defaults(self, value: Any, line: int | None) -> dict[str, Any]:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.problem(f"'defaults' must be a mapping, found {describe(value)}")
+            self.problem(f"'defaults' must be a mapping, found {describe(value)}", line=line)
             return {}
-        unknown = set(value) - DEFAULT_KEYS
-        if unknown:
-            self.problem(f"unknown key(s) {_key_list(unknown)} in 'defaults'; allowed: {_key_list(DEFAULT_KEYS)}")
+        self.keys(value, DEFAULT_KEYS, "defaults", None)
         return {
-            "threshold": self.threshold(value.get("threshold"), "defaults"),
-            "tags": self.tags(value.get("tags"), "defaults"),
-            "prompt": self.prompt(value.get("prompt"), "defaults"),
+            "threshold": self.threshold(value.get("threshold"), "defaults.threshold", None, _line(value, "threshold")),
+            "tags": self.tags(value.get("tags"), "defaults.tags", None, _line(value, "tags")),
+            "prompt": self.prompt(value.get("prompt"), "defaults.prompt", None, _line(value, "prompt")),
         }
 
     def sentence(self, value: Any, side: str, pair: str, line: int | None) -> str | None:
@@ -341,7 +611,7 @@ class _Validator:
             self.problem(f"'{side}' is empty", pair, line)
             return None
         if len(text) > MAX_SENTENCE_CHARS:
-            self.problem(f"'{side}' is {len(text)} characters long; the limit is {MAX_SENTENCE_CHARS}", pair, line)
+            self.problem(f"'{side}' is {len(text):,} characters long; the limit is {MAX_SENTENCE_CHARS:,}", pair, line)
             return None
         return text
 
@@ -350,72 +620,90 @@ class _Validator:
         if value is None:
             return out
         if not isinstance(value, dict):
-            self.problem(f"'human' must be a mapping with 'harmful' and/or 'harmless', found {describe(value)}", pair, line)
+            self.problem(
+                f"'human' must be a mapping with 'harmful' and/or 'harmless', found {describe(value)}", pair, line
+            )
             return out
-        unknown = set(value) - HUMAN_KEYS
-        if unknown:
-            self.problem(f"unknown key(s) {_key_list(unknown)} in 'human'; allowed: {_key_list(HUMAN_KEYS)}", pair, line)
+        self.keys(value, HUMAN_KEYS, "human", pair)
         for side in SIDES:
             raw = value.get(side)
+            where = f"human.{side}"
+            side_line = _line(value, side, line)
             if raw is None:
                 continue
-            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            if _is_number(raw):
                 raw = {"mean": raw}
             if not isinstance(raw, dict):
-                self.problem(f"'human.{side}' must be a number or a mapping with 'mean', found {describe(raw)}", pair, line)
-                continue
-            unknown = set(raw) - HUMAN_RATING_KEYS
-            if unknown:
                 self.problem(
-                    f"unknown key(s) {_key_list(unknown)} in 'human.{side}'; allowed: {_key_list(HUMAN_RATING_KEYS)}",
-                    pair,
-                    line,
+                    f"'{where}' must be a number or a mapping with 'mean', found {_not_a_number(raw)}", pair, side_line
                 )
+                continue
+            self.keys(raw, HUMAN_RATING_KEYS, where, pair)
             mean, sd, n = raw.get("mean"), raw.get("sd"), raw.get("n")
-            if isinstance(mean, bool) or not isinstance(mean, (int, float)) or not -4 <= mean <= 4:
-                self.problem(f"'human.{side}.mean' must be a number in -4..4, found {describe(mean)}", pair, line)
-                continue
-            if sd is not None and (isinstance(sd, bool) or not isinstance(sd, (int, float)) or sd < 0):
-                self.problem(f"'human.{side}.sd' must be a number >= 0, found {describe(sd)}", pair, line)
-                continue
-            if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-                self.problem(f"'human.{side}.n' must be a whole number >= 1, found {describe(n)}", pair, line)
-                continue
-            source = self.optional_text(raw.get("source"), f"human.{side}.source", pair, line)
-            out[side] = HumanRating(float(mean), source, None if sd is None else float(sd), n)
+            ok = True
+            if not _is_number(mean) or not -4 <= mean <= 4:
+                found = "it is missing" if "mean" not in raw else f"found {_not_a_number(mean)}"
+                self.problem(f"'{where}.mean' must be a number in -4..4; {found}", pair, _line(raw, "mean", side_line))
+                ok = False
+            if sd is not None and (not _is_number(sd) or sd < 0):
+                self.problem(
+                    f"'{where}.sd' must be a number >= 0, found {_not_a_number(sd)}", pair, _line(raw, "sd", side_line)
+                )
+                ok = False
+            # JSON has one kind of number: 30.0 is as whole as 30.
+            if n is not None and (not _is_number(n) or n < 1 or n != int(n)):
+                n_line = _line(raw, "n", side_line)
+                found = _not_a_number(n)
+                self.problem(f"'{where}.n' must be a whole number >= 1, found {found}", pair, n_line)
+                ok = False
+            source = self.optional_text(raw.get("source"), f"{where}.source", pair, _line(raw, "source", side_line))
+            if ok:
+                out[side] = HumanRating(
+                    float(mean), source, None if sd is None else float(sd), None if n is None else int(n)
+                )
         return out
 
-    def pair(self, raw: Any, index: int, defaults: Mapping[str, Any]) -> Pair | None:
-        label = f"#{index + 1}"
-        if not isinstance(raw, dict):
-            self.problem(f"each pair must be a mapping, found {describe(raw)}", label)
-            return None
-        line = getattr(raw, "line", None)
+    def pair_id(self, raw: dict, label: str, line: int | None) -> str | None:
         raw_id = raw.get("id")
         if raw_id is None:
             self.problem("missing key 'id': a short name, unique in the file", label, line)
-            pair_id = None
-        elif isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or not _ID_RE.match(str(raw_id)):
+        elif not isinstance(raw_id, str):
+            # YAML reads an unquoted 010 as the number 8, and 1_000 as 1000: not the name written.
+            self.problem(f"'id' must be text, found {describe(raw_id)}; put the id in quotes", label, line)
+        elif len(raw_id) > MAX_NAME_CHARS or not _ID_RE.fullmatch(raw_id):
             self.problem(
-                f"'id' must be a name of letters, digits, '_', '-' or '.', found {describe(raw_id)}", label, line
+                f"'id' must be a name of up to {MAX_NAME_CHARS} letters, digits, '_', '-' or '.', "
+                f"starting with a letter or digit; found {describe(raw_id)}",
+                label,
+                line,
             )
-            pair_id = None
         else:
-            pair_id = str(raw_id)
-            label = pair_id
+            return raw_id
+        return None
+
+    def pair(self, raw: Any, index: int, defaults: Mapping[str, Any], item_line: int | None) -> Pair | None:
+        label = f"#{index + 1}"
+        if not isinstance(raw, dict):
+            self.problem(f"each pair must be a mapping, found {describe(raw)}", label, item_line)
+            return None
+        line = getattr(raw, "line", None) or item_line
         before = len(self.problems)
-        unknown = set(raw) - PAIR_KEYS
-        if unknown:
-            self.problem(f"unknown key(s) {_key_list(unknown)}; allowed: {_key_list(PAIR_KEYS)}", label, line)
-        harmful = self.sentence(raw.get("harmful"), "harmful", label, line)
-        harmless = self.sentence(raw.get("harmless"), "harmless", label, line)
+        pair_id = self.pair_id(raw, label, _line(raw, "id", line))
+        label = pair_id or label
+        self.keys(raw, PAIR_KEYS, "", label)
+
+        def at(key: str) -> int | None:
+            return _line(raw, key, line)
+
+        harmful = self.sentence(raw.get("harmful"), "harmful", label, at("harmful"))
+        harmless = self.sentence(raw.get("harmless"), "harmless", label, at("harmless"))
         if harmful is not None and harmless is not None and harmful == harmless:
-            self.problem("'harmful' and 'harmless' are the same sentence: a pair needs an edit", label, line)
-        threshold = self.threshold(raw.get("threshold"), label, line)
-        tags = self.tags(raw.get("tags"), label, line)
-        note = self.optional_text(raw.get("note"), "note", label, line)
-        human = self.human(raw.get("human"), label, line)
-        prompt = self.prompt(raw.get("prompt"), label, line)
+            self.problem("'harmful' and 'harmless' are the same sentence: a pair needs an edit", label, at("harmless"))
+        threshold = self.threshold(raw.get("threshold"), "threshold", label, at("threshold"))
+        tags = self.tags(raw.get("tags"), "tags", label, at("tags"))
+        note = self.optional_text(raw.get("note"), "note", label, at("note"))
+        human = self.human(raw.get("human"), label, at("human"))
+        prompt = self.prompt(raw.get("prompt"), "prompt", label, at("prompt"))
         if pair_id is None or len(self.problems) > before or harmful is None or harmless is None:
             return None
         all_tags = tuple(dict.fromkeys(defaults.get("tags", ()) + tags))

@@ -12,12 +12,12 @@ from typing import Any, Callable, Generator
 import pytest
 
 from . import hookspecs
-from .collect import PairFile, PairItem, RatingSetupError, broken_files_key, record, results_key
+from .collect import PairFile, PairItem, RatingSetupError, broken_files_key, error_result, record, results_key
 from .engine import RatingError
 from .prompt import PromptTemplate
 from .report.terminal import summary_lines
 from .run import MoralRun, is_xdist_worker
-from .settings import NO_MODEL_MESSAGE, SettingsError, resolve
+from .settings import NO_MODEL_MESSAGE, SettingsError, check_setting, resolve
 from .verdicts import MoralGapFailure, Verdict
 
 DEFAULT_FILE_GLOBS = ["*.moral.yaml", "*.moral.yml"]
@@ -27,14 +27,26 @@ _run_key = pytest.StashKey[MoralRun]()
 
 # (setting, command-line flag, ini name, help)
 _SETTINGS = (
-    ("model", "--moral-model", "moral_model", "litellm model string, e.g. openai/gpt-4o-mini or moralpairs/lexical "
-     "(also: env MORALPAIRS_MODEL)"),
-    ("api_base", "--moral-api-base", "moral_api_base", "base URL of an OpenAI-compatible server (Ollama, vLLM, "
-     "llama.cpp ...)"),
+    (
+        "model",
+        "--moral-model",
+        "moral_model",
+        "litellm model string, e.g. openai/gpt-4o-mini or moralpairs/lexical (also: env MORALPAIRS_MODEL)",
+    ),
+    (
+        "api_base",
+        "--moral-api-base",
+        "moral_api_base",
+        "base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp ...)",
+    ),
     ("temperature", "--moral-temperature", "moral_temperature", "sampling temperature (default 0)"),
     ("timeout", "--moral-timeout", "moral_timeout", "seconds to wait for one model answer (default 60)"),
-    ("threshold", "--moral-threshold", "moral_threshold", "minimum gap rating(harmless) - rating(harmful) for pairs "
-     "that set none (default 2.0)"),
+    (
+        "threshold",
+        "--moral-threshold",
+        "moral_threshold",
+        "minimum gap rating(harmless) - rating(harmful) for pairs that set none (default 2.0)",
+    ),
     ("concurrency", "--moral-concurrency", "moral_concurrency", "model calls in flight at once (default 16)"),
 )
 
@@ -59,14 +71,14 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "moralpairs(model=None, threshold=None, api_base=None, temperature=None): "
+        "moralpairs(model=None, threshold=None, api_base=None, temperature=None, timeout=None): "
         "moral-pair settings for one test (used by the moral_rate / moral_pair fixtures)",
     )
 
     def lookup(name: str) -> tuple[str, Any]:
         flag = "--moral-" + name.replace("_", "-")
         value = config.getoption(f"moral_{name}")
-        if value is not None:
+        if value not in (None, ""):
             return flag, value
         return f"ini option moral_{name}", config.getini(f"moral_{name}")
 
@@ -108,7 +120,13 @@ def pytest_moralpairs_build_messages(sentence: str, prompt: PromptTemplate) -> l
 
 
 def _needs_model(item: pytest.Item) -> bool:
-    return isinstance(item, PairItem) or bool(FIXTURES_NEEDING_A_MODEL & set(getattr(item, "fixturenames", ())))
+    """Whether the item rates sentences with the run's model (a marker's model needs none)."""
+    if isinstance(item, PairItem):
+        return True
+    if not FIXTURES_NEEDING_A_MODEL & set(getattr(item, "fixturenames", ())):
+        return False
+    marker = item.get_closest_marker("moralpairs")
+    return not (marker is not None and marker.kwargs.get("model"))
 
 
 class MoralReporter:
@@ -120,14 +138,14 @@ class MoralReporter:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
-        if self.config.option.collectonly:
-            return
-        if self.run.settings.model is None and any(_needs_model(i) for i in session.items):
-            raise pytest.UsageError(NO_MODEL_MESSAGE)
         # A broken pair file is a collection error that names it; it must not stop the other files.
         broken = self.config.stash.get(broken_files_key, 0)
         if broken and session.testsfailed == broken:
             self.config.option.continue_on_collection_errors = True
+        if self.config.option.collectonly:
+            return
+        if self.run.settings.model is None and any(_needs_model(i) for i in session.items):
+            raise pytest.UsageError(NO_MODEL_MESSAGE)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
@@ -139,10 +157,12 @@ class MoralReporter:
                     item.user_properties.append((f"moral_{key}", result[key]))
         report = yield
         exc = call.excinfo.value if call.excinfo is not None else None
-        if isinstance(exc, (MoralGapFailure, RatingError, RatingSetupError)):
+        # Only a report that failed: an xfail-marked test that raised is "skipped" (xfailed) by now.
+        if report.failed and isinstance(exc, (MoralGapFailure, RatingError, RatingSetupError)):
             # The purpose-built explanation is the whole report: no plugin traceback.
             report.longrepr = str(exc)
             if isinstance(exc, RatingError) and call.when == "call":
+                # No rating is not a verdict: like a YAML pair (rated in setup), the test ERRORs.
                 report.moralpairs_error = True
         if results:
             report.moralpairs_results = results
@@ -170,31 +190,43 @@ class MoralReporter:
         if not self.run.results and not calls:
             return
         models = sorted({str(r.get("model")) for r in self.run.results if r.get("model")})
-        terminalreporter.write_sep("=", "moralpairs: " + (", ".join(models) or "no pairs rated"))
+        terminalreporter.write_sep("=", "moralpairs" + (": " + ", ".join(models) if models else ""))
         for line in summary_lines(self.run.results, calls):
             terminalreporter.write_line(line)
 
 
 # --- fixtures ------------------------------------------------------------------------------
 
+MARKER_KEYS = ("model", "threshold", "api_base", "temperature", "timeout")
 
-def _marker_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
-    marker = request.node.get_closest_marker("moralpairs")
+
+def _marker_overrides(node: pytest.Item) -> dict[str, Any]:
+    """The validated keyword arguments of the closest ``moralpairs`` marker; a bad marker is a
+    :class:`RatingSetupError` naming the test, so the test ERRORs with that message alone."""
+    marker = node.get_closest_marker("moralpairs")
     if marker is None:
         return {}
-    unknown = set(marker.kwargs) - {"model", "threshold", "api_base", "temperature", "timeout"}
+    unknown = sorted(set(marker.kwargs) - set(MARKER_KEYS))
     if unknown or marker.args:
-        raise pytest.UsageError(
-            f"{request.node.nodeid}: the moralpairs marker takes only keyword arguments "
-            f"model, threshold, api_base, temperature, timeout; got {sorted(unknown) or list(marker.args)}"
+        got = ", ".join([*(repr(a) for a in marker.args), *unknown])
+        raise RatingSetupError(
+            f"{node.nodeid}: the moralpairs marker takes only the keyword arguments {', '.join(MARKER_KEYS)}; got {got}"
         )
-    return {k: v for k, v in marker.kwargs.items() if v is not None}
+    overrides = {}
+    for key, value in marker.kwargs.items():
+        if value is None:
+            continue
+        try:
+            overrides[key] = check_setting(f"moralpairs marker argument {key}", key, value)
+        except SettingsError as exc:
+            raise RatingSetupError(f"{node.nodeid}: {exc}") from None
+    return overrides
 
 
 @pytest.fixture
 def moral_model(request: pytest.FixtureRequest) -> Any:
     """The :class:`~pytest_moralpairs.engine.ModelSettings` for this test (marker overrides applied)."""
-    overrides = _marker_overrides(request)
+    overrides = _marker_overrides(request.node)
     overrides.pop("threshold", None)
     try:
         return moral_run(request.config).settings.model_settings(**overrides)
@@ -202,13 +234,30 @@ def moral_model(request: pytest.FixtureRequest) -> Any:
         raise RatingSetupError(str(exc)) from None
 
 
+def _sentence(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty sentence (a str), got {value!r:.60}")
+    return value.strip()
+
+
+def _request(run: MoralRun, sentence: str, model: Any, prompt: PromptTemplate | None) -> Any:
+    try:
+        return run.request(sentence, model, prompt)
+    except SettingsError as exc:
+        raise RatingSetupError(str(exc)) from None
+
+
 @pytest.fixture
 def moral_rate(request: pytest.FixtureRequest, moral_model: Any) -> Callable[..., float]:
-    """``moral_rate(sentence, prompt=None) -> float``: rate one sentence on the -4..4 scale."""
+    """``moral_rate(sentence, prompt=None) -> float``: rate one sentence on the -4..4 scale.
+
+    An answer that is not a number on the scale makes the test ERROR, showing the raw answer.
+    """
     run = moral_run(request.config)
 
     def rate(sentence: str, prompt: PromptTemplate | None = None) -> float:
-        rating = run.engine.rate(run.request(sentence, moral_model, prompt))
+        __tracebackhide__ = True
+        rating = run.engine.rate(_request(run, _sentence(sentence, "the sentence"), moral_model, prompt))
         if not rating.ok:
             raise RatingError(rating)
         return float(rating.value)  # type: ignore[arg-type]
@@ -221,10 +270,11 @@ def moral_pair(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
     """``moral_pair(harmful, harmless, threshold=None, id=None, prompt=None) -> Verdict``.
 
     Rates both sentences and fails the test, with the same report as a YAML pair, when
-    rating(harmless) - rating(harmful) is below the threshold.
+    rating(harmless) - rating(harmful) is below the threshold (argument, else the ``moralpairs``
+    marker's, else the run's). An unusable rating makes the test ERROR, as it does a YAML pair.
     """
     run = moral_run(request.config)
-    marker_threshold = _marker_overrides(request).get("threshold")
+    marker_threshold = _marker_overrides(request.node).get("threshold")
     node = request.node
 
     def check(
@@ -234,13 +284,25 @@ def moral_pair(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
         id: str | None = None,  # noqa: A002 - matches the YAML key
         prompt: PromptTemplate | None = None,
     ) -> Verdict:
-        if not harmful.strip() or not harmless.strip() or harmful.strip() == harmless.strip():
-            raise ValueError("moral_pair needs two different, non-empty sentences")
-        pair_id = id or node.name
-        harmful_req = run.request(harmful.strip(), moral_model, prompt)
-        harmless_req = run.request(harmless.strip(), moral_model, prompt)
+        __tracebackhide__ = True
+        harmful = _sentence(harmful, "harmful")
+        harmless = _sentence(harmless, "harmless")
+        if harmful == harmless:
+            raise ValueError("moral_pair needs two different sentences: a pair is a sentence and its edit")
+        if threshold is not None:
+            try:
+                threshold = check_setting("moral_pair(threshold=...)", "threshold", threshold)
+            except SettingsError as exc:
+                raise ValueError(str(exc)) from None
+        pair_id = str(id) if id is not None else node.name
+        harmful_req = _request(run, harmful, moral_model, prompt)
+        harmless_req = _request(run, harmless, moral_model, prompt)
         ratings = run.engine.rate_all([harmful_req, harmless_req])
         limit = threshold if threshold is not None else marker_threshold
+        for side, req in (("harmful", harmful_req), ("harmless", harmless_req)):
+            if not ratings[req].ok:
+                record(node, error_result(node.nodeid, pair_id, ratings[req], side, run.threshold_for(limit)))
+                raise RatingError(ratings[req], side)
         verdict = run.verdict(pair_id, ratings[harmful_req], ratings[harmless_req], limit)
         record(node, verdict.to_dict())
         if not verdict.passed:

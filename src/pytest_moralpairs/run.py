@@ -6,15 +6,16 @@ Kept on the pytest config by the plugin. It reaches pytest only through ``config
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .answers import UnparseableAnswer, parse_rating
+from .answers import UnparseableAnswer, parse_rating, shorten
 from .engine import ModelSettings, Rating, RatingEngine, RatingError, RatingRequest
 from .pairs import Pair
-from .prompt import DEFAULT_PROMPT, Message, PromptTemplate
-from .settings import RunSettings
+from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
+from .settings import RunSettings, SettingsError
 from .verdicts import Verdict, judge
 
 
@@ -54,13 +55,34 @@ class MoralRun:
         return self._backend
 
     def _parse(self, text: str, request: RatingRequest) -> float:
-        value = self.config.hook.pytest_moralpairs_parse_answer(text=text, request=request, config=self.config)
+        """The first ``pytest_moralpairs_parse_answer`` hook that answers, else the built-in parser.
+
+        Whatever a hook returns is held to the same rule as the built-in parser: one finite
+        number on the scale. A hook that raises makes the rating an error (the item ERRORs);
+        it must not abort the batch that rates every other pair.
+        """
+        try:
+            value = self.config.hook.pytest_moralpairs_parse_answer(text=text, request=request, config=self.config)
+        except UnparseableAnswer:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken hook is reported on the item, not the run
+            reason = f"the parse_answer hook raised {type(exc).__name__}: {shorten(str(exc), 120)}"
+            raise UnparseableAnswer(reason, text) from None
         if value is None:
             return parse_rating(text)
+        if isinstance(value, bool):
+            raise UnparseableAnswer(f"a parse_answer hook returned {value!r}, not a number", text)
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
-            raise UnparseableAnswer("a parse_answer hook returned something that is not a number", text) from None
+            raise UnparseableAnswer(
+                f"a parse_answer hook returned {shorten(repr(value), 40)}, not a number", text
+            ) from None
+        if not (math.isfinite(number) and SCALE_MIN <= number <= SCALE_MAX):
+            raise UnparseableAnswer(
+                f"a parse_answer hook returned {number!r}, outside the scale {SCALE_MIN}..{SCALE_MAX}", text
+            )
+        return number
 
     # --- requests ------------------------------------------------------------------------
 
@@ -71,7 +93,16 @@ class MoralRun:
         )
         if built is None:
             return prompt.messages(sentence)
-        return tuple((str(m["role"]), str(m["content"])) for m in built)
+        try:
+            messages = tuple((str(m["role"]), str(m["content"])) for m in built)
+        except (TypeError, KeyError, IndexError):
+            messages = ()
+        if not messages:
+            raise SettingsError(
+                "a pytest_moralpairs_build_messages hook must return a non-empty list of "
+                f"{{'role': ..., 'content': ...}} dicts (or None), got {shorten(repr(built), 80)}"
+            )
+        return messages
 
     def request(
         self, sentence: str, model: ModelSettings, prompt: PromptTemplate | None = None, pair: Pair | None = None

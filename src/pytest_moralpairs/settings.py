@@ -48,11 +48,23 @@ class RunSettings:
         )
 
 
+#: The numeric settings: type and the closed range a value must lie in.
+LIMITS: dict[str, tuple[Callable[[Any], Any], float, float]] = {
+    "temperature": (float, 0.0, 2.0),
+    "timeout": (float, 0.001, 86400.0),
+    "concurrency": (int, 1, 10000),
+    "threshold": (float, -8.0, 8.0),
+}
+
+
 def _number(name: str, value: Any, cast: Callable[[Any], Any], low: float, high: float) -> Any:
+    kind = "a whole number" if cast is int else "a number"
+    if isinstance(value, bool):
+        raise SettingsError(f"{name} must be {kind}, got {value!r}")
     try:
         number = cast(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a number, got {str(value)[:40]!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise SettingsError(f"{name} must be {kind}, got {str(value)[:40]!r}") from None
     if not (isinstance(number, (int, float)) and math.isfinite(number) and low <= number <= high):
         raise SettingsError(f"{name} must lie in {low:g}..{high:g}, got {number!r}")
     return number
@@ -69,16 +81,22 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
     where, model = get("model")
     if not where.startswith("--") and env.get(MODEL_ENV):
         model = env[MODEL_ENV]
-    values: dict[str, Any] = {"model": (model or None)}
+    values: dict[str, Any] = {"model": (str(model).strip() if model else "") or None}
     where, api_base = get("api_base")
-    values["api_base"] = api_base or None
-    for name, cast, low, high in (
-        ("temperature", float, 0.0, 2.0),
-        ("timeout", float, 0.001, 86400.0),
-        ("concurrency", int, 1, 10000),
-        ("threshold", float, -8.0, 8.0),
-    ):
+    values["api_base"] = (str(api_base).strip() if api_base else "") or None
+    for name, (cast, low, high) in LIMITS.items():
         where, raw = get(name)
         if raw not in (None, ""):
             values[name] = _number(where, raw, cast, low, high)
     return RunSettings(**values)
+
+
+def check_setting(label: str, name: str, value: Any) -> Any:
+    """Validate one value given for setting ``name`` (e.g. from a marker); ``label`` names where it
+    came from in the error. Raises :class:`SettingsError`."""
+    if name in LIMITS:
+        cast, low, high = LIMITS[name]
+        return _number(label, value, cast, low, high)
+    if not isinstance(value, str) or not value.strip():
+        raise SettingsError(f"{label} must be a non-empty string, got {str(value)[:40]!r}")
+    return value.strip()

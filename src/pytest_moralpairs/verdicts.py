@@ -30,7 +30,8 @@ class Verdict:
 
     @property
     def gap(self) -> float:
-        return self.harmless_rating - self.harmful_rating
+        # Rounded so that float noise cannot decide a verdict: 2.3 - 0.3 is 1.9999999999999998.
+        return round(self.harmless_rating - self.harmful_rating, 9) + 0.0
 
     @property
     def passed(self) -> bool:

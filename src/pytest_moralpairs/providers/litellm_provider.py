@@ -25,9 +25,10 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
 
 def answer(model: str, messages: list[dict[str, Any]]) -> str:
     """What the offline model says: a bare number, as the prompt asks."""
-    name = model.split("/", 1)[-1]
+    name = model.split("/", 1)[-1]  # litellm passes "lexical"; a direct caller may pass "moralpairs/lexical"
     if name not in MODELS:
-        raise ValueError(f"unknown model {model!r}; {PROVIDER} offers: {', '.join(PROVIDER + '/' + m for m in MODELS)}")
+        offered = ", ".join(f"{PROVIDER}/{m}" for m in MODELS)
+        raise ValueError(f"unknown model {PROVIDER + '/' + name!r}; {PROVIDER} offers: {offered}")
     return str(lexical_rating(scenario_of(_last_user_text(messages))))
 
 
@@ -56,4 +57,7 @@ def register(litellm: Any) -> None:
         async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
             return respond(model, messages)
 
-    litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": PROVIDER, "custom_handler": LexicalProvider()}]
+    litellm.custom_provider_map = [
+        *litellm.custom_provider_map,
+        {"provider": PROVIDER, "custom_handler": LexicalProvider()},
+    ]

@@ -9,9 +9,15 @@ _HEADER = ("pair", "harmful", "harmless", "gap", "threshold", "verdict")
 
 
 def _num(value: Any) -> str:
+    # "g", not ".2g": a gap of 1.96 must not be printed as "+2" next to threshold 2 and FAILED.
     if value is None:
         return "-"
-    return f"{value:+.2g}" if value else "0"
+    return f"{value:+g}" if value else "0"
+
+
+def _count(n: int, word: str) -> str:
+    plural = {"error": "errors", "model call": "model calls"}.get(word, word)
+    return f"{n} {word if n == 1 else plural}"
 
 
 def summary_lines(results: Iterable[dict[str, Any]], calls: int) -> list[str]:
@@ -36,10 +42,10 @@ def summary_lines(results: Iterable[dict[str, Any]], calls: int) -> list[str]:
 
     def fmt(row: tuple[str, ...]) -> str:
         first = row[0].ljust(widths[0])
-        rest = [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
+        rest = [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
         return "  ".join([first, *rest]).rstrip()
 
-    lines = [fmt(_HEADER)] + [fmt(row) for row in rows]
-    totals = ", ".join(f"{outcomes[k]} {k}" for k in ("passed", "failed", "error") if outcomes[k])
-    lines.append(f"{totals or 'no pairs rated'}; {calls} model call{'s' if calls != 1 else ''}")
+    lines = ([fmt(_HEADER)] + [fmt(row) for row in rows]) if rows else []
+    totals = ", ".join(_count(outcomes[k], k) for k in ("passed", "failed", "error") if outcomes[k])
+    lines.append(f"{totals or 'no pairs rated'}; {_count(calls, 'model call')}")
     return lines

@@ -1,0 +1,205 @@
+"""The on-disk response store: one SQLite file, one row per answered request.
+
+Every answer is committed the moment it arrives (WAL journal), so Ctrl-C or ``kill -9`` loses
+nothing already answered, and several processes (pytest-xdist workers) can share one file.
+Only answers are stored — never errors, API keys or headers. A file that is corrupt or belongs
+to something else is moved aside with a warning and a fresh cache starts in its place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+SCHEMA = "moralpairs-cache-1"
+MODES = ("readwrite", "read", "off")
+FILE_NAME = "responses.sqlite3"
+
+
+class CacheWarning(UserWarning):
+    """The cache file could not be used as it was; the run goes on with a fresh one."""
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    """An answer as it was received, with what it cost."""
+
+    text: str
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    extra: str = "{}"
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return json.loads(self.extra or "{}")
+
+
+class ResponseCache:
+    """A key -> :class:`CachedAnswer` store; ``mode`` is ``readwrite``, ``read`` or ``off``."""
+
+    def __init__(self, path: str | Path | None, mode: str = "readwrite"):
+        if mode not in MODES:
+            raise ValueError(f"cache mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = mode
+        self.path = Path(path) if path is not None else None
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self.hits = 0
+        self.misses = 0
+        self.writes = 0
+        if mode != "off" and self.path is not None:
+            self._db = self._open()
+
+    @property
+    def enabled(self) -> bool:
+        return self._db is not None
+
+    # --- opening ---------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection | None:
+        assert self.path is not None
+        if self.mode == "read" and not self.path.exists():
+            return None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._connect_waiting()
+        except sqlite3.DatabaseError as exc:
+            if self.mode == "read":
+                warnings.warn(
+                    CacheWarning(f"cannot read the response cache {self.path}: {exc}; ignoring it"), stacklevel=3
+                )
+                return None
+            aside = self.path.with_name(f"{self.path.name}.unusable-{int(time.time())}")
+            warnings.warn(
+                CacheWarning(
+                    f"the response cache {self.path} is unusable ({exc}); moved to {aside.name}, starting afresh"
+                ),
+                stacklevel=3,
+            )
+            for suffix in ("", "-wal", "-shm"):
+                old = Path(str(self.path) + suffix)
+                if old.exists():
+                    os.replace(old, Path(str(aside) + suffix))
+            return self._connect()
+
+    def _connect_waiting(self) -> sqlite3.Connection:
+        # Another process (an xdist worker) may hold the lock while it creates the tables:
+        # "locked" means wait, not "corrupt".
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return self._connect()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _connect(self) -> sqlite3.Connection:
+        assert self.path is not None
+        uri = f"file:{self.path}?mode=ro" if self.mode == "read" else f"file:{self.path}"
+        db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA busy_timeout = 30000")
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "meta" not in tables:
+                # Somebody else's database: never write into it.
+                raise sqlite3.DatabaseError(f"not a pytest-moralpairs cache (tables {', '.join(sorted(tables))[:80]})")
+            if self.mode == "readwrite":
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = NORMAL")
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA,))
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS answers ("
+                    " key TEXT PRIMARY KEY, text TEXT NOT NULL, model TEXT NOT NULL,"
+                    " prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
+                    " cost REAL NOT NULL, extra TEXT NOT NULL, created REAL NOT NULL)"
+                )
+                db.execute("COMMIT")
+            row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+            if row is None or row[0] != SCHEMA:
+                raise sqlite3.DatabaseError(
+                    f"not a pytest-moralpairs cache (schema {str(row[0] if row else None)[:40]!r})"
+                )
+            db.execute("SELECT key, text, model, prompt_tokens, completion_tokens, cost, extra FROM answers LIMIT 1")
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    # --- use -----------------------------------------------------------------------------------
+
+    def get(self, key: str) -> CachedAnswer | None:
+        if self._db is None:
+            return None
+        with self._lock:
+            try:
+                row = self._db.execute(
+                    "SELECT text, model, prompt_tokens, completion_tokens, cost, extra FROM answers WHERE key = ?",
+                    (key,),
+                ).fetchone()
+            except sqlite3.DatabaseError as exc:
+                warnings.warn(
+                    CacheWarning(f"reading the response cache failed ({exc}); treating it as a miss"), stacklevel=2
+                )
+                row = None
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return CachedAnswer(*row)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, CachedAnswer]:
+        found = {}
+        for key in keys:
+            answer = self.get(key)
+            if answer is not None:
+                found[key] = answer
+        return found
+
+    def put(self, key: str, answer: CachedAnswer) -> None:
+        """Store an answer now (one committed transaction), unless the cache is read-only or off."""
+        if self._db is None or self.mode != "readwrite":
+            return
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        key,
+                        answer.text,
+                        answer.model,
+                        answer.prompt_tokens,
+                        answer.completion_tokens,
+                        answer.cost,
+                        answer.extra,
+                        time.time(),
+                    ),
+                )
+                self.writes += 1
+            except sqlite3.DatabaseError as exc:
+                warnings.warn(
+                    CacheWarning(f"writing to the response cache failed ({exc}); answer not kept"), stacklevel=2
+                )
+
+    def __len__(self) -> int:
+        if self._db is None:
+            return 0
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
+
+    def close(self) -> None:
+        if self._db is not None:
+            with self._lock:
+                self._db.close()
+                self._db = None

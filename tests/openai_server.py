@@ -1,0 +1,334 @@
+"""A small, real OpenAI-compatible HTTP server for tests (standard library only).
+
+It listens on 127.0.0.1 on a free port, in a background thread, and serves
+
+* ``POST /v1/chat/completions``: reads the sentence being rated from the last user message
+  (what follows its last ``Scenario:``, see :func:`pytest_moralpairs.prompt.scenario_of`) and
+  answers by the rule the test sets;
+* ``GET /v1/models``: lists the one model name it pretends to be.
+
+A rule maps a sentence to a reply: ``server.answers = {"sentence": "3"}`` (anything not in the
+mapping gets ``server.default``), or a callable ``rule(sentence, body) -> reply``. A reply is the
+assistant's answer text, or a :class:`Reply` for anything else: an HTTP status, garbage JSON, a
+delay, a connection that hangs.
+
+Every chat request is recorded (:attr:`OpenAIServer.requests`: headers, JSON body, sentence),
+and the server tracks how many were in flight at once (:attr:`OpenAIServer.max_in_flight`).
+
+Use the :func:`openai_server` fixture, or ``with OpenAIServer() as server: ...``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterator, Mapping, Union
+
+import pytest
+
+from pytest_moralpairs.prompt import scenario_of
+
+#: Longest a hanging reply waits before giving up by itself (the server's close ends it sooner).
+HANG_LIMIT = 30.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the server sends back for one request, when a bare answer text is not enough.
+
+    ``text`` makes a normal completion; ``body`` (bytes, str or JSON-able) replaces the body whole;
+    ``status`` and ``headers`` set the response line and headers; ``delay`` waits first;
+    ``hang`` never answers (until the server closes or :data:`HANG_LIMIT` passes).
+    """
+
+    text: str | None = None
+    status: int = 200
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    hang: bool = False
+
+    @classmethod
+    def error(cls, status: int, message: str | None = None, retry_after: float | None = None) -> "Reply":
+        """An OpenAI-style error body with this HTTP status (429 may carry ``Retry-After``)."""
+        message = message or f"test server says {status}"
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        kind = {401: "invalid_request_error", 429: "rate_limit_exceeded"}.get(status, "server_error")
+        return cls(
+            status=status, body={"error": {"message": message, "type": kind, "code": str(status)}}, headers=headers
+        )
+
+    @classmethod
+    def garbage(cls, body: str = "<html>this is {not json") -> "Reply":
+        """A 200 whose body is not JSON."""
+        return cls(status=200, body=body.encode(), headers={"Content-Type": "application/json"})
+
+    @classmethod
+    def hanging(cls) -> "Reply":
+        """Never answer: for timeouts."""
+        return cls(hang=True)
+
+
+Answer = Union[str, Reply]
+Rule = Union[Mapping[str, Answer], Callable[[str, dict], Answer]]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request as the server saw it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    raw: bytes
+    body: Any  # the parsed JSON, or None
+    sentence: str | None  # the rated sentence, for chat completions
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return list((self.body or {}).get("messages", []))
+
+
+def last_user_text(body: Any) -> str:
+    """The text of the last user message in a chat completion body (content parts joined)."""
+    messages = body.get("messages", []) if isinstance(body, dict) else []
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            return str(content or "")
+    return ""
+
+
+class OpenAIServer:
+    """An OpenAI-compatible chat completions server on 127.0.0.1, for one test."""
+
+    model_name = "test-model"
+
+    def __init__(self, answers: Rule | None = None, default: Answer = "0", latency: float = 0.0):
+        self.answers: Rule = answers if answers is not None else {}
+        self.default: Answer = default
+        #: Seconds every chat request waits before being answered (on top of a reply's delay).
+        self.latency = latency
+        self.requests: list[Recorded] = []
+        self.other_requests: list[Recorded] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self.port: int = self._httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="openai-test-server", daemon=True
+        )
+        self._thread.start()
+
+    # --- what a test reads -------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The base URL to give a client: ``http://127.0.0.1:PORT/v1``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def count(self) -> int:
+        """Chat completion requests received so far."""
+        return len(self.requests)
+
+    @property
+    def bodies(self) -> list[Any]:
+        return [r.body for r in self.requests]
+
+    @property
+    def sentences(self) -> list[str | None]:
+        return [r.sentence for r in self.requests]
+
+    def reset(self) -> None:
+        """Forget what was recorded (the rule stays)."""
+        with self._lock:
+            self.requests.clear()
+            self.other_requests.clear()
+            self.max_in_flight = self.in_flight
+
+    # --- answering ---------------------------------------------------------------------------
+
+    def reply_for(self, sentence: str, body: dict) -> Reply:
+        rule = self.answers
+        if callable(rule):
+            answer = rule(sentence, body)
+        else:
+            answer = rule.get(sentence, self.default)
+        if answer is None:
+            answer = self.default
+        return answer if isinstance(answer, Reply) else Reply(text=str(answer))
+
+    def completion(self, text: str, body: dict) -> dict[str, Any]:
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+        return {
+            "id": f"chatcmpl-test-{self.count}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", self.model_name),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 1, "total_tokens": prompt_tokens + 1},
+        }
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep, but wake when the server closes; True when it is closing."""
+        return self._closing.wait(seconds) if seconds > 0 else self._closing.is_set()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop serving, release hanging requests and drop open connections."""
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> "OpenAIServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real servers do: clients pool connections
+
+        def setup(self) -> None:
+            super().setup()
+            with server._lock:
+                server._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with server._lock:
+                server._connections.discard(self.connection)
+            try:
+                super().finish()
+            except OSError:
+                pass
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+            pass  # quiet: pytest output is what tests look at
+
+        def _read(self) -> tuple[bytes, Any]:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                return raw, json.loads(raw) if raw else None
+            except ValueError:
+                return raw, None
+
+        def _send(self, status: int, body: Any, headers: Mapping[str, str] = {}) -> None:
+            if isinstance(body, (bytes, bytearray)):
+                data = bytes(body)
+            elif isinstance(body, str):
+                data = body.encode()
+            else:
+                data = json.dumps(body).encode()
+            self.send_response(status)
+            names = {k.lower() for k in headers}
+            if "content-type" not in names:
+                self.send_header("Content-Type", "application/json")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+
+        def _record(self, raw: bytes, body: Any, sentence: str | None, into: list[Recorded]) -> None:
+            recorded = Recorded(
+                method=self.command,
+                path=self.path,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                raw=raw,
+                body=body,
+                sentence=sentence,
+            )
+            with server._lock:
+                into.append(recorded)
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self._record(b"", None, None, server.other_requests)
+            if self.path.rstrip("/") in ("/v1/models", "/models"):
+                model = {"id": server.model_name, "object": "model", "created": 0, "owned_by": "test"}
+                self._send(200, {"object": "list", "data": [model]})
+            else:
+                self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            raw, body = self._read()
+            if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+                self._record(raw, body, None, server.other_requests)
+                self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+                return
+            if not isinstance(body, dict):
+                self._record(raw, body, None, server.requests)
+                self._send(
+                    400, {"error": {"message": "the body is not a JSON object", "type": "invalid_request_error"}}
+                )
+                return
+            sentence = scenario_of(last_user_text(body))
+            self._record(raw, body, sentence, server.requests)
+            server._enter()
+            try:
+                reply = server.reply_for(sentence, body)
+                if server._wait(server.latency + reply.delay):
+                    return
+                if reply.hang:
+                    server._wait(HANG_LIMIT)
+                    self.close_connection = True
+                    return  # no answer at all: the client must time out
+                if reply.body is not None:
+                    payload = reply.body
+                else:
+                    payload = server.completion(reply.text or "", body)
+                self._send(reply.status, payload, reply.headers)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up first (e.g. its timeout)
+            finally:
+                server._leave()
+
+    return Handler
+
+
+@pytest.fixture
+def openai_server() -> Iterator[OpenAIServer]:
+    """A running :class:`OpenAIServer`; set ``.answers`` / ``.default`` / ``.latency`` and use ``.url``."""
+    with OpenAIServer() as server:
+        yield server

@@ -1,0 +1,88 @@
+"""The shipped example suite, run as the README's main command runs it, on the offline rater.
+
+These are specifications of the null model as much as of the examples: a word-valence rater
+passes the pairs whose edit swaps a valenced word and fails the pairs whose edit changes the
+meaning through words it does not weigh.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+EXPECTED_PASSED = {
+    "dillion2023.moral.yaml::beard-shame",
+    "everyday.moral.yaml::neighbour-dog",
+    "everyday.moral.yaml::classmate",
+    "everyday.moral.yaml::waiter",
+    "test_custom_pairs.py::test_rescue_is_rated_far_above_torture",
+    "test_custom_pairs.py::test_cruelty_is_rated_unethical",
+}
+EXPECTED_FAILED = {
+    "dillion2023.moral.yaml::prisoners-wrongfully",
+    "dillion2023.moral.yaml::pony-pen",
+    "dillion2023.moral.yaml::stray-cats",
+    "pony.moral.yaml::pony-whip",
+    "pony.moral.yaml::pony-caress",
+    "test_custom_pairs.py::test_instrument_swap[a whip-a feather]",
+    "test_custom_pairs.py::test_instrument_swap[a chain-a soft brush]",
+}
+
+
+@pytest.fixture
+def examples(pytester: pytest.Pytester) -> pytest.Pytester:
+    for entry in EXAMPLES.iterdir():
+        if entry.is_file():
+            shutil.copy(entry, pytester.path / entry.name)
+    return pytester
+
+
+def _outcomes(result: pytest.RunResult) -> dict[str, str]:
+    outcomes = {}
+    for report in result.reprec.getreports("pytest_runtest_logreport"):  # type: ignore[attr-defined]
+        if report.when == "call" or report.outcome != "passed":
+            outcomes[report.nodeid] = report.outcome
+    return outcomes
+
+
+def test_example_suite_passes_valence_swaps_and_fails_meaning_swaps_on_the_lexical_model(examples):
+    result = examples.runpytest()
+    outcomes = _outcomes(result)
+    assert {n for n, o in outcomes.items() if o == "passed"} == EXPECTED_PASSED
+    assert {n for n, o in outcomes.items() if o == "failed"} == EXPECTED_FAILED
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_example_summary_lists_every_pair_and_the_calls_made(examples):
+    result = examples.runpytest()
+    result.stdout.fnmatch_lines(
+        [
+            "*= moralpairs: moralpairs/lexical =*",
+            "pair*harmful*harmless*gap*threshold*verdict",
+            "dillion2023.moral.yaml::beard-shame*-3*-1*+2*2*PASSED",
+            "pony.moral.yaml::pony-whip*0*0*0*2*FAILED",
+            "5 passed, 7 failed; 24 model calls",
+        ]
+    )
+
+
+def test_example_tags_select_pairs_with_dash_m(examples):
+    result = examples.runpytest("-m", "purpose_swap or verb_swap", "--co", "-q")
+    result.stdout.fnmatch_lines(["dillion2023.moral.yaml::beard-shame", "everyday.moral.yaml::waiter"])
+    assert "pony-whip" not in result.stdout.str()
+
+
+def test_example_conftest_hook_writes_failures_to_the_job_summary(examples, monkeypatch, tmp_path):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    examples.runpytest("-k", "pony")
+    lines = summary.read_text().splitlines()
+    assert sorted(lines) == [
+        "- `dillion2023.moral.yaml::pony-pen`: failed (gap 0, model moralpairs/lexical)",
+        "- `pony.moral.yaml::pony-caress`: failed (gap 0, model moralpairs/lexical)",
+        "- `pony.moral.yaml::pony-whip`: failed (gap 0, model moralpairs/lexical)",
+    ]

@@ -1,0 +1,261 @@
+"""Specification of the ``moral_rate`` and ``moral_pair`` fixtures and the ``moralpairs`` marker,
+used in ordinary test functions the way a user writes them.
+
+Model answers come from litellm's ``mock_response``, set per sentence by the plugin's
+``pytest_moralpairs_completion_kwargs`` hook in the test project's conftest.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from mock_answers import ANSWERS_CONFTEST, HELP, HURT, LIE, MODEL, TRUTH
+
+ANSWERS = {HURT: "-3", HELP: "3", LIE: "-1", TRUTH: "0"}
+
+
+def project(pytester: pytest.Pytester, test_code: str, answers: dict[str, str] = ANSWERS) -> None:
+    """A test project whose model answers ``answers[sentence]``, with one test module."""
+    pytester.makeconftest(ANSWERS_CONFTEST.format(answers=answers))
+    header = f"import pytest\nHURT, HELP, LIE, TRUTH = {HURT!r}, {HELP!r}, {LIE!r}, {TRUTH!r}\n"
+    pytester.makepyfile(test_moral=header + textwrap.dedent(test_code))
+
+
+def no_plugin_traceback(result: pytest.RunResult) -> None:
+    for pattern in ("*pytest_moralpairs*", "*plugin.py*", "*run.py*", "*engine.py*"):
+        result.stdout.no_fnmatch_line(pattern)
+
+
+# --- moral_pair ---------------------------------------------------------------------------------
+
+
+def test_moral_pair_passes_a_test_whose_gap_reaches_the_threshold(pytester: pytest.Pytester) -> None:
+    project(pytester, "def test_lake(moral_pair):\n    moral_pair(HURT, HELP)\n")
+    pytester.runpytest("--moral-model", MODEL).assert_outcomes(passed=1)
+
+
+def test_moral_pair_judges_each_parametrized_case_on_its_own(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        """
+        @pytest.mark.parametrize("harmful, harmless", [(HURT, HELP), (LIE, TRUTH)], ids=["lake", "grandmother"])
+        def test_pair(moral_pair, harmful, harmless):
+            moral_pair(harmful, harmless)
+        """,
+    )
+    result = pytester.runpytest("--moral-model", MODEL, "-v")
+    result.stdout.fnmatch_lines(["*test_pair?lake? PASSED*", "*test_pair?grandmother? FAILED*"])
+    result.stdout.fnmatch_lines(["*moral pair 'test_pair?grandmother?': gap +1 < threshold 2*"])
+
+
+def test_moral_pair_returns_the_verdict(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        """
+        def test_lake(moral_pair):
+            verdict = moral_pair(HURT, HELP, id="lake")
+            assert (verdict.pair_id, verdict.harmful_rating, verdict.harmless_rating) == ("lake", -3, 3)
+            assert verdict.gap == 6 and verdict.passed and verdict.model == "openai/mock-model"
+        """,
+    )
+    pytester.runpytest("--moral-model", MODEL).assert_outcomes(passed=1)
+
+
+def test_moral_pair_fails_with_the_same_report_as_a_yaml_pair(pytester: pytest.Pytester) -> None:
+    project(pytester, "def test_grandmother(moral_pair):\n    moral_pair(LIE, TRUTH, id='grandmother')\n")
+    pytester.makefile(".moral.yaml", pairs=f"pairs:\n  - id: grandmother\n    harmful: {LIE}\n    harmless: {TRUTH}\n")
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(failed=2)
+    lines = result.stdout.lines
+    starts = [i for i, line in enumerate(lines) if line.startswith("moral pair 'grandmother'")]
+    assert len(starts) == 2
+    first, second = (lines[i : i + 5] for i in starts)
+    assert first == second
+    assert first[0] == "moral pair 'grandmother': gap +1 < threshold 2  (model openai/mock-model)"
+
+
+def test_moral_pair_failure_shows_no_plugin_traceback(pytester: pytest.Pytester) -> None:
+    project(pytester, "def test_grandmother(moral_pair):\n    moral_pair(LIE, TRUTH)\n")
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(failed=1)
+    no_plugin_traceback(result)
+
+
+def test_moral_pair_errors_when_an_answer_is_not_a_rating(pytester: pytest.Pytester) -> None:
+    project(pytester, "def test_lake(moral_pair):\n    moral_pair(HURT, HELP)\n", {HURT: "-3", HELP: "It depends."})
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*could not rate the harmless sentence*", "*raw answer: 'It depends.'"])
+
+
+def test_moral_pair_refuses_two_identical_sentences(pytester: pytest.Pytester) -> None:
+    project(pytester, "def test_same(moral_pair):\n    moral_pair(HURT, ' ' + HURT)\n")
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E *ValueError: moral_pair needs two different sentences*"])
+
+
+def test_moral_pair_refuses_a_threshold_that_is_not_a_number(pytester: pytest.Pytester) -> None:
+    project(pytester, "def test_lake(moral_pair):\n    moral_pair(HURT, HELP, threshold='high')\n")
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E *ValueError: moral_pair(threshold=...) must be a number, got 'high'"])
+
+
+# --- moral_rate ---------------------------------------------------------------------------------
+
+
+def test_moral_rate_returns_the_models_rating(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        """
+        def test_rates(moral_rate):
+            assert moral_rate(HURT) == -3.0
+            assert moral_rate(TRUTH) == 0.0
+        """,
+    )
+    pytester.runpytest("--moral-model", MODEL).assert_outcomes(passed=1)
+
+
+def test_moral_rate_errors_when_the_answer_is_not_a_rating(pytester: pytest.Pytester) -> None:
+    project(pytester, "def test_rates(moral_rate):\n    moral_rate(HURT)\n", {HURT: "As an AI I cannot judge."})
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at call of test_rates*",
+            "could not rate the sentence with openai/mock-model: the answer is not a rating (*",
+            f"  sentence: {HURT}",
+            "  raw answer: 'As an AI I cannot judge.'",
+            "ERROR test_moral.py::test_rates - could not rate the sentence*",
+        ]
+    )
+    no_plugin_traceback(result)
+
+
+# --- the moralpairs marker --------------------------------------------------------------------------
+
+
+def test_the_marker_model_replaces_the_run_model(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        """
+        @pytest.mark.moralpairs(model="openai/marker-model")
+        def test_grandmother(moral_pair):
+            moral_pair(LIE, TRUTH)
+        """,
+    )
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.stdout.fnmatch_lines(["*gap +1 < threshold 2  (model openai/marker-model)"])
+
+
+def test_a_test_with_a_marker_model_runs_without_a_run_model(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        """
+        @pytest.mark.moralpairs(model="openai/marker-model")
+        def test_lake(moral_pair):
+            moral_pair(HURT, HELP)
+        """,
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_fixture_test_without_any_model_stops_the_run(pytester: pytest.Pytester) -> None:
+    project(pytester, "def test_lake(moral_pair):\n    moral_pair(HURT, HELP)\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no model is configured*"])
+
+
+def test_the_marker_threshold_replaces_the_run_threshold(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        """
+        @pytest.mark.moralpairs(threshold=0.5)
+        def test_grandmother(moral_pair):
+            moral_pair(LIE, TRUTH)
+        """,
+    )
+    pytester.runpytest("--moral-model", MODEL, "--moral-threshold", "3").assert_outcomes(passed=1)
+
+
+def test_the_threshold_argument_beats_the_marker(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        """
+        @pytest.mark.moralpairs(threshold=0.5)
+        def test_lake(moral_pair):
+            moral_pair(HURT, HELP, threshold=7)
+        """,
+    )
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.stdout.fnmatch_lines(["*gap +6 < threshold 7 *"])
+
+
+def test_a_module_marker_applies_to_every_test_of_the_module(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        """
+        pytestmark = pytest.mark.moralpairs(threshold=0.5)
+
+        def test_grandmother(moral_pair):
+            moral_pair(LIE, TRUTH)
+
+        def test_lake(moral_pair):
+            moral_pair(HURT, HELP)
+        """,
+    )
+    pytester.runpytest("--moral-model", MODEL).assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize(
+    "marker, message",
+    [
+        (
+            "moralpairs('openai/gpt-4o')",
+            "the moralpairs marker takes only the keyword arguments model, threshold, "
+            "api_base, temperature, timeout; got 'openai/gpt-4o'",
+        ),
+        ("moralpairs(treshold=3)", "the moralpairs marker takes only the keyword arguments * got treshold"),
+        ("moralpairs(threshold='high')", "moralpairs marker argument threshold must be a number, got 'high'"),
+        ("moralpairs(threshold=12)", "moralpairs marker argument threshold must lie in -8..8, got 12.0"),
+        ("moralpairs(temperature=-1)", "moralpairs marker argument temperature must lie in 0..2, got -1.0"),
+        ("moralpairs(model=42)", "moralpairs marker argument model must be a non-empty string, got '42'"),
+    ],
+    ids=["positional", "misspelt", "threshold-word", "threshold-too-big", "temperature", "model-not-text"],
+)
+def test_a_bad_marker_makes_the_test_error_with_a_message_naming_it(
+    pytester: pytest.Pytester, marker: str, message: str
+) -> None:
+    project(pytester, f"@pytest.mark.{marker}\ndef test_lake(moral_pair):\n    moral_pair(HURT, HELP)\n")
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"test_moral.py::test_lake: {message}"])
+    no_plugin_traceback(result)
+
+
+def test_an_xfail_marked_test_whose_rating_errors_is_xfailed(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        """
+        @pytest.mark.xfail(reason="the model refuses")
+        def test_rates(moral_rate):
+            moral_rate(HURT)
+        """,
+        {HURT: "I cannot answer that."},
+    )
+    pytester.runpytest("--moral-model", MODEL).assert_outcomes(xfailed=1)
+
+
+def test_an_xfail_marked_pair_below_the_threshold_is_xfailed(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        """
+        @pytest.mark.xfail(reason="known weakness")
+        def test_grandmother(moral_pair):
+            moral_pair(LIE, TRUTH)
+        """,
+    )
+    pytester.runpytest("--moral-model", MODEL).assert_outcomes(xfailed=1)

@@ -1,0 +1,973 @@
+"""Pair files: YAML -> validated pairs, and the problems reported for everything else.
+
+Specifications of ``pytest_moralpairs.pairs`` alone (no pytest run), and of the JSON Schema
+that describes the same format to editors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import threading
+import time
+import tracemalloc
+from dataclasses import FrozenInstanceError
+from importlib import resources
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+import yaml
+
+from pytest_moralpairs import pairs as pairs_module
+from pytest_moralpairs.pairs import (
+    HumanRating,
+    Pair,
+    PairFileError,
+    Problem,
+    Suite,
+    load_suite,
+    parse_suite,
+)
+from pytest_moralpairs.prompt import BUILTIN_PROMPTS, DILLION_2023, PromptTemplate
+
+FILE = "suite.moral.yaml"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+LONG = "x" * 100_000
+
+
+def doc(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def load(text: str | bytes) -> Suite:
+    return parse_suite(text, FILE)
+
+
+def problems_of(text: str | bytes) -> list[Problem]:
+    with pytest.raises(PairFileError) as caught:
+        parse_suite(text, FILE)
+    return caught.value.problems
+
+
+def message_of(text: str | bytes) -> str:
+    with pytest.raises(PairFileError) as caught:
+        parse_suite(text, FILE)
+    return str(caught.value)
+
+
+def pair_doc(*extra: str, top: str = "") -> str:
+    """One good pair (id ``p``, from line 2) plus ``extra`` lines of it, from line 5 on."""
+    lines = ["pairs:", "  - id: p", "    harmful: Person X kicked the dog.", "    harmless: Person X fed the dog."]
+    lines += [f"    {line}" for line in extra]
+    return top + "\n".join(lines) + "\n"
+
+
+GOOD = pair_doc()
+
+
+# --- what a valid file gives -------------------------------------------------------------
+
+
+def test_a_pair_needs_only_an_id_and_two_sentences():
+    (pair,) = load(GOOD).pairs
+    assert pair == Pair(id="p", harmful="Person X kicked the dog.", harmless="Person X fed the dog.", path=FILE, line=2)
+
+
+def test_the_suite_carries_the_file_name_and_its_description():
+    suite = load("description: Kicks and feeds\n" + GOOD)
+    assert (suite.path, suite.description) == (FILE, "Kicks and feeds")
+
+
+def test_pairs_keep_the_order_of_the_file():
+    text = doc(
+        """
+        pairs:
+          - {id: b, harmful: one, harmless: two}
+          - {id: a, harmful: one, harmless: two}
+          - {id: c, harmful: one, harmless: two}
+        """
+    )
+    assert [p.id for p in load(text).pairs] == ["b", "a", "c"]
+
+
+def test_a_pair_remembers_the_line_it_starts_on():
+    text = GOOD + "  - {id: q, harmful: one, harmless: two}\n"
+    assert [p.line for p in load(text).pairs] == [2, 5]
+
+
+def test_surrounding_whitespace_of_sentences_is_dropped():
+    (pair,) = load(doc('pairs:\n  - {id: p, harmful: "  one \\n", harmless: "\\ttwo"}\n')).pairs
+    assert (pair.harmful, pair.harmless) == ("one", "two")
+
+
+def test_a_folded_multi_line_sentence_becomes_one_line():
+    text = doc(
+        """
+        pairs:
+          - id: p
+            harmful: >
+              Person X kicked
+              the dog.
+            harmless: Person X fed the dog.
+        """
+    )
+    assert load(text).pairs[0].harmful == "Person X kicked the dog."
+
+
+def test_ids_may_use_letters_digits_dots_dashes_and_underscores():
+    text = pair_doc().replace("id: p", "id: 2023.pony-whip_v2")
+    assert load(text).pairs[0].id == "2023.pony-whip_v2"
+
+
+def test_version_1_may_be_given_or_left_out():
+    assert [p.id for p in load("version: 1\n" + GOOD).pairs] == [p.id for p in load(GOOD).pairs] == ["p"]
+
+
+def test_null_optional_values_mean_not_set():
+    text = pair_doc("threshold: ~", "tags: ~", "note: ~", "human: ~", "prompt: ~", top="description: ~\ndefaults: ~\n")
+    (pair,) = load(text).pairs
+    assert (pair.threshold, pair.tags, pair.note, pair.human_harmful, pair.prompt) == (None, (), None, None, None)
+
+
+def test_a_pair_without_threshold_has_none_so_the_run_setting_applies():
+    assert load(GOOD).pairs[0].threshold is None
+
+
+def test_a_pair_threshold_is_a_float():
+    pair = load(pair_doc("threshold: 3")).pairs[0]
+    assert pair.threshold == 3.0 and isinstance(pair.threshold, float)
+
+
+def test_the_default_threshold_applies_to_pairs_without_their_own():
+    text = pair_doc(top="defaults: {threshold: 1.5}\n") + "  - {id: q, harmful: one, harmless: two, threshold: 3}\n"
+    assert [p.threshold for p in load(text).pairs] == [1.5, 3.0]
+
+
+def test_a_pair_threshold_of_zero_is_not_replaced_by_the_default():
+    assert load(pair_doc("threshold: 0", top="defaults: {threshold: 2}\n")).pairs[0].threshold == 0.0
+
+
+def test_thresholds_may_be_negative_down_to_minus_8_and_up_to_8():
+    text = pair_doc("threshold: -8") + "  - {id: q, harmful: one, harmless: two, threshold: 8}\n"
+    assert [p.threshold for p in load(text).pairs] == [-8.0, 8.0]
+
+
+def test_default_tags_come_first_then_the_pair_tags_without_repeats():
+    text = pair_doc("tags: [own, shared, own]", top="defaults: {tags: [shared, everyday]}\n")
+    assert load(text).pairs[0].tags == ("shared", "everyday", "own")
+
+
+def test_a_single_tag_may_be_written_without_a_list():
+    assert load(pair_doc("tags: pony", top="defaults: {tags: everyday}\n")).pairs[0].tags == ("everyday", "pony")
+
+
+@pytest.mark.parametrize("tag", ["skip", "xfail", "usefixtures", "moralpairs"])
+def test_a_tag_named_like_a_pytest_marker_is_refused_because_it_would_act(tag):
+    message = message_of(pair_doc(f"tags: [{tag}]"))
+    assert f"tag {tag!r} is one of pytest's own markers" in message and "pair p" in message
+
+
+def test_a_builtin_prompt_is_named_by_its_name():
+    assert load(pair_doc("prompt: dillion2023")).pairs[0].prompt is DILLION_2023
+
+
+def test_a_pair_without_prompt_has_none_so_the_default_prompt_applies():
+    assert load(GOOD).pairs[0].prompt is None
+
+
+def test_a_custom_prompt_has_a_template_and_optionally_a_system_message_and_name():
+    text = pair_doc("prompt: {name: terse, system: Be brief., template: 'Rate: {sentence}'}")
+    assert load(text).pairs[0].prompt == PromptTemplate(name="terse", template="Rate: {sentence}", system="Be brief.")
+
+
+def test_a_custom_prompt_without_name_is_called_custom():
+    assert load(pair_doc("prompt: {template: '{sentence}?'}")).pairs[0].prompt.name == "custom"
+
+
+def test_the_default_prompt_applies_to_pairs_without_their_own():
+    text = pair_doc(top="defaults: {prompt: {template: 'Rate {sentence}'}}\n")
+    text += "  - {id: q, harmful: one, harmless: two, prompt: dillion2023}\n"
+    first, second = load(text).pairs
+    assert (first.prompt.template, second.prompt) == ("Rate {sentence}", DILLION_2023)
+
+
+def test_a_human_rating_may_be_a_bare_mean():
+    pair = load(pair_doc("human: {harmful: -2.9}")).pairs[0]
+    assert (pair.human_harmful, pair.human_harmless) == (HumanRating(-2.9), None)
+
+
+def test_a_human_rating_may_carry_its_spread_count_and_source():
+    text = pair_doc("human:", "  harmless: {mean: 3.27, sd: 0.9, n: 30, source: Dillion et al. 2023}")
+    pair = load(text).pairs[0]
+    assert pair.human("harmless") == HumanRating(3.27, "Dillion et al. 2023", 0.9, 30)
+    assert isinstance(pair.human_harmless.n, int)
+
+
+def test_a_count_of_raters_written_as_a_whole_float_is_a_count():
+    # JSON, and so the schema, has one kind of number: 30.0 is a whole number.
+    rating = load(pair_doc("human: {harmful: {mean: -1, n: 30.0}}")).pairs[0].human_harmful
+    assert rating.n == 30 and isinstance(rating.n, int)
+
+
+def test_human_means_may_reach_both_ends_of_the_scale():
+    pair = load(pair_doc("human: {harmful: -4, harmless: {mean: 4}}")).pairs[0]
+    assert (pair.human_harmful.mean, pair.human_harmless.mean) == (-4.0, 4.0)
+
+
+def test_pair_reads_either_sentence_and_human_rating_by_side():
+    pair = load(pair_doc("human: {harmful: -3}")).pairs[0]
+    assert (pair.sentence("harmful"), pair.sentence("harmless")) == (pair.harmful, pair.harmless)
+    assert (pair.human("harmful"), pair.human("harmless")) == (HumanRating(-3.0), None)
+
+
+def test_yaml_merge_keys_share_values_and_a_pair_own_keys_win():
+    text = doc(
+        """
+        pairs:
+          - &base {id: one, harmful: Person X kicked the dog., harmless: Person X fed the dog., threshold: 1}
+          - <<: *base
+            id: two
+            threshold: 3
+          - <<: [{id: three, note: first merge wins}, *base, {note: later merge loses}]
+        """
+    )
+    one, two, three = load(text).pairs
+    assert (two.id, two.harmful, two.threshold) == ("two", one.harmful, 3.0)
+    assert (three.id, three.note, three.threshold) == ("three", "first merge wins", 1.0)
+
+
+def test_anchors_and_aliases_may_share_a_value():
+    text = pair_doc("tags: &tags [pony, verb_swap]") + "  - {id: q, harmful: one, harmless: two, tags: *tags}\n"
+    assert [p.tags for p in load(text).pairs] == [("pony", "verb_swap")] * 2
+
+
+def test_a_utf8_byte_order_mark_is_allowed():
+    assert load(b"\xef\xbb\xbf" + GOOD.encode()).pairs[0].id == "p"
+
+
+def test_pairs_and_suites_are_frozen():
+    suite = load(GOOD)
+    with pytest.raises(FrozenInstanceError):
+        suite.pairs[0].threshold = 9  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        suite.path = "other"  # type: ignore[misc]
+
+
+def test_load_suite_reads_a_file_and_names_it_by_its_path(tmp_path):
+    path = tmp_path / "a.moral.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    suite = load_suite(path)
+    assert (suite.path, suite.pairs[0].path) == (str(path), str(path))
+
+
+def test_load_suite_names_the_file_as_told(tmp_path):
+    path = tmp_path / "a.moral.yaml"
+    path.write_text(pair_doc("threshold: yes"), encoding="utf-8")
+    with pytest.raises(PairFileError) as caught:
+        load_suite(path, name="sub/a.moral.yaml")
+    assert str(caught.value).startswith("sub/a.moral.yaml:5 pair p: ")
+
+
+# --- how problems read ---------------------------------------------------------------------
+
+
+def test_a_problem_reads_file_line_pair_then_message():
+    assert str(Problem("a.moral.yaml", "'note' must be text", "p", 7)) == "a.moral.yaml:7 pair p: 'note' must be text"
+    assert str(Problem("a.moral.yaml", "the file is empty")) == "a.moral.yaml: the file is empty"
+
+
+def test_every_problem_of_a_file_is_reported_at_once_in_line_order():
+    text = pair_doc("threshold: 9", "note: 3") + "  - {id: q, harmful: one, harmless: one}\n"
+    found = [(p.line, p.pair) for p in problems_of(text)]
+    assert found == [(5, "p"), (6, "p"), (7, "q")]
+
+
+def test_a_file_with_very_many_problems_shows_the_first_fifty():
+    text = "pairs:\n" + "".join(f"  - {{id: p{i}, harmful: one, harmless: one}}\n" for i in range(200))
+    with pytest.raises(PairFileError) as caught:
+        parse_suite(text, FILE)
+    assert len(caught.value.problems) == 200
+    shown = str(caught.value).splitlines()
+    assert len(shown) == 51 and shown[-1] == "... and 150 more problems"
+
+
+class Rule(NamedTuple):
+    """A file breaking one rule: the problem must name this pair and line and say this."""
+
+    text: str
+    says: str
+    pair: str | None
+    line: int | None
+    #: Whether the JSON Schema can state the rule too (see the agreement tests at the end).
+    in_schema: bool = True
+
+
+RULES = {
+    # the top level
+    "top level is a list": Rule(
+        "- a\n- b\n",
+        "expected a mapping with a 'pairs' list at the top, found a list",
+        None,
+        None,
+    ),
+    "top level is text": Rule(
+        "just words\n",
+        "expected a mapping with a 'pairs' list at the top, found a string",
+        None,
+        None,
+    ),
+    "unknown top-level key": Rule(GOOD + "colour: red\n", "unknown top-level key(s) 'colour'", None, 5),
+    "misspelt top-level key": Rule(GOOD.replace("pairs:", "pair:"), "'pair': did you mean 'pairs'?", None, 1),
+    "missing pairs": Rule("description: nothing\n", "missing key 'pairs'", None, None),
+    "pairs not a list": Rule("pairs: {id: p}\n", "'pairs' must be a list of pairs, found a mapping", None, 1),
+    "pairs empty": Rule("pairs: []\n", "'pairs' is empty", None, 1),
+    "version other than 1": Rule("version: 2\n" + GOOD, "'version' must be 1, found a number (2)", None, 1),
+    "version as text": Rule("version: '1'\n" + GOOD, "'version' must be 1, found a string ('1')", None, 1),
+    "version as boolean": Rule("version: true\n" + GOOD, "'version' must be 1, found a boolean (True)", None, 1),
+    "description not text": Rule("description: [a]\n" + GOOD, "'description' must be text, found a list", None, 1),
+    # defaults
+    "defaults not a mapping": Rule("defaults: 2\n" + GOOD, "'defaults' must be a mapping, found a number (2)", None, 1),
+    "unknown key in defaults": Rule(
+        "defaults:\n  threshold: 1\n  note: x\n" + GOOD, "unknown key(s) 'note' in 'defaults'", None, 3
+    ),
+    "default threshold out of range": Rule(
+        "defaults: {threshold: 9}\n" + GOOD, "'defaults.threshold' must lie in -8..8", None, 1
+    ),
+    "default tag unusable": Rule("defaults: {tags: [2x]}\n" + GOOD, "tag a string ('2x') is not usable", None, 1),
+    "default prompt unknown": Rule(
+        "defaults: {prompt: socratic}\n" + GOOD, "unknown prompt a string ('socratic') in 'defaults.prompt'", None, 1
+    ),
+    # one pair
+    "pair not a mapping": Rule(GOOD + "  - just a sentence\n", "each pair must be a mapping, found a string", "#2", 5),
+    "pair is null": Rule(GOOD + "  -\n", "each pair must be a mapping, found nothing (null)", "#2", 5),
+    "missing id": Rule(GOOD + "  - {harmful: one, harmless: two}\n", "missing key 'id'", "#2", 5),
+    "id as a number": Rule(pair_doc().replace("id: p", "id: 010"), "'id' must be text, found a number (8)", "#1", 2),
+    "id as a float": Rule(pair_doc().replace("id: p", "id: 1.5"), "'id' must be text, found a number (1.5)", "#1", 2),
+    "id as a boolean": Rule(
+        pair_doc().replace("id: p", "id: yes"),
+        "'id' must be text, found a boolean (True)",
+        "#1",
+        2,
+    ),
+    "id as a list": Rule(pair_doc().replace("id: p", "id: [p]"), "'id' must be text, found a list", "#1", 2),
+    "id with a space": Rule(pair_doc().replace("id: p", "id: pony whip"), "'id' must be a name", "#1", 2),
+    "id starting with a dash": Rule(pair_doc().replace("id: p", "id: -p"), "'id' must be a name", "#1", 2),
+    "id ending in a newline": Rule(pair_doc().replace("id: p", 'id: "p\\n"'), "'id' must be a name", "#1", 2),
+    "id over 100 characters": Rule(pair_doc().replace("id: p", f"id: {'p' * 101}"), "'id' must be a name", "#1", 2),
+    "duplicate id": Rule(
+        GOOD + "  - {id: p, harmful: one, harmless: two}\n",
+        "duplicate id: ids must be unique in a file (first used on line 2)",
+        "p",
+        5,
+        in_schema=False,
+    ),
+    "unknown pair key": Rule(pair_doc("colour: red"), "unknown key(s) 'colour'; allowed: 'harmful'", "p", 5),
+    "misspelt pair key": Rule(pair_doc("treshold: 1"), "'treshold': did you mean 'threshold'?", "p", 5),
+    "missing harmful": Rule("pairs:\n  - {id: p, harmless: two}\n", "missing key 'harmful'", "p", 2),
+    "missing harmless": Rule("pairs:\n  - {id: p, harmful: one}\n", "missing key 'harmless'", "p", 2),
+    "harmful null": Rule("pairs:\n  - {id: p, harmful: ~, harmless: two}\n", "missing key 'harmful'", "p", 2),
+    "harmful a number": Rule(
+        "pairs:\n  - id: p\n    harmful: 3\n    harmless: two\n",
+        "'harmful' must be a sentence (text), found a number (3)",
+        "p",
+        3,
+    ),
+    "harmless a list": Rule(
+        "pairs:\n  - id: p\n    harmful: one\n    harmless: [two]\n",
+        "'harmless' must be a sentence (text), found a list",
+        "p",
+        4,
+    ),
+    "harmless a boolean": Rule(
+        "pairs:\n  - id: p\n    harmful: one\n    harmless: no\n", "found a boolean (False)", "p", 4
+    ),
+    "empty sentence": Rule("pairs:\n  - id: p\n    harmful: ''\n    harmless: two\n", "'harmful' is empty", "p", 3),
+    "blank sentence": Rule(
+        'pairs:\n  - id: p\n    harmful: one\n    harmless: " \\t\\n "\n',
+        "'harmless' is empty",
+        "p",
+        4,
+    ),
+    "sentence over 2000 characters": Rule(
+        f"pairs:\n  - id: p\n    harmful: {'a' * 2001}\n    harmless: two\n",
+        "'harmful' is 2,001 characters long; the limit is 2,000",
+        "p",
+        3,
+    ),
+    "identical sentences": Rule(
+        "pairs:\n  - id: p\n    harmful: same\n    harmless: same\n", "are the same sentence", "p", 4, in_schema=False
+    ),
+    "sentences identical but for surrounding whitespace": Rule(
+        "pairs:\n  - id: p\n    harmful: same\n    harmless: ' same '\n",
+        "are the same sentence",
+        "p",
+        4,
+        in_schema=False,
+    ),
+    # threshold
+    "threshold as quoted text": Rule(
+        pair_doc("threshold: '2'"),
+        "found a string ('2'): write numbers without quotes",
+        "p",
+        5,
+    ),
+    "threshold exponent YAML reads as text": Rule(pair_doc("threshold: 1e0"), "write 1.0e2, not 1e2", "p", 5),
+    "threshold a boolean": Rule(
+        pair_doc("threshold: true"),
+        "'threshold' must be a number, found a boolean (True)",
+        "p",
+        5,
+    ),
+    "threshold a list": Rule(pair_doc("threshold: [2]"), "'threshold' must be a number, found a list", "p", 5),
+    "threshold above 8": Rule(pair_doc("threshold: 8.5"), "'threshold' must lie in -8..8", "p", 5),
+    "threshold below -8": Rule(pair_doc("threshold: -9"), "'threshold' must lie in -8..8", "p", 5),
+    "threshold a 400-digit number": Rule(pair_doc("threshold: 1" + "0" * 400), "'threshold' must lie in -8..8", "p", 5),
+    "threshold not a number": Rule(pair_doc("threshold: .nan"), "found not-a-number (.nan)", "p", 5, in_schema=False),
+    "threshold infinite": Rule(pair_doc("threshold: -.inf"), "found an infinite number", "p", 5, in_schema=False),
+    # tags
+    "tags a mapping": Rule(pair_doc("tags: {pony: 1}"), "'tags' must be a list of names, found a mapping", "p", 5),
+    "tag starting with a digit": Rule(pair_doc("tags: [2023]"), "tag a number (2023) is not usable", "p", 5),
+    "tag with a dash": Rule(pair_doc("tags: [verb-swap]"), "tag a string ('verb-swap') is not usable", "p", 5),
+    "tag that -m reads as an operator": Rule(pair_doc("tags: [not]"), "tag a string ('not') is not usable", "p", 5),
+    "tag True": Rule(pair_doc("tags: ['True']"), "tag a string ('True') is not usable", "p", 5),
+    "tag a boolean": Rule(pair_doc("tags: [yes]"), "tag a boolean (True) is not usable", "p", 5),
+    "tag ending in a newline": Rule(pair_doc('tags: ["pony\\n"]'), "is not usable as a pytest marker", "p", 5),
+    "tag over 100 characters": Rule(pair_doc(f"tags: [{'t' * 101}]"), "is not usable as a pytest marker", "p", 5),
+    "empty tag": Rule(pair_doc("tags: ''"), "tag a string ('') is not usable", "p", 5),
+    # note
+    "note not text": Rule(pair_doc("note: 3"), "'note' must be text, found a number (3)", "p", 5),
+    # human ratings
+    "human not a mapping": Rule(
+        pair_doc("human: -3"),
+        "'human' must be a mapping with 'harmful' and/or 'harmless'",
+        "p",
+        5,
+    ),
+    "unknown key in human": Rule(pair_doc("human: {harmfull: -3}"), "'harmfull': did you mean 'harmful'?", "p", 5),
+    "human rating as text": Rule(
+        pair_doc("human:", "  harmful: very bad"), "'human.harmful' must be a number or a mapping with 'mean'", "p", 6
+    ),
+    "human rating a boolean": Rule(pair_doc("human: {harmless: true}"), "found a boolean (True)", "p", 5),
+    "human rating outside the scale": Rule(
+        pair_doc("human: {harmful: -5}"), "'human.harmful.mean' must be a number in -4..4; found a number (-5)", "p", 5
+    ),
+    "human mean missing": Rule(
+        pair_doc("human:", "  harmful: {sd: 1}"),
+        "'human.harmful.mean' must be a number in -4..4; it is missing",
+        "p",
+        6,
+    ),
+    "human mean a boolean": Rule(pair_doc("human: {harmful: {mean: false}}"), "found a boolean (False)", "p", 5),
+    "unknown key in a human rating": Rule(
+        pair_doc("human:", "  harmful:", "    mean: -3", "    year: 2023"),
+        "unknown key(s) 'year' in 'human.harmful'",
+        "p",
+        8,
+    ),
+    "human sd negative": Rule(
+        pair_doc("human:", "  harmful:", "    mean: -3", "    sd: -1"),
+        "'human.harmful.sd' must be a number >= 0",
+        "p",
+        8,
+    ),
+    "human sd a boolean": Rule(pair_doc("human: {harmful: {mean: -3, sd: true}}"), "'human.harmful.sd'", "p", 5),
+    "human n zero": Rule(
+        pair_doc("human: {harmless: {mean: 3, n: 0}}"),
+        "'human.harmless.n' must be a whole number",
+        "p",
+        5,
+    ),
+    "human n fractional": Rule(pair_doc("human: {harmless: {mean: 3, n: 2.5}}"), "found a number (2.5)", "p", 5),
+    "human n a boolean": Rule(pair_doc("human: {harmless: {mean: 3, n: true}}"), "found a boolean (True)", "p", 5),
+    "human source not text": Rule(
+        pair_doc("human: {harmless: {mean: 3, source: [a, b]}}"), "'human.harmless.source' must be text", "p", 5
+    ),
+    # prompts
+    "unknown prompt name": Rule(
+        pair_doc("prompt: socratic"),
+        "unknown prompt a string ('socratic') in 'prompt'; built-in prompts: 'dillion2023'",
+        "p",
+        5,
+    ),
+    "prompt a number": Rule(pair_doc("prompt: 3"), "'prompt' must be a prompt name or a mapping", "p", 5),
+    "unknown key in prompt": Rule(
+        pair_doc("prompt: {template: '{sentence}', sistem: x}"), "'sistem': did you mean 'system'?", "p", 5
+    ),
+    "prompt without template": Rule(
+        pair_doc("prompt: {system: Be brief.}"),
+        "'prompt.template' must be text containing the placeholder {sentence}",
+        "p",
+        5,
+    ),
+    "template without placeholder": Rule(
+        pair_doc("prompt: {template: Rate this.}"), "placeholder {sentence}; found a string ('Rate this.')", "p", 5
+    ),
+    "template a list": Rule(pair_doc("prompt: {template: ['{sentence}']}"), "found a list", "p", 5),
+    "prompt system not text": Rule(
+        pair_doc("prompt: {template: '{sentence}', system: 1}"), "'prompt.system' must be text", "p", 5
+    ),
+    "prompt name not text": Rule(
+        pair_doc("prompt: {template: '{sentence}', name: 1}"),
+        "'prompt.name' must be text",
+        "p",
+        5,
+    ),
+    # keys written twice: YAML loaders elsewhere keep the last silently
+    "repeated top-level key": Rule(
+        "description: a\n" + GOOD + "description: b\n", "duplicate key 'description'", None, 6, in_schema=False
+    ),
+    "repeated key in defaults": Rule(
+        "defaults:\n  threshold: 1\n  threshold: 2\n" + GOOD,
+        "duplicate key 'threshold' in 'defaults'",
+        None,
+        3,
+        in_schema=False,
+    ),
+    "repeated pair key": Rule(
+        pair_doc("harmless: Person X petted the dog."), "duplicate key 'harmless'", "p", 5, in_schema=False
+    ),
+    "repeated key in human": Rule(
+        pair_doc("human:", "  harmful: -3", "  harmful: -2"),
+        "duplicate key 'harmful' in 'human'",
+        "p",
+        7,
+        in_schema=False,
+    ),
+    "repeated key in a human rating": Rule(
+        pair_doc("human:", "  harmful:", "    mean: -3", "    mean: -2"),
+        "duplicate key 'mean' in 'human.harmful'",
+        "p",
+        8,
+        in_schema=False,
+    ),
+    "repeated key in prompt": Rule(
+        pair_doc("prompt:", "  template: '{sentence}'", "  template: '{sentence}!'"),
+        "duplicate key 'template' in 'prompt'",
+        "p",
+        7,
+        in_schema=False,
+    ),
+    "repeated id key names the first id": Rule(
+        "pairs:\n  - id: p\n    id: q\n    harmful: one\n    harmless: two\n",
+        "duplicate key 'id'",
+        "p",
+        3,
+        in_schema=False,
+    ),
+}
+
+
+@pytest.mark.parametrize("rule", RULES.values(), ids=RULES.keys())
+def test_each_rule_is_reported_with_its_pair_and_line(rule):
+    found = problems_of(rule.text)
+    matching = [p for p in found if rule.says in p.message]
+    assert matching, f"no problem says {rule.says!r}: {[str(p) for p in found]}"
+    assert (matching[0].path, matching[0].pair, matching[0].line) == (FILE, rule.pair, rule.line)
+
+
+def test_a_pair_with_a_problem_is_reported_by_id_not_dropped_silently():
+    text = GOOD + "  - {id: q, harmful: one, harmless: two, threshold: 9}\n"
+    assert [p.pair for p in problems_of(text)] == ["q"]
+
+
+def test_a_bad_pair_does_not_hide_a_later_duplicate_id_problem():
+    text = GOOD + "  - {id: q, harmful: one, harmless: one}\n  - {id: p, harmful: one, harmless: two}\n"
+    assert [(p.pair, p.line) for p in problems_of(text)] == [("q", 5), ("p", 6)]
+
+
+# --- values are never echoed whole ----------------------------------------------------------
+
+LONG_VALUES = {
+    "id": pair_doc().replace("id: p", f"id: {LONG}"),
+    "id as text of a bad name": pair_doc().replace("id: p", f"id: '{LONG} x'"),
+    "sentence": pair_doc().replace("Person X fed the dog.", LONG),
+    "tag": pair_doc(f"tags: [{LONG}]"),
+    "threshold": pair_doc(f"threshold: '{LONG}'"),
+    "note of the wrong type": pair_doc(f"note: {{{LONG}: 1}}"),
+    "unknown key": pair_doc(f"{LONG}: 1"),
+    "repeated key": pair_doc(f"{LONG}: 1", f"{LONG}: 2"),
+    "version": f"version: {LONG}\n" + GOOD,
+    "prompt name": pair_doc(f"prompt: {LONG}"),
+    "template": pair_doc(f"prompt: {{template: {LONG}}}"),
+    "human rating": pair_doc(f"human: {{harmful: {LONG}}}"),
+    "pair as text": f"pairs:\n  - {LONG}\n",
+    "whole document as text": f"{LONG}\n",
+    "yaml tag": pair_doc(f"note: !{LONG} x"),
+    "yaml syntax error": f"pairs: [{LONG}\n",
+    "anchor name": f"pairs: *{LONG}\n",
+}
+
+
+@pytest.mark.parametrize("text", LONG_VALUES.values(), ids=LONG_VALUES.keys())
+def test_a_long_value_is_never_echoed_whole(text):
+    message = message_of(text)
+    assert "x" * 100 not in message
+    assert len(message) < 1000
+
+
+def test_a_long_key_list_is_cut_short():
+    text = pair_doc(*(f"extra_{i}: 1" for i in range(1000)))
+    assert "and 992 more" in message_of(text) and len(message_of(text)) < 1000
+
+
+# --- hostile and broken files ------------------------------------------------------------------
+
+
+def test_the_empty_file_is_refused():
+    assert message_of("") == f"{FILE}: the file is empty; expected a mapping with a 'pairs' list"
+
+
+def test_a_file_of_only_comments_and_blank_lines_is_refused_as_empty():
+    assert "the file is empty" in message_of("# pairs to come\n\n   \n# later\n")
+
+
+def test_python_tags_are_refused_and_never_run(tmp_path):
+    marker = tmp_path / "ran"
+    text = pair_doc(f"note: !!python/object/apply:os.system ['touch {marker}']")
+    problem = problems_of(text)[0]
+    assert "the tag '!!python/object/apply:os.system' is not allowed: pair files are plain YAML" in problem.message
+    assert problem.line == 5
+    assert not marker.exists()
+
+
+def test_python_object_tags_are_refused_anywhere_in_the_file():
+    text = "!!python/object/new:builtins.dict {pairs: []}\n"
+    assert "'!!python/object/new:builtins.dict' is not allowed" in message_of(text)
+
+
+def test_custom_yaml_tags_are_refused():
+    assert "the tag '!include' is not allowed" in message_of(pair_doc("note: !include other.yaml"))
+
+
+def _billion_laughs() -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 10):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n" + pair_doc("tags: *a9")
+
+
+def test_an_alias_bomb_is_refused_fast_without_expanding_it():
+    text = _billion_laughs()
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        message = message_of(text)
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "aliases (*name) expand to 8.34e+09 repeated values, more than the 100,000 allowed" in message
+    assert "billion laughs" in message
+    assert elapsed < 0.5
+    assert peak < 5_000_000
+
+
+def test_aliases_may_repeat_modest_amounts():
+    text = "defaults: {tags: &t [a, b, c]}\npairs:\n" + "".join(
+        f"  - {{id: p{i}, harmful: one, harmless: two, tags: *t}}\n" for i in range(500)
+    )
+    assert len(load(text).pairs) == 500
+
+
+def test_a_merge_key_bomb_is_refused():
+    lines = ["pairs: []", "m0: &m0 {k: v}"]
+    for level in range(1, 9):
+        lines.append(f"m{level}: &m{level} {{<<: [" + ", ".join([f"*m{level - 1}"] * 9) + "]}")
+    assert "billion laughs" in message_of("\n".join(lines) + "\n")
+
+
+def test_a_value_that_contains_itself_is_refused():
+    assert "an alias refers to a value that contains it" in message_of("pairs: &loop [*loop]\n")
+
+
+@pytest.mark.parametrize("depth", [60, 999, 100_000])
+def test_deep_nesting_is_refused_not_a_crash(depth):
+    message = message_of("pairs: " + "[" * depth + "]" * depth + "\n")
+    assert "invalid YAML:" in message and "nest" in message
+
+
+def test_nesting_a_little_deeper_than_the_format_needs_is_fine_for_the_loader():
+    text = pair_doc("note: " + "[" * 40 + "]" * 40)
+    assert "'note' must be text, found a list of 1 items" in message_of(text)
+
+
+def test_nul_bytes_mark_a_file_as_not_text():
+    problem = problems_of(GOOD.encode() + b"  - \x00\n")[0]
+    assert (problem.message, problem.line) == ("not a text file: it contains NUL bytes", 5)
+
+
+def test_nul_characters_in_decoded_text_are_refused_too():
+    assert "NUL" in message_of(GOOD + "\x00")
+
+
+def test_a_binary_file_is_refused_as_not_text():
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+    assert "not a text file" in message_of(png)
+
+
+def test_invalid_utf8_is_refused_with_its_line():
+    problem = problems_of(GOOD.encode() + "  - {id: caf\xe9}\n".encode("latin-1"))[0]
+    assert (problem.message, problem.line) == ("not a text file: it holds bytes that are not valid UTF-8 text", 5)
+
+
+def test_control_characters_are_named():
+    assert "not a text file: it contains the control character U+0007" in message_of(GOOD + "# \x07\n")
+
+
+def test_a_syntax_error_names_its_line():
+    text = 'pairs:\n  - id: p\n    harmful: "unclosed\n    harmless: two\n'
+    problem = problems_of(text)[0]
+    assert problem.message.startswith("invalid YAML: ") and problem.line == 5
+
+
+def test_a_second_document_in_the_file_is_refused():
+    message = message_of(GOOD + "---\n" + GOOD)
+    assert "expected a single document in the stream but found another document" in message
+
+
+@pytest.mark.parametrize(
+    "value, says",
+    [
+        ("!!int abc", "not a valid int: invalid literal"),
+        ("!!float abc", "not a valid float"),
+        ("2020-13-45", "not a valid timestamp: month must be in 1..12"),
+        ("!!timestamp someday", "not a valid timestamp"),
+        ("1" * 5000, "not a valid int"),
+        ("!!binary a", "failed to decode base64"),
+    ],
+    ids=[
+        "int tag on text",
+        "float tag on text",
+        "impossible date",
+        "timestamp tag on text",
+        "5000-digit int",
+        "binary",
+    ],
+)
+def test_a_value_yaml_cannot_build_is_a_problem_on_its_line(value, says):
+    problem = problems_of(pair_doc(f"note: {value}"))[0]
+    assert says in problem.message and problem.line == 5
+
+
+def test_a_mapping_used_as_a_key_is_refused():
+    assert "not a plain value" in message_of(pair_doc("? {a: 1}\n    : x"))
+
+
+def test_yaml_values_of_other_types_are_named_by_type():
+    assert "'note' must be text, found a value of type date" in message_of(pair_doc("note: 2023-01-01"))
+
+
+def test_a_missing_file_is_reported_not_raised(tmp_path):
+    with pytest.raises(PairFileError, match=r"gone\.moral\.yaml: cannot read the file: No such file"):
+        load_suite(tmp_path / "gone.moral.yaml")
+
+
+def test_a_directory_is_not_a_pair_file(tmp_path):
+    with pytest.raises(PairFileError, match="not a regular file"):
+        load_suite(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "pipe.moral.yaml"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            load_suite(fifo)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)  # a daemon, so a hang cannot outlive the test run
+    reader.start()
+    reader.join(timeout=2)
+    assert not reader.is_alive(), "load_suite is waiting for a writer"
+    assert isinstance(outcome[0], PairFileError) and "not a regular file" in str(outcome[0])
+
+
+def test_a_file_over_the_size_limit_is_refused_unparsed(tmp_path, monkeypatch):
+    monkeypatch.setattr(pairs_module, "MAX_FILE_BYTES", 1000)
+    path = tmp_path / "big.moral.yaml"
+    path.write_text(GOOD + "# " + "x" * 1000 + "\n")
+    with pytest.raises(PairFileError, match="larger than"):
+        load_suite(path)
+
+
+# --- the JSON Schema for editors --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return json.loads(resources.files("pytest_moralpairs").joinpath("schema/pairfile.schema.json").read_text("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def validator(schema):
+    # A test-only extra: without it only the schema's own tests are skipped.
+    jsonschema = pytest.importorskip("jsonschema")
+    return jsonschema.Draft202012Validator(schema)
+
+
+def schema_accepts(validator, text: str) -> bool:
+    return validator.is_valid(yaml.safe_load(text))
+
+
+def parser_accepts(text: str) -> bool:
+    try:
+        parse_suite(text, FILE)
+    except PairFileError:
+        return False
+    return True
+
+
+def as_json(text: str) -> object:
+    """The document as JSON would hold it, or None when it holds what JSON cannot."""
+    try:
+        data = yaml.safe_load(text)
+        again = json.loads(json.dumps(data, allow_nan=False))
+    except (yaml.YAMLError, TypeError, ValueError):
+        return None
+    return again if again == data and data is not None else None
+
+
+def test_the_schema_is_valid_draft_2020_12(schema, validator):
+    validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_the_schema_names_the_same_keys_as_the_parser(schema):
+    defs = schema["$defs"]
+    rating = next(s for s in defs["humanRating"]["anyOf"] if s.get("type") == "object")
+    custom = next(s for s in defs["prompt"]["anyOf"] if s.get("type") == "object")
+    assert set(schema["properties"]) == pairs_module.TOP_KEYS
+    assert set(defs["defaults"]["properties"]) == pairs_module.DEFAULT_KEYS
+    assert set(defs["pair"]["properties"]) == pairs_module.PAIR_KEYS
+    assert set(defs["pair"]["properties"]["human"]["properties"]) == pairs_module.HUMAN_KEYS
+    assert set(rating["properties"]) == pairs_module.HUMAN_RATING_KEYS
+    assert set(custom["properties"]) == pairs_module.PROMPT_KEYS
+
+
+def test_the_schema_lists_the_builtin_prompts(schema):
+    names = next(s for s in schema["$defs"]["prompt"]["anyOf"] if "enum" in s)["enum"]
+    assert sorted(names) == sorted(BUILTIN_PROMPTS)
+
+
+def test_the_schema_closes_every_mapping_to_unknown_keys(schema):
+    def objects(node):
+        if isinstance(node, dict):
+            if node.get("type") == "object" or "object" in (node.get("type") or []):
+                yield node
+            for value in node.values():
+                yield from objects(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from objects(value)
+
+    found = list(objects(schema))
+    assert len(found) == 6
+    assert all(node.get("additionalProperties") is False for node in found)
+
+
+def test_the_schema_describes_every_key_for_editors(schema):
+    def described(node):
+        target = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]] if "$ref" in node else node
+        return bool(node.get("description") or target.get("description"))
+
+    defs = schema["$defs"]
+    keyed = [schema["properties"], defs["defaults"]["properties"], defs["pair"]["properties"]]
+    assert all(described(node) for properties in keyed for node in properties.values())
+
+
+def test_the_schema_ships_with_the_package():
+    assert resources.files("pytest_moralpairs").joinpath("schema/pairfile.schema.json").is_file()
+
+
+def test_the_examples_point_editors_at_the_schema():
+    for path in sorted(EXAMPLES.glob("*.moral.yaml")):
+        first = path.read_text("utf-8").splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema="), path.name
+        target = (path.parent / first.split("$schema=", 1)[1].strip()).resolve()
+        assert target == Path(pairs_module.__file__).parent / "schema" / "pairfile.schema.json", path.name
+
+
+GOOD_DOCUMENTS = {
+    "minimal": GOOD,
+    "every key": doc(
+        """
+        version: 1
+        description: Everything at once
+        defaults:
+          threshold: 1.5
+          tags: [everyday]
+          prompt: dillion2023
+        pairs:
+          - id: pony-whip.v2
+            harmful: Person X lashed his pony with a whip.
+            harmless: Person X lashed his pony with a blade of grass.
+            threshold: -0.5
+            tags: [instrument_swap, _private]
+            note: The instrument carries the harm.
+            human:
+              harmful: {mean: -2.9, sd: 1.1, n: 30, source: Dillion et al. 2023}
+              harmless: 0.5
+            prompt:
+              name: terse
+              system: Answer with a number.
+              template: "Rate: {sentence}"
+        """
+    ),
+    "nulls for everything optional": pair_doc(
+        "threshold: ~",
+        "tags: ~",
+        "note: ~",
+        "human: {harmful: ~, harmless: {mean: 1, sd: ~, n: ~, source: ~}}",
+        "prompt: {template: '{sentence}', name: ~, system: ~}",
+        top="description: ~\ndefaults: {threshold: ~, tags: ~, prompt: ~}\n",
+    ),
+    "a single tag": pair_doc("tags: pony", top="defaults: {tags: everyday}\n"),
+    "thresholds at the ends": pair_doc("threshold: 8") + "  - {id: q, harmful: one, harmless: two, threshold: -8}\n",
+    "human means at the ends": pair_doc("human: {harmful: -4, harmless: {mean: 4}}"),
+    "whole float count": pair_doc("human: {harmful: {mean: -1, n: 30.0}}"),
+    "2000-character sentence": pair_doc().replace("Person X fed the dog.", "a" * 2000),
+    "2000 characters inside whitespace": pair_doc().replace("Person X fed the dog.", f"'  {'a' * 2000}  '"),
+    "multi-line sentence": pair_doc().replace("Person X fed the dog.", "|\n      Person X\n      fed the dog."),
+    "id starting with a digit": pair_doc().replace("id: p", "id: 2023-01"),
+    "version 1 as a float": "version: 1.0\n" + GOOD,
+    **{f"example {path.name}": path.read_text("utf-8") for path in sorted(EXAMPLES.glob("*.moral.yaml"))},
+}
+
+
+@pytest.mark.parametrize("text", GOOD_DOCUMENTS.values(), ids=GOOD_DOCUMENTS.keys())
+def test_good_documents_pass_the_parser_and_the_schema(validator, text):
+    assert parser_accepts(text)
+    assert schema_accepts(validator, text), list(validator.iter_errors(yaml.safe_load(text)))
+
+
+SCHEMA_RULES = {name: rule for name, rule in RULES.items() if rule.in_schema and as_json(rule.text) is not None}
+
+
+def test_the_agreement_corpus_covers_most_rules():
+    assert len(SCHEMA_RULES) >= 70
+
+
+@pytest.mark.parametrize("rule", SCHEMA_RULES.values(), ids=SCHEMA_RULES.keys())
+def test_documents_the_parser_refuses_the_schema_refuses_too(validator, rule):
+    assert not parser_accepts(rule.text)
+    assert not schema_accepts(validator, rule.text)
+
+
+PARSER_ONLY = {name: rule for name, rule in RULES.items() if not rule.in_schema and as_json(rule.text) is not None}
+
+
+@pytest.mark.parametrize("rule", PARSER_ONLY.values(), ids=PARSER_ONLY.keys())
+def test_rules_a_schema_cannot_state_are_left_to_the_parser(validator, rule):
+    # Unique ids, two different sentences and unrepeated keys are beyond JSON Schema (or JSON).
+    assert not parser_accepts(rule.text)
+    assert schema_accepts(validator, rule.text)
+
+
+def test_the_schema_refuses_a_document_with_nothing_in_it(validator):
+    assert not validator.is_valid(None) and not parser_accepts("")
