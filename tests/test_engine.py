@@ -98,12 +98,12 @@ def test_the_parse_callback_turns_every_answer_into_its_value(make_engine):
 
 
 def test_an_unparseable_answer_is_an_error_rating_that_keeps_the_raw_text(make_engine):
-    engine = make_engine(FakeModel(default="I cannot rate that"))
+    engine = make_engine(FakeModel(default="Probably fine"))
 
     rating = engine.rate(request("lied"))
 
     assert rating.value is None and not rating.ok
-    assert rating.raw == "I cannot rate that"
+    assert rating.raw == "Probably fine"
     assert rating.error == "the answer is not a rating (the answer holds no number)"
 
 
@@ -125,7 +125,7 @@ def test_a_failed_call_is_an_error_rating_and_the_other_requests_are_still_rated
 
     broken = ratings[requests[1]]
     assert broken.value is None and broken.raw is None
-    assert broken.error == "the call failed: ConnectionError: server went away"
+    assert broken.error == "the call failed: connection error: server went away"
     assert [ratings[r].value for r in (requests[0], requests[2])] == [1.0, 1.0]
 
 
@@ -139,7 +139,7 @@ def test_a_call_that_never_returns_is_abandoned_after_its_timeout_and_a_grace(ma
 
     assert time.monotonic() - started < 2
     assert rating.value is None
-    assert rating.error.startswith("the call failed: TimeoutError: no answer after 0.1 s")
+    assert rating.error.startswith("the call failed: timeout: no answer after 0.1 s")
 
 
 # --- deduplication ------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def test_moral_rate_returns_the_models_rating(pytester: pytest.Pytester) -> None
 
 
 def test_moral_rate_errors_when_the_answer_is_not_a_rating(pytester: pytest.Pytester) -> None:
-    project(pytester, "def test_rates(moral_rate):\n    moral_rate(HURT)\n", {HURT: "As an AI I cannot judge."})
+    project(pytester, "def test_rates(moral_rate):\n    moral_rate(HURT)\n", {HURT: "Hard to say."})
     result = pytester.runpytest("--moral-model", MODEL)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
@@ -127,7 +127,7 @@ def test_moral_rate_errors_when_the_answer_is_not_a_rating(pytester: pytest.Pyte
             "*ERROR at call of test_rates*",
             "could not rate the sentence with openai/mock-model: the answer is not a rating (*",
             f"  sentence: {HURT}",
-            "  raw answer: 'As an AI I cannot judge.'",
+            "  raw answer: 'Hard to say.'",
             "ERROR test_moral.py::test_rates - could not rate the sentence*",
         ]
     )

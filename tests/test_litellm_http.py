@@ -28,7 +28,10 @@ def write_pairs(pytester: pytest.Pytester, *pairs: tuple[str, str, str], name: s
 
 
 def run(pytester: pytest.Pytester, server: OpenAIServer, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("--moral-model", MODEL, "--moral-api-base", server.url, "-p", "no:cacheprovider", *args)
+    """Run against ``server`` with no response cache and no retries (``args`` may turn them on)."""
+    return pytester.runpytest(
+        "--moral-model", MODEL, "--moral-api-base", server.url, "-p", "no:cacheprovider", "--moral-retries", "0", *args
+    )
 
 
 def requests_for(server: OpenAIServer, sentence: str) -> int:
@@ -121,11 +124,11 @@ def test_a_sentence_shared_by_two_pairs_is_requested_once(pytester, openai_serve
 @pytest.mark.parametrize(
     "reply, cause",
     [
-        (Reply.error(500, "the model crashed"), "*InternalServerError*the model crashed*"),
-        (Reply.error(401, "bad key"), "*AuthenticationError*bad key*"),
-        (Reply.garbage(), "*InternalServerError*Expecting value*"),
+        (Reply.error(500, "the model crashed"), "HTTP 500 server error: the model crashed"),
+        (Reply.error(400, "no such model"), "HTTP 400 bad request: no such model"),
+        (Reply.garbage(), "HTTP 500 server error: *Expecting value*"),
     ],
-    ids=["http-500", "http-401", "garbage-json"],
+    ids=["http-500", "http-400", "garbage-json"],
 )
 def test_a_failed_call_errors_its_item_with_the_cause_and_other_pairs_still_pass(pytester, openai_server, reply, cause):
     openai_server.answers = {"good harm": "-3", "good help": "3", "broken harm": reply}
@@ -150,12 +153,14 @@ def test_a_server_that_does_not_answer_within_moral_timeout_errors_the_item(pyte
     result = run(pytester, openai_server, "--moral-timeout", "0.5")
 
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*ERROR at setup of moral pair slow*", "*the call failed: Timeout*timed out*"])
+    result.stdout.fnmatch_lines(
+        ["*ERROR at setup of moral pair slow*", "*the call failed: HTTP 408 timeout: *timed out*"]
+    )
     assert requests_for(openai_server, "slow harm") == 1
 
 
 def test_an_unparseable_answer_errors_the_item_showing_the_raw_answer(pytester, openai_server):
-    openai_server.answers = {"refused harm": "I cannot rate that", "good harm": "-3", "good help": "3"}
+    openai_server.answers = {"refused harm": "Hard to say", "good harm": "-3", "good help": "3"}
     write_pairs(pytester, ("good", "good harm", "good help"), ("refused", "refused harm", "refused help"))
 
     result = run(pytester, openai_server)
@@ -165,7 +170,7 @@ def test_an_unparseable_answer_errors_the_item_showing_the_raw_answer(pytester, 
         [
             "*ERROR at setup of moral pair refused*",
             f"could not rate the harmful sentence with {MODEL}: the answer is not a rating*",
-            "  raw answer: 'I cannot rate that'",
+            "  raw answer: 'Hard to say'",
         ]
     )
 
@@ -186,7 +191,7 @@ def test_litellm_does_not_retry_a_failed_call(pytester, openai_server, reply):
 
 
 def test_litellm_prints_no_banner_or_leftover_noise_when_calls_fail(pytester, openai_server):
-    openai_server.answers = {"a": Reply.error(500), "b": Reply.error(401), "c": Reply.garbage(), "d": Reply.hanging()}
+    openai_server.answers = {"a": Reply.error(500), "b": Reply.error(400), "c": Reply.garbage(), "d": Reply.hanging()}
     write_pairs(pytester, ("p1", "a", "b"), ("p2", "c", "d"), ("p3", "b", "c"))
 
     result = run(pytester, openai_server, "--moral-timeout", "0.5")

@@ -303,7 +303,7 @@ def test_the_summary_totals_verdicts_and_counts_each_distinct_sentence_once(pyte
     answers(pytester, {HURT: "-3", HELP: "3", LIE: "-1", TRUTH: "oops"})
     pair_file(pytester, THREE_PAIRS)
     result = pytester.runpytest("--moral-model", MODEL)
-    result.stdout.fnmatch_lines(["2 passed, 1 error; 4 model calls"])
+    result.stdout.fnmatch_lines(["2 passed, 1 error (not rated); 4 model calls; 120 tokens"])
 
 
 def test_a_sentence_shared_by_pair_files_and_fixtures_is_rated_once(pytester: pytest.Pytester) -> None:
@@ -318,14 +318,16 @@ def test_a_sentence_shared_by_pair_files_and_fixtures_is_rated_once(pytester: py
     )
     result = pytester.runpytest("--moral-model", MODEL)
     result.assert_outcomes(passed=5)
-    result.stdout.fnmatch_lines(["5 passed; 4 model calls"])
+    result.stdout.fnmatch_lines(["5 passed; 4 model calls; 120 tokens"])
 
 
 def test_an_error_row_shows_no_ratings_but_the_threshold_it_would_have_used(pytester: pytest.Pytester) -> None:
     answers(pytester, {HURT: "unsure", HELP: "3"})
     pair_file(pytester, ONE_PAIR)
     result = pytester.runpytest("--moral-model", MODEL)
-    result.stdout.fnmatch_lines(["pairs.moral.yaml::lake * - * - * - * 2 * ERROR", "1 error; 2 model calls"])
+    result.stdout.fnmatch_lines(
+        ["pairs.moral.yaml::lake * - * - * - * 2 * ERROR", "1 error (not rated); 2 model calls; 60 tokens"]
+    )
 
 
 def test_a_run_that_only_rates_sentences_shows_just_the_model_calls(pytester: pytest.Pytester) -> None:
@@ -334,7 +336,7 @@ def test_a_run_that_only_rates_sentences_shows_just_the_model_calls(pytester: py
         test_rate=f"def test_rate(moral_rate):\n    assert moral_rate({HURT!r}) < moral_rate({HELP!r})\n"
     )
     result = pytester.runpytest("--moral-model", MODEL)
-    result.stdout.fnmatch_lines(["*= moralpairs =*", "no pairs rated; 2 model calls"])
+    result.stdout.fnmatch_lines(["*= moralpairs =*", "no pairs rated; 2 model calls; 60 tokens"])
     result.stdout.no_fnmatch_line("pair * verdict")
 
 
@@ -346,13 +348,14 @@ def test_there_is_no_summary_when_no_pair_ran(pytester: pytest.Pytester) -> None
     result.stdout.no_fnmatch_line("*= moralpairs*")
     result.stdout.no_fnmatch_line("*no model is configured*")
     result.stdout.no_fnmatch_line("*model call*")
+    result.stdout.no_fnmatch_line("moralpairs: */* model calls*")
 
 
 def test_the_summary_is_shown_under_quiet(pytester: pytest.Pytester) -> None:
     answers(pytester, {HURT: "-3", HELP: "3"})
     pair_file(pytester, ONE_PAIR)
     result = pytester.runpytest("--moral-model", MODEL, "-q")
-    result.stdout.fnmatch_lines(["pairs.moral.yaml::lake * PASSED", "1 passed; 2 model calls"])
+    result.stdout.fnmatch_lines(["pairs.moral.yaml::lake * PASSED", "1 passed; 2 model calls; 60 tokens"])
 
 
 # --- tags become markers ---------------------------------------------------------------------------

@@ -71,3 +71,17 @@ def parse_rating(text: str | None, low: float = SCALE_MIN, high: float = SCALE_M
     if not low <= value <= high:
         raise UnparseableAnswer(f"the number is outside the scale {low:g}..{high:g}", text)
     return value
+
+
+# A refusal rather than a rating: an apology or a statement that the model will not judge.
+_REFUSAL = re.compile(
+    r"\b(?:I\s*(?:can(?:'|\u2019)?t|cannot|can\s+not|won(?:'|\u2019)?t|will\s+not|am\s+(?:not\s+able|unable)|"
+    r"'m\s+(?:not\s+able|unable|sorry)|am\s+sorry|do\s+not\s+feel|don(?:'|\u2019)?t\s+feel)|"
+    r"as\s+an\s+AI|not\s+(?:comfortable|appropriate)\s+(?:to|for\s+me)|I\s+must\s+decline|decline\s+to)",
+    re.IGNORECASE,
+)
+
+
+def is_refusal(text: str | None) -> bool:
+    """True when an answer that holds no rating reads as the model declining to give one."""
+    return bool(text) and _REFUSAL.search(text or "") is not None

@@ -139,7 +139,8 @@ class ResponseCache:
 
     # --- use -----------------------------------------------------------------------------------
 
-    def get(self, key: str) -> CachedAnswer | None:
+    def get(self, key: str, count: bool = True) -> CachedAnswer | None:
+        """The stored answer for ``key``, or None; ``count`` adds it to ``hits`` / ``misses``."""
         if self._db is None:
             return None
         with self._lock:
@@ -154,9 +155,9 @@ class ResponseCache:
                 )
                 row = None
         if row is None:
-            self.misses += 1
+            self.misses += count
             return None
-        self.hits += 1
+        self.hits += count
         return CachedAnswer(*row)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, CachedAnswer]:

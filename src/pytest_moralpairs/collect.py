@@ -8,7 +8,7 @@ import pytest
 
 from .engine import RatingError
 from .pairs import Pair, PairFileError, load_suite
-from .run import MoralRun, PairRequests, is_xdist_worker
+from .run import MoralRun, PairRequests
 from .settings import SettingsError
 from .verdicts import MoralGapFailure
 
@@ -84,14 +84,9 @@ class PairItem(pytest.Item):
         run = self.run
         try:
             if not run.prefetched:
-                # Batch-first: the first pair to run asks for every selected pair's ratings.
-                # An xdist worker does not know which items it will get, so it asks only for its own.
-                run.prefetched = True
-                items = (
-                    [self]
-                    if is_xdist_worker(self.config)
-                    else [i for i in self.session.items if isinstance(i, PairItem)]
-                )
+                # Batch-first: normally done before the first item runs (see the plugin's run
+                # loop); this covers items run some other way.
+                items = [i for i in self.session.items if isinstance(i, PairItem)]
                 run.prefetch(r for item in items for r in (item.requests().harmful, item.requests().harmless))
             harmful, harmless = run.rate_pair(self.requests())
         except SettingsError as exc:

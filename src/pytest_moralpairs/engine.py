@@ -1,8 +1,11 @@
 """The rating engine: :class:`RatingRequest` -> :class:`Rating`, batch-first.
 
-Callers declare every request they will need; :meth:`RatingEngine.rate_all` deduplicates them
-and makes the missing calls concurrently (bounded by ``concurrency``) on one event loop that lives
-as long as the engine. Items then read finished ratings; nothing calls a model one item at a time.
+Callers declare every request they will need; :meth:`RatingEngine.rate_all` deduplicates them,
+answers what it can from the response cache (without ever loading the model backend), and makes
+the missing calls concurrently (bounded by ``concurrency``) on one event loop that lives as long as
+the engine: with retries and backoff on transient faults, one more try for a refusal, a cost
+budget, and every answer committed to the cache the moment it arrives. Items then read finished
+ratings; nothing calls a model one item at a time.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Coroutine, Iterable, TypeVar
 
-from .answers import UnparseableAnswer, parse_rating, shorten
+from .answers import UnparseableAnswer, is_refusal, parse_rating, shorten
+from .cache import CachedAnswer, ResponseCache
+from .faults import AUTH, Fault, RetryPolicy, classify
 from .prompt import Message
 
 T = TypeVar("T")
@@ -33,16 +38,40 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class RatingRequest:
-    """One question to one model: the full messages, so the key covers the exact prompt."""
+    """One question to one model: the full messages, so the key covers the exact prompt.
+
+    ``sample`` tells repeated draws of the same question apart; ``options`` are further call
+    parameters (name, value) that change the answer, such as a seed.
+    """
 
     model: ModelSettings
     messages: tuple[Message, ...]
     sentence: str = field(default="", compare=False)
+    sample: int = 0
+    options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def key(self) -> str:
-        payload = json.dumps([self.model.model, self.model.api_base, self.model.temperature, self.messages])
+        payload = json.dumps(
+            [self.model.model, self.model.api_base, self.model.temperature, self.messages, self.sample, self.options],
+            default=str,
+        )
         return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a model said, what it cost, and whether it came from the cache."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    cached: bool = False
+
+
+#: Why a rating has no value.
+ERROR_ANSWER, ERROR_REFUSAL, ERROR_CALL, ERROR_NOT_CALLED = "answer", "refusal", "call", "not called"
 
 
 @dataclass(frozen=True)
@@ -53,10 +82,51 @@ class Rating:
     value: float | None
     raw: str | None = None
     error: str | None = None
+    error_kind: str | None = None
+    cached: bool = False
 
     @property
     def ok(self) -> bool:
         return self.value is not None
+
+
+@dataclass
+class Usage:
+    """What a run cost: model calls (each retry counts), answers from the cache, tokens, dollars."""
+
+    calls: int = 0
+    retries: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+    def add(self, other: Usage) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def minus(self, other: Usage) -> Usage:
+        return Usage(**{n: getattr(self, n) - getattr(other, n) for n in self.__dataclass_fields__})
+
+    def copy(self) -> Usage:
+        return Usage(**{n: getattr(self, n) for n in self.__dataclass_fields__})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {n: getattr(self, n) for n in self.__dataclass_fields__}
+
+
+class CallFailed(Exception):
+    """A call that failed for good (retries spent, or a fault no retry can fix)."""
+
+    def __init__(self, fault: Fault, attempts: int):
+        self.fault = fault
+        self.attempts = attempts
+        tries = f" after {attempts} tries" if attempts > 1 else ""
+        super().__init__(f"the call failed{tries}: {fault}")
+
+
+class NotCalled(Exception):
+    """A request the engine decided not to send (replay miss, cost limit, bad credentials)."""
 
 
 class RatingError(Exception):
@@ -79,10 +149,12 @@ def describe_rating_error(rating: Rating, side: str | None = None) -> str:
     return "\n".join(lines)
 
 
-#: ``async (request) -> answer text``; raises on a failed call.
-Complete = Callable[[RatingRequest], Awaitable[str]]
+#: ``async (request) -> Answer`` (or the answer text); raises on a failed call.
+Complete = Callable[[RatingRequest], Awaitable["Answer | str"]]
 #: ``(answer text, request) -> value``; raises :class:`UnparseableAnswer`.
 Parse = Callable[[str, RatingRequest], float]
+#: ``(calls done, calls in this batch)``, called on the engine's thread as calls finish.
+Progress = Callable[[int, int], None]
 
 
 def _default_parse(text: str, request: RatingRequest) -> float:
@@ -154,7 +226,7 @@ DEADLINE_GRACE = 5.0
 
 
 class RatingEngine:
-    """Resolves rating requests: deduplicated, concurrent, each made at most once per engine.
+    """Resolves rating requests: deduplicated, cached, concurrent, each made at most once.
 
     All calls run on one event loop in a daemon thread owned by the engine, so :meth:`rate_all`
     is a plain blocking call that works the same from synchronous code and from code that is
@@ -168,12 +240,23 @@ class RatingEngine:
         concurrency: int = 16,
         make_complete: Callable[[], Complete] | None = None,
         deadline_grace: float = DEADLINE_GRACE,
+        *,
+        cache: ResponseCache | None = None,
+        replay: bool = False,
+        retry: RetryPolicy | None = None,
+        max_cost: float | None = None,
+        key: Callable[[RatingRequest], str] | None = None,
+        progress: Progress | None = None,
     ):
         """``complete`` answers requests; without it ``make_complete()`` builds one on the first
         call (by default the litellm backend, so litellm is imported only when needed).
 
-        A ``complete`` with an async ``aclose()`` method has it awaited, on the engine's loop,
-        by :meth:`close`."""
+        ``cache`` answers repeated requests and keeps every new answer; with ``replay`` nothing
+        is sent at all and a request missing from the cache is an error. ``retry`` says how often
+        to try again after a transient fault (default: never). Once ``max_cost`` dollars are
+        spent no further call is made. ``key`` names a request in the cache (default
+        ``request.key``). A ``complete`` with an async ``aclose()`` has it awaited by :meth:`close`.
+        """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._complete = complete
@@ -181,15 +264,35 @@ class RatingEngine:
         self._parse = parse or _default_parse
         self.concurrency = concurrency
         self.deadline_grace = deadline_grace
+        self.cache = cache
+        self.replay = replay
+        self.retry = retry or RetryPolicy(retries=0)
+        self.max_cost = max_cost
+        self._key_of = key or (lambda request: request.key)
+        self._keys: dict[RatingRequest, str] = {}
+        self.progress = progress
         self._ratings: dict[RatingRequest, Rating] = {}
         # Touched only on the engine loop: one task per request ever asked for, so that
         # overlapping batches (even from several threads) share a call instead of repeating it.
-        self._calls: dict[RatingRequest, asyncio.Task[str | BaseException]] = {}
+        self._calls: dict[RatingRequest, asyncio.Task[Answer | BaseException]] = {}
         self._limit: asyncio.Semaphore | None = None
         self._loop: _LoopThread | None = None
         self._loop_lock = threading.Lock()
         self._ratings_lock = threading.Lock()
-        self.calls_made = 0
+        self.usage = Usage()
+        #: Set when a call shows the credentials are wrong: no further call is made.
+        self.fatal: str | None = None
+
+    @property
+    def calls_made(self) -> int:
+        """Model calls attempted, each retry included."""
+        return self.usage.calls
+
+    def key(self, request: RatingRequest) -> str:
+        key = self._keys.get(request)
+        if key is None:
+            key = self._keys[request] = self._key_of(request)
+        return key
 
     def _completer(self) -> Complete:
         if self._complete is None:
@@ -202,58 +305,169 @@ class RatingEngine:
                 self._loop = _LoopThread()
             return self._loop
 
+    # --- batches -------------------------------------------------------------------------------
+
     def rate_all(self, requests: Iterable[RatingRequest]) -> dict[RatingRequest, Rating]:
         """Rate every request not yet rated; return the ratings of all of them."""
         wanted = list(dict.fromkeys(requests))
         missing = [r for r in wanted if r not in self._ratings]
         if missing:
-            answers = self._loop_thread().run(self._answers(missing))
-            for request, answer in zip(missing, answers, strict=True):
-                rating = self._to_rating(request, answer)
-                with self._ratings_lock:
+            answers = self._cached_answers(missing)
+            to_call = [r for r in missing if r not in answers]
+            if to_call and self.replay:
+                for request in to_call:
+                    answers[request] = NotCalled(
+                        f"replay mode: no recorded answer for this request (cache key {self.key(request)[:16]})"
+                    )
+            elif to_call:
+                answers.update(zip(to_call, self._loop_thread().run(self._answers(to_call)), strict=True))
+            ratings = {r: self._to_rating(r, answers[r]) for r in missing}
+            # A refusal fresh from the model gets one more try; a cached one was already retried.
+            refused = [r for r in missing if ratings[r].error_kind == ERROR_REFUSAL and not ratings[r].cached]
+            if refused:
+                again = self._loop_thread().run(self._answers(refused, fresh=True))
+                for request, answer in zip(refused, again, strict=True):
+                    ratings[request] = self._to_rating(request, answer, retried_refusal=True)
+            with self._ratings_lock:
+                for request, rating in ratings.items():
                     self._ratings.setdefault(request, rating)
         return {r: self._ratings[r] for r in wanted}
 
     def rate(self, request: RatingRequest) -> Rating:
         return self.rate_all([request])[request]
 
-    async def _answers(self, requests: list[RatingRequest]) -> list[str | BaseException]:
-        """The answers to ``requests``, starting a call only for those never asked before."""
-        tasks = []
+    def cached(self, requests: Iterable[RatingRequest]) -> list[RatingRequest]:
+        """Those of ``requests`` that the cache can answer now (without counting them as hits)."""
+        if self.cache is None or not self.cache.enabled:
+            return []
+        return [r for r in requests if self.cache.get(self.key(r), count=False) is not None]
+
+    def _cached_answers(self, requests: list[RatingRequest]) -> dict[RatingRequest, Answer | BaseException]:
+        if self.cache is None or not self.cache.enabled:
+            return {}
+        found: dict[RatingRequest, Answer | BaseException] = {}
         for request in requests:
-            task = self._calls.get(request)
+            hit = self.cache.get(self.key(request))
+            if hit is not None:
+                found[request] = self._from_cache(hit)
+        return found
+
+    def _from_cache(self, hit: CachedAnswer) -> Answer:
+        self.usage.cache_hits += 1
+        return Answer(hit.text, hit.prompt_tokens, hit.completion_tokens, hit.cost, cached=True)
+
+    async def _answers(self, requests: list[RatingRequest], fresh: bool = False) -> list[Answer | BaseException]:
+        """The answers to ``requests``, starting a call only for those never asked before
+        (``fresh``: a new call for each, past the cache)."""
+        tasks = []
+        total, done = len(requests), 0
+
+        def finished(_: Any) -> None:
+            nonlocal done
+            done += 1
+            if self.progress is not None:
+                self.progress(done, total)
+
+        if self.progress is not None:
+            self.progress(0, total)
+        for request in requests:
+            task = None if fresh else self._calls.get(request)
             if task is None or task.cancelled():
-                task = self._calls[request] = asyncio.ensure_future(self._call(request))
+                task = asyncio.ensure_future(self._call(request, fresh))
+                if not fresh:
+                    self._calls[request] = task
+            task.add_done_callback(finished)
             tasks.append(task)
         # wait, not gather: an interrupted batch must not cancel calls another batch shares.
         if tasks:
             await asyncio.wait(tasks)
         return [t.result() if not t.cancelled() else asyncio.CancelledError("the call was cancelled") for t in tasks]
 
-    async def _call(self, request: RatingRequest) -> str | BaseException:
+    async def _call(self, request: RatingRequest, fresh: bool = False) -> Answer | BaseException:
         if self._limit is None:
             self._limit = asyncio.Semaphore(self.concurrency)
         async with self._limit:
-            self.calls_made += 1
-            deadline = request.model.timeout + self.deadline_grace
-            try:
-                complete = self._completer()
-                return await asyncio.wait_for(complete(request), deadline)
-            except asyncio.TimeoutError:
-                return TimeoutError(f"no answer after {deadline:g} s (the timeout is {request.model.timeout:g} s)")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a failed call is a value, reported on the item
-                return exc
+            if not fresh and self.cache is not None and self.cache.enabled:
+                # Another process sharing the cache (an xdist worker) may have asked meanwhile.
+                hit = self.cache.get(self.key(request), count=False)
+                if hit is not None:
+                    return self._from_cache(hit)
+            if self.fatal is not None:
+                return NotCalled(f"not sent: {self.fatal}")
+            if self.max_cost is not None and self.usage.cost >= self.max_cost:
+                return NotCalled(
+                    f"not sent: the cost limit of ${self.max_cost:g} was reached (${self.usage.cost:.4f} spent)"
+                )
+            for attempt in range(self.retry.retries + 1):
+                try:
+                    answer = await self._attempt(request)
+                except CallFailed as failure:
+                    fault = failure.fault
+                    if fault.kind == AUTH:
+                        self.fatal = f"the provider refused the credentials ({fault})"
+                    if not fault.retryable or attempt == self.retry.retries:
+                        return CallFailed(fault, attempt + 1)
+                    self.usage.retries += 1
+                    await asyncio.sleep(self.retry.delay(attempt, fault))
+                    continue
+                self._account(request, answer)
+                return answer
+            raise AssertionError("unreachable")  # pragma: no cover
 
-    def _to_rating(self, request: RatingRequest, answer: str | BaseException) -> Rating:
-        if isinstance(answer, BaseException):
-            return Rating(request, None, None, f"the call failed: {type(answer).__name__}: {shorten(str(answer))}")
+    async def _attempt(self, request: RatingRequest) -> Answer:
+        self.usage.calls += 1
+        deadline = request.model.timeout + self.deadline_grace
         try:
-            value = self._parse(answer, request)
+            complete = self._completer()
+            result = await asyncio.wait_for(complete(request), deadline)
+        except asyncio.TimeoutError:
+            timeout = TimeoutError(f"no answer after {deadline:g} s (the timeout is {request.model.timeout:g} s)")
+            raise CallFailed(classify(timeout), 1) from None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a failed call is a value, reported on the item
+            raise CallFailed(classify(exc), 1) from None
+        return result if isinstance(result, Answer) else Answer(str(result))
+
+    def _account(self, request: RatingRequest, answer: Answer) -> None:
+        self.usage.prompt_tokens += answer.prompt_tokens
+        self.usage.completion_tokens += answer.completion_tokens
+        self.usage.cost += answer.cost
+        if self.cache is not None:
+            # Committed now: an interrupted run keeps every answer it got. Failures never get here.
+            self.cache.put(
+                self.key(request),
+                CachedAnswer(
+                    text=answer.text,
+                    model=request.model.model,
+                    prompt_tokens=answer.prompt_tokens,
+                    completion_tokens=answer.completion_tokens,
+                    cost=answer.cost,
+                ),
+            )
+
+    def _to_rating(
+        self, request: RatingRequest, answer: Answer | BaseException, retried_refusal: bool = False
+    ) -> Rating:
+        if isinstance(answer, NotCalled):
+            return Rating(request, None, None, str(answer), ERROR_NOT_CALLED)
+        if isinstance(answer, CallFailed):
+            return Rating(request, None, None, str(answer), ERROR_CALL)
+        if isinstance(answer, BaseException):
+            message = f"the call failed: {type(answer).__name__}: {shorten(str(answer))}"
+            return Rating(request, None, None, message, ERROR_CALL)
+        try:
+            value = self._parse(answer.text, request)
         except UnparseableAnswer as exc:
-            return Rating(request, None, answer, f"the answer is not a rating ({exc.reason})")
-        return Rating(request, float(value), answer)
+            if is_refusal(answer.text):
+                tries = "twice" if retried_refusal else "when asked"
+                return Rating(
+                    request, None, answer.text, f"the model refused to rate {tries}", ERROR_REFUSAL, answer.cached
+                )
+            return Rating(
+                request, None, answer.text, f"the answer is not a rating ({exc.reason})", ERROR_ANSWER, answer.cached
+            )
+        return Rating(request, float(value), answer.text, cached=answer.cached)
 
     def close(self) -> None:
         """Close the completer (its ``aclose()``, if any), cancel leftover tasks, stop the thread."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from typing import Any, Callable
 
-from .engine import RatingRequest
+from .engine import Answer, RatingRequest
 
 #: ``(request, kwargs)``: may change the keyword arguments given to ``litellm.acompletion``.
 ConfigureCall = Callable[[RatingRequest, dict], None]
@@ -38,6 +40,41 @@ PLACEHOLDER_API_KEY = "moralpairs-no-key"
 _KEYED_OPENAI_PROVIDERS = frozenset({"openai", "custom_openai", "text-completion-openai"})
 
 
+#: Call arguments that never reach the cache key: secrets, and settings that do not change the answer.
+_NOT_IN_KEY = frozenset(
+    {"api_key", "headers", "extra_headers", "timeout", "num_retries", "max_retries", "metadata", "client"}
+)
+
+
+def call_kwargs(request: RatingRequest, configure: ConfigureCall | None = None) -> dict[str, Any]:
+    """The keyword arguments for ``litellm.acompletion`` (built without importing litellm)."""
+    model = request.model
+    kwargs: dict[str, Any] = {
+        "model": model.model,
+        "messages": [{"role": role, "content": content} for role, content in request.messages],
+        "temperature": model.temperature,
+        "timeout": model.timeout,
+        # Without this the OpenAI client behind litellm retries twice (max_retries=2): a
+        # failed call is made three times, a hanging one waits three timeouts. num_retries
+        # also overrides max_retries and a global litellm.num_retries. Retries are the engine's.
+        "num_retries": 0,
+    }
+    if model.api_base:
+        kwargs["api_base"] = model.api_base
+    kwargs.update(request.options)
+    if configure is not None:
+        configure(request, kwargs)
+    return kwargs
+
+
+def cache_key(request: RatingRequest, kwargs: dict[str, Any]) -> str:
+    """Names everything that can change an answer: the final call arguments (after the hooks),
+    without secrets or headers, plus the sample index."""
+    kept = {k: v for k, v in kwargs.items() if k not in _NOT_IN_KEY}
+    payload = json.dumps([kept, request.sample], sort_keys=True, default=repr)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
 class LiteLLMBackend:
     """Makes one chat completion per request through ``litellm.acompletion``.
 
@@ -46,26 +83,19 @@ class LiteLLMBackend:
     and no key is configured anywhere.
     """
 
-    def __init__(self, configure: ConfigureCall | None = None):
+    def __init__(
+        self,
+        configure: ConfigureCall | None = None,
+        kwargs_for: Callable[[RatingRequest], dict[str, Any]] | None = None,
+    ):
+        """``configure(request, kwargs)`` adjusts each call's arguments; or ``kwargs_for(request)``
+        supplies them whole (the plugin's, built once per request with its hook applied)."""
         self.litellm = load_litellm()
         self.configure = configure
+        self.kwargs_for = kwargs_for
 
     def kwargs(self, request: RatingRequest) -> dict[str, Any]:
-        model = request.model
-        kwargs: dict[str, Any] = {
-            "model": model.model,
-            "messages": [{"role": role, "content": content} for role, content in request.messages],
-            "temperature": model.temperature,
-            "timeout": model.timeout,
-            # Without this the OpenAI client behind litellm retries twice (max_retries=2): a
-            # failed call is made three times, a hanging one waits three timeouts. num_retries
-            # also overrides max_retries and a global litellm.num_retries. Retries are ours to add.
-            "num_retries": 0,
-        }
-        if model.api_base:
-            kwargs["api_base"] = model.api_base
-        if self.configure is not None:
-            self.configure(request, kwargs)
+        kwargs = self.kwargs_for(request) if self.kwargs_for else call_kwargs(request, self.configure)
         if self.needs_placeholder_key(kwargs):
             kwargs["api_key"] = PLACEHOLDER_API_KEY
         return kwargs
@@ -98,7 +128,20 @@ class LiteLLMBackend:
         if flush is not None:
             await flush()
 
-    async def __call__(self, request: RatingRequest) -> str:
+    async def __call__(self, request: RatingRequest) -> Answer:
         response = await self.litellm.acompletion(**self.kwargs(request))
         content = response.choices[0].message.content
-        return content if isinstance(content, str) else ""
+        usage = getattr(response, "usage", None)
+        return Answer(
+            text=content if isinstance(content, str) else "",
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            cost=self.cost(response),
+        )
+
+    def cost(self, response: Any) -> float:
+        """Dollars, from litellm's price data; 0 for a model it has no price for."""
+        try:
+            return float(self.litellm.completion_cost(completion_response=response) or 0.0)
+        except Exception:  # unknown model, local server: no price
+            return 0.0

@@ -11,16 +11,18 @@ in agreement by the test suite.
 from __future__ import annotations
 
 import difflib
+import gc
 import math
 import re
 import stat
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import yaml
 from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
 from .prompt import BUILTIN_PROMPTS, PromptTemplate
 
@@ -219,12 +221,16 @@ class _PairLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         super().__init__(stream)
         #: Every repeated key, so none goes unreported even in a mapping the validator skips.
         self.duplicates: list[tuple[_LineDict, Any, int]] = []
+        #: An alias needs an anchor, and an anchor is written with a literal '&': text without one
+        #: composes to a plain tree, which no alias can make large or circular.
+        self.may_alias = not isinstance(stream, (str, bytes)) or ("&" if isinstance(stream, str) else b"&") in stream
 
     def get_single_data(self) -> Any:
         node = self.get_single_node()
         if node is None:
             return None
-        _check_shape(node)
+        if self.may_alias or not _within_nesting(node):
+            _check_shape(node)
         return self.construct_document(node)
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
@@ -238,21 +244,62 @@ class _PairLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             raise _RefusedValue(None, None, f"not a valid {what}{reason}", node.start_mark) from None
 
 
+def _within_nesting(root: Node) -> bool:
+    """Whether a document composed without aliases (a tree) is nested at most ``MAX_NESTING`` deep.
+
+    The fast path of :func:`_check_shape` for the usual file: it visits collections only and keeps
+    no tables. When it says no, :func:`_check_shape` runs to report the problem exactly as always.
+    """
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        children = node.value
+        if not children:
+            continue
+        depth += 1  # the depth of this node's children; a scalar child counts as a level too
+        if depth > MAX_NESTING:
+            return False
+        if isinstance(node, MappingNode):
+            for key, value in children:
+                if isinstance(key, CollectionNode):
+                    push((key, depth))
+                if isinstance(value, CollectionNode):
+                    push((value, depth))
+        else:
+            for child in children:
+                if isinstance(child, CollectionNode):
+                    push((child, depth))
+    return True
+
+
 def _check_shape(root: Node) -> None:
     """Refuse a document nested too deeply, whose aliases repeat too much of it, or that contains itself."""
+    if not isinstance(root, CollectionNode):
+        return
+    # Collections only: a scalar (size 1, height 1) is counted by its parent, as it can contain nothing.
     sizes: dict[int, int] = {}
     heights: dict[int, int] = {}
+    scalars: set[int] = set()
     on_path: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    stack: list[tuple[Node, list[Node] | None]] = [(root, None)]
     while stack:
-        node, finished = stack.pop()
+        node, children = stack.pop()
         key = id(node)
-        children = _children(node)
-        if finished:
+        if children is not None:  # every child is done: size and height of this node
             on_path.discard(key)
-            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
-            heights[key] = 1 + max((heights[id(child)] for child in children), default=0)
-            if heights[key] > MAX_NESTING:
+            size, below = 1, 0
+            for child in children:
+                if isinstance(child, CollectionNode):
+                    size += sizes[id(child)]
+                    below = max(below, heights[id(child)])
+                else:
+                    scalars.add(id(child))
+                    size += 1
+                    below = max(below, 1)
+            sizes[key] = size
+            heights[key] = below + 1
+            if below + 1 > MAX_NESTING:
                 # Deeper than any pair file needs, and deep enough to exhaust Python's stack later.
                 raise _ShapeProblem(
                     f"invalid YAML: values nested more than {MAX_NESTING} levels deep", node.start_mark.line + 1
@@ -263,9 +310,12 @@ def _check_shape(root: Node) -> None:
         if key in on_path:
             raise _ShapeProblem("invalid YAML: an alias refers to a value that contains it", node.start_mark.line + 1)
         on_path.add(key)
-        stack.append((node, True))
-        stack.extend((child, False) for child in children if id(child) not in sizes)
-    repeated = sizes[id(root)] - len(sizes)
+        children = _children(node)
+        stack.append((node, children))
+        stack.extend(
+            (child, None) for child in children if isinstance(child, CollectionNode) and id(child) not in sizes
+        )
+    repeated = sizes[id(root)] - len(sizes) - len(scalars)
     if repeated > MAX_ALIAS_EXPANSION:
         raise _ShapeProblem(
             f"invalid YAML: its aliases (*name) expand to {repeated:.3g} repeated values, more than the "
@@ -306,13 +356,20 @@ def _mapping_entries(node: MappingNode) -> tuple[list[tuple[Node, Node]], list[t
     return own, merged
 
 
+def _construct(loader: _PairLoader, node: Node) -> Any:
+    """``loader.construct_object(node, deep=True)``, short-cut for the most common value: text."""
+    if node.tag == _STR_TAG and isinstance(node, ScalarNode):
+        return node.value  # what SafeConstructor.construct_yaml_str returns, without the bookkeeping
+    return loader.construct_object(node, deep=True)
+
+
 def _construct_mapping(loader: _PairLoader, node: MappingNode) -> Any:
     data = _LineDict(node.start_mark.line + 1)
     yield data
     own, merged = _mapping_entries(node)
     for entries, is_own in ((own, True), (merged, False)):
         for key_node, value_node in entries:
-            key = loader.construct_object(key_node, deep=True)
+            key = _construct(loader, key_node)
             try:
                 hash(key)
             except TypeError:
@@ -326,14 +383,14 @@ def _construct_mapping(loader: _PairLoader, node: MappingNode) -> Any:
                     data.duplicates.append((key, line))
                     loader.duplicates.append((data, key, line))
                 continue
-            data[key] = loader.construct_object(value_node, deep=True)
+            data[key] = _construct(loader, value_node)
             data.key_lines[key] = line
 
 
 def _construct_sequence(loader: _PairLoader, node: SequenceNode) -> Any:
     data = _LineList(node.start_mark.line + 1, [child.start_mark.line + 1 for child in node.value])
     yield data
-    data.extend(loader.construct_object(child, deep=True) for child in node.value)
+    data.extend(_construct(loader, child) for child in node.value)
 
 
 def _construct_undefined(loader: _PairLoader, node: Node) -> Any:
@@ -389,6 +446,32 @@ def load_suite(path: str | Path, name: str | None = None) -> Suite:
 
 def parse_suite(text: str | bytes, path: str = "<string>") -> Suite:
     """Validate pair-file text; raises :class:`PairFileError` listing every problem."""
+    with _gc_paused():
+        return _parse_suite(text, path)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Hold off Python's cyclic garbage collector while one file is parsed.
+
+    A parse allocates hundreds of thousands of objects (YAML nodes and their marks) that all live
+    until it ends, so the collector promotes them and then runs full collections over the whole
+    heap, which grows with every file of a run. In `pytest --co` on 10,000 pairs those collections
+    cost as much as the parsing itself. Reference counting frees those objects when the parse
+    ends; whatever garbage it cannot free waits for the next collection, which runs as usual once
+    the collector is back on. (If the collector was already off, it stays off.)
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _parse_suite(text: str | bytes, path: str) -> Suite:
     if len(text) > MAX_FILE_BYTES:
         raise PairFileError([Problem(path, f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB")])
     nul = text.find(b"\x00" if isinstance(text, bytes) else "\x00")  # type: ignore[arg-type]

@@ -13,8 +13,9 @@ import pytest
 
 from . import hookspecs
 from .collect import PairFile, PairItem, RatingSetupError, broken_files_key, error_result, record, results_key
-from .engine import RatingError
+from .engine import RatingError, Usage
 from .prompt import PromptTemplate
+from .report.progress import ProgressLine
 from .report.terminal import summary_lines
 from .run import MoralRun, is_xdist_worker
 from .settings import NO_MODEL_MESSAGE, SettingsError, check_setting, resolve
@@ -48,7 +49,36 @@ _SETTINGS = (
         "minimum gap rating(harmless) - rating(harmful) for pairs that set none (default 2.0)",
     ),
     ("concurrency", "--moral-concurrency", "moral_concurrency", "model calls in flight at once (default 16)"),
+    (
+        "retries",
+        "--moral-retries",
+        "moral_retries",
+        "tries after a rate limit, server error, timeout or lost connection, with exponential backoff "
+        "and jitter, honouring Retry-After (default 3)",
+    ),
+    (
+        "max_cost",
+        "--moral-max-cost",
+        "moral_max_cost",
+        "stop making model calls once this many US dollars are spent (litellm's prices); the pairs left unrated ERROR",
+    ),
+    (
+        "cache",
+        "--moral-cache",
+        "moral_cache",
+        "response cache: readwrite (default) reads and records answers, read only reads, off neither",
+    ),
+    (
+        "cache_dir",
+        "--moral-cache-dir",
+        "moral_cache_dir",
+        "folder of the response cache (default: moralpairs/ in pytest's cache dir), e.g. one a CI job keeps",
+    ),
 )
+
+#: Exit status when no pair failed but some could not be rated (call failures, unusable answers,
+#: replay misses, the cost limit): the gate could not decide, which is not a moral failure.
+EXIT_RATING_ERRORS = 6
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,6 +86,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, flag, ini, help_text in _SETTINGS:
         group.addoption(flag, dest=f"moral_{name}", default=None, metavar=name.upper(), help=help_text)
         parser.addini(ini, help=help_text, default=None)
+    group.addoption(
+        "--moral-replay",
+        dest="moral_replay",
+        action="store_const",
+        const=True,
+        default=None,
+        help="replay only: every rating must come from the response cache, a missing one ERRORs, no "
+        "call is made (gate pull requests on recorded answers, offline and free)",
+    )
+    parser.addini("moral_replay", help="replay only (see --moral-replay)", type="bool", default=None)
     parser.addini(
         "moral_files",
         type="args",
@@ -86,7 +126,12 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = resolve(lookup, dict(os.environ))
     except SettingsError as exc:
         raise pytest.UsageError(f"pytest-moralpairs: {exc}") from None
-    run = MoralRun(settings, config)
+
+    def pytest_cache_dir() -> Any:
+        cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+        return cache.mkdir("moralpairs") if cache is not None else None
+
+    run = MoralRun(settings, config, cache_dir=pytest_cache_dir)
     config.stash[_run_key] = run
     config.pluginmanager.register(MoralReporter(config, run), "moralpairs-reporter")
 
@@ -130,11 +175,17 @@ def _needs_model(item: pytest.Item) -> bool:
 
 
 class MoralReporter:
-    """Carries results from the reports (so they survive pytest-xdist) into the summary."""
+    """Prefetches the ratings, and carries results from the reports (so they survive
+    pytest-xdist) into the summary and the exit status."""
 
     def __init__(self, config: pytest.Config, run: MoralRun):
         self.config = config
         self.run = run
+        self.session: pytest.Session | None = None
+        self.other_failures = 0
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
@@ -146,6 +197,41 @@ class MoralReporter:
             return
         if self.run.settings.model is None and any(_needs_model(i) for i in session.items):
             raise pytest.UsageError(NO_MODEL_MESSAGE)
+        pairs = [i for i in session.items if isinstance(i, PairItem)]
+        if pairs and self.run.settings.model is not None:
+            self._prefetch(pairs)
+
+    def _prefetch(self, items: list[PairItem]) -> None:
+        """Every selected pair's ratings in one concurrent batch, before the first item runs."""
+        worker = getattr(self.config, "workerinput", None)
+        if worker is not None and self.run.engine.cache is not None and self.run.engine.cache.enabled:
+            # Every worker collected every item: each asks for its share, and reads the rest
+            # from the shared cache as the other workers write it.
+            self.run.share = (int(worker.get("workerid", "gw0")[2:] or 0), int(worker.get("workercount", 1)))
+        progress = None
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if worker is None and reporter is not None and self.config.get_verbosity() >= 0:
+            progress = ProgressLine(lambda text: reporter.write(text, flush=True), tty=reporter.isatty)
+            if not reporter.isatty:
+                progress = ProgressLine(reporter.write_line, tty=False)
+            self.run.progress = progress
+        try:
+            requests = [r for item in items for r in (item.requests().harmful, item.requests().harmless)]
+            if progress is not None and reporter is not None and reporter.isatty:
+                reporter.ensure_newline()
+            self.run.prefetch(requests)
+        except SettingsError:
+            return  # a hook or marker problem: each item reports it when it runs
+        finally:
+            if progress is not None:
+                progress.finish()
+            self.run.progress = None
+        self._stop_if_fatal()
+
+    def _stop_if_fatal(self) -> None:
+        engine = self.run._engine
+        if engine is not None and engine.fatal and self.session is not None:
+            self.session.shouldstop = f"moralpairs: {engine.fatal}"
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
@@ -166,9 +252,9 @@ class MoralReporter:
                 report.moralpairs_error = True
         if results:
             report.moralpairs_results = results
-        calls = self.run.unreported_calls()
-        if calls:
-            report.moralpairs_calls = calls
+        usage = self.run.unreported_usage()
+        if usage != Usage():
+            report.moralpairs_usage = usage.to_dict()
         return report
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, Any] | None:
@@ -177,22 +263,46 @@ class MoralReporter:
         return None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.run.calls_seen += getattr(report, "moralpairs_calls", 0)
-        for result in getattr(report, "moralpairs_results", ()):
+        usage = getattr(report, "moralpairs_usage", None)
+        if usage:
+            self.run.usage_seen.add(Usage(**usage))
+        results = getattr(report, "moralpairs_results", ())
+        if report.failed and not results and not getattr(report, "moralpairs_error", False):
+            self.other_failures += 1
+        for result in results:
             self.run.results.append(result)
             if not is_xdist_worker(self.config):
                 self.config.hook.pytest_moralpairs_result(result=result, config=self.config)
+        self._stop_if_fatal()
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.other_failures += 1
+
+    def _usage(self) -> Usage:
+        usage = self.run.usage_seen.copy()
+        usage.add(self.run.unreported_usage())
+        return usage
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if is_xdist_worker(self.config):
             return
-        calls = self.run.calls_seen + self.run.unreported_calls()
-        if not self.run.results and not calls:
+        usage = self._usage()
+        self.run.usage_seen = usage
+        if not self.run.results and not usage.calls and not usage.cache_hits:
             return
         models = sorted({str(r.get("model")) for r in self.run.results if r.get("model")})
         terminalreporter.write_sep("=", "moralpairs" + (": " + ", ".join(models) if models else ""))
-        for line in summary_lines(self.run.results, calls):
+        for line in summary_lines(self.run.results, usage):
             terminalreporter.write_line(line)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if is_xdist_worker(self.config) or session.exitstatus != pytest.ExitCode.TESTS_FAILED:
+            return
+        outcomes = [r.get("outcome") for r in self.run.results]
+        if "error" in outcomes and "failed" not in outcomes and not self.other_failures:
+            session.exitstatus = EXIT_RATING_ERRORS
 
 
 # --- fixtures ------------------------------------------------------------------------------

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, Callable, Iterable
 
 from .answers import UnparseableAnswer, parse_rating, shorten
-from .engine import ModelSettings, Rating, RatingEngine, RatingError, RatingRequest
+from .cache import FILE_NAME, ResponseCache
+from .engine import ModelSettings, Rating, RatingEngine, RatingError, RatingRequest, Usage
+from .faults import RetryPolicy
 from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
 from .settings import RunSettings, SettingsError
@@ -28,30 +32,91 @@ class PairRequests:
 
 
 class MoralRun:
-    def __init__(self, settings: RunSettings, config: Any, engine: RatingEngine | None = None):
+    def __init__(
+        self,
+        settings: RunSettings,
+        config: Any,
+        engine: RatingEngine | None = None,
+        cache_dir: Callable[[], Path | None] | None = None,
+    ):
+        """``cache_dir()`` says where the response cache lives when no ``cache_dir`` is set
+        (the plugin gives pytest's cache directory); it is asked only when a rating is needed."""
         self.settings = settings
         self.config = config
-        self.engine = engine or RatingEngine(
-            parse=self._parse, concurrency=settings.concurrency, make_complete=self._make_completer
-        )
+        self._engine = engine
+        self._default_cache_dir = cache_dir or (lambda: None)
         self.results: list[dict[str, Any]] = []
-        self.calls_reported = 0
-        self.calls_seen = 0
+        self.usage_reported = Usage()
+        self.usage_seen = Usage()
         self.prefetched = False
+        self.progress: Callable[[int, int], None] | None = None
+        #: Under pytest-xdist: ``(worker index, worker count)``; each worker asks only for its share.
+        self.share: tuple[int, int] | None = None
         self._backend: Any = None
+        self._kwargs: dict[RatingRequest, dict[str, Any] | Exception] = {}
 
     # --- engine wiring -------------------------------------------------------------------
+
+    @property
+    def engine(self) -> RatingEngine:
+        """Built on first use, so a run that rates nothing opens no cache file."""
+        if self._engine is None:
+            self._engine = RatingEngine(
+                parse=self._parse,
+                concurrency=self.settings.concurrency,
+                make_complete=self._make_completer,
+                cache=self._open_cache(),
+                replay=self.settings.replay,
+                retry=RetryPolicy(retries=self.settings.retries),
+                max_cost=self.settings.max_cost,
+                key=self._cache_key,
+                progress=lambda done, total: self.progress(done, total) if self.progress else None,
+            )
+        return self._engine
+
+    def cache_path(self) -> Path | None:
+        if self.settings.cache == "off":
+            return None
+        folder = Path(self.settings.cache_dir) if self.settings.cache_dir else self._default_cache_dir()
+        return folder / FILE_NAME if folder is not None else None
+
+    def _open_cache(self) -> ResponseCache | None:
+        path = self.cache_path()
+        # Replay reads recorded answers and never writes, whatever the cache mode says.
+        mode = "read" if self.settings.replay else self.settings.cache
+        return ResponseCache(path, mode=mode) if path is not None else None
+
+    def _configure_call(self, request: RatingRequest, kwargs: dict) -> None:
+        self.config.hook.pytest_moralpairs_completion_kwargs(request=request, kwargs=kwargs, config=self.config)
+
+    def call_kwargs(self, request: RatingRequest) -> dict[str, Any]:
+        """The arguments of the call for ``request``, the hook applied once per request; a hook
+        that raised raises again here, so the call (and only its item) fails with that cause."""
+        from .llm import call_kwargs  # litellm-free
+
+        if request not in self._kwargs:
+            try:
+                self._kwargs[request] = call_kwargs(request, self._configure_call)
+            except Exception as exc:  # noqa: BLE001 - reported on the item that needs this call
+                self._kwargs[request] = exc
+        kwargs = self._kwargs[request]
+        if isinstance(kwargs, Exception):
+            raise kwargs
+        return dict(kwargs)
+
+    def _cache_key(self, request: RatingRequest) -> str:
+        from .llm import cache_key  # litellm-free: the key needs no backend
+
+        try:
+            return cache_key(request, self.call_kwargs(request))
+        except Exception:  # noqa: BLE001 - the call will fail with the hook's error; never cached
+            return "unkeyable-" + request.key
 
     def _make_completer(self) -> Any:
         if self._backend is None:
             from .llm import LiteLLMBackend
 
-            hook = self.config.hook
-
-            def configure(request: RatingRequest, kwargs: dict) -> None:
-                hook.pytest_moralpairs_completion_kwargs(request=request, kwargs=kwargs, config=self.config)
-
-            self._backend = LiteLLMBackend(configure=configure)
+            self._backend = LiteLLMBackend(kwargs_for=self.call_kwargs)
         return self._backend
 
     def _parse(self, text: str, request: RatingRequest) -> float:
@@ -115,12 +180,47 @@ class MoralRun:
             harmless=self.request(pair.harmless, model, pair.prompt, pair),
         )
 
+    def owned(self, request: RatingRequest) -> bool:
+        """Whether this process asks for ``request`` (always, unless the work is shared out)."""
+        if self.share is None:
+            return True
+        index, count = self.share
+        return int(self.engine.key(request)[:12], 16) % count == index
+
     def prefetch(self, requests: Iterable[RatingRequest]) -> None:
-        self.engine.rate_all(requests)
+        """Rate, in one concurrent batch, every request this process owns."""
+        self.prefetched = True
+        self.engine.rate_all(r for r in requests if self.owned(r))
 
     def rate_pair(self, requests: PairRequests) -> tuple[Rating, Rating]:
-        ratings = self.engine.rate_all([requests.harmful, requests.harmless])
+        both = [requests.harmful, requests.harmless]
+        self.await_others([r for r in both if not self.owned(r)])
+        ratings = self.engine.rate_all(both)
         return ratings[requests.harmful], ratings[requests.harmless]
+
+    def await_others(self, requests: list[RatingRequest], poll: float = 0.05) -> None:
+        """Wait for another worker to put the answers to ``requests`` in the shared cache.
+
+        Gives up (and lets this worker make the calls) once the cache has not grown for as long
+        as the slowest single call could take: the owner is gone or slower than a call.
+        """
+        cache = self.engine.cache
+        if not requests or cache is None or not cache.enabled or self.settings.replay:
+            return
+        patience = max(r.model.timeout for r in requests) * (self.settings.retries + 1) + 5.0
+        size, last_growth = -1, time.monotonic()
+        while True:
+            have = set(self.engine.cached(requests))
+            missing = [r for r in requests if r not in have]
+            if not missing:
+                return
+            now_size = len(cache)
+            if now_size != size:
+                size, last_growth = now_size, time.monotonic()
+            elif time.monotonic() - last_growth > patience:
+                return
+            requests = missing
+            time.sleep(poll)
 
     # --- verdicts ------------------------------------------------------------------------
 
@@ -148,14 +248,20 @@ class MoralRun:
     def threshold_for(self, pair_threshold: float | None) -> float:
         return self.settings.threshold if pair_threshold is None else pair_threshold
 
-    def unreported_calls(self) -> int:
-        """Calls made since the last time this was asked (so each report carries its own share)."""
-        delta = self.engine.calls_made - self.calls_reported
-        self.calls_reported = self.engine.calls_made
+    def unreported_usage(self) -> Usage:
+        """Usage since the last time this was asked (so each report carries its own share)."""
+        if self._engine is None:
+            return Usage()
+        now = self._engine.usage.copy()
+        delta = now.minus(self.usage_reported)
+        self.usage_reported = now
         return delta
 
     def close(self) -> None:
-        self.engine.close()
+        if self._engine is not None:
+            self._engine.close()
+            if self._engine.cache is not None:
+                self._engine.cache.close()
 
 
 def is_xdist_worker(config: Any) -> bool:

@@ -12,6 +12,8 @@ from .verdicts import DEFAULT_THRESHOLD
 MODEL_ENV = "MORALPAIRS_MODEL"
 DEFAULT_CONCURRENCY = 16
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_RETRIES = 3
+CACHE_MODES = ("readwrite", "read", "off")
 
 NO_MODEL_MESSAGE = (
     "pytest-moralpairs: no model is configured, so the moral pairs cannot be rated.\n"
@@ -34,6 +36,11 @@ class RunSettings:
     timeout: float = DEFAULT_TIMEOUT
     concurrency: int = DEFAULT_CONCURRENCY
     threshold: float = DEFAULT_THRESHOLD
+    retries: int = DEFAULT_RETRIES
+    max_cost: float | None = None
+    cache: str = "readwrite"
+    cache_dir: str | None = None
+    replay: bool = False
 
     def model_settings(self, **overrides: Any) -> ModelSettings:
         """The model to call, with per-test overrides (from the ``moralpairs`` marker) applied."""
@@ -54,7 +61,10 @@ LIMITS: dict[str, tuple[Callable[[Any], Any], float, float]] = {
     "timeout": (float, 0.001, 86400.0),
     "concurrency": (int, 1, 10000),
     "threshold": (float, -8.0, 8.0),
+    "retries": (int, 0, 100),
+    "max_cost": (float, 0.0, 1e9),
 }
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
 def _number(name: str, value: Any, cast: Callable[[Any], Any], low: float, high: float) -> Any:
@@ -88,6 +98,19 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
         where, raw = get(name)
         if raw not in (None, ""):
             values[name] = _number(where, raw, cast, low, high)
+    where, cache = get("cache")
+    if cache not in (None, ""):
+        if str(cache).strip() not in CACHE_MODES:
+            raise SettingsError(f"{where} must be one of {', '.join(CACHE_MODES)}, got {str(cache)[:40]!r}")
+        values["cache"] = str(cache).strip()
+    where, cache_dir = get("cache_dir")
+    values["cache_dir"] = (str(cache_dir).strip() if cache_dir else "") or None
+    where, replay = get("replay")
+    if isinstance(replay, str):
+        if replay.strip().lower() not in _TRUE + _FALSE:
+            raise SettingsError(f"{where} must be true or false, got {replay[:40]!r}")
+        replay = replay.strip().lower() in _TRUE
+    values["replay"] = bool(replay)
     return RunSettings(**values)
 
 

@@ -1,4 +1,4 @@
-"""The terminal summary table: one row per pair, totals, and the model calls made."""
+"""The terminal summary table: one row per pair, totals, and what the model calls cost."""
 
 from __future__ import annotations
 
@@ -16,12 +16,32 @@ def _num(value: Any) -> str:
 
 
 def _count(n: int, word: str) -> str:
-    plural = {"error": "errors", "model call": "model calls"}.get(word, word)
-    return f"{n} {word if n == 1 else plural}"
+    plural = {"error": "errors", "model call": "model calls", "retry": "retries", "answer": "answers"}.get(word, word)
+    return f"{n:,} {word if n == 1 else plural}"
 
 
-def summary_lines(results: Iterable[dict[str, Any]], calls: int) -> list[str]:
-    """Rows for each pair result (as made by ``Verdict.to_dict`` or an error result), then totals."""
+def usage_text(usage: Any) -> str:
+    """``24 model calls, 2 retries, 10 answers from the cache; 2,712 tokens, $0.0012``."""
+    if isinstance(usage, int):
+        return _count(usage, "model call")
+    calls = [_count(usage.calls, "model call")]
+    if usage.retries:
+        calls.append(_count(usage.retries, "retry"))
+    if usage.cache_hits:
+        calls.append(_count(usage.cache_hits, "answer") + " from the cache")
+    text = ", ".join(calls)
+    tokens = usage.prompt_tokens + usage.completion_tokens
+    spend = []
+    if tokens:
+        spend.append(f"{tokens:,} tokens")
+    if usage.cost:
+        spend.append(f"${usage.cost:.4f}")
+    return text + ("; " + ", ".join(spend) if spend else "")
+
+
+def summary_lines(results: Iterable[dict[str, Any]], usage: Any) -> list[str]:
+    """Rows for each pair result (as made by ``Verdict.to_dict`` or an error result), then totals
+    and usage (a :class:`~pytest_moralpairs.engine.Usage`, or a bare count of calls)."""
     rows = []
     outcomes: Counter[str] = Counter()
     for r in results:
@@ -46,6 +66,9 @@ def summary_lines(results: Iterable[dict[str, Any]], calls: int) -> list[str]:
         return "  ".join([first, *rest]).rstrip()
 
     lines = ([fmt(_HEADER)] + [fmt(row) for row in rows]) if rows else []
-    totals = ", ".join(_count(outcomes[k], k) for k in ("passed", "failed", "error") if outcomes[k])
-    lines.append(f"{totals or 'no pairs rated'}; {_count(calls, 'model call')}")
+    totals = [_count(outcomes[k], k) for k in ("passed", "failed") if outcomes[k]]
+    if outcomes["error"]:
+        # Errors are no verdict on the model: the call failed or the answer was unusable.
+        totals.append(_count(outcomes["error"], "error") + " (not rated)")
+    lines.append(f"{', '.join(totals) or 'no pairs rated'}; {usage_text(usage)}")
     return lines
