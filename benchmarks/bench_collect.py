@@ -5,14 +5,21 @@ never imported (collection must not pay for the model client).
 
 Usage:
     python benchmarks/bench_collect.py [--files 10] [--pairs-per-file 1000] [--runs 3]
-                                       [--profile] [--keep DIR]
+                                       [--profile] [--keep DIR] [--allow-bytecode] [-- PYTEST_ARGS...]
 
 Each run is a fresh `python -c "pytest.main(['--co', '-q'])"` child in a temp dir whose pytest.ini
 sets `moral_model = moralpairs/lexical`; its wall time and max RSS come from os.wait4 (the child's
 own rusage, not the maximum over all children). Also printed: the start-up floor (`pytest --co -q`
 on one pair file of one pair) and the in-process time of pairs.load_suite over all files, so the
 plugin's share of the wall time can be read off. --profile runs one more child under cProfile
-and prints the top functions by cumulative and by own time.
+and prints the top functions by cumulative and by own time. Arguments after `--` go to pytest
+(e.g. `-- -p no:hypothesispytest`).
+
+Start-up depends on the environment: with PYTHONDONTWRITEBYTECODE set, pytest cannot cache the
+assertion-rewritten modules of installed pytest plugins (hypothesis, anyio, xdist, this one) and
+recompiles them in every run. --allow-bytecode removes it from the children's environment (after
+one warm-up run), as on a usual developer machine or CI runner; their byte code then goes to a
+private cache (PYTHONPYCACHEPREFIX in the temp dir), never into the venv.
 """
 
 from __future__ import annotations
@@ -55,10 +62,18 @@ sys.exit(int(code))
 """
 
 
+ALLOW_BYTECODE = False
+PYCACHE_PREFIX = str(Path(tempfile.gettempdir()) / "moralpairs-bench-pycache")
+
+
 def run_child(cwd: Path, args: list[str], profile_to: str = "") -> dict:
     """Run the probe; wall time, max RSS (MB), exit code, output and whether litellm was imported."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "MORALPAIRS_"))}
+        if ALLOW_BYTECODE:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            # Into a cache of the benchmark's own, never next to the sources of the shared venv.
+            env["PYTHONPYCACHEPREFIX"] = PYCACHE_PREFIX
         start = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-c", PROBE, profile_to, *args], cwd=cwd, stdout=out, stderr=err, env=env
@@ -72,6 +87,7 @@ def run_child(cwd: Path, args: list[str], profile_to: str = "") -> dict:
     return {
         "wall": wall,
         "rss_mb": usage.ru_maxrss / 1024,  # kilobytes on Linux
+        "cpu": usage.ru_utime + usage.ru_stime,
         "code": proc.returncode,
         "stdout": stdout,
         "stderr": stderr,
@@ -103,7 +119,16 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="also profile one run with cProfile")
     parser.add_argument("--top", type=int, default=25, help="functions to show per profile table")
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it (default: a temp dir)")
+    parser.add_argument(
+        "--allow-bytecode",
+        action="store_true",
+        help="unset PYTHONDONTWRITEBYTECODE for the pytest children (their caches go to a private temp dir)",
+    )
+    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args()
+    global ALLOW_BYTECODE
+    ALLOW_BYTECODE = args.allow_bytecode
+    co = ["--co", "-q", *args.pytest_args]
 
     holder = None
     if args.keep:
@@ -117,10 +142,19 @@ def main() -> int:
         write_pair_files(floor_dir, 1, 1)
         total = args.files * args.pairs_per_file
         size_mb = sum(p.stat().st_size for p in paths) / 2**20
-        print(f"pair files: {args.files} x {args.pairs_per_file:,} = {total:,} pairs, {size_mb:.1f} MiB, in {suite_dir}")
+        print(
+            f"pair files: {args.files} x {args.pairs_per_file:,} = {total:,} pairs, {size_mb:.1f} MiB, in {suite_dir}"
+        )
 
-        floor = [run_child(floor_dir, ["--co", "-q"]) for _ in range(args.runs)]
-        runs = [run_child(suite_dir, ["--co", "-q"]) for _ in range(args.runs)]
+        print(
+            f"python {sys.version.split()[0]}, PYTHONDONTWRITEBYTECODE "
+            f"{'unset for the children' if ALLOW_BYTECODE else repr(os.environ.get('PYTHONDONTWRITEBYTECODE'))}, "
+            f"pytest args: {' '.join(co)}"
+        )
+        if ALLOW_BYTECODE:
+            run_child(floor_dir, co)  # warm-up: writes the rewritten-module caches
+        floor = [run_child(floor_dir, co) for _ in range(args.runs)]
+        runs = [run_child(suite_dir, co) for _ in range(args.runs)]
         for r in floor + runs:
             if r["code"] != 0:
                 print(r["stdout"][-3000:], r["stderr"][-3000:], sep="\n")
@@ -141,6 +175,9 @@ def main() -> int:
             f"pytest --co -q, {total:,} pairs: wall median {wall:.2f} s (min {min(walls):.2f}, max {max(walls):.2f}, "
             f"{args.runs} runs)  target <= {TARGET_SECONDS:g} s  -> {'OK' if wall <= TARGET_SECONDS else 'OVER'}"
         )
+        cpu = statistics.median(r["cpu"] for r in runs)
+        floor_cpu = statistics.median(r["cpu"] for r in floor)
+        print(f"CPU time (user+sys) of the pytest process: median {cpu:.2f} s (start-up floor {floor_cpu:.2f} s)")
         print(
             f"peak memory (max RSS of the pytest process): {peak:.0f} MB  target <= {TARGET_MB:g} MB  "
             f"-> {'OK' if peak <= TARGET_MB else 'OVER'}"
@@ -155,7 +192,7 @@ def main() -> int:
 
         if args.profile:
             stats_file = str(root / "collect.prof")
-            prof = run_child(suite_dir, ["--co", "-q"], profile_to=stats_file)
+            prof = run_child(suite_dir, co, profile_to=stats_file)
             print(f"\nprofile (one run under cProfile, {prof['wall']:.2f} s with profiling overhead):")
             stats = pstats.Stats(stats_file, stream=sys.stdout)
             stats.strip_dirs().sort_stats("cumulative").print_stats(args.top)

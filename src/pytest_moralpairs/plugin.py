@@ -293,7 +293,10 @@ class MoralReporter:
             return
         models = sorted({str(r.get("model")) for r in self.run.results if r.get("model")})
         terminalreporter.write_sep("=", "moralpairs" + (": " + ", ".join(models) if models else ""))
-        for line in summary_lines(self.run.results, usage):
+        results = self.run.results
+        if getattr(self.config.option, "numprocesses", None):
+            results = sorted(results, key=lambda r: str(r.get("nodeid")))  # xdist: arrival order is noise
+        for line in summary_lines(results, usage):
             terminalreporter.write_line(line)
 
     @pytest.hookimpl(trylast=True)
