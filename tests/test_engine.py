@@ -381,3 +381,24 @@ def test_an_engine_keeps_its_ratings_and_rates_new_requests_after_close(make_eng
     assert [r.value for r in ratings.values()] == [1.0, 1.0]
     assert model.asked == ["a", "b"]
     assert len(model.loops) == 2
+
+
+def test_after_ctrl_c_calls_in_flight_finish_but_no_waiting_call_is_started(make_engine):
+    import os
+    import signal
+    import time
+
+    model = FakeModel(delay=0.1)
+    engine = make_engine(model, concurrency=1)
+    timer = threading.Timer(0.15, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine.rate_all(request(f"sentence {i}") for i in range(20))
+    finally:
+        timer.cancel()
+    asked_at_interrupt = len(model.asked)
+    time.sleep(0.5)  # long enough for several more calls, were any started
+
+    assert 1 <= asked_at_interrupt <= 3
+    assert len(model.asked) == asked_at_interrupt

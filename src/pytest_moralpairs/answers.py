@@ -76,7 +76,7 @@ def parse_rating(text: str | None, low: float = SCALE_MIN, high: float = SCALE_M
 # A refusal rather than a rating: an apology or a statement that the model will not judge.
 _REFUSAL = re.compile(
     r"\b(?:I\s*(?:can(?:'|\u2019)?t|cannot|can\s+not|won(?:'|\u2019)?t|will\s+not|am\s+(?:not\s+able|unable)|"
-    r"'m\s+(?:not\s+able|unable|sorry)|am\s+sorry|do\s+not\s+feel|don(?:'|\u2019)?t\s+feel)|"
+    r"(?:'|\u2019)m\s+(?:not\s+able|unable|sorry)|am\s+sorry|do\s+not\s+feel|don(?:'|\u2019)?t\s+feel)|"
     r"as\s+an\s+AI|not\s+(?:comfortable|appropriate)\s+(?:to|for\s+me)|I\s+must\s+decline|decline\s+to)",
     re.IGNORECASE,
 )

@@ -23,6 +23,10 @@ MODES = ("readwrite", "read", "off")
 FILE_NAME = "responses.sqlite3"
 
 
+def _is_lock(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class CacheWarning(UserWarning):
     """The cache file could not be used as it was; the run goes on with a fresh one."""
 
@@ -72,24 +76,38 @@ class ResponseCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             return self._connect_waiting()
-        except sqlite3.DatabaseError as exc:
-            if self.mode == "read":
-                warnings.warn(
-                    CacheWarning(f"cannot read the response cache {self.path}: {exc}; ignoring it"), stacklevel=3
-                )
+        except sqlite3.OperationalError as exc:
+            if _is_lock(exc):  # busy for 30 s: somebody is using it; do without, never move it
+                message = f"the response cache {self.path} stayed locked: {exc}; running without it"
+                warnings.warn(CacheWarning(message), stacklevel=3)
                 return None
-            aside = self.path.with_name(f"{self.path.name}.unusable-{int(time.time())}")
-            warnings.warn(
-                CacheWarning(
-                    f"the response cache {self.path} is unusable ({exc}); moved to {aside.name}, starting afresh"
-                ),
-                stacklevel=3,
-            )
-            for suffix in ("", "-wal", "-shm"):
-                old = Path(str(self.path) + suffix)
-                if old.exists():
-                    os.replace(old, Path(str(aside) + suffix))
-            return self._connect()
+            return self._unusable(exc)
+        except sqlite3.DatabaseError as exc:
+            return self._unusable(exc)
+
+    def _unusable(self, exc: sqlite3.DatabaseError) -> sqlite3.Connection | None:
+        assert self.path is not None
+        if self.mode != "read":
+            # Another process (an xdist worker) may have replaced the bad file with a fresh cache
+            # a moment ago: look again before moving anything aside.
+            time.sleep(0.1)
+            try:
+                return self._connect()
+            except sqlite3.DatabaseError:
+                pass
+        if self.mode == "read":
+            warnings.warn(CacheWarning(f"cannot read the response cache {self.path}: {exc}; ignoring it"), stacklevel=3)
+            return None
+        aside = self.path.with_name(f"{self.path.name}.unusable-{int(time.time())}-{os.getpid()}")
+        warnings.warn(
+            CacheWarning(f"the response cache {self.path} is unusable ({exc}); moved to {aside.name}, starting afresh"),
+            stacklevel=3,
+        )
+        for suffix in ("", "-wal", "-shm"):
+            old = Path(str(self.path) + suffix)
+            if old.exists():
+                os.replace(old, Path(str(aside) + suffix))
+        return self._connect()
 
     def _connect_waiting(self) -> sqlite3.Connection:
         # Another process (an xdist worker) may hold the lock while it creates the tables:
@@ -99,7 +117,7 @@ class ResponseCache:
             try:
                 return self._connect()
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                if not _is_lock(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
 
@@ -110,9 +128,14 @@ class ResponseCache:
         try:
             db.execute("PRAGMA busy_timeout = 30000")
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables and "meta" not in tables:
-                # Somebody else's database: never write into it.
-                raise sqlite3.DatabaseError(f"not a pytest-moralpairs cache (tables {', '.join(sorted(tables))[:80]})")
+            if tables:
+                # An existing database is ours only if it says so (a table named "meta" is not
+                # enough): somebody else's database is never written into, not even its journal mode.
+                if "meta" not in tables:
+                    raise sqlite3.DatabaseError(
+                        f"not a pytest-moralpairs cache (tables {', '.join(sorted(tables))[:80]})"
+                    )
+                self._check_schema(db)
             if self.mode == "readwrite":
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = NORMAL")
@@ -126,16 +149,19 @@ class ResponseCache:
                     " cost REAL NOT NULL, extra TEXT NOT NULL, created REAL NOT NULL)"
                 )
                 db.execute("COMMIT")
-            row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
-            if row is None or row[0] != SCHEMA:
-                raise sqlite3.DatabaseError(
-                    f"not a pytest-moralpairs cache (schema {str(row[0] if row else None)[:40]!r})"
-                )
+            self._check_schema(db)
             db.execute("SELECT key, text, model, prompt_tokens, completion_tokens, cost, extra FROM answers LIMIT 1")
         except sqlite3.DatabaseError:
             db.close()
             raise
         return db
+
+    @staticmethod
+    def _check_schema(db: sqlite3.Connection) -> None:
+        """Raise :class:`sqlite3.DatabaseError` unless ``db`` says it is a cache of this version."""
+        row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+        if row is None or row[0] != SCHEMA:
+            raise sqlite3.DatabaseError(f"not a pytest-moralpairs cache (schema {str(row[0] if row else None)[:40]!r})")
 
     # --- use -----------------------------------------------------------------------------------
 

@@ -282,6 +282,8 @@ class RatingEngine:
         self.usage = Usage()
         #: Set when a call shows the credentials are wrong: no further call is made.
         self.fatal: str | None = None
+        #: Set when the caller was interrupted (Ctrl-C) mid-batch: calls not yet started never are.
+        self.interrupted = False
 
     @property
     def calls_made(self) -> int:
@@ -320,12 +322,12 @@ class RatingEngine:
                         f"replay mode: no recorded answer for this request (cache key {self.key(request)[:16]})"
                     )
             elif to_call:
-                answers.update(zip(to_call, self._loop_thread().run(self._answers(to_call)), strict=True))
+                answers.update(zip(to_call, self._run(self._answers(to_call)), strict=True))
             ratings = {r: self._to_rating(r, answers[r]) for r in missing}
             # A refusal fresh from the model gets one more try; a cached one was already retried.
             refused = [r for r in missing if ratings[r].error_kind == ERROR_REFUSAL and not ratings[r].cached]
             if refused:
-                again = self._loop_thread().run(self._answers(refused, fresh=True))
+                again = self._run(self._answers(refused, fresh=True))
                 for request, answer in zip(refused, again, strict=True):
                     ratings[request] = self._to_rating(request, answer, retried_refusal=True)
             with self._ratings_lock:
@@ -335,6 +337,14 @@ class RatingEngine:
 
     def rate(self, request: RatingRequest) -> Rating:
         return self.rate_all([request])[request]
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            return self._loop_thread().run(coro)
+        except BaseException:
+            # Ctrl-C: calls in flight finish (and are cached); no waiting call is started.
+            self.interrupted = True
+            raise
 
     def cached(self, requests: Iterable[RatingRequest]) -> list[RatingRequest]:
         """Those of ``requests`` that the cache can answer now (without counting them as hits)."""
@@ -392,12 +402,9 @@ class RatingEngine:
                 hit = self.cache.get(self.key(request), count=False)
                 if hit is not None:
                     return self._from_cache(hit)
-            if self.fatal is not None:
-                return NotCalled(f"not sent: {self.fatal}")
-            if self.max_cost is not None and self.usage.cost >= self.max_cost:
-                return NotCalled(
-                    f"not sent: the cost limit of ${self.max_cost:g} was reached (${self.usage.cost:.4f} spent)"
-                )
+            stop = self._stop_reason()
+            if stop is not None:
+                return NotCalled(f"not sent: {stop}")
             for attempt in range(self.retry.retries + 1):
                 try:
                     answer = await self._attempt(request)
@@ -407,12 +414,27 @@ class RatingEngine:
                         self.fatal = f"the provider refused the credentials ({fault})"
                     if not fault.retryable or attempt == self.retry.retries:
                         return CallFailed(fault, attempt + 1)
-                    self.usage.retries += 1
                     await asyncio.sleep(self.retry.delay(attempt, fault))
+                    # Refused credentials or a spent budget while this call waited: no retry.
+                    stop = self._stop_reason()
+                    if stop is not None:
+                        tries = "1 try" if attempt == 0 else f"{attempt + 1} tries"
+                        return NotCalled(f"not tried again after {tries} ({fault}): {stop}")
+                    self.usage.retries += 1
                     continue
                 self._account(request, answer)
                 return answer
             raise AssertionError("unreachable")  # pragma: no cover
+
+    def _stop_reason(self) -> str | None:
+        """Why no further call may be made (bad credentials, the cost limit, Ctrl-C), or None."""
+        if self.interrupted:
+            return "the run was interrupted"
+        if self.fatal is not None:
+            return self.fatal
+        if self.max_cost is not None and self.usage.cost >= self.max_cost:
+            return f"the cost limit of ${self.max_cost:g} was reached (${self.usage.cost:.4f} spent)"
+        return None
 
     async def _attempt(self, request: RatingRequest) -> Answer:
         self.usage.calls += 1

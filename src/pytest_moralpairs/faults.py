@@ -6,6 +6,7 @@ the rest are recognised by type. Nothing here imports litellm.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import random
 import time
@@ -56,13 +57,33 @@ def _status(exc: BaseException) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _headers(exc: BaseException) -> Any:
+def _retry_after(exc: BaseException) -> float | None:
+    """The server's ``Retry-After`` (or ``retry-after-ms``) from whichever of the exception's header
+    sets carries one. Header names are matched in any case: a plain dict keeps the server's
+    capitalisation, and litellm may give a bare ``response`` while the real headers sit in
+    ``litellm_response_headers``."""
     for source in (getattr(exc, "response", None), exc):
         for name in ("headers", "litellm_response_headers", "response_headers"):
             headers = getattr(source, name, None)
-            if headers is not None and hasattr(headers, "get"):
-                return headers
-    return {}
+            items = getattr(headers, "items", None)
+            if not callable(items):
+                continue
+            try:
+                pairs = {str(key).lower(): value for key, value in items()}
+            except Exception:  # noqa: BLE001 - odd header objects: look elsewhere
+                continue
+            milliseconds = pairs.get("retry-after-ms")
+            if milliseconds is not None:
+                try:
+                    seconds = parse_retry_after(float(str(milliseconds).strip()) / 1000)
+                except ValueError:
+                    seconds = None
+                if seconds is not None:
+                    return seconds
+            seconds = parse_retry_after(pairs.get("retry-after"))
+            if seconds is not None:
+                return seconds
+    return None
 
 
 def parse_retry_after(value: Any, now: float | None = None) -> float | None:
@@ -74,7 +95,10 @@ def parse_retry_after(value: Any, now: float | None = None) -> float | None:
         seconds = float(text)
     except ValueError:
         try:
-            when = email.utils.parsedate_to_datetime(text).timestamp()
+            date = email.utils.parsedate_to_datetime(text)
+            if date.tzinfo is None:  # "-0000": HTTP dates are always GMT, never local time
+                date = date.replace(tzinfo=datetime.timezone.utc)
+            when = date.timestamp()
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
         seconds = when - (time.time() if now is None else now)
@@ -105,7 +129,7 @@ def classify(exc: BaseException) -> Fault:
     name = type(exc).__name__
     message = clean_message(exc)
     lowered = message.lower()
-    retry_after = parse_retry_after(_headers(exc).get("retry-after"))
+    retry_after = _retry_after(exc)
     if status == 429 or name in ("RateLimitError",):
         kind = RATE_LIMIT
     elif (
@@ -127,6 +151,10 @@ def classify(exc: BaseException) -> Fault:
     else:
         kind = OTHER
         message = f"{name}: {message}"
+    if kind == AUTH and status is not None and status >= 500:
+        # litellm wraps an SDK's "Missing credentials" (raised before any request) as an HTTP 500
+        # InternalServerError: no server answered, so no status is shown.
+        status = None
     return Fault(kind, message, status, retry_after)
 
 
@@ -141,7 +169,10 @@ class RetryPolicy:
     def delay(self, attempt: int, fault: Fault, rng: random.Random | None = None) -> float:
         """Seconds to wait before try number ``attempt + 1`` (``attempt`` counts from 0)."""
         rng = rng or random
-        backoff = min(self.cap, self.base * (2**attempt))
+        try:
+            backoff = min(self.cap, self.base * (2.0**attempt))
+        except OverflowError:  # a late enough attempt: 2**attempt is beyond any float
+            backoff = self.cap
         wait = backoff * (0.5 + rng.random() / 2)  # "equal jitter": never less than half the step
         if fault.retry_after is not None:
             wait = max(wait, fault.retry_after)

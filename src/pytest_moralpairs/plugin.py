@@ -226,7 +226,10 @@ class MoralReporter:
             if progress is not None:
                 progress.finish()
             self.run.progress = None
-        self._stop_if_fatal()
+        engine = self.run._engine
+        if engine is not None and engine.fatal and self.session is not None:
+            # Bad credentials: one message and the run stops, before any item reports an error.
+            raise self.session.Interrupted(f"moralpairs: {engine.fatal}")
 
     def _stop_if_fatal(self) -> None:
         engine = self.run._engine
@@ -299,9 +302,21 @@ class MoralReporter:
         for line in summary_lines(results, usage):
             terminalreporter.write_line(line)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist controller: the usage a worker had not yet sent on a report (e.g. a worker that
+        rated its share of the requests but ran no pair itself)."""
+        usage = getattr(node, "workeroutput", {}).get("moralpairs_usage")
+        if usage:
+            self.run.usage_seen.add(Usage(**usage))
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if is_xdist_worker(self.config) or session.exitstatus != pytest.ExitCode.TESTS_FAILED:
+        worker = getattr(self.config, "workeroutput", None)
+        if worker is not None:
+            worker["moralpairs_usage"] = self.run.unreported_usage().to_dict()
+            return
+        if session.exitstatus != pytest.ExitCode.TESTS_FAILED:
             return
         outcomes = [r.get("outcome") for r in self.run.results]
         if "error" in outcomes and "failed" not in outcomes and not self.other_failures:

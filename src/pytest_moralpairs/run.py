@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .answers import UnparseableAnswer, parse_rating, shorten
-from .cache import FILE_NAME, ResponseCache
+from .cache import FILE_NAME, CacheWarning, ResponseCache
 from .engine import ModelSettings, Rating, RatingEngine, RatingError, RatingRequest, Usage
 from .faults import RetryPolicy
 from .pairs import Pair
@@ -84,7 +87,37 @@ class MoralRun:
         path = self.cache_path()
         # Replay reads recorded answers and never writes, whatever the cache mode says.
         mode = "read" if self.settings.replay else self.settings.cache
-        return ResponseCache(path, mode=mode) if path is not None else None
+        if path is None:
+            return None
+        with self._cache_warnings_to_pytest():
+            return ResponseCache(path, mode=mode)
+
+    @contextmanager
+    def _cache_warnings_to_pytest(self) -> Iterator[None]:
+        """Hand the :class:`CacheWarning` s raised inside to pytest, so its warnings summary shows them.
+
+        The cache is opened, and the prefetch batch runs, in ``pytest_runtestloop``: outside every
+        test, where pytest records no warning, so a plain ``warnings.warn`` would only reach stderr
+        and never the warnings summary. Other warnings are passed on as they were.
+        """
+        caught: list[warnings.WarningMessage] = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", CacheWarning)
+                yield
+        finally:
+            issue = getattr(self.config, "issue_config_time_warning", None)
+            for record in caught:
+                if issubclass(record.category, CacheWarning) and callable(issue):
+                    try:
+                        issue(record.message, stacklevel=2)
+                    except Warning:
+                        # ``filterwarnings = error``: the cache was already replaced, and a cache
+                        # problem must not abort the run (an INTERNALERROR here); show it instead.
+                        text = warnings.formatwarning(record.message, record.category, record.filename, record.lineno)
+                        sys.stderr.write(text)
+                else:
+                    warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
 
     def _configure_call(self, request: RatingRequest, kwargs: dict) -> None:
         self.config.hook.pytest_moralpairs_completion_kwargs(request=request, kwargs=kwargs, config=self.config)
@@ -180,9 +213,16 @@ class MoralRun:
             harmless=self.request(pair.harmless, model, pair.prompt, pair),
         )
 
+    def shares_answers(self) -> bool:
+        """Whether answers this process gets reach the others through the cache: only a cache
+        that records them does. With ``--moral-cache=read`` (or replay) nothing is ever written,
+        so no worker may wait for another's answers: each asks for what it needs."""
+        cache = self.engine.cache
+        return cache is not None and cache.enabled and cache.mode == "readwrite" and not self.settings.replay
+
     def owned(self, request: RatingRequest) -> bool:
         """Whether this process asks for ``request`` (always, unless the work is shared out)."""
-        if self.share is None:
+        if self.share is None or not self.shares_answers():
             return True
         index, count = self.share
         return int(self.engine.key(request)[:12], 16) % count == index
@@ -190,7 +230,8 @@ class MoralRun:
     def prefetch(self, requests: Iterable[RatingRequest]) -> None:
         """Rate, in one concurrent batch, every request this process owns."""
         self.prefetched = True
-        self.engine.rate_all(r for r in requests if self.owned(r))
+        with self._cache_warnings_to_pytest():
+            self.engine.rate_all(r for r in requests if self.owned(r))
 
     def rate_pair(self, requests: PairRequests) -> tuple[Rating, Rating]:
         both = [requests.harmful, requests.harmless]
@@ -205,7 +246,7 @@ class MoralRun:
         as the slowest single call could take: the owner is gone or slower than a call.
         """
         cache = self.engine.cache
-        if not requests or cache is None or not cache.enabled or self.settings.replay:
+        if not requests or cache is None or not self.shares_answers():
             return
         patience = max(r.model.timeout for r in requests) * (self.settings.retries + 1) + 5.0
         size, last_growth = -1, time.monotonic()

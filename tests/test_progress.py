@@ -1,0 +1,195 @@
+"""Specification of the live progress line shown while a batch of model calls runs.
+
+The engine reports ``(0, total)`` when a batch starts and ``(done, total)`` as each call finishes.
+On a terminal the line is redrawn in place (``"\\r"``), at most every ``min_interval`` seconds; on
+anything else (a CI log) whole lines are written, far less often. The last call of a batch is
+always shown, with the time the batch took. A fake clock and writer stand in for time and output.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_moralpairs.report.progress import ProgressLine
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def written() -> list[str]:
+    return []
+
+
+def progress(written: list[str], clock: Clock, tty: bool, **kwargs) -> ProgressLine:
+    return ProgressLine(written.append, tty=tty, clock=clock, **kwargs)
+
+
+def run_batch(line: ProgressLine, clock: Clock, total: int, step: float) -> None:
+    """A batch of ``total`` calls, one finishing every ``step`` seconds."""
+    line(0, total)
+    for done in range(1, total + 1):
+        clock.now += step
+        line(done, total)
+
+
+# --- on a terminal -----------------------------------------------------------------------------
+
+
+def test_a_terminal_sees_the_batch_start_at_once(written, clock):
+    line = progress(written, clock, tty=True)
+
+    line(0, 10)
+
+    assert written == ["\rmoralpairs: 0/10 model calls"]
+
+
+def test_a_terminal_line_is_not_redrawn_sooner_than_the_minimum_interval(written, clock):
+    line = progress(written, clock, tty=True, min_interval=0.25)
+    line(0, 10)
+
+    clock.now += 0.125
+    line(1, 10)
+    clock.now += 0.1
+    line(2, 10)
+
+    assert len(written) == 1
+
+
+def test_a_terminal_line_is_redrawn_once_the_minimum_interval_has_passed(written, clock):
+    line = progress(written, clock, tty=True, min_interval=0.25)
+    line(0, 10)
+    clock.now += 0.125
+    line(1, 10)
+
+    clock.now += 0.125
+    line(2, 10)
+
+    assert written[-1].startswith("\rmoralpairs: 2/10 model calls")
+    assert len(written) == 2
+
+
+def test_the_default_redraw_interval_on_a_terminal_is_a_tenth_of_a_second():
+    assert ProgressLine(print, tty=True).min_interval == 0.1
+
+
+def test_the_last_call_of_a_batch_is_always_drawn_however_soon_it_comes(written, clock):
+    line = progress(written, clock, tty=True, min_interval=10)
+    line(0, 3)
+    line(1, 3)
+    line(2, 3)
+
+    clock.now += 0.001
+    line(3, 3)
+
+    assert [text.split(",")[0] for text in written] == [
+        "\rmoralpairs: 0/3 model calls",
+        "\rmoralpairs: 3/3 model calls",
+    ]
+
+
+def test_the_final_line_gives_the_rate_and_the_elapsed_time(written, clock):
+    line = progress(written, clock, tty=True)
+
+    run_batch(line, clock, total=4, step=0.5)
+
+    assert written[-1] == "\rmoralpairs: 4/4 model calls, 2.0/s in 2.0 s"
+
+
+def test_the_eta_is_the_calls_left_at_the_rate_so_far(written, clock):
+    line = progress(written, clock, tty=True)
+    line(0, 10)
+
+    clock.now += 1.0
+    line(2, 10)  # 2 calls a second; 8 left
+
+    assert written[-1] == "\rmoralpairs: 2/10 model calls, 2.0/s, ETA 4 s"
+
+
+def test_a_shorter_redraw_blanks_what_is_left_of_the_longer_line_before_it(written, clock):
+    line = progress(written, clock, tty=True, min_interval=0)
+    line(0, 10)
+    clock.now += 1.0
+    line(1, 10)  # "..., 1.0/s, ETA 9 s"
+    longer = written[-1]
+
+    clock.now += 9.0
+    line(10, 10)  # "..., 1.0/s in 10.0 s"
+
+    assert len(written[-1]) >= len(longer)
+    assert written[-1].rstrip(" ") == "\rmoralpairs: 10/10 model calls, 1.0/s in 10.0 s"
+
+
+def test_a_new_batch_starts_its_own_clock(written, clock):
+    line = progress(written, clock, tty=True)
+    run_batch(line, clock, total=2, step=5.0)
+
+    run_batch(line, clock, total=2, step=0.5)
+
+    assert written[-1].rstrip(" ") == "\rmoralpairs: 2/2 model calls, 2.0/s in 1.0 s"
+
+
+def test_finish_ends_a_drawn_terminal_line_with_one_newline(written, clock):
+    line = progress(written, clock, tty=True)
+    run_batch(line, clock, total=2, step=0.1)
+
+    line.finish()
+    line.finish()
+
+    assert written[-1] == "\n"
+    assert written.count("\n") == 1
+
+
+def test_finish_writes_nothing_on_a_terminal_where_nothing_was_drawn(written, clock):
+    line = progress(written, clock, tty=True)
+
+    line.finish()
+
+    assert written == []
+
+
+# --- on anything else (a CI log, a pipe) --------------------------------------------------------
+
+
+def test_a_fast_batch_on_a_non_terminal_writes_one_line_with_the_time_it_took(written, clock):
+    line = progress(written, clock, tty=False)
+
+    run_batch(line, clock, total=6, step=0.1)
+
+    assert written == ["moralpairs: 6/6 model calls, 10.0/s in 0.6 s"]
+
+
+def test_a_non_terminal_writes_whole_lines_no_more_often_than_its_interval(written, clock):
+    line = progress(written, clock, tty=False, min_interval=5)
+
+    run_batch(line, clock, total=12, step=1.0)  # 12 s: lines at 5 s, 10 s and the end
+
+    assert written == [
+        "moralpairs: 5/12 model calls, 1.0/s, ETA 7 s",
+        "moralpairs: 10/12 model calls, 1.0/s, ETA 2 s",
+        "moralpairs: 12/12 model calls, 1.0/s in 12.0 s",
+    ]
+
+
+def test_the_default_interval_on_a_non_terminal_is_five_seconds():
+    assert ProgressLine(print, tty=False).min_interval == 5.0
+
+
+def test_finish_writes_nothing_on_a_non_terminal(written, clock):
+    line = progress(written, clock, tty=False)
+    run_batch(line, clock, total=2, step=0.1)
+    before = list(written)
+
+    line.finish()
+
+    assert written == before

@@ -1,0 +1,129 @@
+"""Specification of pair files under pytest-xdist (``pytest -n N``), against the local server.
+
+Workers are separate processes sharing the response cache: each asks the model for its own share
+of the prompts (by cache key) and reads the others' answers from the cache, so a prompt is asked
+for once however many workers need it. The controller's summary covers every worker.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+import yaml
+from openai_server import OpenAIServer
+
+MODEL = "openai/test-model"
+PAIRS = 40
+#: Pair i rates "harm {i % 10}" against "help {i}": ten harmful sentences, each shared by four pairs.
+SENTENCES = {f"harm {i % 10}" for i in range(PAIRS)} | {f"help {i}" for i in range(PAIRS)}
+
+
+def rule(sentence: str, body: dict) -> str:
+    return "-3" if sentence.startswith("harm") else "3"
+
+
+@pytest.fixture
+def server(openai_server: OpenAIServer) -> OpenAIServer:
+    openai_server.answers = rule
+    return openai_server
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> list[str]:
+    """Forty pairs sharing their harmful sentences; the pairs' ids."""
+    pairs: list[dict[str, Any]] = [
+        {"id": f"p{i}", "harmful": f"harm {i % 10}", "harmless": f"help {i}"} for i in range(PAIRS)
+    ]
+    pytester.makefile(".moral.yaml", pairs=yaml.safe_dump({"version": 1, "pairs": pairs}, sort_keys=False))
+    return [p["id"] for p in pairs]
+
+
+def moral_args(server: OpenAIServer, *args: str) -> list[str]:
+    return ["--moral-model", MODEL, "--moral-api-base", server.url, "--moral-retries", "0", *args]
+
+
+def run_n(pytester: pytest.Pytester, workers: int, *args: str) -> pytest.RunResult:
+    """``pytest -n workers`` in a fresh process. Hypothesis's plugin is left out only because it
+    imports Hypothesis in every worker at the end (seconds each); it has no part in these runs. A
+    run that waits for answers nobody writes would hang for minutes: the timeout makes it fail."""
+    return pytester.runpytest_subprocess("-p", "no:hypothesispytest", "-n", str(workers), *args, timeout=60)
+
+
+def summary_rows(result: pytest.RunResult) -> dict[str, str]:
+    """The moralpairs summary table: pair id -> its verdict."""
+    rows = [line.split() for line in result.outlines if line.startswith("pairs.moral.yaml::")]
+    return {row[0].split("::", 1)[1]: row[-1] for row in rows}
+
+
+def test_n4_asks_the_model_once_per_unique_prompt_and_the_summary_covers_every_worker(pytester, server, suite):
+    assert len(SENTENCES) == 50 < 2 * PAIRS
+
+    result = run_n(pytester, 4, *moral_args(server))
+
+    result.assert_outcomes(passed=PAIRS)
+    assert len(server.sentences) == len(set(server.sentences)) == len(SENTENCES)
+    assert set(server.sentences) == SENTENCES
+    assert summary_rows(result) == dict.fromkeys(suite, "PASSED")
+    # The calls of all four workers, added up by the controller.
+    result.stdout.fnmatch_lines([f"{PAIRS} passed; {len(SENTENCES)} model calls*"])
+
+
+def test_a_fully_cached_suite_under_n2_makes_no_request(pytester, server, suite):
+    pytester.runpytest(*moral_args(server)).assert_outcomes(passed=PAIRS)
+    server.reset()
+
+    result = run_n(pytester, 2, *moral_args(server))
+
+    result.assert_outcomes(passed=PAIRS)
+    assert server.count == 0
+    assert summary_rows(result) == dict.fromkeys(suite, "PASSED")
+    result.stdout.fnmatch_lines([f"{PAIRS} passed; 0 model calls, * answers from the cache"])
+
+
+def test_with_the_cache_off_n2_passes_asking_for_each_prompt_at_most_once_per_worker(pytester, server, suite):
+    # No cache carries one worker's answers to the other, and a worker does not know in advance
+    # which pairs it will run: each asks for every prompt of the suite (today 2 x 50 requests).
+    result = run_n(pytester, 2, *moral_args(server, "--moral-cache=off"))
+
+    result.assert_outcomes(passed=PAIRS)
+    asked = Counter(server.sentences)
+    assert set(asked) == SENTENCES
+    assert max(asked.values()) <= 2  # duplicates: at most one request per worker
+    assert summary_rows(result) == dict.fromkeys(suite, "PASSED")
+    result.stdout.fnmatch_lines([f"{PAIRS} passed; {server.count} model calls*"])
+
+
+def test_with_a_read_only_cache_n2_asks_for_what_is_not_recorded_without_waiting_on_the_other_worker(
+    pytester, server, suite
+):
+    # Only p0's sentences are recorded. Read-only, no worker records an answer, so none may wait
+    # for another's: each asks for what is missing (the default patience is minutes; see run_n).
+    pytester.runpytest(*moral_args(server, "-k", "p0")).assert_outcomes(passed=1)
+    server.reset()
+
+    result = run_n(pytester, 2, *moral_args(server, "--moral-cache=read"))
+
+    result.assert_outcomes(passed=PAIRS)
+    asked = Counter(server.sentences)
+    assert set(asked) == SENTENCES - {"harm 0", "help 0"}
+    assert max(asked.values()) <= 2
+    assert summary_rows(result) == dict.fromkeys(suite, "PASSED")
+
+
+def test_calls_of_a_worker_that_ran_no_pair_still_reach_the_summary(pytester, server):
+    # Two pairs, four workers: some worker rates its share of the prompts but runs no pair, so no
+    # test report carries its calls; they travel back when the worker shuts down.
+    pytester.makefile(
+        ".moral.yaml",
+        pairs="pairs:\n"
+        "  - {id: a, harmful: harm 1, harmless: help 1}\n"
+        "  - {id: b, harmful: harm 2, harmless: help 2}\n",
+    )
+
+    result = run_n(pytester, 4, *moral_args(server))
+
+    result.assert_outcomes(passed=2)
+    assert server.count == 4
+    result.stdout.fnmatch_lines(["2 passed; 4 model calls*"])
