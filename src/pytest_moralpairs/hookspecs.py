@@ -49,11 +49,14 @@ def pytest_moralpairs_completion_kwargs(request, kwargs, config):
     """Change the keyword arguments passed to ``litellm.acompletion`` for ``request`` in place
     (headers, ``max_tokens``, ``api_key``, provider-specific options...).
 
-    ``kwargs`` already holds ``model``, ``messages``, ``temperature``, ``timeout`` and, when set,
-    ``api_base``; ``request.sentence`` is the sentence being rated. Called once per model call, on
-    the rating engine's thread, just before the call. Setting litellm's own ``mock_response``
-    here chooses the answer without any network: the way to test a project's pairs offline.
-    An exception raised here makes the call, and so the item, ERROR."""
+    ``kwargs`` already holds ``model``, ``messages``, ``temperature``, ``timeout``,
+    ``num_retries=0`` and, when set, ``api_base``; ``request.sentence`` is the sentence being rated.
+    Called once per request, on the main thread, before the response cache is consulted: what it
+    sets is part of the cache key (a new ``max_tokens`` means new answers), except ``api_key``,
+    ``headers``, ``extra_headers``, ``timeout``, ``num_retries`` and ``metadata``, which are never
+    stored. Setting litellm's own ``mock_response`` here chooses the answer without any network:
+    the way to test a project's pairs offline. An exception raised here makes that request, and so
+    its item, ERROR."""
 
 
 @hookspec
