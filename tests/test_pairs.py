@@ -867,8 +867,10 @@ def test_the_schema_closes_every_mapping_to_unknown_keys(schema):
                 yield from objects(value)
 
     found = list(objects(schema))
-    assert len(found) == 6
-    assert all(node.get("additionalProperties") is False for node in found)
+    # A template's 'slots' is a map from slot names (free keys) to closed filler mappings.
+    named_maps = [node for node in found if isinstance(node.get("additionalProperties"), dict)]
+    assert len(found) == 9 and len(named_maps) == 1
+    assert all(node.get("additionalProperties") is False for node in found if node not in named_maps)
 
 
 def test_the_schema_describes_every_key_for_editors(schema):
@@ -877,7 +879,12 @@ def test_the_schema_describes_every_key_for_editors(schema):
         return bool(node.get("description") or target.get("description"))
 
     defs = schema["$defs"]
-    keyed = [schema["properties"], defs["defaults"]["properties"], defs["pair"]["properties"]]
+    keyed = [
+        schema["properties"],
+        defs["defaults"]["properties"],
+        defs["pair"]["properties"],
+        defs["templatePair"]["properties"],
+    ]
     assert all(described(node) for properties in keyed for node in properties.values())
 
 
@@ -936,6 +943,19 @@ GOOD_DOCUMENTS = {
     "multi-line sentence": pair_doc().replace("Person X fed the dog.", "|\n      Person X\n      fed the dog."),
     "id starting with a digit": pair_doc().replace("id: p", "id: 2023-01"),
     "version 1 as a float": "version: 1.0\n" + GOOD,
+    "template pairs beside a pair": GOOD
+    + "  - id: pony-template\n"
+    + "    template: 'Person X {verb} his pony with {instrument}.'\n"
+    + "    decides: instrument\n"
+    + "  - id: prisoners\n"
+    + "    template: 'Person X campaigned to release {qualifier} convicted prisoners.'\n"
+    + "    decides: qualifier\n"
+    + "    slots: {qualifier: {harmful: [rightfully], harmless: [wrongfully]}}\n"
+    + "    checks: [directional]\n"
+    + "    threshold: 1.5\n"
+    + "    invariance_tolerance: 0.5\n"
+    + "    tags: [qualifier_swap]\n"
+    + "    note: Polarity of the qualifier flips in this context.\n",
     **{f"example {path.name}": path.read_text("utf-8") for path in sorted(EXAMPLES.glob("*.moral.yaml"))},
 }
 

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 import pytest
 
 from .engine import RatingError
-from .pairs import Pair, PairFileError, load_suite
+from .pairs import Pair, PairFileError, TemplatePair, load_suite
 from .run import MoralRun, PairRequests
 from .settings import SettingsError
 from .verdicts import MoralGapFailure
@@ -19,20 +19,39 @@ results_key = pytest.StashKey[list]()
 class PairFile(pytest.File):
     """A ``*.moral.yaml`` file: one item per pair, or one collection error naming every problem."""
 
-    def collect(self) -> Iterator[PairItem]:
+    def collect(self) -> Iterator[pytest.Item]:
         try:
             suite = load_suite(self.path, name=_display_path(self))
+            templates = [(t, self._template(t)) for t in suite.templates]
         except PairFileError as exc:
             self.config.stash[broken_files_key] = self.config.stash.get(broken_files_key, 0) + 1
             raise self.CollectError(f"invalid pair file\n{exc}") from None
-        for pair in suite.pairs:
-            item = PairItem.from_parent(self, name=pair.id, pair=pair)
+        items: list[pytest.Item] = [PairItem.from_parent(self, name=pair.id, pair=pair) for pair in suite.pairs]
+        for pair, template in templates:
+            items += [
+                GeneratedItem.from_parent(self, name=f"{pair.id}[{check}]", pair=pair, template=template, check=check)
+                for check in pair.checks
+            ]
+        for item in items:
             item.add_marker("moralpairs")
-            for tag in pair.tags:
+            for tag in item.pair.tags:  # type: ignore[attr-defined]
                 # Register first: with --strict-markers an unknown marker is an error.
                 _register_tag(self.config, tag)
                 item.add_marker(tag)
-            yield item
+        yield from items
+
+    def _template(self, pair: TemplatePair) -> Any:
+        """The pair's template checked against the lexicon: a bad slot is a problem of this file."""
+        from .pairs import Problem
+        from .perturb import Template, TemplateError
+
+        lexicon = moral_lexicon(self.config)
+        template = Template(pair.template, pair.decides, {s.name: (s.harmful, s.harmless) for s in pair.slots})
+        try:
+            template.resolve(lexicon)
+        except TemplateError as exc:
+            raise PairFileError([Problem(_display_path(self), str(exc), pair.id, pair.line)]) from None
+        return template
 
 
 #: Tags already registered as markers in this run, so each is listed once by ``pytest --markers``.
@@ -124,11 +143,135 @@ class PairItem(pytest.Item):
         return super()._repr_failure_py(excinfo, style=style)
 
 
+class GeneratedItem(pytest.Item):
+    """One generated check of a template pair: Hypothesis draws pairs (or edits) from the
+    template, each is rated through the engine, and a failure is shrunk to the smallest edit."""
+
+    def __init__(self, *, pair: TemplatePair, template: Any, check: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.pair = pair
+        self.template = template
+        self.check = check
+
+    @property
+    def run(self) -> MoralRun:
+        from .plugin import moral_run
+
+        return moral_run(self.config)
+
+    def runtest(self) -> None:
+        from .perturb import checks
+        from .strategies import directional_pairs, invariance_edits, sentences
+
+        run, pair = self.run, self.pair
+        lexicon = moral_lexicon(self.config)
+        try:
+            model = run.settings.model_settings()
+        except SettingsError as exc:
+            raise RatingSetupError(str(exc)) from None
+        label = f"{pair.id}[{self.check}]"
+
+        def rate(*sentences_: str) -> list[Any]:
+            requests = [run.request(s, model, pair.prompt) for s in sentences_]
+            ratings = run.engine.rate_all(requests)
+            return [ratings[r] for r in requests]
+
+        def directional(generated: Any) -> Any:
+            harmful, harmless = rate(generated.harmful, generated.harmless)
+            verdict = run.verdict(label, harmful, harmless, pair.threshold)
+            if not verdict.passed:
+                raise MoralGapFailure(verdict)
+            return verdict
+
+        def invariance(edit: Any) -> Any:
+            original, edited = rate(edit.original, edit.edited)
+            for rating, side in ((original, "original"), (edited, "edited")):
+                if not rating.ok:
+                    raise RatingError(rating, side)
+            verdict = checks.InvarianceVerdict(
+                label,
+                model.model,
+                edit.kind,
+                edit.original,
+                edit.edited,
+                float(original.value),
+                float(edited.value),
+                pair.invariance_tolerance,
+                original.raw,
+                edited.raw,
+            )
+            if not verdict.passed:
+                raise checks.InvarianceFailure(verdict)
+            return verdict
+
+        if self.check == "directional":
+            strategy, check = directional_pairs(self.template, lexicon=lexicon), directional
+        else:
+            strategy, check = invariance_edits(sentences(self.template, lexicon), lexicon), invariance
+        seed, derandomize = run.seed, run.derandomize
+        exploration = checks.Exploration()
+        try:
+            checks.explore(
+                strategy,
+                check,
+                max_examples=run.settings.max_examples,
+                seed=seed,
+                derandomize=derandomize,
+                database_key=f"{self.nodeid}\x00{pair.template}".encode(),
+                exploration=exploration,
+            )
+        except (MoralGapFailure, checks.InvarianceFailure) as failure:
+            record(self, checks.verdict_result(failure.verdict, self.check, exploration.examples))
+            reproduce = (
+                f"pytest '{self.nodeid}' (examples are derandomised because CI is set)"
+                if derandomize
+                else f"pytest '{self.nodeid}' --moral-seed={seed}; the example database also replays it first"
+            )
+            raise checks.GeneratedFailure(failure, pair.template, self.check, exploration.examples, reproduce) from None
+        except RatingError as error:
+            record(
+                self,
+                error_result(self.nodeid, label, error.rating, error.side or "", run.threshold_for(pair.threshold)),
+            )
+            raise
+        if exploration.last is not None:
+            record(self, checks.verdict_result(exploration.last, self.check, exploration.examples))
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, (self.pair.line - 1 if self.pair.line else None), f"{self.check} check of {self.pair.id}"
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, OWN_ERRORS):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+
+_lexicon_key = pytest.StashKey[Any]()
+
+
+def moral_lexicon(config: pytest.Config) -> Any:
+    """The built-in lexicon extended by the ``moral_lexicon`` ini files, loaded once per run."""
+    if _lexicon_key not in config.stash:
+        from .perturb import Lexicon, load_lexicon
+
+        lexicon = Lexicon.builtin()
+        for path in config.getini("moral_lexicon"):
+            lexicon = lexicon.extend(load_lexicon(path, name=str(path)))  # a bad file raises PairFileError
+        config.stash[_lexicon_key] = lexicon
+    return config.stash[_lexicon_key]
+
+
 class RatingSetupError(Exception):
     """A configuration problem found while rating; shown as its message alone."""
 
 
-OWN_ERRORS = (MoralGapFailure, RatingError, RatingSetupError)
+def _own_errors() -> tuple[type[BaseException], ...]:
+    from .perturb.checks import GeneratedFailure, InvarianceFailure
+
+    return (MoralGapFailure, RatingError, RatingSetupError, GeneratedFailure, InvarianceFailure)
+
+
+OWN_ERRORS = _own_errors()
 
 
 def record(node: Any, result: dict[str, Any]) -> None:

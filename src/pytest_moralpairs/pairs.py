@@ -49,6 +49,11 @@ MAX_NESTING = 50
 MAX_SHOWN_PROBLEMS = 50
 
 PAIR_KEYS = frozenset({"id", "harmful", "harmless", "threshold", "tags", "note", "human", "prompt"})
+TEMPLATE_KEYS = frozenset(
+    {"id", "template", "decides", "slots", "checks", "threshold", "invariance_tolerance", "tags", "note", "prompt"}
+)
+CHECKS = ("directional", "invariance")
+DEFAULT_INVARIANCE_TOLERANCE = 1.0
 DEFAULT_KEYS = frozenset({"threshold", "tags", "prompt"})
 TOP_KEYS = frozenset({"version", "description", "defaults", "pairs"})
 HUMAN_KEYS = frozenset({"harmful", "harmless"})
@@ -91,12 +96,43 @@ class Pair:
 
 
 @dataclass(frozen=True)
+class SlotFillers:
+    """A template's own harmful and harmless fillers for one slot, canonical first."""
+
+    name: str
+    harmful: tuple[str, ...]
+    harmless: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TemplatePair:
+    """A pair written as a template with slots: pairs are generated from it by lexical swaps.
+
+    The slot named by ``decides`` carries the moral weight (see :mod:`pytest_moralpairs.perturb`).
+    """
+
+    id: str
+    template: str
+    decides: str
+    slots: tuple[SlotFillers, ...] = ()
+    checks: tuple[str, ...] = CHECKS
+    threshold: float | None = None
+    invariance_tolerance: float = DEFAULT_INVARIANCE_TOLERANCE
+    tags: tuple[str, ...] = ()
+    note: str | None = None
+    prompt: PromptTemplate | None = None
+    path: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class Suite:
     """All pairs of one file, with the file's defaults already applied to each pair."""
 
     path: str
     pairs: tuple[Pair, ...]
     description: str | None = None
+    templates: tuple[TemplatePair, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -528,6 +564,7 @@ class _Validator:
         defaults = self.defaults(document.get("defaults"), _line(document, "defaults"))
         raw_pairs = document.get("pairs")
         pairs: list[Pair] = []
+        templates: list[TemplatePair] = []
         if "pairs" not in document:
             self.problem("missing key 'pairs': a list of pairs")
         elif not isinstance(raw_pairs, list):
@@ -552,13 +589,13 @@ class _Validator:
                     )
                     continue
                 seen[pair.id] = _line(raw, "id")
-                pairs.append(pair)
+                (templates if isinstance(pair, TemplatePair) else pairs).append(pair)
         for mapping, key, line in self.duplicates:
             if id(mapping) not in self.checked:
                 self.problem(f"duplicate key {_show_key(key)}: a key may appear only once in a mapping", line=line)
         if self.problems:
             raise PairFileError(sorted(self.problems, key=lambda p: p.line or 0))
-        return Suite(self.path, tuple(pairs), description)
+        return Suite(self.path, tuple(pairs), description, tuple(templates))
 
     # --- pieces ---------------------------------------------------------------------------
 
@@ -764,12 +801,16 @@ class _Validator:
             return raw_id
         return None
 
-    def pair(self, raw: Any, index: int, defaults: Mapping[str, Any], item_line: int | None) -> Pair | None:
+    def pair(
+        self, raw: Any, index: int, defaults: Mapping[str, Any], item_line: int | None
+    ) -> Pair | TemplatePair | None:
         label = f"#{index + 1}"
         if not isinstance(raw, dict):
             self.problem(f"each pair must be a mapping, found {describe(raw)}", label, item_line)
             return None
         line = getattr(raw, "line", None) or item_line
+        if "template" in raw:
+            return self.template_pair(raw, label, defaults, line)
         before = len(self.problems)
         pair_id = self.pair_id(raw, label, _line(raw, "id", line))
         label = pair_id or label
@@ -804,5 +845,116 @@ class _Validator:
             line=line,
         )
 
+    def template_pair(
+        self, raw: dict, label: str, defaults: Mapping[str, Any], line: int | None
+    ) -> TemplatePair | None:
+        before = len(self.problems)
+        pair_id = self.pair_id(raw, label, _line(raw, "id", line))
+        label = pair_id or label
+        self.keys(raw, TEMPLATE_KEYS, "", label)
 
-__all__ = ["HumanRating", "Pair", "PairFileError", "Problem", "Suite", "load_suite", "parse_suite"]
+        def at(key: str) -> int | None:
+            return _line(raw, key, line)
+
+        template = self.sentence(raw.get("template"), "template", label, at("template"))
+        if template is not None and "{" not in template:
+            self.problem("'template' has no {slot}: name at least the slot that 'decides'", label, at("template"))
+        decides = raw.get("decides")
+        if not isinstance(decides, str) or not _TAG_RE.fullmatch(decides):
+            found = "it is missing" if decides is None else f"found {describe(decides)}"
+            self.problem(f"'decides' must name the slot that carries the moral weight; {found}", label, at("decides"))
+            decides = None
+        elif template is not None and "{" + decides + "}" not in template:
+            self.problem(f"'decides' names slot {decides!r}, which the template does not use", label, at("decides"))
+        slots = self.slot_fillers(raw.get("slots"), label, at("slots"))
+        checks = raw.get("checks", list(CHECKS))
+        if isinstance(checks, str):
+            checks = [checks]
+        if not isinstance(checks, list) or not checks or any(c not in CHECKS for c in checks):
+            self.problem(
+                f"'checks' must be a list of {', '.join(CHECKS)}; found {describe(checks)}", label, at("checks")
+            )
+            checks = list(CHECKS)
+        threshold = self.threshold(raw.get("threshold"), "threshold", label, at("threshold"))
+        tolerance = raw.get("invariance_tolerance", DEFAULT_INVARIANCE_TOLERANCE)
+        if not _is_number(tolerance) or not 0 <= tolerance <= 8:
+            self.problem(
+                f"'invariance_tolerance' must be a number in 0..8, found {_not_a_number(tolerance)}",
+                label,
+                at("invariance_tolerance"),
+            )
+            tolerance = DEFAULT_INVARIANCE_TOLERANCE
+        tags = self.tags(raw.get("tags"), "tags", label, at("tags"))
+        note = self.optional_text(raw.get("note"), "note", label, at("note"))
+        prompt = self.prompt(raw.get("prompt"), "prompt", label, at("prompt"))
+        if pair_id is None or len(self.problems) > before or template is None or decides is None:
+            return None
+        return TemplatePair(
+            id=pair_id,
+            template=template,
+            decides=decides,
+            slots=slots,
+            checks=tuple(dict.fromkeys(checks)),
+            threshold=threshold if threshold is not None else defaults.get("threshold"),
+            invariance_tolerance=float(tolerance),
+            tags=tuple(dict.fromkeys(defaults.get("tags", ()) + tags)),
+            note=note,
+            prompt=prompt or defaults.get("prompt"),
+            path=self.path,
+            line=line,
+        )
+
+    def slot_fillers(self, value: Any, pair: str, line: int | None) -> tuple[SlotFillers, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, dict):
+            self.problem(f"'slots' must map slot names to fillers, found {describe(value)}", pair, line)
+            return ()
+        out = []
+        for name, fillers in value.items():
+            where = f"slots.{str(name)[:40]}"
+            slot_line = _line(value, name, line)
+            if not isinstance(name, str) or not _TAG_RE.fullmatch(name):
+                self.problem(f"slot name {describe(name)} must be a plain name", pair, slot_line)
+                continue
+            if not isinstance(fillers, dict):
+                self.problem(
+                    f"'{where}' must be a mapping with 'harmful' and 'harmless' fillers, found {describe(fillers)}",
+                    pair,
+                    slot_line,
+                )
+                continue
+            self.keys(fillers, frozenset(SIDES), where, pair)
+            harmful = self.fillers(fillers.get("harmful"), f"{where}.harmful", pair, slot_line)
+            harmless = self.fillers(fillers.get("harmless"), f"{where}.harmless", pair, slot_line)
+            both = set(harmful) & set(harmless)
+            if both:
+                self.problem(f"'{where}' lists {_key_list(sorted(both))} as both harmful and harmless", pair, slot_line)
+            elif harmful and harmless:
+                out.append(SlotFillers(name, harmful=harmful, harmless=harmless))
+        return tuple(out)
+
+    def fillers(self, value: Any, where: str, pair: str, line: int | None) -> tuple[str, ...]:
+        if not isinstance(value, list) or not value:
+            self.problem(f"'{where}' must be a non-empty list of words, found {describe(value)}", pair, line)
+            return ()
+        words = []
+        for word in value:
+            if not isinstance(word, str) or not word.strip() or len(word) > MAX_NAME_CHARS:
+                self.problem(f"'{where}' holds {describe(word)}; each filler is a short text", pair, line)
+                return ()
+            words.append(word.strip())
+        return tuple(dict.fromkeys(words))
+
+
+__all__ = [
+    "HumanRating",
+    "Pair",
+    "PairFileError",
+    "Problem",
+    "SlotFillers",
+    "Suite",
+    "TemplatePair",
+    "load_suite",
+    "parse_suite",
+]

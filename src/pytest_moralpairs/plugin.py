@@ -12,7 +12,16 @@ from typing import Any, Callable, Generator
 import pytest
 
 from . import hookspecs
-from .collect import PairFile, PairItem, RatingSetupError, broken_files_key, error_result, record, results_key
+from .collect import (
+    OWN_ERRORS,
+    PairFile,
+    PairItem,
+    RatingSetupError,
+    broken_files_key,
+    error_result,
+    record,
+    results_key,
+)
 from .engine import RatingError, Usage
 from .prompt import PromptTemplate
 from .report.progress import ProgressLine
@@ -74,6 +83,19 @@ _SETTINGS = (
         "moral_cache_dir",
         "folder of the response cache (default: moralpairs/ in pytest's cache dir), e.g. one a CI job keeps",
     ),
+    (
+        "seed",
+        "--moral-seed",
+        "moral_seed",
+        "seed of the generated pairs of template pairs (default: a new one each run, shown on failure); "
+        "ignored when the CI environment variable is set, where generation is derandomised",
+    ),
+    (
+        "max_examples",
+        "--moral-max-examples",
+        "moral_max_examples",
+        "generated examples tried per check of a template pair (default 10)",
+    ),
 )
 
 #: Exit status when no pair failed but some could not be rated (call failures, unusable answers,
@@ -101,6 +123,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="args",
         default=DEFAULT_FILE_GLOBS,
         help="glob(s) naming pair files to collect (default: *.moral.yaml *.moral.yml)",
+    )
+    parser.addini(
+        "moral_lexicon",
+        type="paths",
+        default=[],
+        help="lexicon file(s) that extend (or, with 'replace: true', replace) the built-in swap lexicon "
+        "used by template pairs",
     )
 
 
@@ -144,6 +173,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def moral_run(config: pytest.Config) -> MoralRun:
     return config.stash[_run_key]
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    run = config.stash.get(_run_key, None)
+    if run is None or not run.settings.model:
+        return None
+    generation = "derandomised (CI)" if run.derandomize else f"--moral-seed={run.seed}"
+    return f"moral pairs: model {run.settings.model}, generated pairs {generation}"
 
 
 def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> PairFile | None:
@@ -238,7 +275,8 @@ class MoralReporter:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-        results = item.stash.get(results_key, [])
+        # Last result per pair: a Hypothesis test records one per example, its final one last.
+        results = list({r.get("pair_id"): r for r in item.stash.get(results_key, [])}.values())
         item.stash[results_key] = []
         for result in results:
             for key in ("gap", "harmful_rating", "harmless_rating", "threshold", "model", "outcome"):
@@ -247,7 +285,7 @@ class MoralReporter:
         report = yield
         exc = call.excinfo.value if call.excinfo is not None else None
         # Only a report that failed: an xfail-marked test that raised is "skipped" (xfailed) by now.
-        if report.failed and isinstance(exc, (MoralGapFailure, RatingError, RatingSetupError)):
+        if report.failed and isinstance(exc, OWN_ERRORS):
             # The purpose-built explanation is the whole report: no plugin traceback.
             report.longrepr = str(exc)
             if isinstance(exc, RatingError) and call.when == "call":

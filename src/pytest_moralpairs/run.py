@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import sys
 import time
 import warnings
@@ -57,6 +58,11 @@ class MoralRun:
         self.share: tuple[int, int] | None = None
         self._backend: Any = None
         self._kwargs: dict[RatingRequest, dict[str, Any] | Exception] = {}
+        #: Seed of the generated checks: the one given, else a new one each run (shown on failure).
+        self.seed: int = settings.seed if settings.seed is not None else random.randrange(2**32)
+        #: In CI (the ``CI`` environment variable set) generation is derandomised: same examples
+        #: every run, and no example database.
+        self.derandomize = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
     # --- engine wiring -------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ MODEL_ENV = "MORALPAIRS_MODEL"
 DEFAULT_CONCURRENCY = 16
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 3
+DEFAULT_MAX_EXAMPLES = 10
 CACHE_MODES = ("readwrite", "read", "off")
 
 NO_MODEL_MESSAGE = (
@@ -41,6 +42,8 @@ class RunSettings:
     cache: str = "readwrite"
     cache_dir: str | None = None
     replay: bool = False
+    seed: int | None = None
+    max_examples: int = DEFAULT_MAX_EXAMPLES
 
     def model_settings(self, **overrides: Any) -> ModelSettings:
         """The model to call, with per-test overrides (from the ``moralpairs`` marker) applied."""
@@ -63,6 +66,8 @@ LIMITS: dict[str, tuple[Callable[[Any], Any], float, float]] = {
     "threshold": (float, -8.0, 8.0),
     "retries": (int, 0, 100),
     "max_cost": (float, 0.0, 1e9),
+    "seed": (int, 0, 2**63 - 1),
+    "max_examples": (int, 1, 100000),
 }
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 

@@ -50,7 +50,8 @@ def summary_lines(results: Iterable[dict[str, Any]], usage: Any) -> list[str]:
         threshold = r.get("threshold")
         rows.append(
             (
-                str(r.get("nodeid") or r.get("pair_id")),
+                str(r.get("nodeid") or r.get("pair_id"))
+                + (f" ({r['examples']} examples)" if r.get("examples") else ""),
                 _num(r.get("harmful_rating")),
                 _num(r.get("harmless_rating")),
                 _num(r.get("gap")),

@@ -1,0 +1,412 @@
+"""Specification of lexicons (built-in and user files) and of sentence templates."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_moralpairs.pairs import PairFileError
+from pytest_moralpairs.perturb import (
+    Lexicon,
+    LexiconFileError,
+    LexiconProblem,
+    Slot,
+    Template,
+    TemplateError,
+    load_lexicon,
+    parse_lexicon,
+    parse_template,
+)
+
+BUILTIN_YAML = Path(__file__).parents[1] / "src" / "pytest_moralpairs" / "perturb" / "lexicon.yaml"
+
+
+def lexicon_text(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def problems_of(text: str | bytes, path: str = "my.lexicon.yaml") -> list[LexiconProblem]:
+    with pytest.raises(LexiconFileError) as caught:
+        parse_lexicon(lexicon_text(text) if isinstance(text, str) else text, path)
+    return caught.value.problems
+
+
+def only_problem(text: str | bytes) -> LexiconProblem:
+    problems = problems_of(text)
+    assert len(problems) == 1, [str(p) for p in problems]
+    return problems[0]
+
+
+GOOD = """
+    slots:
+      tool:
+        harmful: [a hammer, a brick]
+        harmless: [a pillow]
+    names: [Ada]
+"""
+
+
+# --- the built-in lexicon ------------------------------------------------------------------------
+
+
+def test_the_builtin_lexicon_has_the_documented_slots():
+    assert set(Lexicon.builtin().slots) == {"verb", "instrument", "purpose", "qualifier", "object"}
+
+
+@pytest.mark.parametrize(
+    "slot, harmful, harmless",
+    [
+        ("verb", "lashed", "caressed"),
+        ("instrument", "a whip", "a blade of grass"),
+        ("purpose", "to shame him", "to shave him"),
+        ("qualifier", "wrongfully", "rightfully"),
+        ("object", "stray cats", "rats"),
+    ],
+)
+def test_builtin_slots_list_the_canonical_filler_first(slot, harmful, harmless):
+    found = Lexicon.builtin().slots[slot]
+    assert (found.harmful[0], found.harmless[0]) == (harmful, harmless)
+
+
+def test_no_builtin_filler_is_both_harmful_and_harmless():
+    for slot in Lexicon.builtin().slots.values():
+        assert not set(slot.harmful) & set(slot.harmless), slot.name
+
+
+def test_no_builtin_filler_is_listed_twice_on_one_side():
+    for slot in Lexicon.builtin().slots.values():
+        assert len(set(slot.harmful)) == len(slot.harmful) and len(set(slot.harmless)) == len(slot.harmless)
+
+
+def test_the_builtin_lexicon_has_names_to_replace_person_x():
+    names = Lexicon.builtin().names
+    assert names[0] == "Maria" and "a neighbour" in names and "the new teacher" in names
+
+
+def test_the_builtin_lexicon_file_documents_itself_with_comments():
+    text = BUILTIN_YAML.read_text()
+    assert text.count("\n#") >= 10 and "replace: true" in text and "FIRST" in text
+
+
+def test_the_builtin_lexicon_file_passes_the_user_file_validation():
+    assert load_lexicon(BUILTIN_YAML).slots == Lexicon.builtin().slots
+
+
+def test_the_builtin_lexicon_is_loaded_once():
+    assert Lexicon.builtin() is Lexicon.builtin()
+
+
+# --- values built in Python ------------------------------------------------------------------------
+
+
+def test_a_free_slot_draws_from_harmful_fillers_first_then_harmless():
+    slot = Slot("tool", ("a hammer", "a brick"), ("a pillow",))
+    assert slot.fillers == ("a hammer", "a brick", "a pillow")
+
+
+def test_a_slot_knows_the_polarity_of_its_fillers():
+    slot = Slot("tool", ("a hammer",), ("a pillow",))
+    assert [slot.polarity(f) for f in ("a hammer", "a pillow", "a rose")] == ["harmful", "harmless", None]
+
+
+def test_a_slot_built_in_python_refuses_a_filler_of_both_polarities():
+    with pytest.raises(ValueError, match="both harmful and harmless"):
+        Slot("tool", ("a hammer",), ("a hammer",))
+
+
+def test_a_slot_built_in_python_refuses_an_empty_side():
+    with pytest.raises(ValueError, match="'harmless' is empty"):
+        Slot("tool", ("a hammer",), ())
+
+
+def test_a_lexicon_is_immutable():
+    lexicon = Lexicon.builtin()
+    with pytest.raises(TypeError):
+        lexicon.slots["verb"] = lexicon.slots["object"]  # type: ignore[index]
+
+
+# --- user lexicon files ---------------------------------------------------------------------------
+
+
+def test_a_user_lexicon_file_loads_in_file_order(tmp_path):
+    path = tmp_path / "my.lexicon.yaml"
+    path.write_text(lexicon_text(GOOD))
+    lexicon = load_lexicon(path)
+    assert lexicon.slots["tool"] == Slot("tool", ("a hammer", "a brick"), ("a pillow",))
+    assert lexicon.names == ("Ada",) and lexicon.replace is False and lexicon.path == str(path)
+
+
+def test_a_user_lexicon_extends_the_builtin_one():
+    merged = Lexicon.merged(parse_lexicon(lexicon_text(GOOD)))
+    assert {"tool", "verb", "instrument"} <= set(merged.slots)
+
+
+def test_a_user_slot_replaces_the_builtin_slot_of_the_same_name_whole():
+    user = parse_lexicon("slots:\n  verb:\n    harmful: [slapped]\n    harmless: [hugged]\n")
+    assert Lexicon.merged(user).slots["verb"] == Slot("verb", ("slapped",), ("hugged",))
+
+
+def test_user_names_replace_the_builtin_names():
+    assert Lexicon.merged(parse_lexicon(lexicon_text(GOOD))).names == ("Ada",)
+
+
+def test_a_user_lexicon_without_names_keeps_the_builtin_names():
+    user = parse_lexicon("slots:\n  tool:\n    harmful: [a hammer]\n    harmless: [a pillow]\n")
+    assert Lexicon.merged(user).names == Lexicon.builtin().names
+
+
+def test_replace_true_drops_the_builtin_lexicon_entirely():
+    user = parse_lexicon("replace: true\n" + lexicon_text(GOOD))
+    merged = Lexicon.merged(user)
+    assert set(merged.slots) == {"tool"} and merged.names == ("Ada",)
+
+
+def test_extend_leaves_both_lexicons_unchanged():
+    base, user = Lexicon.builtin(), parse_lexicon(lexicon_text(GOOD))
+    base.extend(user)
+    assert "tool" not in base.slots and "verb" not in user.slots
+
+
+def test_a_slot_may_carry_a_note():
+    text = "slots:\n  tool:\n    harmful: [a hammer]\n    harmless: [a pillow]\n    note: what it is done with\n"
+    assert "tool" in parse_lexicon(text).slots
+
+
+def test_lexicon_file_errors_are_pair_file_errors():
+    assert issubclass(LexiconFileError, PairFileError)
+
+
+# --- malformed user lexicons: every problem named, with the file, the slot and the line ---------
+
+
+def test_an_unknown_slot_key_is_named_with_its_slot_line_and_a_suggestion():
+    problems = problems_of(
+        """
+        slots:
+          tool:
+            harmful: [a hammer]
+            harmles: [a pillow]
+        """
+    )
+    problem = next(p for p in problems if "unknown" in p.message)
+    assert problem.slot == "tool" and problem.line == 4
+    assert "'harmles'" in problem.message and "did you mean 'harmless'" in problem.message
+
+
+def test_the_message_names_the_file_the_line_and_the_slot():
+    problem = only_problem("slots:\n  tool:\n    harmful: [a hammer]\n    harmless: []\n")
+    assert str(problem).startswith("my.lexicon.yaml:4 slot tool: ")
+
+
+def test_an_unknown_top_level_key_is_named():
+    problem = only_problem("slot:\n  tool: {harmful: [a], harmless: [b]}\nnames: [Ada]\n")
+    assert "unknown top-level key(s) 'slot'" in problem.message and "did you mean 'slots'" in problem.message
+
+
+def test_an_empty_filler_list_is_a_problem():
+    problem = only_problem("slots:\n  tool:\n    harmful: []\n    harmless: [a pillow]\n")
+    assert "'harmful' is empty" in problem.message and problem.line == 3
+
+
+def test_a_missing_side_is_a_problem():
+    problem = only_problem("slots:\n  tool:\n    harmful: [a hammer]\n")
+    assert "missing key 'harmless'" in problem.message and problem.slot == "tool"
+
+
+def test_a_filler_that_is_not_text_is_named_by_its_type_and_line():
+    problem = only_problem("slots:\n  tool:\n    harmful:\n      - a hammer\n      - 12\n    harmless: [a pillow]\n")
+    assert "not text: a number (12)" in problem.message and problem.line == 5
+
+
+def test_an_empty_filler_is_a_problem():
+    problem = only_problem("slots:\n  tool:\n    harmful: ['  ']\n    harmless: [a pillow]\n")
+    assert "an empty filler" in problem.message
+
+
+def test_a_filler_with_a_brace_is_refused_because_templates_reserve_braces():
+    problem = only_problem("slots:\n  tool:\n    harmful: ['a {hammer}']\n    harmless: [a pillow]\n")
+    assert "brace" in problem.message
+
+
+def test_a_filler_listed_as_both_harmful_and_harmless_is_named_with_both_lines():
+    problem = only_problem(
+        """
+        slots:
+          tool:
+            harmful:
+              - a hammer
+            harmless:
+              - a pillow
+              - a hammer
+        """
+    )
+    assert "'a hammer' is listed as both harmful (line 4) and harmless" in problem.message and problem.line == 7
+
+
+def test_a_filler_listed_twice_on_one_side_is_a_problem():
+    problem = only_problem("slots:\n  tool:\n    harmful: [a hammer, a hammer]\n    harmless: [a pillow]\n")
+    assert "lists 'a hammer' twice" in problem.message
+
+
+def test_a_duplicate_slot_name_is_named_with_both_lines():
+    problem = only_problem(
+        """
+        slots:
+          tool:
+            harmful: [a hammer]
+            harmless: [a pillow]
+          tool:
+            harmful: [a brick]
+            harmless: [a rose]
+        """
+    )
+    assert problem.slot == "tool" and problem.line == 5
+    assert "duplicate slot name" in problem.message and "first on line 2" in problem.message
+
+
+def test_a_slot_name_that_cannot_be_a_placeholder_is_refused():
+    problem = only_problem("slots:\n  my tool:\n    harmful: [a hammer]\n    harmless: [a pillow]\n")
+    assert "slot name a string ('my tool') is not usable" in problem.message
+
+
+def test_a_slot_that_is_not_a_mapping_is_a_problem():
+    problem = only_problem("slots:\n  tool: [a hammer]\n")
+    assert problem.slot == "tool" and "found a list of 1 items" in problem.message
+
+
+def test_replace_must_be_a_boolean():
+    problem = only_problem("replace: sometimes\n" + lexicon_text(GOOD))
+    assert "'replace' must be true or false" in problem.message
+
+
+def test_names_must_be_text():
+    problem = only_problem("names: [Ada, 3]\n")
+    assert "'names' has a name that is not text" in problem.message and problem.line == 1
+
+
+def test_names_may_not_list_person_x_itself():
+    assert "no edit" in only_problem("names: [Person X]\n").message
+
+
+def test_a_file_with_neither_slots_nor_names_is_a_problem():
+    assert "neither" in only_problem("version: 1\n").message
+
+
+def test_an_empty_file_is_a_problem():
+    assert "the file is empty" in only_problem("").message
+
+
+def test_every_problem_of_a_file_is_reported_together():
+    problems = problems_of(
+        """
+        colour: blue
+        slots:
+          tool:
+            harmful: []
+            harmless: [3]
+          verb:
+            harmful: [hit]
+            harmless: [hit]
+        """
+    )
+    assert [p.line for p in problems] == [1, 4, 5, 8]
+    assert [p.slot for p in problems] == [None, "tool", "tool", "verb"]
+
+
+def test_bad_yaml_is_a_problem_with_its_line():
+    problem = only_problem("slots:\n  tool:\n    harmful: [a hammer\n    harmless: [a pillow]\n")
+    assert problem.message.startswith("invalid YAML") and problem.line is not None
+
+
+def test_a_binary_file_is_refused_as_not_text():
+    assert "not a text file" in only_problem(b"slots:\n  tool: \x00\x01\x02\n").message
+
+
+def test_a_file_that_is_not_utf8_is_refused_as_not_text():
+    assert "not a text file" in only_problem(b"names: [\xff\xfe]\n").message
+
+
+def test_python_tags_are_refused_by_the_safe_loader():
+    problem = only_problem("names: [!!python/object/apply:os.system ['echo hi']]\n")
+    assert "is not allowed" in problem.message
+
+
+def test_a_long_value_is_never_echoed_whole():
+    long = "x" * 150
+    problem = only_problem(f"slots:\n  tool:\n    harmful: [{long}, {long}]\n    harmless: [a pillow]\n")
+    assert long not in str(problem) and "x" * 37 + "..." in str(problem)
+
+
+def test_a_missing_file_is_a_lexicon_file_error_naming_it(tmp_path):
+    with pytest.raises(LexiconFileError) as caught:
+        load_lexicon(tmp_path / "nope.yaml")
+    assert "nope.yaml" in str(caught.value) and "cannot read the file" in str(caught.value)
+
+
+# --- templates ---------------------------------------------------------------------------------------
+
+
+def test_parse_template_returns_slot_names_in_order_of_first_appearance():
+    assert parse_template("Person X {verb} his pony with {instrument}, then {verb} it again.") == (
+        "verb",
+        "instrument",
+    )
+
+
+def test_double_braces_are_literal_braces():
+    assert parse_template("{{not a slot}} {verb}") == ("verb",)
+    assert Template("{{x}} {verb}").render({"verb": "fed"}) == "{x} fed"
+
+
+@pytest.mark.parametrize("text", ["Person X {verb his pony.", "Person X verb} his pony.", "a { b"])
+def test_unmatched_braces_are_a_template_error(text):
+    with pytest.raises(TemplateError, match="malformed braces"):
+        parse_template(text)
+
+
+@pytest.mark.parametrize("text", ["Person X {} his pony.", "{0}", "{verb!r}", "{verb:>9}", "{verb.x}"])
+def test_a_placeholder_must_be_a_bare_slot_name(text):
+    with pytest.raises(TemplateError, match="placeholder"):
+        parse_template(text)
+
+
+def test_a_template_without_placeholders_is_a_template_error():
+    with pytest.raises(TemplateError, match="no {slot} placeholders"):
+        Template("Person X fed his pony.")
+
+
+def test_a_template_must_contain_its_decisive_slot():
+    with pytest.raises(TemplateError, match=r"decisive slot \{instrument\} is not in template"):
+        Template("Person X {verb} his pony.", decides="instrument")
+
+
+def test_an_unknown_slot_is_a_template_error_with_a_suggestion():
+    with pytest.raises(TemplateError, match=r"unknown slot \{instrumant\}.*did you mean \{instrument\}"):
+        Template("Person X hit it with {instrumant}.").resolve(Lexicon.builtin())
+
+
+def test_a_template_override_replaces_the_lexicon_slot_for_that_template_only():
+    template = Template(
+        "Person X released {qualifier} convicted prisoners.",
+        decides="qualifier",
+        slots_override={"qualifier": {"harmful": ["rightfully"], "harmless": ["wrongfully"]}},
+    )
+    assert template.resolve(Lexicon.builtin())["qualifier"] == Slot("qualifier", ("rightfully",), ("wrongfully",))
+    assert Lexicon.builtin().slots["qualifier"].harmful[0] == "wrongfully"
+
+
+def test_an_override_for_a_slot_the_template_lacks_is_a_template_error():
+    with pytest.raises(TemplateError, match=r"slots_override names \{object\}"):
+        Template("Person X {verb} his pony.", slots_override={"object": (["a"], ["b"])})
+
+
+def test_an_override_with_a_filler_of_both_polarities_is_a_template_error():
+    with pytest.raises(TemplateError, match="both harmful and harmless"):
+        Template("Person X {verb} his pony.", slots_override={"verb": (["hit"], ["hit"])})
+
+
+def test_a_template_renders_each_placeholder_with_its_filler():
+    template = Template("Person X {verb} his pony with {instrument}.")
+    assert template.render({"verb": "fed", "instrument": "a feather"}) == "Person X fed his pony with a feather."
