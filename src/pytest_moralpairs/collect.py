@@ -25,7 +25,12 @@ class PairFile(pytest.File):
             templates = [(t, self._template(t)) for t in suite.templates]
         except PairFileError as exc:
             self.config.stash[broken_files_key] = self.config.stash.get(broken_files_key, 0) + 1
-            raise self.CollectError(f"invalid pair file\n{exc}") from None
+            what = (
+                "invalid lexicon (needed by this file's template pairs)"
+                if _is_lexicon_error(exc)
+                else "invalid pair file"
+            )
+            raise self.CollectError(f"{what}\n{exc}") from None
         items: list[pytest.Item] = [PairItem.from_parent(self, name=pair.id, pair=pair) for pair in suite.pairs]
         for pair, template in templates:
             items += [
@@ -66,6 +71,12 @@ def _register_tag(config: pytest.Config, tag: str) -> None:
     known = {line.split(":", 1)[0].split("(", 1)[0].strip() for line in config.getini("markers")}
     if tag not in known:
         config.addinivalue_line("markers", f"{tag}: tag from moral pair files")
+
+
+def _is_lexicon_error(exc: PairFileError) -> bool:
+    from .perturb import LexiconFileError
+
+    return isinstance(exc, LexiconFileError)
 
 
 def _display_path(node: pytest.Collector) -> str:
@@ -160,6 +171,8 @@ class GeneratedItem(pytest.Item):
         return moral_run(self.config)
 
     def runtest(self) -> None:
+        from hypothesis.errors import Unsatisfiable
+
         from .perturb import checks
         from .strategies import directional_pairs, invariance_edits, sentences
 
@@ -234,6 +247,14 @@ class GeneratedItem(pytest.Item):
                 error_result(self.nodeid, label, error.rating, error.side or "", run.threshold_for(pair.threshold)),
             )
             raise
+        except Unsatisfiable:
+            # Every example was filtered out: no edit applies to any sentence of the template.
+            raise RatingSetupError(
+                f"{self.check} check of {pair.id!r}: no example can be generated from template {pair.template!r}: "
+                "no invariance edit applies to any of its sentences (no 'Person X', no he/him/his, and no "
+                "filler with a synonym of the same polarity); list only the checks that apply, e.g. "
+                "checks: [directional]"
+            ) from None
         if exploration.last is not None:
             record(self, checks.verdict_result(exploration.last, self.check, exploration.examples))
 
