@@ -71,7 +71,7 @@ def test_example_summary_lists_every_pair_and_the_calls_made(examples):
             "dillion2023.moral.yaml::beard-shame*-3*-1*+2*2*PASSED",
             "generated.moral.yaml::pony-instrument?directional? (* examples)*0*0*0*2*FAILED",
             "pony.moral.yaml::pony-whip*0*0*0*2*FAILED",
-            "7 passed, 8 failed; 110 model calls",
+            "7 passed, 8 failed; 81 model calls",
         ]
     )
 

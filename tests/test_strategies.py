@@ -176,7 +176,21 @@ SENTENCE = "Person X lashed his pony with a whip."
 @QUICK
 @given(edit=mst.invariance_edits(SENTENCE))
 def test_an_invariance_edit_is_never_the_original(edit):
-    assert edit.original == SENTENCE and edit.edited != SENTENCE and edit.kind in ("name", "pronoun", "synonym")
+    assert (
+        edit.original == SENTENCE and edit.edited != SENTENCE and edit.kind in ("name", "pronoun", "synonym", "tense")
+    )
+
+
+@pytest.mark.parametrize(
+    "sentence, edited",
+    [
+        ("Person X lashed his pony with a whip.", "Person X has lashed his pony with a whip."),
+        ("Person X beat his pony with a whip.", "Person X has beaten his pony with a whip."),
+    ],
+)
+def test_a_tense_edit_puts_the_verb_after_person_x_in_the_present_perfect(sentence, edited):
+    edits = find_all(mst.invariance_edits(sentence, kinds=("tense",)))
+    assert {(e.kind, e.edited) for e in edits} == {("tense", edited)}
 
 
 @QUICK

@@ -349,7 +349,25 @@ def as_template(template: Template | str, decides: str | None = None) -> Templat
 
 # --- invariance edits -------------------------------------------------------------------------
 
-EDIT_KINDS = ("name", "pronoun", "synonym")
+EDIT_KINDS = ("name", "pronoun", "synonym", "tense")
+#: Past participles that differ from the simple past, for the "tense" edit.
+_PARTICIPLES = {
+    "beat": "beaten",
+    "bit": "bitten",
+    "broke": "broken",
+    "drove": "driven",
+    "gave": "given",
+    "hid": "hidden",
+    "shook": "shaken",
+    "stole": "stolen",
+    "threw": "thrown",
+    "took": "taken",
+    "tore": "torn",
+    "wrote": "written",
+    "ate": "eaten",
+    "fell": "fallen",
+    "forgot": "forgotten",
+}
 _PERSON_RE = re.compile(r"(?<!\w)Person X(?!\w)")
 _PRONOUNS = {"he": "she", "him": "her", "his": "her", "himself": "herself"}
 _PRONOUN_RE = re.compile(r"(?<!\w)(he|him|his|himself)(?!\w)", re.IGNORECASE)
@@ -374,7 +392,9 @@ def invariance_candidates(
       of a sentence);
     * ``pronoun``: he/him/his/himself replaced by she/her/her/herself, all of them, whole words;
     * ``synonym``: a lexicon filler found in the sentence (as whole words) replaced everywhere by
-      another filler of the same slot and the same polarity.
+      another filler of the same slot and the same polarity;
+    * ``tense``: a past-tense verb (a filler of the ``verb`` slot) right after "Person X" put in the
+      present perfect ("Person X lashed" -> "Person X has lashed").
     """
     unknown = [k for k in kinds if k not in EDIT_KINDS]
     if unknown:
@@ -406,6 +426,12 @@ def invariance_candidates(
                     for other in fillers:
                         if other != filler:
                             add("synonym", pattern.sub(lambda _m, other=other: other, sentence))
+    if "tense" in kinds and "verb" in lexicon.slots:
+        for verb in lexicon.slots["verb"].fillers:
+            pattern = re.compile(r"(\bPerson X )" + re.escape(verb) + r"(?!\w)")
+            if pattern.search(sentence):
+                participle = _PARTICIPLES.get(verb, verb)
+                add("tense", pattern.sub(lambda m, p=participle: m.group(1) + "has " + p, sentence))
     return [(kind, edited) for edited, kind in found.items()]
 
 
