@@ -39,6 +39,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from pytest_moralpairs.prompt import rated_sentence
+
 HOST = "127.0.0.1"
 DEFAULT_LIFETIME = 900.0
 MODEL_NAME = "bench"
@@ -48,34 +50,10 @@ MAX_BODY = 8 * 1024 * 1024
 IDLE_TIMEOUT = 75.0
 
 
-def scenario_of(text: str) -> str:
-    """The sentence being rated: what follows the last "Scenario:" up to a "Rating:" line."""
-    marker = text.rfind("Scenario:")
-    if marker < 0:
-        return text.strip()
-    lines = []
-    for line in text[marker + len("Scenario:") :].splitlines():
-        if line.strip().lower().startswith(("rating:", "answer:", "response:")):
-            break
-        lines.append(line)
-    return "\n".join(lines).strip()
-
-
 def hash_rating(sentence: str) -> str:
     """A rating in -4..4 fixed by the sentence: the default rule."""
     digest = hashlib.sha256(sentence.encode("utf-8")).digest()
     return str(int.from_bytes(digest[:4], "big") % 9 - 4)
-
-
-def last_user_text(body: Any) -> str:
-    messages = body.get("messages", []) if isinstance(body, dict) else []
-    for message in reversed(messages if isinstance(messages, list) else []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, list):
-                return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-            return str(content or "")
-    return ""
 
 
 class _HTTPError(Exception):
@@ -321,7 +299,7 @@ class BenchServer:
             body = None
         if not isinstance(body, dict):
             raise _HTTPError(400, "the body is not a JSON object")
-        sentence = scenario_of(last_user_text(body))
+        sentence = rated_sentence(body.get("messages") if isinstance(body, dict) else None)
         prompt = hashlib.sha256(json.dumps(body.get("messages"), sort_keys=True).encode()).hexdigest()
         with self._lock:
             self._requests += 1

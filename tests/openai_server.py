@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator, Mapping, Union
 
 import pytest
 
-from pytest_moralpairs.prompt import scenario_of
+from pytest_moralpairs.prompt import rated_sentence
 
 #: Longest a hanging reply waits before giving up by itself (the server's close ends it sooner).
 HANG_LIMIT = 30.0
@@ -91,18 +91,6 @@ class Recorded:
     @property
     def messages(self) -> list[dict[str, Any]]:
         return list((self.body or {}).get("messages", []))
-
-
-def last_user_text(body: Any) -> str:
-    """The text of the last user message in a chat completion body (content parts joined)."""
-    messages = body.get("messages", []) if isinstance(body, dict) else []
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, list):
-                return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-            return str(content or "")
-    return ""
 
 
 class OpenAIServer:
@@ -303,7 +291,7 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
                     400, {"error": {"message": "the body is not a JSON object", "type": "invalid_request_error"}}
                 )
                 return
-            sentence = scenario_of(last_user_text(body))
+            sentence = rated_sentence(body.get("messages") if isinstance(body, dict) else None)
             self._record(raw, body, sentence, server.requests)
             server._enter()
             try:

@@ -226,6 +226,13 @@ def test_without_a_model_selected_pairs_stop_the_run_before_anything_runs(pytest
     result.stdout.no_fnmatch_line("*test_plain.py .*")
 
 
+def test_without_a_model_template_pairs_stop_the_run_too(pytester: pytest.Pytester) -> None:
+    pair_file(pytester, "pairs:\n  - {id: pony, template: 'Person X {verb} his pony.', decides: verb}\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: pytest-moralpairs: no model is configured*"])
+
+
 def test_without_a_model_the_message_says_how_to_set_one(pytester: pytest.Pytester) -> None:
     pair_file(pytester, ONE_PAIR)
     result = pytester.runpytest()

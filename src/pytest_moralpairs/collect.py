@@ -8,6 +8,7 @@ import pytest
 
 from .engine import RatingError
 from .pairs import Pair, PairFileError, TemplatePair, load_suite
+from .perturb.checks import GeneratedFailure, InvarianceFailure
 from .run import MoralRun, PairRequests
 from .settings import SettingsError
 from .verdicts import MoralGapFailure
@@ -90,7 +91,31 @@ def _display_path(node: pytest.Collector) -> str:
 broken_files_key = pytest.StashKey[int]()
 
 
-class PairItem(pytest.Item):
+class MoralItem(pytest.Item):
+    """An item that rates sentences with the run's model; its failures explain themselves."""
+
+    @property
+    def run(self) -> MoralRun:
+        from .plugin import moral_run
+
+        return moral_run(self.config)
+
+    # A failure is explained by its own message. Returning it here, instead of letting pytest
+    # format a traceback that the plugin then throws away, saves ~0.1 s of source parsing per
+    # failure: seconds on a suite of hundreds of pairs.
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, OWN_ERRORS):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        # pytest formats setup errors (an unusable rating) through this method, not repr_failure.
+        if isinstance(excinfo.value, OWN_ERRORS):
+            return str(excinfo.value)
+        return super()._repr_failure_py(excinfo, style=style)
+
+
+class PairItem(MoralItem):
     """One minimal pair: rated in ``setup`` (an unusable rating is an ERROR), judged in ``runtest``."""
 
     def __init__(self, *, pair: Pair, **kwargs: Any):
@@ -98,12 +123,6 @@ class PairItem(pytest.Item):
         self.pair = pair
         self._requests: PairRequests | None = None
         self._ratings: Any = None
-
-    @property
-    def run(self) -> MoralRun:
-        from .plugin import moral_run
-
-        return moral_run(self.config)
 
     def requests(self) -> PairRequests:
         if self._requests is None:
@@ -139,22 +158,8 @@ class PairItem(pytest.Item):
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, (self.pair.line - 1 if self.pair.line else None), f"moral pair {self.pair.id}"
 
-    # A failed pair is explained by its own message. Returning it here, instead of letting pytest
-    # format a traceback that the plugin then throws away, saves ~0.1 s of source parsing per
-    # failure: seconds on a suite of hundreds of pairs.
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, OWN_ERRORS):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
 
-    def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        # pytest formats setup errors (an unusable rating) through this method, not repr_failure.
-        if isinstance(excinfo.value, OWN_ERRORS):
-            return str(excinfo.value)
-        return super()._repr_failure_py(excinfo, style=style)
-
-
-class GeneratedItem(pytest.Item):
+class GeneratedItem(MoralItem):
     """One generated check of a template pair: Hypothesis draws pairs (or edits) from the
     template, each is rated through the engine, and a failure is shrunk to the smallest edit."""
 
@@ -163,12 +168,6 @@ class GeneratedItem(pytest.Item):
         self.pair = pair
         self.template = template
         self.check = check
-
-    @property
-    def run(self) -> MoralRun:
-        from .plugin import moral_run
-
-        return moral_run(self.config)
 
     def runtest(self) -> None:
         from hypothesis.errors import Unsatisfiable
@@ -261,11 +260,6 @@ class GeneratedItem(pytest.Item):
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, (self.pair.line - 1 if self.pair.line else None), f"{self.check} check of {self.pair.id}"
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, OWN_ERRORS):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
-
 
 _lexicon_key = pytest.StashKey[Any]()
 
@@ -286,13 +280,8 @@ class RatingSetupError(Exception):
     """A configuration problem found while rating; shown as its message alone."""
 
 
-def _own_errors() -> tuple[type[BaseException], ...]:
-    from .perturb.checks import GeneratedFailure, InvarianceFailure
-
-    return (MoralGapFailure, RatingError, RatingSetupError, GeneratedFailure, InvarianceFailure)
-
-
-OWN_ERRORS = _own_errors()
+#: The plugin's own failures: each message is the whole report.
+OWN_ERRORS = (MoralGapFailure, RatingError, RatingSetupError, GeneratedFailure, InvarianceFailure)
 
 
 def record(node: Any, result: dict[str, Any]) -> None:

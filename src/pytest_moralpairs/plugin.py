@@ -14,6 +14,7 @@ import pytest
 from . import hookspecs
 from .collect import (
     OWN_ERRORS,
+    MoralItem,
     PairFile,
     PairItem,
     RatingSetupError,
@@ -203,7 +204,7 @@ def pytest_moralpairs_build_messages(sentence: str, prompt: PromptTemplate) -> l
 
 def _needs_model(item: pytest.Item) -> bool:
     """Whether the item rates sentences with the run's model (a marker's model needs none)."""
-    if isinstance(item, PairItem):
+    if isinstance(item, MoralItem):
         return True
     if not FIXTURES_NEEDING_A_MODEL & set(getattr(item, "fixturenames", ())):
         return False
@@ -248,9 +249,9 @@ class MoralReporter:
         progress = None
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if worker is None and reporter is not None and self.config.get_verbosity() >= 0:
-            progress = ProgressLine(lambda text: reporter.write(text, flush=True), tty=reporter.isatty)
-            if not reporter.isatty:
-                progress = ProgressLine(reporter.write_line, tty=False)
+            # A terminal gets one line redrawn in place; a log gets whole lines now and then.
+            write = (lambda text: reporter.write(text, flush=True)) if reporter.isatty else reporter.write_line
+            progress = ProgressLine(write, tty=reporter.isatty)
             self.run.progress = progress
         try:
             requests = [r for item in items for r in (item.requests().harmful, item.requests().harmless)]

@@ -82,3 +82,19 @@ def scenario_of(text: str) -> str:
             break
         lines.append(line)
     return "\n".join(lines).strip()
+
+
+def last_user_text(messages: object) -> str:
+    """The text of the last user message of a chat (OpenAI content parts joined)."""
+    for message in reversed(messages if isinstance(messages, list) else []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+            return str(content or "")
+    return ""
+
+
+def rated_sentence(messages: object) -> str:
+    """The sentence a chat asks to rate: :func:`scenario_of` its last user message."""
+    return scenario_of(last_user_text(messages))

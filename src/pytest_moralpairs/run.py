@@ -314,7 +314,3 @@ class MoralRun:
 
 def is_xdist_worker(config: Any) -> bool:
     return hasattr(config, "workerinput")
-
-
-def environ() -> dict[str, str]:
-    return dict(os.environ)

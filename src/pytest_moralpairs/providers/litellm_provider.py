@@ -6,21 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..prompt import scenario_of
+from ..prompt import rated_sentence
 from .lexical import lexical_rating
 
 PROVIDER = "moralpairs"
 MODELS = ("lexical",)
-
-
-def _last_user_text(messages: list[dict[str, Any]]) -> str:
-    for message in reversed(messages):
-        if message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, list):  # OpenAI content parts
-                return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-            return str(content or "")
-    return ""
 
 
 def answer(model: str, messages: list[dict[str, Any]]) -> str:
@@ -29,7 +19,7 @@ def answer(model: str, messages: list[dict[str, Any]]) -> str:
     if name not in MODELS:
         offered = ", ".join(f"{PROVIDER}/{m}" for m in MODELS)
         raise ValueError(f"unknown model {PROVIDER + '/' + name!r}; {PROVIDER} offers: {offered}")
-    return str(lexical_rating(scenario_of(_last_user_text(messages))))
+    return str(lexical_rating(rated_sentence(messages)))
 
 
 def register(litellm: Any) -> None:
