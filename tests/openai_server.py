@@ -10,7 +10,8 @@ It listens on 127.0.0.1 on a free port, in a background thread, and serves
 A rule maps a sentence to a reply: ``server.answers = {"sentence": "3"}`` (anything not in the
 mapping gets ``server.default``), or a callable ``rule(sentence, body) -> reply``. A reply is the
 assistant's answer text, or a :class:`Reply` for anything else: an HTTP status, garbage JSON, a
-delay, a connection that hangs.
+delay, a connection that hangs, token log-probabilities (:meth:`Reply.with_logprobs`; sent only when
+the request asks for them, as ``logprobs: true``, cut to its ``top_logprobs``).
 
 Every chat request is recorded (:attr:`OpenAIServer.requests`: headers, JSON body, sentence),
 and the server tracks how many were in flight at once (:attr:`OpenAIServer.max_in_flight`).
@@ -21,6 +22,7 @@ Use the :func:`openai_server` fixture, or ``with OpenAIServer() as server: ...``
 from __future__ import annotations
 
 import json
+import math
 import socket
 import threading
 import time
@@ -42,7 +44,9 @@ class Reply:
 
     ``text`` makes a normal completion; ``body`` (bytes, str or JSON-able) replaces the body whole;
     ``status`` and ``headers`` set the response line and headers; ``delay`` waits first;
-    ``hang`` never answers (until the server closes or :data:`HANG_LIMIT` passes).
+    ``hang`` never answers (until the server closes or :data:`HANG_LIMIT` passes); ``logprobs``
+    is OpenAI's ``choices[0].logprobs.content``, sent when the request asks for log-probabilities
+    (without it such a request gets ``logprobs: null``, as from a server that has none).
     """
 
     text: str | None = None
@@ -51,6 +55,7 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     hang: bool = False
+    logprobs: tuple[dict[str, Any], ...] | None = None
 
     @classmethod
     def error(cls, status: int, message: str | None = None, retry_after: float | None = None) -> "Reply":
@@ -68,9 +73,28 @@ class Reply:
         return cls(status=200, body=body.encode(), headers={"Content-Type": "application/json"})
 
     @classmethod
+    def with_logprobs(cls, *positions: Mapping[str, float] | tuple[str, Mapping[str, float]]) -> "Reply":
+        """An answer written token by token. Each position maps the tokens the model weighed there
+        to their probabilities; the likeliest is the one written, unless the position is given as
+        ``(written token, mapping)``. ``Reply.with_logprobs({"2": 0.6, "3": 0.4})`` answers "2";
+        ``Reply.with_logprobs({"-": 0.9, "1": 0.1}, {"3": 1.0})`` answers "-3"."""
+        content = []
+        for position in positions:
+            written, weighed = position if isinstance(position, tuple) else (max(position, key=position.get), position)
+            probability = weighed.get(written)
+            entry = _token_logprob(written, probability if probability else 1e-6)
+            ranked = sorted(weighed.items(), key=lambda item: -item[1])
+            content.append({**entry, "top_logprobs": [_token_logprob(t, p) for t, p in ranked]})
+        return cls(text="".join(item["token"] for item in content), logprobs=tuple(content))
+
+    @classmethod
     def hanging(cls) -> "Reply":
         """Never answer: for timeouts."""
         return cls(hang=True)
+
+
+def _token_logprob(token: str, probability: float) -> dict[str, Any]:
+    return {"token": token, "logprob": math.log(probability), "bytes": list(token.encode())}
 
 
 Answer = Union[str, Reply]
@@ -157,8 +181,12 @@ class OpenAIServer:
             answer = self.default
         return answer if isinstance(answer, Reply) else Reply(text=str(answer))
 
-    def completion(self, text: str, body: dict) -> dict[str, Any]:
+    def completion(self, text: str, body: dict, logprobs: tuple[dict[str, Any], ...] | None = None) -> dict[str, Any]:
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+        sent = None
+        if body.get("logprobs") and logprobs is not None:
+            top = int(body.get("top_logprobs") or 0)
+            sent = {"content": [{**item, "top_logprobs": item["top_logprobs"][:top]} for item in logprobs]}
         return {
             "id": f"chatcmpl-test-{self.count}",
             "object": "chat.completion",
@@ -169,7 +197,7 @@ class OpenAIServer:
                     "index": 0,
                     "message": {"role": "assistant", "content": text},
                     "finish_reason": "stop",
-                    "logprobs": None,
+                    "logprobs": sent,
                 }
             ],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 1, "total_tokens": prompt_tokens + 1},
@@ -305,7 +333,7 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
                 if reply.body is not None:
                     payload = reply.body
                 else:
-                    payload = server.completion(reply.text or "", body)
+                    payload = server.completion(reply.text or "", body, reply.logprobs)
                 self._send(reply.status, payload, reply.headers)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client gave up first (e.g. its timeout)

@@ -425,6 +425,9 @@ def test_junit_xml_carries_each_pairs_gap_ratings_threshold_model_and_outcome(py
     properties = _junit_properties(pytester)
     assert properties["lake"] == {
         "moral_gap": "4.0",
+        "moral_gap_low": "4.0",
+        "moral_gap_high": "4.0",
+        "moral_samples": "1",
         "moral_harmful_rating": "-3.0",
         "moral_harmless_rating": "1.0",
         "moral_threshold": "2.0",

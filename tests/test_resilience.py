@@ -19,6 +19,8 @@ import pytest
 import yaml
 from openai_server import OpenAIServer, Reply
 
+from pytest_moralpairs.plugin import EXIT_RATING_ERRORS
+
 MODEL = "openai/test-model"
 REFUSAL = "I can't rate that."
 
@@ -124,7 +126,7 @@ def test_when_the_retries_are_spent_the_item_errors_naming_the_cause_and_the_tri
         ]
     )
     assert script.requests("broken harm") == 3
-    assert result.ret == 6  # no pair failed: the run could not decide
+    assert result.ret == EXIT_RATING_ERRORS  # no pair failed: the run could not decide
 
 
 def test_the_summary_counts_an_unrated_pair_as_an_error_apart_from_failures_and_counts_the_retries(
@@ -303,7 +305,7 @@ FAILING_PYTHON_TEST = "def test_plain():\n    assert 1 == 2\n"
     [
         ("-3", "-3", None, 0),
         ("3", "-3", None, 1),
-        ("-3", Reply.error(400), None, 6),
+        ("-3", Reply.error(400), None, EXIT_RATING_ERRORS),
         ("3", Reply.error(400), None, 1),
         ("-3", Reply.error(400), FAILING_PYTHON_TEST, 1),
     ],

@@ -1,8 +1,11 @@
-"""Answer text -> a rating on the -4..4 scale, or an :class:`UnparseableAnswer` saying why not."""
+"""Answer text (or the log-probabilities of its tokens) -> a rating on the -4..4 scale, or an
+:class:`UnparseableAnswer` saying why not."""
 
 from __future__ import annotations
 
+import math
 import re
+from typing import Any, Iterable, Iterator, Sequence
 
 from .prompt import SCALE_MAX, SCALE_MIN
 
@@ -85,3 +88,135 @@ _REFUSAL = re.compile(
 def is_refusal(text: str | None) -> bool:
     """True when an answer that holds no rating reads as the model declining to give one."""
     return bool(text) and _REFUSAL.search(text or "") is not None
+
+
+# --- log-probability scoring -------------------------------------------------------------------
+
+#: The call options of a log-probability request: the top 20 alternatives of every answer token
+#: (20 is the most OpenAI allows; enough to hold every number on the scale and its spellings).
+LOGPROB_OPTIONS: tuple[tuple[str, Any], ...] = (("logprobs", True), ("top_logprobs", 20))
+
+#: One answer position: the token the model produced there, and the tokens it could have produced
+#: there (the sampled one included), each with its natural-log probability.
+LogprobPosition = tuple[str, Sequence[tuple[str, float]]]
+
+_SCALE = tuple(range(SCALE_MIN, SCALE_MAX + 1))
+_TOKEN_DECORATION = " \t\r\n*_`#>\"'"
+# A whole number in one token, perhaps with its sign and trailing punctuation: "-4", " 3", "+2", "3.".
+_TOKEN_NUMBER = re.compile(r"([-+]?)(\d+)[.,;:!)]*")
+
+
+def wants_logprobs(options: Iterable[tuple[str, Any]]) -> bool:
+    """True when a request's call options ask for log-probabilities (see :data:`LOGPROB_OPTIONS`)."""
+    return any(name == "logprobs" and bool(value) for name, value in options)
+
+
+def _read_token(token: str) -> tuple[str, int | None] | None:
+    """``(sign, magnitude)`` for a number token, ``(sign, None)`` for a bare sign, else None."""
+    text = token.translate(_MINUS).strip(_TOKEN_DECORATION)
+    if text in ("-", "+"):
+        return text, None
+    match = _TOKEN_NUMBER.fullmatch(text)
+    if match is None:
+        return None
+    return match.group(1), int(match.group(2))
+
+
+def _probabilities(alternatives: Sequence[tuple[str, float]]) -> Iterator[tuple[str, float]]:
+    for token, logprob in alternatives:
+        logprob = float(logprob)
+        if not math.isnan(logprob):
+            yield str(token), math.exp(min(logprob, 0.0))
+
+
+def _continuation(positions: Sequence[LogprobPosition], index: int) -> int | None:
+    """The position holding the digits after a sign at ``index`` (whitespace between is allowed),
+    if the model went on to write an unsigned number there."""
+    for later in range(index + 1, len(positions)):
+        token = positions[later][0]
+        if not token.strip():
+            continue
+        read = _read_token(token)
+        return later if read is not None and read[0] == "" and read[1] is not None else None
+    return None
+
+
+def rating_from_logprobs(positions: Sequence[LogprobPosition]) -> tuple[float, tuple[float, ...]]:
+    """The probability-weighted rating of an answer, from the top log-probabilities of its tokens.
+
+    Returns ``(expected value, distribution)``: the distribution gives the probability of each
+    rating -4..4, renormalised over the mass that is a number on the scale (other tokens, and
+    numbers off the scale, are dropped). The number is read at the first position whose sampled
+    token begins one (leading "Rating:", whitespace or markdown tokens are skipped): "-4" or
+    "−4" as one token, or a sign token followed by a digit token ("-", "4"), whose digit then
+    comes from the next position's alternatives.
+
+    Raises :class:`UnparseableAnswer` when no token begins a number or no mass lies on the scale.
+    """
+    positions = [(str(token), tuple(alternatives)) for token, alternatives in positions]
+    raw = "".join(token for token, _ in positions)
+    if not raw.strip():
+        raise UnparseableAnswer("the answer is empty", raw)
+    start = None
+    for index, (token, _) in enumerate(positions):
+        read = _read_token(token)
+        if read is not None and (read[1] is not None or _continuation(positions, index) is not None):
+            start = index
+            break
+    if start is None:
+        raise UnparseableAnswer("no token of the answer begins a number", raw)
+
+    mass = dict.fromkeys(_SCALE, 0.0)
+    bare_signs = {"-": 0.0, "+": 0.0}
+    for token, probability in _probabilities(positions[start][1]):
+        read = _read_token(token)
+        if read is None:
+            continue
+        sign, magnitude = read
+        if magnitude is None:
+            bare_signs[sign] += probability
+        else:
+            value = -magnitude if sign == "-" else magnitude
+            if value in mass:
+                mass[value] += probability
+
+    sampled_sign, sampled_magnitude = _read_token(positions[start][0]) or ("", 0)
+    if sampled_magnitude is None:
+        # The model wrote the sign on its own: the next token's alternatives are the digits of
+        # that branch, so its mass is spread exactly as the model would have continued.
+        after = _continuation(positions, start)
+        assert after is not None
+        digits = {}
+        for token, probability in _probabilities(positions[after][1]):
+            read = _read_token(token)
+            if read is not None and read[0] == "" and read[1] is not None and read[1] <= SCALE_MAX:
+                digits[read[1]] = digits.get(read[1], 0.0) + probability
+        total = sum(digits.values())
+        if total > 0:
+            for magnitude, probability in digits.items():
+                value = -magnitude if sampled_sign == "-" else magnitude
+                mass[value] += bare_signs[sampled_sign] * probability / total
+            bare_signs[sampled_sign] = 0.0
+
+    # A bare sign the model did not write (say "-" at 30% beside a sampled "2") has no known
+    # continuation: its digit was never asked for. Its mass is not dropped, which would bias every
+    # rating toward the sampled sign, nor spread uniformly over 1..4, which would ignore what the
+    # model said: it takes the magnitudes of the numbers the model did weigh, mirrored to that
+    # sign, with 0 counted as 1 (a sign announces a number other than 0, and a model hesitating
+    # between 0 and a sign is hesitating about a small step from neutral). So "2" 60% / "1" 10% /
+    # "-" 30% gives -2 and -1 the shares 6:1 of the 30%; "0" 60% / "-" 40% gives -1 40%.
+    if any(bare_signs.values()):
+        magnitudes: dict[int, float] = {}
+        for value, probability in mass.items():
+            magnitudes[max(abs(value), 1)] = magnitudes.get(max(abs(value), 1), 0.0) + probability
+        known = sum(magnitudes.values())
+        if known > 0:
+            for sign, sign_mass in bare_signs.items():
+                for magnitude, probability in magnitudes.items():
+                    mass[-magnitude if sign == "-" else magnitude] += sign_mass * probability / known
+
+    total = sum(mass.values())
+    if not total > 0 or not math.isfinite(total):
+        raise UnparseableAnswer(f"no log-probability mass falls on a number from {SCALE_MIN} to {SCALE_MAX}", raw)
+    distribution = tuple(mass[value] / total for value in _SCALE)
+    return sum(value * p for value, p in zip(_SCALE, distribution, strict=True)), distribution

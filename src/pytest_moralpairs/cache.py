@@ -33,7 +33,12 @@ class CacheWarning(UserWarning):
 
 @dataclass(frozen=True)
 class CachedAnswer:
-    """An answer as it was received, with what it cost."""
+    """An answer as it was received, with what it cost.
+
+    ``logprobs`` (per answer token: the token and its top alternatives with their log-probabilities)
+    is kept in the ``extra`` JSON column, so files written before it existed stay readable, and
+    read the same.
+    """
 
     text: str
     model: str = ""
@@ -41,10 +46,36 @@ class CachedAnswer:
     completion_tokens: int = 0
     cost: float = 0.0
     extra: str = "{}"
+    logprobs: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] | None = None
 
     @property
     def details(self) -> dict[str, Any]:
         return json.loads(self.extra or "{}")
+
+    def stored_extra(self) -> str:
+        """The ``extra`` column to write: ``extra`` with the log-probabilities added."""
+        if self.logprobs is None:
+            return self.extra
+        details = self.details
+        details["logprobs"] = [[token, [[t, lp] for t, lp in alternatives]] for token, alternatives in self.logprobs]
+        return json.dumps(details)
+
+    @classmethod
+    def from_row(
+        cls, text: str, model: str, prompt_tokens: int, completion_tokens: int, cost: float, extra: str
+    ) -> CachedAnswer:
+        logprobs = None
+        try:
+            details = json.loads(extra or "{}")
+            if isinstance(details, dict) and details.get("logprobs") is not None:
+                logprobs = tuple(
+                    (str(token), tuple((str(t), float(lp)) for t, lp in alternatives))
+                    for token, alternatives in details.pop("logprobs")
+                )
+                extra = json.dumps(details)
+        except (ValueError, TypeError):
+            pass  # a column this version cannot read: kept as it is, without log-probabilities
+        return cls(text, model, prompt_tokens, completion_tokens, cost, extra, logprobs)
 
 
 class ResponseCache:
@@ -184,7 +215,7 @@ class ResponseCache:
             self.misses += count
             return None
         self.hits += count
-        return CachedAnswer(*row)
+        return CachedAnswer.from_row(*row)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, CachedAnswer]:
         found = {}
@@ -209,7 +240,7 @@ class ResponseCache:
                         answer.prompt_tokens,
                         answer.completion_tokens,
                         answer.cost,
-                        answer.extra,
+                        answer.stored_extra(),
                         time.time(),
                     ),
                 )

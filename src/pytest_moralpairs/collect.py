@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Iterator
 
 import pytest
@@ -11,7 +12,8 @@ from .pairs import Pair, PairFileError, TemplatePair, load_suite
 from .perturb.checks import GeneratedFailure, InvarianceFailure
 from .run import MoralRun, PairRequests
 from .settings import SettingsError
-from .verdicts import MoralGapFailure
+from .stats import INCONCLUSIVE
+from .verdicts import MoralGapFailure, RegressionFailure, explain_failure, explain_regression, explain_verdict
 
 #: Results recorded on an item during a phase, attached to that phase's report by the plugin.
 results_key = pytest.StashKey[list]()
@@ -136,24 +138,21 @@ class PairItem(MoralItem):
                 # Batch-first: normally done before the first item runs (see the plugin's run
                 # loop); this covers items run some other way.
                 items = [i for i in self.session.items if isinstance(i, PairItem)]
-                run.prefetch(r for item in items for r in (item.requests().harmful, item.requests().harmless))
-            harmful, harmless = run.rate_pair(self.requests())
+                run.prefetch(r for item in items for r in item.requests().all)
+            harmful, harmless, baseline = run.rate_pair(self.requests())
         except SettingsError as exc:
             raise RatingSetupError(str(exc)) from None
-        if not harmful.ok or not harmless.ok:
-            failed, side = (harmful, "harmful") if not harmful.ok else (harmless, "harmless")
-            self.stash.setdefault(results_key, []).append(
-                error_result(self.nodeid, self.pair.id, failed, side, run.threshold_for(self.pair.threshold))
-            )
-            raise RatingError(failed, side)
-        self._ratings = (harmful, harmless)
+        for ratings, side in ((harmful, "harmful"), (harmless, "harmless")):
+            failed = next((r for r in ratings if not r.ok), None)
+            if failed is not None:
+                record_error(self, self.pair.id, failed, side, self.pair.threshold, "pair")
+                raise RatingError(failed, side)
+        self._ratings = (harmful, harmless, baseline)
 
     def runtest(self) -> None:
-        harmful, harmless = self._ratings
+        harmful, harmless, baseline = self._ratings
         verdict = self.run.verdict(self.pair.id, harmful, harmless, self.pair.threshold, self.pair)
-        record(self, verdict.to_dict())
-        if not verdict.passed:
-            raise MoralGapFailure(verdict)
+        judge_and_record(self, verdict, "pair", baseline)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, (self.pair.line - 1 if self.pair.line else None), f"moral pair {self.pair.id}"
@@ -183,34 +182,33 @@ class GeneratedItem(MoralItem):
             raise RatingSetupError(str(exc)) from None
         label = f"{pair.id}[{self.check}]"
 
-        def rate(*sentences_: str) -> list[Any]:
-            requests = [run.request(s, model, pair.prompt) for s in sentences_]
-            ratings = run.engine.rate_all(requests)
-            return [ratings[r] for r in requests]
+        def rate(*sentences_: str) -> list[list[Any]]:
+            return run.rate_samples(*(run.samples(s, model, pair.prompt) for s in sentences_))
 
         def directional(generated: Any) -> Any:
             harmful, harmless = rate(generated.harmful, generated.harmless)
             verdict = run.verdict(label, harmful, harmless, pair.threshold)
-            if not verdict.passed:
+            if run.gates(verdict):
                 raise MoralGapFailure(verdict)
             return verdict
 
         def invariance(edit: Any) -> Any:
             original, edited = rate(edit.original, edit.edited)
-            for rating, side in ((original, "original"), (edited, "edited")):
-                if not rating.ok:
-                    raise RatingError(rating, side)
+            for ratings, side in ((original, "original"), (edited, "edited")):
+                for rating in ratings:
+                    if not rating.ok:
+                        raise RatingError(rating, side)
             verdict = checks.InvarianceVerdict(
                 label,
                 model.model,
                 edit.kind,
                 edit.original,
                 edit.edited,
-                float(original.value),
-                float(edited.value),
+                sum(float(r.value) for r in original) / len(original),
+                sum(float(r.value) for r in edited) / len(edited),
                 pair.invariance_tolerance,
-                original.raw,
-                edited.raw,
+                original[0].raw,
+                edited[0].raw,
             )
             if not verdict.passed:
                 raise checks.InvarianceFailure(verdict)
@@ -233,7 +231,12 @@ class GeneratedItem(MoralItem):
                 exploration=exploration,
             )
         except (MoralGapFailure, checks.InvarianceFailure) as failure:
-            record(self, checks.verdict_result(failure.verdict, self.check, exploration.examples))
+            record(
+                self,
+                run.describe(
+                    checks.verdict_result(failure.verdict, self.check, exploration.examples), self.nodeid, self.check
+                ),
+            )
             reproduce = (
                 f"pytest '{self.nodeid}' (examples are derandomised because CI is set)"
                 if derandomize
@@ -241,10 +244,7 @@ class GeneratedItem(MoralItem):
             )
             raise checks.GeneratedFailure(failure, pair.template, self.check, exploration.examples, reproduce) from None
         except RatingError as error:
-            record(
-                self,
-                error_result(self.nodeid, label, error.rating, error.side or "", run.threshold_for(pair.threshold)),
-            )
+            record_error(self, label, error.rating, error.side or "", pair.threshold, self.check)
             raise
         except Unsatisfiable:
             # Every example was filtered out: no edit applies to any sentence of the template.
@@ -255,7 +255,12 @@ class GeneratedItem(MoralItem):
                 "checks: [directional]"
             ) from None
         if exploration.last is not None:
-            record(self, checks.verdict_result(exploration.last, self.check, exploration.examples))
+            record(
+                self,
+                run.describe(
+                    checks.verdict_result(exploration.last, self.check, exploration.examples), self.nodeid, self.check
+                ),
+            )
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, (self.pair.line - 1 if self.pair.line else None), f"{self.check} check of {self.pair.id}"
@@ -281,21 +286,60 @@ class RatingSetupError(Exception):
 
 
 #: The plugin's own failures: each message is the whole report.
-OWN_ERRORS = (MoralGapFailure, RatingError, RatingSetupError, GeneratedFailure, InvarianceFailure)
+OWN_ERRORS = (MoralGapFailure, RegressionFailure, RatingError, RatingSetupError, GeneratedFailure, InvarianceFailure)
+
+
+class InconclusiveWarning(UserWarning):
+    """A pair whose gap interval contains the threshold, run with ``--moral-inconclusive=warn``."""
+
+
+def judge_and_record(node: Any, verdict: Any, kind: str, baseline: Any = None) -> None:
+    """Record the verdict's result on ``node`` (with the baseline model's and the saved run's
+    gaps), then fail as the run's gate says: a failed (or, by choice, inconclusive) pair, or a
+    gap that dropped by more than ``--moral-compare-fail`` against the saved run."""
+    run = node.run if isinstance(node, MoralItem) else _run_of(node)
+    result = run.describe(verdict.to_dict(), node.nodeid, kind, baseline)
+    record(node, result)
+    regression = explain_regression(result, run.settings.compare_fail) if result.get("regressed") else None
+    if run.gates(verdict):
+        failure = MoralGapFailure(verdict)
+        if regression:
+            failure.args = (f"{failure.args[0]}\n{regression}",)
+        raise failure
+    if regression:
+        raise RegressionFailure(f"{regression}\n{explain_verdict(verdict)}")
+    if verdict.outcome == INCONCLUSIVE and run.settings.inconclusive == "warn":
+        warnings.warn(InconclusiveWarning(explain_failure(verdict)), stacklevel=2)
+
+
+def _run_of(node: Any) -> MoralRun:
+    from .plugin import moral_run
+
+    return moral_run(node.config)
 
 
 def record(node: Any, result: dict[str, Any]) -> None:
     result = dict(result, nodeid=node.nodeid)
+    result.setdefault("suite", node.nodeid.split("::", 1)[0])
     node.stash.setdefault(results_key, []).append(result)
+
+
+def record_error(node: Any, pair_id: str, rating: Any, side: str, threshold: float | None, kind: str) -> None:
+    """Record that the pair could not be rated (with its saved run's result, if any)."""
+    run = node.run if isinstance(node, MoralItem) else _run_of(node)
+    result = error_result(node.nodeid, pair_id, rating, side, run.threshold_for(threshold))
+    record(node, run.describe(result, node.nodeid, kind))
 
 
 def error_result(nodeid: str, pair_id: str, rating: Any, side: str, threshold: float | None = None) -> dict[str, Any]:
     return {
         "pair_id": pair_id,
         "nodeid": nodeid,
+        "suite": nodeid.split("::", 1)[0],
         "model": rating.request.model.model,
         "outcome": "error",
         "error": f"{side}: {rating.error}",
+        side: rating.request.sentence,
         "harmful_rating": None,
         "harmless_rating": None,
         "gap": None,

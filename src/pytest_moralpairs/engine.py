@@ -18,7 +18,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Coroutine, Iterable, TypeVar
 
-from .answers import UnparseableAnswer, is_refusal, parse_rating, shorten
+from .answers import (
+    LogprobPosition,
+    UnparseableAnswer,
+    is_refusal,
+    parse_rating,
+    rating_from_logprobs,
+    shorten,
+    wants_logprobs,
+)
 from .cache import CachedAnswer, ResponseCache
 from .faults import AUTH, Fault, RetryPolicy, classify
 from .prompt import Message
@@ -61,22 +69,32 @@ class RatingRequest:
 
 @dataclass(frozen=True)
 class Answer:
-    """What a model said, what it cost, and whether it came from the cache."""
+    """What a model said, what it cost, and whether it came from the cache.
+
+    ``logprobs``, when the request asked for them and the model gave them: per answer token, the
+    token and its top alternatives with their log-probabilities.
+    """
 
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
     cached: bool = False
+    logprobs: tuple[LogprobPosition, ...] | None = None
 
 
 #: Why a rating has no value.
 ERROR_ANSWER, ERROR_REFUSAL, ERROR_CALL, ERROR_NOT_CALLED = "answer", "refusal", "call", "not called"
+ERROR_NO_LOGPROBS = "no logprobs"
 
 
 @dataclass(frozen=True)
 class Rating:
-    """The outcome of one request: a value on the scale, or the reason there is none."""
+    """The outcome of one request: a value on the scale, or the reason there is none.
+
+    ``distribution``, for log-probability scoring: the probability of each rating -4..4, of which
+    ``value`` is the mean.
+    """
 
     request: RatingRequest
     value: float | None
@@ -84,6 +102,7 @@ class Rating:
     error: str | None = None
     error_kind: str | None = None
     cached: bool = False
+    distribution: tuple[float, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -147,6 +166,14 @@ def describe_rating_error(rating: Rating, side: str | None = None) -> str:
     if rating.raw is not None:
         lines.append(f"  raw answer: {shorten(rating.raw)!r}")
     return "\n".join(lines)
+
+
+def _no_logprobs_message(request: RatingRequest) -> str:
+    return (
+        f"the model {request.model.model} returned no log-probabilities, which --moral-scoring=logprobs "
+        "needs (OpenAI, vLLM and llama.cpp servers give them; Anthropic and Ollama do not): "
+        "use --moral-scoring=text"
+    )
 
 
 #: ``async (request) -> Answer`` (or the answer text); raises on a failed call.
@@ -364,7 +391,7 @@ class RatingEngine:
 
     def _from_cache(self, hit: CachedAnswer) -> Answer:
         self.usage.cache_hits += 1
-        return Answer(hit.text, hit.prompt_tokens, hit.completion_tokens, hit.cost, cached=True)
+        return Answer(hit.text, hit.prompt_tokens, hit.completion_tokens, hit.cost, cached=True, logprobs=hit.logprobs)
 
     async def _answers(self, requests: list[RatingRequest], fresh: bool = False) -> list[Answer | BaseException]:
         """The answers to ``requests``, starting a call only for those never asked before
@@ -455,6 +482,11 @@ class RatingEngine:
         self.usage.prompt_tokens += answer.prompt_tokens
         self.usage.completion_tokens += answer.completion_tokens
         self.usage.cost += answer.cost
+        if answer.logprobs is None and wants_logprobs(request.options):
+            # The model's other answers will lack them too: no further call is made. The answer
+            # is not kept either: the next run asks again (perhaps a server that now gives them).
+            self.fatal = _no_logprobs_message(request)
+            return
         if self.cache is not None:
             # Committed now: an interrupted run keeps every answer it got. Failures never get here.
             self.cache.put(
@@ -465,6 +497,7 @@ class RatingEngine:
                     prompt_tokens=answer.prompt_tokens,
                     completion_tokens=answer.completion_tokens,
                     cost=answer.cost,
+                    logprobs=answer.logprobs,
                 ),
             )
 
@@ -478,8 +511,14 @@ class RatingEngine:
         if isinstance(answer, BaseException):
             message = f"the call failed: {type(answer).__name__}: {shorten(str(answer))}"
             return Rating(request, None, None, message, ERROR_CALL)
+        distribution = None
         try:
-            value = self._parse(answer.text, request)
+            if wants_logprobs(request.options):
+                if answer.logprobs is None:
+                    return self._no_logprobs(request, answer)
+                value, distribution = rating_from_logprobs(answer.logprobs)
+            else:
+                value = self._parse(answer.text, request)
         except UnparseableAnswer as exc:
             if is_refusal(answer.text):
                 tries = "twice" if retried_refusal else "when asked"
@@ -489,7 +528,11 @@ class RatingEngine:
             return Rating(
                 request, None, answer.text, f"the answer is not a rating ({exc.reason})", ERROR_ANSWER, answer.cached
             )
-        return Rating(request, float(value), answer.text, cached=answer.cached)
+        return Rating(request, float(value), answer.text, cached=answer.cached, distribution=distribution)
+
+    def _no_logprobs(self, request: RatingRequest, answer: Answer) -> Rating:
+        message = self.fatal = _no_logprobs_message(request)
+        return Rating(request, None, answer.text, message, ERROR_NO_LOGPROBS, answer.cached)
 
     def close(self) -> None:
         """Close the completer (its ``aclose()``, if any), cancel leftover tasks, stop the thread."""

@@ -7,6 +7,7 @@ import json
 import os
 from typing import Any, Callable
 
+from .answers import LogprobPosition
 from .engine import Answer, RatingRequest
 
 #: ``(request, kwargs)``: may change the keyword arguments given to ``litellm.acompletion``.
@@ -75,6 +76,37 @@ def cache_key(request: RatingRequest, kwargs: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def logprob_positions(logprobs: Any) -> tuple[LogprobPosition, ...] | None:
+    """Per answer token, ``(token, ((alternative, logprob), ...))`` from a choice's ``logprobs``
+    (litellm's ``ChoiceLogprobs`` or its dict form), or None when the model gave none.
+
+    The sampled token joins its alternatives when they leave it out (sampling at a temperature can
+    pick a token outside the top ones; a provider may send no alternatives at all).
+    """
+    content = _field(logprobs, "content") if logprobs is not None else None
+    if not isinstance(content, (list, tuple)):
+        return None
+    positions = []
+    for item in content:
+        token = _field(item, "token")
+        if not isinstance(token, str):
+            continue
+        alternatives = []
+        for top in _field(item, "top_logprobs") or ():
+            alternative, logprob = _field(top, "token"), _field(top, "logprob")
+            if isinstance(alternative, str) and isinstance(logprob, (int, float)):
+                alternatives.append((alternative, float(logprob)))
+        logprob = _field(item, "logprob")
+        if isinstance(logprob, (int, float)) and all(token != alternative for alternative, _ in alternatives):
+            alternatives.append((token, float(logprob)))
+        positions.append((token, tuple(alternatives)))
+    return tuple(positions)
+
+
 class LiteLLMBackend:
     """Makes one chat completion per request through ``litellm.acompletion``.
 
@@ -130,13 +162,15 @@ class LiteLLMBackend:
 
     async def __call__(self, request: RatingRequest) -> Answer:
         response = await self.litellm.acompletion(**self.kwargs(request))
-        content = response.choices[0].message.content
+        choice = response.choices[0]
+        content = choice.message.content
         usage = getattr(response, "usage", None)
         return Answer(
             text=content if isinstance(content, str) else "",
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             cost=self.cost(response),
+            logprobs=logprob_positions(_field(choice, "logprobs")),
         )
 
     def cost(self, response: Any) -> float:

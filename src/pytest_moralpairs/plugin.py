@@ -19,17 +19,18 @@ from .collect import (
     PairItem,
     RatingSetupError,
     broken_files_key,
-    error_result,
-    record,
+    judge_and_record,
+    record_error,
     results_key,
 )
 from .engine import RatingError, Usage
 from .prompt import PromptTemplate
 from .report.progress import ProgressLine
-from .report.terminal import summary_lines
+from .report.terminal import alignment_lines, gate_line, summary_lines
 from .run import MoralRun, is_xdist_worker
 from .settings import NO_MODEL_MESSAGE, SettingsError, check_setting, resolve
-from .verdicts import MoralGapFailure, Verdict
+from .stats import INCONCLUSIVE, pass_rate
+from .verdicts import Verdict
 
 DEFAULT_FILE_GLOBS = ["*.moral.yaml", "*.moral.yml"]
 FIXTURES_NEEDING_A_MODEL = frozenset({"moral_rate", "moral_pair", "moral_model"})
@@ -97,11 +98,82 @@ _SETTINGS = (
         "moral_max_examples",
         "generated examples tried per check of a template pair (default 10)",
     ),
+    (
+        "samples",
+        "--moral-samples",
+        "moral_samples",
+        "rate each sentence K times (at --moral-temperature; each sample its own cache entry) and judge the "
+        "gap by its bootstrap confidence interval (default 1)",
+    ),
+    (
+        "confidence",
+        "--moral-confidence",
+        "moral_confidence",
+        "confidence level of the gap's bootstrap interval (default 0.95)",
+    ),
+    (
+        "inconclusive",
+        "--moral-inconclusive",
+        "moral_inconclusive",
+        "what a pair whose interval contains the threshold does: fail (default), pass, or warn (passes with a warning)",
+    ),
+    (
+        "scoring",
+        "--moral-scoring",
+        "moral_scoring",
+        "text (default): parse the answer; logprobs: the probability-weighted rating of the first answer "
+        "token's top log-probabilities (needs a provider that returns them)",
+    ),
+    (
+        "baseline_model",
+        "--moral-baseline-model",
+        "moral_baseline_model",
+        "also rate every pair with this reference model (e.g. moralpairs/lexical, the word-valence null "
+        "model) and show its gaps and human alignment beside the model's; never decides a verdict",
+    ),
+    (
+        "min_pass_rate",
+        "--moral-min-pass-rate",
+        "moral_min_pass_rate",
+        "fail the session when fewer than this share of the rated pairs pass (0..1 or a percentage), "
+        "xfail-marked pairs included; pairs that could not be rated are counted apart",
+    ),
+    ("save", "--moral-save", "moral_save", "write this run (ratings, gaps, intervals, versions) as JSON to PATH"),
+    (
+        "compare",
+        "--moral-compare",
+        "moral_compare",
+        "compare each pair's gap with a run saved by --moral-save (or a JSON report) and show the change",
+    ),
+    (
+        "compare_fail",
+        "--moral-compare-fail",
+        "moral_compare_fail",
+        "fail pairs whose gap dropped by more than DELTA rating points against --moral-compare",
+    ),
 )
 
 #: Exit status when no pair failed but some could not be rated (call failures, unusable answers,
 #: replay misses, the cost limit): the gate could not decide, which is not a moral failure.
-EXIT_RATING_ERRORS = 6
+# Not 6: pytest 9.2 took that for --max-warnings (ExitCode.MAX_WARNINGS_ERROR); a gate must
+# tell the two apart. Kept well above pytest's own codes, which grow one at a time.
+EXIT_RATING_ERRORS = 10
+
+
+#: Result fields written as JUnit XML properties (``moral_<name>``) of each pair's test case.
+JUNIT_PROPERTIES = (
+    "gap",
+    "harmful_rating",
+    "harmless_rating",
+    "threshold",
+    "model",
+    "outcome",
+    "gap_low",
+    "gap_high",
+    "samples",
+    "human_gap",
+    "gap_change",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -119,6 +191,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "call is made (gate pull requests on recorded answers, offline and free)",
     )
     parser.addini("moral_replay", help="replay only (see --moral-replay)", type="bool", default=None)
+    group.addoption(
+        "--moral-report",
+        dest="moral_report",
+        action="append",
+        default=[],
+        metavar="KIND:PATH",
+        help="write a report: json:PATH (machine-readable, documented schema) or html:PATH (one "
+        "self-contained page with charts and a sortable table); repeatable",
+    )
+    parser.addini("moral_report", type="args", default=[], help="report(s) to write, as for --moral-report")
     parser.addini(
         "moral_files",
         type="args",
@@ -162,6 +244,13 @@ def pytest_configure(config: pytest.Config) -> None:
         return cache.mkdir("moralpairs") if cache is not None else None
 
     run = MoralRun(settings, config, cache_dir=pytest_cache_dir)
+    if settings.compare:
+        from .report.document import DocumentError
+
+        try:
+            run.previous("", "", "")  # loads the saved run now: a bad file stops the run before it starts
+        except DocumentError as exc:
+            raise pytest.UsageError(f"pytest-moralpairs: --moral-compare: {exc}") from None
     config.stash[_run_key] = run
     config.pluginmanager.register(MoralReporter(config, run), "moralpairs-reporter")
 
@@ -221,6 +310,11 @@ class MoralReporter:
         self.run = run
         self.session: pytest.Session | None = None
         self.other_failures = 0
+        self.verdict_failures = 0
+        #: The suite gate (``stats.pass_rate``), decided when the session finishes.
+        self.gate: dict[str, Any] | None = None
+        #: One line per report written (or not), for the summary.
+        self.written: list[str] = []
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.session = session
@@ -254,7 +348,7 @@ class MoralReporter:
             progress = ProgressLine(write, tty=reporter.isatty)
             self.run.progress = progress
         try:
-            requests = [r for item in items for r in (item.requests().harmful, item.requests().harmless)]
+            requests = [r for item in items for r in item.requests().all]
             if progress is not None and reporter is not None and reporter.isatty:
                 reporter.ensure_newline()
             self.run.prefetch(requests)
@@ -280,7 +374,7 @@ class MoralReporter:
         results = list({r.get("pair_id"): r for r in item.stash.get(results_key, [])}.values())
         item.stash[results_key] = []
         for result in results:
-            for key in ("gap", "harmful_rating", "harmless_rating", "threshold", "model", "outcome"):
+            for key in JUNIT_PROPERTIES:
                 if result.get(key) is not None:
                     item.user_properties.append((f"moral_{key}", result[key]))
         report = yield
@@ -302,6 +396,13 @@ class MoralReporter:
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, Any] | None:
         if getattr(report, "moralpairs_error", False):
             return "error", "E", ("ERROR", {"red": True})
+        results = getattr(report, "moralpairs_results", ())
+        if report.when == "call" and any(r.get("outcome") == INCONCLUSIVE for r in results):
+            # Counted where the run's --moral-inconclusive put it; named for what it is.
+            if report.failed:
+                return "failed", "I", ("INCONCLUSIVE", {"red": True})
+            if report.passed:
+                return "passed", "I", ("INCONCLUSIVE", {"yellow": True})
         return None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -309,8 +410,11 @@ class MoralReporter:
         if usage:
             self.run.usage_seen.add(Usage(**usage))
         results = getattr(report, "moralpairs_results", ())
-        if report.failed and not results and not getattr(report, "moralpairs_error", False):
-            self.other_failures += 1
+        if report.failed and not getattr(report, "moralpairs_error", False):
+            if not results:
+                self.other_failures += 1
+            elif report.when == "call":
+                self.verdict_failures += 1  # failed, inconclusive under "fail", or regressed
         for result in results:
             self.run.results.append(result)
             if not is_xdist_worker(self.config):
@@ -335,11 +439,20 @@ class MoralReporter:
             return
         models = sorted({str(r.get("model")) for r in self.run.results if r.get("model")})
         terminalreporter.write_sep("=", "moralpairs" + (": " + ", ".join(models) if models else ""))
-        results = self.run.results
-        if getattr(self.config.option, "numprocesses", None):
-            results = sorted(results, key=lambda r: str(r.get("nodeid")))  # xdist: arrival order is noise
-        for line in summary_lines(results, usage):
+        for line in summary_lines(self._results(), usage):
             terminalreporter.write_line(line)
+        for line in alignment_lines(self._results(), self.run.settings.baseline_model):
+            terminalreporter.write_line(line)
+        if self.gate is not None and self.gate["passed"] is not None:
+            terminalreporter.write_line(gate_line(self.gate), red=not self.gate["passed"], green=self.gate["passed"])
+        for line in self.written:
+            terminalreporter.write_line(line, red=line.startswith("could not"))
+
+    def _results(self) -> list[dict[str, Any]]:
+        if getattr(self.config.option, "numprocesses", None):
+            # Under xdist results arrive in completion order, which is noise: sort them by test.
+            return sorted(self.run.results, key=lambda r: str(r.get("nodeid")))
+        return list(self.run.results)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -355,11 +468,39 @@ class MoralReporter:
         if worker is not None:
             worker["moralpairs_usage"] = self.run.unreported_usage().to_dict()
             return
-        if session.exitstatus != pytest.ExitCode.TESTS_FAILED:
+        if self.config.option.collectonly:
             return
-        outcomes = [r.get("outcome") for r in self.run.results]
-        if "error" in outcomes and "failed" not in outcomes and not self.other_failures:
-            session.exitstatus = EXIT_RATING_ERRORS
+        settings = self.run.settings
+        self.gate = pass_rate(self.run.results, settings.min_pass_rate)
+        if session.exitstatus == pytest.ExitCode.TESTS_FAILED:
+            outcomes = [r.get("outcome") for r in self.run.results]
+            if "error" in outcomes and not self.verdict_failures and not self.other_failures:
+                session.exitstatus = EXIT_RATING_ERRORS
+        if self.gate["passed"] is False and session.exitstatus in (pytest.ExitCode.OK, EXIT_RATING_ERRORS):
+            # The suite gate fails the session even when every failing item was marked xfail.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        targets = [("json", settings.save)] if settings.save else []
+        targets += list(settings.reports)
+        if targets:
+            self._write(targets, session)
+
+    def _write(self, targets: list[tuple[str, str]], session: pytest.Session) -> None:
+        from .report.document import build_document, write_json
+        from .report.html import write_html
+
+        self.run.usage_seen = self._usage()
+        meta = self.run.document_meta(self.run.usage_seen, self.gate or {})
+        document = build_document(self._results(), meta)
+        for kind, path in targets:
+            target = self.config.invocation_params.dir / path
+            try:
+                (write_json if kind == "json" else write_html)(target, document)
+            except OSError as exc:
+                self.written.append(f"could not write the {kind} report {path}: {exc}")
+                if session.exitstatus == pytest.ExitCode.OK:
+                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            else:
+                self.written.append(f"{kind} report written to {path}")
 
 
 # --- fixtures ------------------------------------------------------------------------------
@@ -407,9 +548,9 @@ def _sentence(value: Any, what: str) -> str:
     return value.strip()
 
 
-def _request(run: MoralRun, sentence: str, model: Any, prompt: PromptTemplate | None) -> Any:
+def _samples(run: MoralRun, sentence: str, model: Any, prompt: PromptTemplate | None) -> Any:
     try:
-        return run.request(sentence, model, prompt)
+        return run.samples(sentence, model, prompt)
     except SettingsError as exc:
         raise RatingSetupError(str(exc)) from None
 
@@ -424,10 +565,12 @@ def moral_rate(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
 
     def rate(sentence: str, prompt: PromptTemplate | None = None) -> float:
         __tracebackhide__ = True
-        rating = run.engine.rate(_request(run, _sentence(sentence, "the sentence"), moral_model, prompt))
-        if not rating.ok:
-            raise RatingError(rating)
-        return float(rating.value)  # type: ignore[arg-type]
+        (ratings,) = run.rate_samples(_samples(run, _sentence(sentence, "the sentence"), moral_model, prompt))
+        for rating in ratings:
+            if not rating.ok:
+                raise RatingError(rating)
+        # The mean over --moral-samples (one sample by default).
+        return sum(float(r.value) for r in ratings) / len(ratings)  # type: ignore[arg-type]
 
     return rate
 
@@ -462,18 +605,17 @@ def moral_pair(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
             except SettingsError as exc:
                 raise ValueError(str(exc)) from None
         pair_id = str(id) if id is not None else node.name
-        harmful_req = _request(run, harmful, moral_model, prompt)
-        harmless_req = _request(run, harmless, moral_model, prompt)
-        ratings = run.engine.rate_all([harmful_req, harmless_req])
+        harmful_ratings, harmless_ratings = run.rate_samples(
+            _samples(run, harmful, moral_model, prompt), _samples(run, harmless, moral_model, prompt)
+        )
         limit = threshold if threshold is not None else marker_threshold
-        for side, req in (("harmful", harmful_req), ("harmless", harmless_req)):
-            if not ratings[req].ok:
-                record(node, error_result(node.nodeid, pair_id, ratings[req], side, run.threshold_for(limit)))
-                raise RatingError(ratings[req], side)
-        verdict = run.verdict(pair_id, ratings[harmful_req], ratings[harmless_req], limit)
-        record(node, verdict.to_dict())
-        if not verdict.passed:
-            raise MoralGapFailure(verdict)
+        for side, ratings in (("harmful", harmful_ratings), ("harmless", harmless_ratings)):
+            for rating in ratings:
+                if not rating.ok:
+                    record_error(node, pair_id, rating, side, limit, "fixture")
+                    raise RatingError(rating, side)
+        verdict = run.verdict(pair_id, harmful_ratings, harmless_ratings, limit)
+        judge_and_record(node, verdict, "fixture")
         return verdict
 
     return check

@@ -13,26 +13,33 @@ import sys
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from .answers import UnparseableAnswer, parse_rating, shorten
+from .answers import LOGPROB_OPTIONS, UnparseableAnswer, parse_rating, shorten
 from .cache import FILE_NAME, CacheWarning, ResponseCache
 from .engine import ModelSettings, Rating, RatingEngine, RatingError, RatingRequest, Usage
 from .faults import RetryPolicy
 from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
 from .settings import RunSettings, SettingsError
+from .stats import FAILED, INCONCLUSIVE
 from .verdicts import Verdict, judge
 
 
 @dataclass(frozen=True)
 class PairRequests:
-    """The two requests one pair needs."""
+    """The requests one pair needs: each sentence once per sample, and (with a baseline model)
+    each sentence once more for the reference model."""
 
-    harmful: RatingRequest
-    harmless: RatingRequest
+    harmful: tuple[RatingRequest, ...]
+    harmless: tuple[RatingRequest, ...]
+    baseline: tuple[RatingRequest, RatingRequest] | None = None
+
+    @property
+    def all(self) -> tuple[RatingRequest, ...]:
+        return self.harmful + self.harmless + (self.baseline or ())
 
 
 class MoralRun:
@@ -58,6 +65,7 @@ class MoralRun:
         self.share: tuple[int, int] | None = None
         self._backend: Any = None
         self._kwargs: dict[RatingRequest, dict[str, Any] | Exception] = {}
+        self._previous: dict[str, dict[str, Any]] | None = None
         #: Seed of the generated checks: the one given, else a new one each run (shown on failure).
         self.seed: int = settings.seed if settings.seed is not None else random.randrange(2**32)
         #: In CI (the ``CI`` environment variable set) generation is derandomised: same examples
@@ -210,14 +218,44 @@ class MoralRun:
         return messages
 
     def request(
-        self, sentence: str, model: ModelSettings, prompt: PromptTemplate | None = None, pair: Pair | None = None
+        self,
+        sentence: str,
+        model: ModelSettings,
+        prompt: PromptTemplate | None = None,
+        pair: Pair | None = None,
+        sample: int = 0,
     ) -> RatingRequest:
-        return RatingRequest(model=model, messages=self.messages(sentence, prompt, pair), sentence=sentence)
+        options = LOGPROB_OPTIONS if self.settings.scoring == "logprobs" else ()
+        messages = self.messages(sentence, prompt, pair)
+        return RatingRequest(model=model, messages=messages, sentence=sentence, sample=sample, options=options)
+
+    def samples(
+        self, sentence: str, model: ModelSettings, prompt: PromptTemplate | None = None, pair: Pair | None = None
+    ) -> tuple[RatingRequest, ...]:
+        """One request per sample (``--moral-samples``); each sample is its own cache entry."""
+        first = self.request(sentence, model, prompt, pair)
+        return (first,) + tuple(replace(first, sample=i) for i in range(1, self.settings.samples))
+
+    def baseline_model(self, model: ModelSettings) -> ModelSettings | None:
+        """The reference model (``--moral-baseline-model``), asked like the model under test."""
+        name = self.settings.baseline_model
+        if not name or name == model.model:
+            return None
+        return ModelSettings(model=name, temperature=model.temperature, timeout=model.timeout)
 
     def pair_requests(self, pair: Pair, model: ModelSettings) -> PairRequests:
+        baseline = self.baseline_model(model)
         return PairRequests(
-            harmful=self.request(pair.harmful, model, pair.prompt, pair),
-            harmless=self.request(pair.harmless, model, pair.prompt, pair),
+            harmful=self.samples(pair.harmful, model, pair.prompt, pair),
+            harmless=self.samples(pair.harmless, model, pair.prompt, pair),
+            baseline=(
+                (
+                    RatingRequest(baseline, self.messages(pair.harmful, pair.prompt, pair), pair.harmful),
+                    RatingRequest(baseline, self.messages(pair.harmless, pair.prompt, pair), pair.harmless),
+                )
+                if baseline is not None
+                else None
+            ),
         )
 
     def shares_answers(self) -> bool:
@@ -240,11 +278,20 @@ class MoralRun:
         with self._cache_warnings_to_pytest():
             self.engine.rate_all(r for r in requests if self.owned(r))
 
-    def rate_pair(self, requests: PairRequests) -> tuple[Rating, Rating]:
-        both = [requests.harmful, requests.harmless]
-        self.await_others([r for r in both if not self.owned(r)])
-        ratings = self.engine.rate_all(both)
-        return ratings[requests.harmful], ratings[requests.harmless]
+    def rate_pair(self, requests: PairRequests) -> tuple[list[Rating], list[Rating], tuple[Rating, Rating] | None]:
+        """The ratings of every sample of both sentences, and the baseline model's (or None)."""
+        wanted = requests.all
+        self.await_others([r for r in wanted if not self.owned(r)])
+        ratings = self.engine.rate_all(wanted)
+        baseline = None
+        if requests.baseline is not None:
+            baseline = (ratings[requests.baseline[0]], ratings[requests.baseline[1]])
+        return [ratings[r] for r in requests.harmful], [ratings[r] for r in requests.harmless], baseline
+
+    def rate_samples(self, *sentences: tuple[RatingRequest, ...]) -> list[list[Rating]]:
+        """Rate groups of sample requests in one batch; the ratings in the same shape."""
+        ratings = self.engine.rate_all(r for group in sentences for r in group)
+        return [[ratings[r] for r in group] for group in sentences]
 
     def await_others(self, requests: list[RatingRequest], poll: float = 0.05) -> None:
         """Wait for another worker to put the answers to ``requests`` in the shared cache.
@@ -273,13 +320,19 @@ class MoralRun:
     # --- verdicts ------------------------------------------------------------------------
 
     def verdict(
-        self, pair_id: str, harmful: Rating, harmless: Rating, threshold: float | None, pair: Pair | None = None
+        self,
+        pair_id: str,
+        harmful: Rating | Sequence[Rating],
+        harmless: Rating | Sequence[Rating],
+        threshold: float | None,
+        pair: Pair | None = None,
     ) -> Verdict:
-        """Judge two ratings; raises :class:`RatingError` when either has no value."""
-        if not harmful.ok:
-            raise RatingError(harmful, "harmful")
-        if not harmless.ok:
-            raise RatingError(harmless, "harmless")
+        """Judge the ratings (one, or every sample) of both sentences; raises :class:`RatingError`
+        when any of them has no value."""
+        for ratings, side in ((harmful, "harmful"), (harmless, "harmless")):
+            for rating in (ratings,) if isinstance(ratings, Rating) else ratings:
+                if not rating.ok:
+                    raise RatingError(rating, side)
         human_harmful = pair.human_harmful if pair else None
         human_harmless = pair.human_harmless if pair else None
         sources = {h.source for h in (human_harmful, human_harmless) if h is not None and h.source}
@@ -291,7 +344,92 @@ class MoralRun:
             human_harmful=human_harmful.mean if human_harmful else None,
             human_harmless=human_harmless.mean if human_harmless else None,
             source="; ".join(sorted(sources)) or None,
+            confidence=self.settings.confidence,
         )
+
+    def gates(self, verdict: Verdict) -> bool:
+        """Whether the verdict fails its test: a failure, or an inconclusive one when the run
+        says ``--moral-inconclusive=fail``."""
+        if verdict.outcome == FAILED:
+            return True
+        return verdict.outcome == INCONCLUSIVE and self.settings.inconclusive == "fail"
+
+    def describe(
+        self, result: dict[str, Any], nodeid: str, kind: str, baseline: tuple[Rating, Rating] | None = None
+    ) -> dict[str, Any]:
+        """A verdict's result dict for reports, completed with where it comes from, how it was
+        scored, the baseline model's ratings, and the change against the saved run."""
+        suite = nodeid.split("::", 1)[0]
+        result = dict(result, nodeid=nodeid, suite=suite, kind=kind, scoring=self.settings.scoring)
+        result.setdefault("confidence", self.settings.confidence)
+        if baseline is not None and baseline[0].ok and baseline[1].ok:
+            low, high = float(baseline[0].value), float(baseline[1].value)  # type: ignore[arg-type]
+            result["baseline"] = {
+                "model": baseline[0].request.model.model,
+                "harmful_rating": low,
+                "harmless_rating": high,
+                "gap": round(high - low, 9) + 0.0,
+            }
+        previous = self.previous(nodeid, str(result.get("pair_id")), suite)
+        if previous is not None:
+            result["previous"] = {"gap": previous.get("gap"), "outcome": previous.get("outcome")}
+            gap, before = result.get("gap"), previous.get("gap")
+            if isinstance(gap, (int, float)) and isinstance(before, (int, float)):
+                result["gap_change"] = round(gap - before, 9) + 0.0
+                limit = self.settings.compare_fail
+                result["regressed"] = limit is not None and result["gap_change"] < -limit
+                if result["regressed"]:
+                    # The test fails: counted as a failure by the totals and the suite gate too.
+                    result["outcome"] = FAILED
+        return result
+
+    # --- the saved run to compare with -----------------------------------------------------
+
+    def previous(self, nodeid: str, pair_id: str, suite: str) -> dict[str, Any] | None:
+        """This pair's result in the ``--moral-compare`` run, or None (a new pair, or no compare)."""
+        if not self.settings.compare:
+            return None
+        if self._previous is None:
+            from .report.document import index_pairs, load_document  # raises DocumentError naming the file
+
+            document = load_document(self.settings.compare)
+            self._previous = index_pairs(document)
+            for result in document["pairs"]:
+                self._previous.setdefault(f"{result.get('suite')}::{result.get('pair_id')}", result)
+        # By test id; a pair whose file moved is still found by its file's name and id.
+        from .report.document import pair_key
+
+        key = pair_key({"nodeid": nodeid, "pair_id": pair_id})
+        return self._previous.get(key) or self._previous.get(f"{suite}::{pair_id}")
+
+    def document_meta(self, usage: Usage, gate: dict[str, Any]) -> dict[str, Any]:
+        """What a saved run or a report says about the run: model, versions, prompt, settings."""
+        from datetime import datetime, timezone
+        from importlib.metadata import PackageNotFoundError, version
+
+        def installed(dist: str) -> str | None:
+            try:
+                return version(dist)
+            except PackageNotFoundError:
+                return None
+
+        settings = asdict(self.settings)
+        settings["reports"] = [f"{kind}:{path}" for kind, path in self.settings.reports]
+        return {
+            "model": self.settings.model,
+            "baseline_model": self.settings.baseline_model,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "versions": {
+                "pytest_moralpairs": installed("pytest-moralpairs"),
+                "litellm": installed("litellm"),
+                "pytest": installed("pytest"),
+                "python": sys.version.split()[0],
+            },
+            "prompt_hash": DEFAULT_PROMPT.digest,
+            "settings": settings,
+            "usage": usage.to_dict(),
+            "gate": {k: gate.get(k) for k in ("min_pass_rate", "pass_rate", "passed")},
+        }
 
     def threshold_for(self, pair_threshold: float | None) -> float:
         return self.settings.threshold if pair_threshold is None else pair_threshold

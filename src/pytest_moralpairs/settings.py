@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .engine import ModelSettings
-from .verdicts import DEFAULT_THRESHOLD
+from .verdicts import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
 
 MODEL_ENV = "MORALPAIRS_MODEL"
 DEFAULT_CONCURRENCY = 16
@@ -15,6 +15,13 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_EXAMPLES = 10
 CACHE_MODES = ("readwrite", "read", "off")
+#: What an inconclusive verdict (the threshold inside the gap's interval) does to the gate.
+INCONCLUSIVE_POLICIES = ("fail", "pass", "warn")
+#: ``text``: parse the answer; ``logprobs``: the probability-weighted rating of the first token.
+SCORINGS = ("text", "logprobs")
+REPORT_KINDS = ("json", "html")
+#: Setting -> the values it may take.
+CHOICES = {"cache": CACHE_MODES, "inconclusive": INCONCLUSIVE_POLICIES, "scoring": SCORINGS}
 
 NO_MODEL_MESSAGE = (
     "pytest-moralpairs: no model is configured, so the moral pairs cannot be rated.\n"
@@ -44,6 +51,17 @@ class RunSettings:
     replay: bool = False
     seed: int | None = None
     max_examples: int = DEFAULT_MAX_EXAMPLES
+    samples: int = 1
+    confidence: float = DEFAULT_CONFIDENCE
+    inconclusive: str = "fail"
+    scoring: str = "text"
+    baseline_model: str | None = None
+    min_pass_rate: float | None = None
+    save: str | None = None
+    compare: str | None = None
+    compare_fail: float | None = None
+    #: ``(kind, path)`` per ``--moral-report``, kind ``json`` or ``html``.
+    reports: tuple[tuple[str, str], ...] = ()
 
     def model_settings(self, **overrides: Any) -> ModelSettings:
         """The model to call, with per-test overrides (from the ``moralpairs`` marker) applied."""
@@ -68,6 +86,10 @@ LIMITS: dict[str, tuple[Callable[[Any], Any], float, float]] = {
     "max_cost": (float, 0.0, 1e9),
     "seed": (int, 0, 2**63 - 1),
     "max_examples": (int, 1, 100000),
+    "samples": (int, 1, 1000),
+    "confidence": (float, 0.5, 0.999),
+    "min_pass_rate": (float, 0.0, 1.0),
+    "compare_fail": (float, 0.0, 16.0),
 }
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
@@ -101,15 +123,24 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
     values["api_base"] = (str(api_base).strip() if api_base else "") or None
     for name, (cast, low, high) in LIMITS.items():
         where, raw = get(name)
+        if name == "min_pass_rate" and isinstance(raw, str) and raw.strip().endswith("%"):
+            # "80%" reads as well as 0.8.
+            raw = _number(where, raw.strip()[:-1], float, 0.0, 100.0) / 100.0
         if raw not in (None, ""):
             values[name] = _number(where, raw, cast, low, high)
-    where, cache = get("cache")
-    if cache not in (None, ""):
-        if str(cache).strip() not in CACHE_MODES:
-            raise SettingsError(f"{where} must be one of {', '.join(CACHE_MODES)}, got {str(cache)[:40]!r}")
-        values["cache"] = str(cache).strip()
-    where, cache_dir = get("cache_dir")
-    values["cache_dir"] = (str(cache_dir).strip() if cache_dir else "") or None
+    for name, allowed in CHOICES.items():
+        where, raw = get(name)
+        if raw not in (None, ""):
+            if str(raw).strip() not in allowed:
+                raise SettingsError(f"{where} must be one of {', '.join(allowed)}, got {str(raw)[:40]!r}")
+            values[name] = str(raw).strip()
+    for name in ("cache_dir", "baseline_model", "save", "compare"):
+        where, raw = get(name)
+        values[name] = (str(raw).strip() if raw else "") or None
+    if values.get("compare_fail") is not None and not values["compare"]:
+        raise SettingsError("--moral-compare-fail needs a saved run to compare with: --moral-compare PATH")
+    where, reports = get("report")
+    values["reports"] = tuple(parse_report(where, spec) for spec in (reports or ()))
     where, replay = get("replay")
     if isinstance(replay, str):
         if replay.strip().lower() not in _TRUE + _FALSE:
@@ -117,6 +148,14 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
         replay = replay.strip().lower() in _TRUE
     values["replay"] = bool(replay)
     return RunSettings(**values)
+
+
+def parse_report(where: str, spec: Any) -> tuple[str, str]:
+    """``json:PATH`` or ``html:PATH`` -> ``(kind, path)``."""
+    kind, sep, path = str(spec).strip().partition(":")
+    if not sep or kind not in REPORT_KINDS or not path.strip():
+        raise SettingsError(f"{where} must be json:PATH or html:PATH, got {str(spec)[:60]!r}")
+    return kind, path.strip()
 
 
 def check_setting(label: str, name: str, value: Any) -> Any:

@@ -119,8 +119,7 @@ class InvarianceVerdict:
         return {
             "pair_id": self.pair_id,
             "model": self.model,
-            "check": "invariance",
-            "kind": self.kind,
+            "edit": self.kind,
             "harmful": self.original,
             "harmless": self.edited,
             "harmful_rating": self.original_rating,
@@ -170,7 +169,7 @@ class GeneratedFailure(AssertionError):
 def verdict_result(verdict: Verdict | InvarianceVerdict, check: str, examples: int) -> dict[str, Any]:
     """The result dict of a generated check, for reports: its shown example and the count."""
     data = verdict.to_dict()
-    data.update(check=check, examples=examples)
+    data.update(kind=check, examples=examples)
     return data
 
 

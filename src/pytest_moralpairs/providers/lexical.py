@@ -4,7 +4,8 @@ Scores come from VADER (Hutto & Gilbert, 2014): a lexicon of about 7,500 words w
 human raters placed on the same -4..4 scale, plus VADER's rules for negation, intensifiers and
 contrast. A word missing from the lexicon borrows the entry of its stem when a plain suffix
 strip finds one ("wrongfully" -> "wrong", "poisoned" -> "poison"). The compound score in -1..1
-is scaled to -4..4 and rounded, as a model answering "only a number" would.
+is scaled to -4..4 and rounded, as a model answering "only a number" would. Asked for
+log-probabilities, it splits the unrounded score between the two ratings around it.
 
 So the rater passes a pair whose edit swaps a valenced word ("to shame him" -> "to shave him")
 and fails a pair whose edit changes the meaning through words the lexicon does not weigh
@@ -13,6 +14,7 @@ and fails a pair whose edit changes the meaning through words the lexicon does n
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from typing import Any
@@ -54,7 +56,21 @@ def lexical_valence(sentence: str) -> float:
     return float(analyzer.polarity_scores(text)["compound"])
 
 
+def lexical_score(sentence: str) -> float:
+    """The null model's rating before rounding: the valence scaled to -4..4."""
+    return max(float(SCALE_MIN), min(float(SCALE_MAX), lexical_valence(sentence) * SCALE_MAX))
+
+
 def lexical_rating(sentence: str) -> int:
     """The integer rating in -4..4 that the null model gives the sentence."""
     scaled = round(lexical_valence(sentence) * SCALE_MAX)
     return int(max(SCALE_MIN, min(SCALE_MAX, scaled)))
+
+
+def lexical_distribution(sentence: str) -> dict[int, float]:
+    """The null model's probability of each rating: the score split between the two integers
+    around it, so that the mean is the unrounded score and the rounded rating is the likeliest."""
+    score = lexical_score(sentence)
+    low = min(math.floor(score), SCALE_MAX - 1)
+    upper = score - low
+    return {rating: p for rating, p in ((low, 1.0 - upper), (low + 1, upper)) if p > 0}

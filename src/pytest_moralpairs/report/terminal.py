@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+
+from .document import pair_key
 
 _HEADER = ("pair", "harmful", "harmless", "gap", "threshold", "verdict")
 
@@ -16,7 +18,13 @@ def _num(value: Any) -> str:
 
 
 def _count(n: int, word: str) -> str:
-    plural = {"error": "errors", "model call": "model calls", "retry": "retries", "answer": "answers"}.get(word, word)
+    plural = {
+        "error": "errors",
+        "model call": "model calls",
+        "retry": "retries",
+        "answer": "answers",
+        "pair": "pairs",
+    }.get(word, word)
     return f"{n:,} {word if n == 1 else plural}"
 
 
@@ -39,9 +47,39 @@ def usage_text(usage: Any) -> str:
     return text + ("; " + ", ".join(spend) if spend else "")
 
 
+def _interval(r: dict[str, Any]) -> str:
+    low, high = r.get("gap_low"), r.get("gap_high")
+    if low is None or high is None or (r.get("samples") or 1) <= 1:
+        return "-"
+    return f"[{_num(round(low, 2))}, {_num(round(high, 2))}]"
+
+
+#: Optional columns: (header, shown when any result has this, cell).
+_COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], bool], Callable[[dict[str, Any]], str]], ...] = (
+    ("interval", lambda r: (r.get("samples") or 1) > 1, _interval),
+    ("human gap", lambda r: r.get("human_gap") is not None, lambda r: _num(r.get("human_gap"))),
+    ("baseline gap", lambda r: bool(r.get("baseline")), lambda r: _num((r.get("baseline") or {}).get("gap"))),
+    ("change", lambda r: r.get("previous") is not None, lambda r: _change(r)),
+)
+
+
+def _change(r: dict[str, Any]) -> str:
+    if r.get("previous") is None:
+        return "new" if r.get("outcome") != "error" else "-"
+    change = r.get("gap_change")
+    return _num(change) + (" !" if r.get("regressed") else "") if change is not None else "-"
+
+
 def summary_lines(results: Iterable[dict[str, Any]], usage: Any) -> list[str]:
     """Rows for each pair result (as made by ``Verdict.to_dict`` or an error result), then totals
-    and usage (a :class:`~pytest_moralpairs.engine.Usage`, or a bare count of calls)."""
+    and usage (a :class:`~pytest_moralpairs.engine.Usage`, or a bare count of calls).
+
+    Columns for intervals, human gaps, the baseline model's gaps and the change against a saved
+    run appear only when some result has them.
+    """
+    results = list(results)
+    extra = [(header, cell) for header, shown, cell in _COLUMNS if any(shown(r) for r in results)]
+    header = (*_HEADER[:4], *(h for h, _ in extra), *_HEADER[4:])
     rows = []
     outcomes: Counter[str] = Counter()
     for r in results:
@@ -50,26 +88,68 @@ def summary_lines(results: Iterable[dict[str, Any]], usage: Any) -> list[str]:
         threshold = r.get("threshold")
         rows.append(
             (
-                str(r.get("nodeid") or r.get("pair_id"))
-                + (f" ({r['examples']} examples)" if r.get("examples") else ""),
+                pair_key(r) + (f" ({r['examples']} examples)" if r.get("examples") else ""),
                 _num(r.get("harmful_rating")),
                 _num(r.get("harmless_rating")),
                 _num(r.get("gap")),
+                *(cell(r) for _, cell in extra),
                 "-" if threshold is None else f"{threshold:g}",
-                outcome.upper(),
+                "REGRESSED" if r.get("regressed") else outcome.upper(),
             )
         )
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(_HEADER)]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
 
     def fmt(row: tuple[str, ...]) -> str:
         first = row[0].ljust(widths[0])
         rest = [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
         return "  ".join([first, *rest]).rstrip()
 
-    lines = ([fmt(_HEADER)] + [fmt(row) for row in rows]) if rows else []
-    totals = [_count(outcomes[k], k) for k in ("passed", "failed") if outcomes[k]]
+    lines = ([fmt(header)] + [fmt(row) for row in rows]) if rows else []
+    totals = [_count(outcomes[k], k) for k in ("passed", "failed", "inconclusive") if outcomes[k]]
     if outcomes["error"]:
         # Errors are no verdict on the model: the call failed or the answer was unusable.
         totals.append(_count(outcomes["error"], "error") + " (not rated)")
     lines.append(f"{', '.join(totals) or 'no pairs rated'}; {usage_text(usage)}")
     return lines
+
+
+def _r(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def alignment_lines(results: Iterable[dict[str, Any]], baseline_model: str | None = None) -> list[str]:
+    """Per suite with human ratings: how the model's ratings follow the human raters'."""
+    from ..stats import alignment
+
+    by_suite: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        by_suite.setdefault(str(r.get("suite") or "-"), []).append(r)
+    lines = []
+    for suite, rows in by_suite.items():
+        a = alignment(rows)
+        if not a["pairs_with_human"]:
+            continue
+        line = (
+            f"human alignment, {suite}: {_count(a['pairs_with_human'], 'pair')} with human ratings; "
+            f"correlation r = {_r(a['correlation'])}, sensitivity ratio {_r(a['sensitivity_ratio'])} "
+            "(median model gap / human gap)"
+        )
+        if baseline_model and (a["baseline_correlation"] is not None or a["baseline_sensitivity_ratio"] is not None):
+            line += (
+                f"; baseline {baseline_model}: r = {_r(a['baseline_correlation'])}, "
+                f"ratio {_r(a['baseline_sensitivity_ratio'])}"
+            )
+        lines.append(line)
+    return lines
+
+
+def gate_line(gate: dict[str, Any]) -> str:
+    """``suite gate: 7 of 10 rated pairs passed (70%), required 80%: FAILED``."""
+    rate, minimum = gate["pass_rate"], gate["min_pass_rate"]
+    text = (
+        f"suite gate: {gate['passed_pairs']} of {gate['rated']} rated pairs passed ({rate:.0%}), "
+        f"required {minimum:.0%}: {'PASSED' if gate['passed'] else 'FAILED'}"
+    )
+    if gate.get("errors"):
+        text += f" ({gate['errors']} not rated, counted apart)"
+    return text

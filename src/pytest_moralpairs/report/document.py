@@ -1,0 +1,299 @@
+"""The run document: one JSON format for ``--moral-report json:PATH`` and ``--moral-save PATH``,
+so a report can be given to ``--moral-compare``. Its schema is ``schema/report.schema.json``.
+
+No pytest here: the document is built from plain result dicts (as they ride on pytest's reports)
+and can be read back by a script or a notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zlib
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+FORMAT = "moralpairs-run"
+VERSION = 1
+OUTCOMES = ("passed", "failed", "inconclusive", "error")
+
+#: Every documented key of a pair result, in the schema's order; a missing one is written as null.
+PAIR_KEYS = (
+    "pair_id",
+    "nodeid",
+    "suite",
+    "kind",
+    "model",
+    "scoring",
+    "harmful",
+    "harmless",
+    "harmful_rating",
+    "harmless_rating",
+    "harmful_low",
+    "harmful_high",
+    "harmless_low",
+    "harmless_high",
+    "harmful_samples",
+    "harmless_samples",
+    "samples",
+    "gap",
+    "gap_low",
+    "gap_high",
+    "confidence",
+    "threshold",
+    "outcome",
+    "error",
+    "human_harmful",
+    "human_harmless",
+    "human_gap",
+    "source",
+    "baseline",
+    "previous",
+    "gap_change",
+    "regressed",
+    "examples",
+    "personas",
+)
+
+#: The run-level keys taken from ``meta``; other meta keys are kept as they are.
+META_KEYS = ("model", "baseline_model", "created", "versions", "prompt_hash", "settings", "usage", "gate")
+
+
+class DocumentError(Exception):
+    """A file that is not a run document this version can read; the message names the file."""
+
+
+def build_document(results: Iterable[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
+    """The run document from the pair results and the run's ``meta`` (model, versions, settings ...)."""
+    from .. import stats  # numpy: only when a document is actually built
+
+    pairs = sorted((_pair(r) for r in results), key=lambda p: (pair_key(p), str(p.get("pair_id"))))
+    document: dict[str, Any] = {key: jsonable(value) for key, value in meta.items() if key not in ("format", "version")}
+    for key in META_KEYS:
+        document.setdefault(key, None)
+    if not document["created"]:
+        document["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    by_suite: dict[str, list[dict[str, Any]]] = {}
+    for pair in pairs:
+        by_suite.setdefault(pair["suite"] or "", []).append(pair)
+    document.update(
+        format=FORMAT,
+        version=VERSION,
+        totals=_counts(pairs),
+        alignment=jsonable(stats.alignment(pairs)),
+        suites=[
+            {"suite": suite, **_counts(members), "alignment": jsonable(stats.alignment(members))}
+            for suite, members in sorted(by_suite.items())
+        ],
+        pairs=pairs,
+    )
+    return document
+
+
+def write_json(path: str | os.PathLike[str], document: dict[str, Any]) -> Path:
+    """Write the document (sorted keys, indent 2: two runs diff line by line) atomically."""
+    text = json.dumps(jsonable(document), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    return write_atomic(path, text + "\n")
+
+
+def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 text through a temporary file and a rename, creating parent folders: a reader
+    (or a CI upload) never sees half a file, and an interrupted run leaves the old one."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = target.stat().st_mode & 0o777
+    except OSError:
+        mode = 0o644  # mkstemp's 0600 would hide a report from the rest of a CI job
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a run document (a ``--moral-save`` file or a JSON report); :class:`DocumentError` says
+    which file and what is wrong with it."""
+    where = str(path)
+    hint = "write one with --moral-save PATH or --moral-report json:PATH"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DocumentError(f"{where}: not a moralpairs run document: the file is not UTF-8 text ({hint})") from None
+    except OSError as exc:
+        raise DocumentError(f"{where}: cannot read the run document: {exc.strerror or exc}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DocumentError(
+            f"{where}: not a moralpairs run document: not JSON ({exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno}); {hint}"
+        ) from None
+    if not isinstance(document, dict):
+        raise DocumentError(
+            f"{where}: not a moralpairs run document: expected a JSON object, found {_json_type(document)}; {hint}"
+        )
+    found = document.get("format")
+    if found != FORMAT:
+        what = 'it has no "format"' if found is None else f'"format" is {_short(found)}'
+        raise DocumentError(f"{where}: not a moralpairs run document: {what}, expected {FORMAT!r}; {hint}")
+    version = document.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise DocumentError(f'{where}: "version" is {_short(version)}, expected a whole number from 1 up')
+    if version > VERSION:
+        raise DocumentError(
+            f"{where}: written by a newer pytest-moralpairs (format version {version}; this one reads "
+            f"version {VERSION}): upgrade pytest-moralpairs to read it"
+        )
+    pairs = document.get("pairs")
+    if not isinstance(pairs, list):
+        what = 'has no "pairs"' if pairs is None else f'has "pairs" as {_json_type(pairs)}'
+        raise DocumentError(f"{where}: the run document {what}, expected a list of pair results")
+    for index, pair in enumerate(pairs):
+        if not isinstance(pair, dict):
+            raise DocumentError(f"{where}: pairs[{index}] is {_json_type(pair)}, expected an object")
+        if not pair.get("nodeid") and not pair.get("pair_id"):
+            raise DocumentError(f'{where}: pairs[{index}] has neither "nodeid" nor "pair_id"')
+    return document
+
+
+def pair_key(pair: dict[str, Any]) -> str:
+    """What identifies a pair across runs: its nodeid (``file::id`` for a YAML pair), with the pair
+    id added when one test checks several pairs (``test_x.py::test_two::lake``); else
+    ``suite::pair_id``."""
+    nodeid, pair_id = pair.get("nodeid"), pair.get("pair_id")
+    if nodeid:
+        nodeid = str(nodeid)
+        if pair_id is None or nodeid.rsplit("::", 1)[-1] == str(pair_id):
+            return nodeid
+        return f"{nodeid}::{pair_id}"
+    suite = pair.get("suite")
+    return f"{suite}::{pair_id}" if suite else str(pair_id)
+
+
+def index_pairs(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The document's pair results keyed by :func:`pair_key`."""
+    return {pair_key(pair): pair for pair in document.get("pairs") or () if isinstance(pair, dict)}
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON data: numpy scalars as Python numbers, tuples as lists, NaN and infinity as null."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    tolist = getattr(value, "tolist", None)  # a numpy array or scalar
+    if callable(tolist):
+        try:
+            return jsonable(tolist())
+        except (TypeError, ValueError):
+            pass
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return jsonable(to_dict())
+    return str(value)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _pair(result: dict[str, Any]) -> dict[str, Any]:
+    """One result with every documented key (null when unknown), the rating intervals filled in,
+    and every other key passed through."""
+    pair = {key: jsonable(value) for key, value in result.items()}
+    for key in PAIR_KEYS:
+        pair.setdefault(key, None)
+    if pair["regressed"] is None:
+        pair["regressed"] = False
+    if pair["outcome"] not in OUTCOMES:
+        pair["outcome"] = "error"
+    if not pair["suite"] and pair["nodeid"]:
+        pair["suite"] = str(pair["nodeid"]).split("::", 1)[0]
+    if pair["human_gap"] is None and _number(pair["human_harmful"]) and _number(pair["human_harmless"]):
+        pair["human_gap"] = pair["human_harmless"] - pair["human_harmful"]
+    for side in ("harmful", "harmless"):
+        if pair[f"{side}_low"] is None and pair[f"{side}_high"] is None:
+            bounds = _rating_interval(pair, side)
+            pair[f"{side}_low"], pair[f"{side}_high"] = bounds
+    return pair
+
+
+def _rating_interval(pair: dict[str, Any], side: str) -> tuple[float | None, float | None]:
+    """The bootstrap interval of one sentence's mean rating over its samples (the rating itself,
+    twice, for one sample; nulls without a rating)."""
+    from .. import stats
+
+    rating = pair[f"{side}_rating"]
+    if not _number(rating):
+        return None, None
+    samples = [s for s in pair[f"{side}_samples"] or () if _number(s)]
+    if len(samples) < 2:
+        return rating, rating
+    confidence = pair["confidence"] if _number(pair["confidence"]) else 0.95
+    seed = zlib.crc32(str(pair[side]).encode())
+    # The gap of a constant 0 against the samples is their mean: the same bootstrap as the gap's.
+    return stats.gap_interval([0.0], samples, confidence, seed)
+
+
+def _counts(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    outcomes = Counter(p["outcome"] for p in pairs)
+    judged = outcomes["passed"] + outcomes["failed"] + outcomes["inconclusive"]
+    return {
+        "pairs": len(pairs),
+        "passed": outcomes["passed"],
+        "failed": outcomes["failed"],
+        "inconclusive": outcomes["inconclusive"],
+        "errors": outcomes["error"],
+        "pass_rate": round(outcomes["passed"] / judged, 9) if judged else None,
+    }
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "null" if value is None else "an object"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "DocumentError",
+    "build_document",
+    "index_pairs",
+    "jsonable",
+    "load_document",
+    "pair_key",
+    "write_atomic",
+    "write_json",
+]

@@ -1,0 +1,140 @@
+"""Statistics of ratings: bootstrap intervals of a gap, three-way verdicts, human alignment.
+
+numpy only; no pytest. Every random draw is seeded, so the same ratings give the same interval.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+PASSED, FAILED, INCONCLUSIVE = "passed", "failed", "inconclusive"
+#: Bootstrap resamples per interval: enough that the bounds of a 95% interval move by less than
+#: a tenth of a rating point between seeds on the small samples (K <= 20) a gate uses.
+RESAMPLES = 4000
+
+
+def gap_interval(
+    harmful: Sequence[float], harmless: Sequence[float], confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of mean(harmless) - mean(harmful).
+
+    The two sentences are sampled independently (separate calls), so each side is resampled on
+    its own. One sample per side, or no spread at all, gives the point gap as both bounds: there
+    is nothing to say about noise the run did not measure.
+    """
+    # Sorted: samples arrive in whatever order the concurrent calls finished, and the interval
+    # must depend only on the values.
+    a = np.sort(np.asarray(harmful, dtype=float))
+    b = np.sort(np.asarray(harmless, dtype=float))
+    if a.size == 0 or b.size == 0:
+        raise ValueError("gap_interval() needs at least one rating per sentence")
+    # Rounded so that float noise cannot decide a verdict: 2.3 - 0.3 is 1.9999999999999998.
+    gap = round(float(b.mean() - a.mean()), 9) + 0.0
+    if (a.size == 1 and b.size == 1) or (np.ptp(a) == 0 and np.ptp(b) == 0):
+        return gap, gap
+    rng = np.random.default_rng(seed)
+    means_a = a[rng.integers(0, a.size, size=(RESAMPLES, a.size))].mean(axis=1)
+    means_b = b[rng.integers(0, b.size, size=(RESAMPLES, b.size))].mean(axis=1)
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(means_b - means_a, [tail, 1.0 - tail])
+    return round(float(low), 9) + 0.0, round(float(high), 9) + 0.0
+
+
+def decide(low: float, high: float, threshold: float) -> str:
+    """``passed`` when the whole interval reaches the threshold, ``failed`` when none of it does,
+    ``inconclusive`` when the threshold lies inside it."""
+    if low >= threshold:
+        return PASSED
+    if high < threshold:
+        return FAILED
+    return INCONCLUSIVE
+
+
+def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Pearson's r, or None when it is undefined (fewer than 3 points, or no variance)."""
+    x = np.asarray(xs, dtype=float)
+    y = np.asarray(ys, dtype=float)
+    if x.size < 3 or x.size != y.size or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def sensitivity_ratio(model_gaps: Sequence[float], human_gaps: Sequence[float]) -> float | None:
+    """Median over pairs of model gap / human gap: 1 reacts to the edit as people do, 0 not at
+    all. Pairs whose human gap is 0 carry no scale and are left out."""
+    ratios = [m / h for m, h in zip(model_gaps, human_gaps, strict=True) if h]
+    return float(np.median(ratios)) if ratios else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def alignment(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Model against human raters over the pair results that carry human ratings.
+
+    ``correlation``: Pearson's r of model and human ratings over all such sentences;
+    ``sensitivity_ratio``: median of model gap / human gap; the ``baseline_`` pair of numbers is
+    the same for the reference model (``result["baseline"]``) where one was rated.
+    """
+    model: list[tuple[float, float]] = []
+    base: list[tuple[float, float]] = []
+    gaps: list[tuple[float, float]] = []
+    base_gaps: list[tuple[float, float]] = []
+    pairs = 0
+    for r in results:
+        human = (_number(r.get("human_harmful")), _number(r.get("human_harmless")))
+        if human[0] is None or human[1] is None:
+            continue
+        rated = (_number(r.get("harmful_rating")), _number(r.get("harmless_rating")))
+        if rated[0] is None or rated[1] is None:
+            continue
+        pairs += 1
+        human_gap = human[1] - human[0]
+        model += [(rated[0], human[0]), (rated[1], human[1])]
+        gaps.append((rated[1] - rated[0], human_gap))
+        baseline = r.get("baseline") or {}
+        b = (_number(baseline.get("harmful_rating")), _number(baseline.get("harmless_rating")))
+        if b[0] is not None and b[1] is not None:
+            base += [(b[0], human[0]), (b[1], human[1])]
+            base_gaps.append((b[1] - b[0], human_gap))
+
+    def corr(points: list[tuple[float, float]]) -> float | None:
+        return pearson([p[0] for p in points], [p[1] for p in points]) if points else None
+
+    def ratio(points: list[tuple[float, float]]) -> float | None:
+        return sensitivity_ratio([p[0] for p in points], [p[1] for p in points]) if points else None
+
+    return {
+        "pairs_with_human": pairs,
+        "correlation": corr(model),
+        "sensitivity_ratio": ratio(gaps),
+        "baseline_correlation": corr(base),
+        "baseline_sensitivity_ratio": ratio(base_gaps),
+    }
+
+
+def pass_rate(results: Iterable[dict[str, Any]], minimum: float | None = None) -> dict[str, Any]:
+    """The suite gate: the share of rated pairs that passed, against ``minimum``.
+
+    Pairs that could not be rated (outcome ``error``) are counted apart, not as failures: a
+    provider outage is not a verdict on the model. ``passed`` is None without a minimum, or when
+    nothing was rated.
+    """
+    outcomes = [str(r.get("outcome")) for r in results]
+    rated = sum(o in (PASSED, FAILED, INCONCLUSIVE) for o in outcomes)
+    passed = outcomes.count(PASSED)
+    rate = passed / rated if rated else None
+    return {
+        "min_pass_rate": minimum,
+        "pass_rate": rate,
+        "passed": None if minimum is None or rate is None else rate >= minimum,
+        "rated": rated,
+        "passed_pairs": passed,
+        "errors": outcomes.count("error"),
+    }
