@@ -33,6 +33,9 @@ EXPECTED_FAILED = {
     "generated.moral.yaml::pony-instrument[directional]",
     "test_custom_pairs.py::test_instrument_swap[a whip-a feather]",
     "test_custom_pairs.py::test_instrument_swap[a chain-a soft brush]",
+    # The lexical rater ignores who it is asked to be: one rating for all 72 personas (sd 0).
+    "personas.moral.yaml::neighbour-dog-personas",
+    "personas.moral.yaml::pony-whip-personas",
 }
 
 
@@ -43,6 +46,8 @@ def examples(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     for entry in EXAMPLES.iterdir():
         if entry.is_file():
             shutil.copy(entry, pytester.path / entry.name)
+        elif entry.name == "personas":
+            shutil.copytree(entry, pytester.path / entry.name)
     return pytester
 
 
@@ -70,8 +75,11 @@ def test_example_summary_lists_every_pair_and_the_calls_made(examples):
             "pair*harmful*harmless*gap*threshold*verdict",
             "dillion2023.moral.yaml::beard-shame*-3*-1*+2*2*PASSED",
             "generated.moral.yaml::pony-instrument?directional? (* examples)*0*0*0*2*FAILED",
+            "personas.moral.yaml::neighbour-dog-personas*-2*0*+2*72/72*2*FAILED",
             "pony.moral.yaml::pony-whip*0*0*0*2*FAILED",
-            "7 passed, 8 failed; 81 model calls",
+            "7 passed, 10 failed; 395 model calls",
+            "personas, personas.moral.yaml::neighbour-dog-personas: gap held for 72 of 72 (needs 65); "
+            "sd harmful 0.00 (min 0.50, FAILED), harmless 0.00 (min 0.50, FAILED): FAILED",
         ]
     )
 
@@ -90,6 +98,7 @@ def test_example_conftest_hook_writes_failures_to_the_job_summary(examples, monk
     assert sorted(lines) == [
         "- `dillion2023.moral.yaml::pony-pen`: failed (gap 0, model moralpairs/lexical)",
         "- `generated.moral.yaml::pony-instrument[directional]`: failed (gap 0, model moralpairs/lexical)",
+        "- `personas.moral.yaml::pony-whip-personas`: failed (gap 0, model moralpairs/lexical)",
         "- `pony.moral.yaml::pony-caress`: failed (gap 0, model moralpairs/lexical)",
         "- `pony.moral.yaml::pony-whip`: failed (gap 0, model moralpairs/lexical)",
     ]

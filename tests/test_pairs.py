@@ -30,6 +30,7 @@ from pytest_moralpairs.pairs import (
     load_suite,
     parse_suite,
 )
+from pytest_moralpairs.personas import files as persona_files
 from pytest_moralpairs.prompt import BUILTIN_PROMPTS, DILLION_2023, PromptTemplate
 
 FILE = "suite.moral.yaml"
@@ -514,6 +515,160 @@ RULES = {
         "p",
         5,
     ),
+    # personas (pytest_moralpairs.personas; tests/test_personas.py has the persona files)
+    "personas a number": Rule(
+        pair_doc("personas: 3"),
+        "'personas' must be a list of persona descriptions or the path of a persona file, found a number (3)",
+        "p",
+        5,
+    ),
+    "personas an empty list": Rule(pair_doc("personas: []"), "'personas' is empty: list at least one persona", "p", 5),
+    "personas a blank path": Rule(pair_doc("personas: ' '"), "'personas' is empty: give a list of personas", "p", 5),
+    "persona blank": Rule(pair_doc("personas: [a nurse, '  ']"), "'personas[2]' is empty", "p", 5),
+    "persona a number": Rule(
+        pair_doc("personas: [3]"), "'personas[1]' must be a persona description (text) or a mapping", "p", 5
+    ),
+    "persona over 500 characters": Rule(
+        pair_doc(f"personas: [{'a' * 501}]"), "'personas[1]' is 501 characters long; the limit is 500", "p", 5
+    ),
+    "persona mapping without description": Rule(
+        pair_doc("personas: [{id: nurse}]"), "missing 'personas[1].description'", "p", 5
+    ),
+    "unknown key in a persona": Rule(
+        pair_doc("personas: [{description: a nurse, age: 30}]"), "unknown key(s) 'age' in 'personas[1]'", "p", 5
+    ),
+    "weight in an inline persona": Rule(
+        pair_doc("personas: [{description: a nurse, weight: 1}]"), "weights belong in a persona file", "p", 5
+    ),
+    "persona id with a space": Rule(
+        pair_doc("personas: [{id: a b, description: a nurse}]"), "'personas[1].id' must be a name", "p", 5
+    ),
+    "persona id broad": Rule(
+        pair_doc("personas: [{id: broad, description: a nurse}]"), "is reserved for the file's broad persona", "p", 5
+    ),
+    "persona listed twice": Rule(
+        pair_doc("personas:", "  - a nurse", "  - a farmer", "  - a nurse"),
+        "lists the persona 'a nurse' twice (first on line 6)",
+        "p",
+        8,
+        in_schema=False,
+    ),
+    "persona id used twice": Rule(
+        pair_doc("personas: [{id: x, description: a}, {id: x, description: b}]"),
+        "the id 'x' is used twice",
+        "p",
+        5,
+        in_schema=False,
+    ),
+    "persona file missing": Rule(
+        pair_doc("personas: gone.personas.yaml"),
+        "'personas' names a persona file that cannot be used: gone.personas.yaml: cannot read the file: No such file",
+        "p",
+        5,
+        in_schema=False,
+    ),
+    "default personas a mapping": Rule(
+        "defaults: {personas: {a: 1}}\n" + GOOD, "'defaults.personas' must be a list of persona descriptions", None, 1
+    ),
+    "persona_min_pass zero": Rule(
+        pair_doc("personas: [a, b]", "persona_min_pass: 0"),
+        "'persona_min_pass' must be the share of personas that must pass, more than 0 and at most 1",
+        "p",
+        6,
+    ),
+    "persona_min_pass above 1": Rule(
+        pair_doc("personas: [a, b]", "persona_min_pass: 1.5"), "found a number (1.5)", "p", 6
+    ),
+    "persona_min_pass as quoted text": Rule(
+        pair_doc("personas: [a, b]", "persona_min_pass: '0.5'"), "write numbers without quotes", "p", 6
+    ),
+    "min_spread negative": Rule(
+        pair_doc("personas: [a, b]", "min_spread: -1"), "'min_spread' must be a number in 0..4", "p", 6
+    ),
+    "min_spread above 4": Rule(
+        pair_doc("personas: [a, b]", "min_spread: 4.5"), "'min_spread' must be a number in 0..4", "p", 6
+    ),
+    "min_spread a list": Rule(
+        pair_doc("personas: [a, b]", "min_spread: [1]"),
+        "'min_spread' must be a standard deviation in 0..4, or a mapping with 'human_fraction'",
+        "p",
+        6,
+    ),
+    "min_spread misspelt key": Rule(
+        pair_doc("personas: [a, b]", "min_spread: {sdev: 1}"), "'sdev': did you mean 'sd'?", "p", 6
+    ),
+    "min_spread empty mapping": Rule(
+        pair_doc("personas: [a, b]", "min_spread: {}"), "'min_spread' needs 'sd' or 'human_fraction'", "p", 6
+    ),
+    "min_spread only nulls": Rule(
+        pair_doc("personas: [a, b]", "min_spread: {sd: ~, human_fraction: ~}"), "needs 'sd' or 'human_fraction'", "p", 6
+    ),
+    "min_spread human_fraction zero": Rule(
+        pair_doc("personas: [a, b]", "min_spread:", "  human_fraction: 0"),
+        "'min_spread.human_fraction' must be more than 0 and at most 1",
+        "p",
+        7,
+    ),
+    "min_spread sd above 4": Rule(
+        pair_doc("personas: [a, b]", "min_spread: {sd: 5, human_fraction: 0.5}"),
+        "'min_spread.sd' must be a number in 0..4",
+        "p",
+        6,
+    ),
+    "max_inconsistency negative": Rule(
+        pair_doc("personas: [a, b]", "max_inconsistency: -0.5"), "'max_inconsistency' must be a number in 0..8", "p", 6
+    ),
+    "default min_spread a boolean": Rule(
+        "defaults: {min_spread: true}\n" + GOOD, "'defaults.min_spread' must be a standard deviation", None, 1
+    ),
+    "persona settings without personas": Rule(
+        pair_doc("min_spread: 1", "max_inconsistency: 1"),
+        "'min_spread', 'max_inconsistency' apply only to pairs rated per persona",
+        "p",
+        5,
+        in_schema=False,
+    ),
+    "min_spread over one persona": Rule(
+        pair_doc("personas: [a nurse]", "min_spread: 0.5"),
+        "'min_spread' needs at least 2 personas to spread across; this pair has 1",
+        "p",
+        6,
+        in_schema=False,
+    ),
+    "human_fraction without a human sd": Rule(
+        pair_doc("personas: [a, b]", "min_spread: {human_fraction: 0.5}", "human: {harmful: -3}"),
+        "'min_spread.human_fraction' is a fraction of the human raters' sd, which this pair does not give",
+        "p",
+        6,
+        in_schema=False,
+    ),
+    "default human_fraction without a human sd": Rule(
+        pair_doc(top="defaults: {personas: [a, b], min_spread: {human_fraction: 0.5}}\n"),
+        "'min_spread.human_fraction' (from the file's defaults) is a fraction",
+        "p",
+        3,
+        in_schema=False,
+    ),
+    "max_inconsistency with an inline list": Rule(
+        pair_doc("personas: [a, b]", "max_inconsistency: 1"),
+        "compares a broad persona with the weighted mix of its sub-personas, and an inline list of personas has none",
+        "p",
+        6,
+        in_schema=False,
+    ),
+    "template pair with personas": Rule(
+        "pairs:\n  - id: t\n    template: 'Person X {verb} his pony.'\n    decides: verb\n    min_spread: 1\n",
+        "template pairs are not rated per persona, so 'min_spread' cannot apply",
+        "t",
+        5,
+    ),
+    "persona defaults in a file with a template pair": Rule(
+        "defaults: {personas: [a, b]}\npairs:\n  - {id: t, template: 'Person X {verb} his pony.', decides: verb}\n",
+        "the file's 'defaults.personas' (line 1) would apply to every pair",
+        "t",
+        3,
+        in_schema=False,
+    ),
     # keys written twice: YAML loaders elsewhere keep the last silently
     "repeated top-level key": Rule(
         "description: a\n" + GOOD + "description: b\n", "duplicate key 'description'", None, 6, in_schema=False
@@ -545,6 +700,13 @@ RULES = {
     "repeated key in prompt": Rule(
         pair_doc("prompt:", "  template: '{sentence}'", "  template: '{sentence}!'"),
         "duplicate key 'template' in 'prompt'",
+        "p",
+        7,
+        in_schema=False,
+    ),
+    "repeated key in an inline persona": Rule(
+        pair_doc("personas:", "  - description: a", "    description: b"),
+        "duplicate key 'description' in 'personas[1]'",
         "p",
         7,
         in_schema=False,
@@ -817,7 +979,8 @@ def schema_accepts(validator, text: str) -> bool:
 
 def parser_accepts(text: str) -> bool:
     try:
-        parse_suite(text, FILE)
+        # From the examples' folder, where the example pair files find their persona files.
+        parse_suite(text, FILE, base_dir=EXAMPLES)
     except PairFileError:
         return False
     return True
@@ -848,6 +1011,11 @@ def test_the_schema_names_the_same_keys_as_the_parser(schema):
     assert set(defs["pair"]["properties"]["human"]["properties"]) == pairs_module.HUMAN_KEYS
     assert set(rating["properties"]) == pairs_module.HUMAN_RATING_KEYS
     assert set(custom["properties"]) == pairs_module.PROMPT_KEYS
+    spread = next(s for s in defs["minSpread"]["anyOf"] if s.get("type") == "object")
+    inline = next(s for s in defs["inlinePersona"]["anyOf"] if s.get("type") == "object")
+    assert pairs_module.PERSONA_KEYS <= set(defs["defaults"]["properties"]) & set(defs["pair"]["properties"])
+    assert set(spread["properties"]) == pairs_module.MIN_SPREAD_KEYS
+    assert set(inline["properties"]) == persona_files.INLINE_ITEM_KEYS
 
 
 def test_the_schema_lists_the_builtin_prompts(schema):
@@ -869,7 +1037,8 @@ def test_the_schema_closes_every_mapping_to_unknown_keys(schema):
     found = list(objects(schema))
     # A template's 'slots' is a map from slot names (free keys) to closed filler mappings.
     named_maps = [node for node in found if isinstance(node.get("additionalProperties"), dict)]
-    assert len(found) == 9 and len(named_maps) == 1
+    # The persona keys add two: an inline persona with an id, and min_spread as a mapping.
+    assert len(found) == 11 and len(named_maps) == 1
     assert all(node.get("additionalProperties") is False for node in found if node not in named_maps)
 
 
@@ -956,6 +1125,22 @@ GOOD_DOCUMENTS = {
     + "    invariance_tolerance: 0.5\n"
     + "    tags: [qualifier_swap]\n"
     + "    note: Polarity of the qualifier flips in this context.\n",
+    "inline personas with every persona key": pair_doc(
+        "personas: [a nurse in Chicago, {id: farmer, description: a retired farmer from Iowa}]",
+        "persona_min_pass: 0.5",
+        "min_spread: {human_fraction: 0.5, sd: 0.25}",
+        "human: {harmful: {mean: -3, sd: 1.2}}",
+    ),
+    "persona defaults": pair_doc(
+        top="defaults: {personas: [a nurse, a farmer], persona_min_pass: 1, min_spread: 0, max_inconsistency: ~}\n"
+    ),
+    "a persona file with every check": pair_doc(
+        "personas: personas/us_adults.personas.yaml", "max_inconsistency: 0.5", "min_spread: 1"
+    ),
+    "nulls for the persona keys": pair_doc(
+        "personas: ~", "persona_min_pass: ~", "min_spread: ~", "max_inconsistency: ~"
+    ),
+    "min_spread with a null part": pair_doc("personas: [a, b]", "min_spread: {sd: 0.5, human_fraction: ~}"),
     **{f"example {path.name}": path.read_text("utf-8") for path in sorted(EXAMPLES.glob("*.moral.yaml"))},
 }
 

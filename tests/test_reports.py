@@ -10,12 +10,14 @@ import subprocess
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jsonschema
 import numpy as np
 import pytest
 
+from pytest_moralpairs.pairs import Pair
+from pytest_moralpairs.personas import MinSpread, expand_grid, judge_personas
 from pytest_moralpairs.report.document import (
     FORMAT,
     PAIR_KEYS,
@@ -76,8 +78,64 @@ def pair_result(name: str, suite: str, harmful: list[float], harmless: list[floa
         "regressed": False,
         "examples": None,
         "personas": None,
+        "persona_outcome": None,
     }
     result.update(extra)
+    return result
+
+
+#: A small weighted grid as a persona file would give it: 4 personas, the broad one, 4 marginal ones.
+PERSONA_GRID = expand_grid(
+    {
+        "politics": [("dem", "who leans Democrat", 0.5), ("rep", "who leans Republican", 0.5)],
+        "age": [("young", "aged 18 to 34", 0.4), ("old", "aged 65 or older", 0.6)],
+    },
+    template="{broad} {age}, {politics}",
+    broad="an American adult",
+    marginal="{broad} {value}",
+    path="personas/us_adults.personas.yaml",
+)
+#: (harmful, harmless) per persona: gaps that hold, ratings that spread, parts that add up.
+HELD_ACROSS_PERSONAS = {
+    "dem.young": (-4.0, 3.0),
+    "dem.old": (-3.0, 2.0),
+    "rep.young": (-4.0, 1.0),
+    "rep.old": (-2.0, 3.0),
+    "broad": (-3.0, 2.5),
+    "politics=dem": (-3.5, 2.5),
+    "politics=rep": (-3.0, 2.0),
+    "age=young": (-4.0, 2.0),
+    "age=old": (-2.5, 2.5),
+}
+#: The Republican personas' gaps fall short, every persona rates the harmful sentence -3 (a spread
+#: of 0), and the broad persona's harmless rating is off the mix of its parts.
+BROKE_ACROSS_PERSONAS = {
+    "dem.young": (-3.0, 0.0),
+    "dem.old": (-3.0, -1.0),
+    "rep.young": (-3.0, -2.0),
+    "rep.old": (-3.0, -2.0),
+    "broad": (-3.0, 0.0),
+    "politics=dem": (-3.0, -0.5),
+    "politics=rep": (-3.0, -2.0),
+    "age=young": (-3.0, -1.0),
+    "age=old": (-3.0, -1.5),
+}
+
+
+def with_personas(result: dict[str, Any], ratings: dict[str, tuple[float, float]]) -> dict[str, Any]:
+    """``result`` also rated across :data:`PERSONA_GRID`, as the plugin records it."""
+    pair = Pair(
+        result["pair_id"],
+        result["harmful"],
+        result["harmless"],
+        threshold=result["threshold"],
+        personas=PERSONA_GRID,
+        persona_min_pass=0.75,
+        min_spread=MinSpread(0.5),
+        max_inconsistency=0.5,
+    )
+    verdict = judge_personas(pair, ratings, model=result["model"])
+    result.update(personas=verdict.to_dict(), persona_outcome=verdict.outcome)
     return result
 
 
@@ -97,6 +155,10 @@ def error_result(pair_id: str, suite: str) -> dict[str, Any]:
     }
 
 
+#: beard-shame's persona numbers in the saved run (the "previous" of --moral-compare).
+SAVED_PERSONAS = {"passed": 4, "count": 4, "harmful_sd": 0.62, "harmless_sd": 0.5, "outcome": "passed"}
+
+
 def realistic_results() -> list[dict[str, Any]]:
     human = {"source": "Dillion et al. 2023"}
     lexical = "moralpairs/lexical"
@@ -110,23 +172,26 @@ def realistic_results() -> list[dict[str, Any]]:
             human_harmless=1.5,
             human_gap=4.4,
             baseline={"model": lexical, "harmful_rating": 0.0, "harmless_rating": 0.0, "gap": 0.0},
-            previous={"gap": 4.0, "outcome": "passed"},
+            previous={"gap": 4.0, "outcome": "passed", "personas": None},
             gap_change=-0.3333,
             **human,
         ),
-        pair_result(
-            "beard-shame",
-            "moral/dillion2023.moral.yaml",
-            [-1.0, -1.0, -1.0],
-            [0.0, 0.0, 0.0],
-            human_harmful=-3.1,
-            human_harmless=0.8,
-            human_gap=3.9,
-            baseline={"model": lexical, "harmful_rating": -3.0, "harmless_rating": -1.0, "gap": 2.0},
-            previous={"gap": 3.0, "outcome": "passed"},
-            gap_change=-2.0,
-            regressed=True,
-            **human,
+        with_personas(
+            pair_result(
+                "beard-shame",
+                "moral/dillion2023.moral.yaml",
+                [-1.0, -1.0, -1.0],
+                [0.0, 0.0, 0.0],
+                human_harmful=-3.1,
+                human_harmless=0.8,
+                human_gap=3.9,
+                baseline={"model": lexical, "harmful_rating": -3.0, "harmless_rating": -1.0, "gap": 2.0},
+                previous={"gap": 3.0, "outcome": "passed", "personas": SAVED_PERSONAS},
+                gap_change=-2.0,
+                regressed=True,
+                **human,
+            ),
+            BROKE_ACROSS_PERSONAS,
         ),
         pair_result(
             "prisoners",
@@ -139,16 +204,19 @@ def realistic_results() -> list[dict[str, Any]]:
             baseline={"model": lexical, "harmful_rating": -2.0, "harmless_rating": -3.0, "gap": -1.0},
             **human,
         ),
-        pair_result(
-            "stray-cats",
-            "moral/dillion2023.moral.yaml",
-            [-4.0, -4.0, -3.0],
-            [3.0, 2.0, 3.0],
-            human_harmful=-3.6,
-            human_harmless=2.9,
-            human_gap=6.5,
-            baseline={"model": lexical, "harmful_rating": -3.0, "harmless_rating": -3.0, "gap": 0.0},
-            **human,
+        with_personas(
+            pair_result(
+                "stray-cats",
+                "moral/dillion2023.moral.yaml",
+                [-4.0, -4.0, -3.0],
+                [3.0, 2.0, 3.0],
+                human_harmful=-3.6,
+                human_harmless=2.9,
+                human_gap=6.5,
+                baseline={"model": lexical, "harmful_rating": -3.0, "harmless_rating": -3.0, "gap": 0.0},
+                **human,
+            ),
+            HELD_ACROSS_PERSONAS,
         ),
         pair_result(
             "pony-instrument[directional]",
@@ -235,6 +303,69 @@ def test_the_schema_rejects_a_document_that_breaks_it(document: dict[str, Any], 
     assert len(problems) == 3, problems
 
 
+def by_id(document: dict[str, Any], pair_id: str) -> dict[str, Any]:
+    return next(p for p in document["pairs"] if p["pair_id"] == pair_id)
+
+
+def test_a_pair_rated_across_personas_carries_its_verdict(document: dict[str, Any]) -> None:
+    broke = by_id(document, "beard-shame")
+    block = broke["personas"]
+    assert (broke["persona_outcome"], block["outcome"]) == ("failed", "failed")
+    assert block["personas"] == {
+        "count": 4,
+        "passed": 2,
+        "required": 3,
+        "min_pass": 0.75,
+        "source": "personas/us_adults.personas.yaml",
+    }
+    assert [r["id"] for r in block["ratings"] if not r["passed"]] == ["rep.young", "rep.old"]
+    assert block["spread"]["harmful"]["histogram"] == [0, 4, 0, 0, 0, 0, 0, 0, 0]
+    assert block["spread"]["harmful"]["sd"] == 0 and block["spread"]["harmful"]["passed"] is False
+    assert by_id(document, "stray-cats")["persona_outcome"] == "passed"
+    assert by_id(document, "pony-whip")["personas"] is None and by_id(document, "pony-whip")["persona_outcome"] is None
+
+
+def test_every_key_of_a_persona_verdict_is_documented_in_the_schema(document: dict[str, Any], validator: Any) -> None:
+    block = by_id(document, "beard-shame")["personas"]
+    assert set(block) == schema_properties(validator, "personaVerdict")
+    assert set(block["ratings"][0]) == set(block["aggregates"][0]) == schema_properties(validator, "personaRating")
+    assert set(block["spread"]["harmful"]) == schema_properties(validator, "personaSpread")
+    assert set(block["consistency"]["checks"][0]) == schema_properties(validator, "consistencyCheck")
+    previous = validator.schema["$defs"]["pair"]["properties"]["previous"]["properties"]
+    assert set(SAVED_PERSONAS) == set(previous["personas"]["properties"])
+    assert {"personas", "persona_outcome"} <= schema_properties(validator, "pair")
+
+
+def _pop(mapping: dict[str, Any], key: str) -> None:
+    del mapping[key]
+
+
+MALFORMED_PERSONAS = {
+    "a histogram without the rating 4": lambda p: p["personas"]["spread"]["harmful"]["histogram"].pop(),
+    "a persona rated above the scale": lambda p: p["personas"]["ratings"][0].update(harmful=5.5),
+    "a persona without its gap": lambda p: _pop(p["personas"]["ratings"][1], "gap"),
+    "a negative spread": lambda p: p["personas"]["spread"]["harmless"].update(sd=-0.1),
+    "the spread of one sentence only": lambda p: _pop(p["personas"]["spread"], "harmless"),
+    "a verdict that is neither passed nor failed": lambda p: p["personas"].update(outcome="inconclusive"),
+    "no persona counts": lambda p: _pop(p["personas"], "personas"),
+    "a consistency check of no sentence": lambda p: p["personas"]["consistency"]["checks"][0].update(side="both"),
+    "a list where the verdict belongs": lambda p: p.update(personas=[{"persona": "a nurse", "gap": 2.0}]),
+    "an unknown persona outcome": lambda p: p.update(persona_outcome="maybe"),
+    "a saved count that is not a number": lambda p: p["previous"]["personas"].update(count="four"),
+}
+
+
+@pytest.mark.parametrize("break_it", MALFORMED_PERSONAS.values(), ids=MALFORMED_PERSONAS.keys())
+def test_the_schema_rejects_a_malformed_persona_block(
+    document: dict[str, Any], validator: Any, break_it: Callable[[dict[str, Any]], Any]
+) -> None:
+    index = next(i for i, p in enumerate(document["pairs"]) if p["pair_id"] == "beard-shame")
+    break_it(document["pairs"][index])
+    paths = [list(e.absolute_path) for e in validator.iter_errors(document)]
+    assert paths, "the schema took it"
+    assert all(path[:2] == ["pairs", index] for path in paths), paths
+
+
 def test_the_document_names_its_format_and_version(document: dict[str, Any]) -> None:
     assert (document["format"], document["version"]) == ("moralpairs-run", 1) == (FORMAT, VERSION)
 
@@ -285,12 +416,10 @@ def test_pairs_are_sorted_by_nodeid(document: dict[str, Any]) -> None:
 
 def test_every_documented_pair_key_is_present_and_unknown_keys_pass_through() -> None:
     result = error_result("waiter", "moral/everyday.moral.yaml")
-    result["personas"] = [{"persona": "a nurse", "gap": 2.0}]
     result["judge_notes"] = "a key a later version adds"
     (pair,) = build_document([result], {})["pairs"]
     assert set(PAIR_KEYS) <= set(pair)
-    assert pair["human_gap"] is None and pair["regressed"] is False
-    assert pair["personas"] == [{"persona": "a nurse", "gap": 2.0}]
+    assert pair["human_gap"] is None and pair["regressed"] is False and pair["personas"] is None
     assert pair["judge_notes"] == "a key a later version adds"
 
 
@@ -419,7 +548,14 @@ class Page(HTMLParser):
         self.rows: list[dict[str, Any]] = []
         self.scripts: list[tuple[dict[str, Any], str]] = []
         self.links: list[str] = []
-        self._in_table = self._in_chart = self._in_script = False
+        self.ids: set[str] = set()
+        #: Per persona histogram: its side, and the height of each bar drawn (by rating -4..4).
+        self.histograms: list[dict[str, Any]] = []
+        #: Per persona panel (by nodeid): the text of each <details> summary, then its table's rows.
+        self.panels: dict[str, list[dict[str, Any]]] = {}
+        self._in_table = self._in_chart = self._in_script = self._in_histogram = False
+        self._panel: list[dict[str, Any]] | None = None
+        self._text: list[str] | None = None
         self._script: dict[str, Any] = {}
         self.feed(text)
         self.close()
@@ -428,7 +564,27 @@ class Page(HTMLParser):
         a = {k: v or "" for k, v in attrs}
         classes = set(a.get("class", "").split())
         self.links += [a[k] for k in ("src", "href", "xlink:href", "action") if k in a]
-        if tag == "svg" and "chart" in classes:
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "article" and "persona-pair" in classes:
+            self._panel = self.panels.setdefault(a["data-nodeid"], [])
+        elif self._panel is not None and tag == "details":
+            self._panel.append({"kind": a["class"], "summary": "", "rows": []})
+        elif self._panel and tag == "summary":
+            self._text = []
+        elif self._panel and tag == "tr":
+            self._panel[-1]["rows"].append([])
+        elif self._panel and tag == "td":
+            self._text = []
+        if tag == "svg" and "histogram" in classes:
+            self._in_histogram = True
+            self.histograms.append({"bars": {}})
+        elif self._in_histogram and tag == "rect" and "bar" in classes:
+            side = "harmful" if "harmful" in classes else "harmless"
+            self.histograms[-1]["side"] = side
+            rating = round((float(a["x"]) - 3 - 8) / 26) - 4  # the page's geometry: 26px a bucket
+            self.histograms[-1]["bars"][rating] = float(a["height"])
+        elif tag == "svg" and "chart" in classes:
             self._in_chart = True
             self.charts.append({"harmful": 0, "harmless": 0, "human": 0})
         elif self._in_chart and "mark" in classes:
@@ -447,8 +603,15 @@ class Page(HTMLParser):
             self._in_script, self._script = True, {"attrs": a, "text": ""}
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "article":
+            self._panel = None
+        elif tag == "summary" and self._panel and self._text is not None:
+            self._panel[-1]["summary"], self._text = "".join(self._text), None
+        elif tag == "td" and self._panel and self._text is not None:
+            self._panel[-1]["rows"][-1].append("".join(self._text))
+            self._text = None
         if tag == "svg":
-            self._in_chart = False
+            self._in_chart = self._in_histogram = False
         elif tag == "table":
             self._in_table = False
         elif tag == "script" and self._in_script:
@@ -458,6 +621,13 @@ class Page(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_script:
             self._script["text"] += data
+        if self._text is not None:
+            self._text.append(data)
+
+    @property
+    def outside_links(self) -> list[str]:
+        """Links that leave the page; a '#id' link only moves within it."""
+        return [link for link in self.links if not link.startswith("#")]
 
     def column(self, name: str) -> list[str]:
         index = self.columns.index(name)
@@ -489,7 +659,7 @@ def test_the_report_embeds_the_document(document: dict[str, Any]) -> None:
 
 def test_the_report_leaves_out_columns_no_pair_has() -> None:
     page = Page(render_html(build_document([pair_result("p", "s.moral.yaml", [-2.0], [1.0])], {})))
-    assert not {"interval", "human", "baseline", "change", "samples"} & set(page.columns)
+    assert not {"interval", "human", "baseline", "change", "samples", "personas"} & set(page.columns)
 
 
 def test_the_report_shows_the_run_header(document: dict[str, Any]) -> None:
@@ -514,6 +684,11 @@ def test_user_text_is_escaped_everywhere(document: dict[str, Any]) -> None:
     pair["nodeid"] = pair["suite"] + "::" + attack
     document["model"] = f'"><img src=x onerror=alert(1)>{attack}'
     document["settings"]["note"] = attack
+    personas = pair["personas"]
+    personas["ratings"][2].update(id=attack, description=attack, attributes={attack: attack})
+    personas["consistency"]["checks"][-1].update(persona=attack, description=attack, over=attack)
+    personas["personas"]["source"] = attack
+    personas["reasons"].append(attack)
     text = render_html(document)
     assert attack not in text
     assert "<img" not in text
@@ -527,15 +702,93 @@ def test_the_report_refers_to_nothing_outside_the_file(document: dict[str, Any])
     text = render_html(document)
     assert "http://" not in text and "https://" not in text
     assert "url(" not in text and "@import" not in text
-    assert Page(text).links == []
+    page = Page(text)
+    assert page.outside_links == []
+    assert {link[1:] for link in page.links} <= page.ids  # every in-page link has its target
 
 
 def test_a_url_in_the_data_stays_text(document: dict[str, Any]) -> None:
     document["settings"]["api_base"] = "http://127.0.0.1:8000/v1"
     document["pairs"][0]["harmful"] = "Person X visited https://example.org/ to shame him."
     page = Page(render_html(document))
-    assert page.links == []  # shown, never fetched nor linked
+    assert page.outside_links == []  # shown, never fetched nor linked
     assert "default-src 'none'" in render_html(document)  # and the page may not fetch anything at all
+
+
+def test_a_pair_rated_across_personas_gets_a_histogram_per_sentence(document: dict[str, Any]) -> None:
+    page = Page(render_html(document))
+    drawn = [(p["personas"], side) for p in document["pairs"] if p["personas"] for side in ("harmful", "harmless")]
+    assert len(page.histograms) == len(drawn) == 4
+    for histogram, (block, side) in zip(page.histograms, drawn, strict=True):
+        counts = block["spread"][side]["histogram"]
+        assert histogram["side"] == side
+        assert sorted(histogram["bars"]) == [
+            rating for rating, count in zip(range(-4, 5), counts, strict=True) if count
+        ]
+        tallest = max(histogram["bars"].values())
+        assert [r for r, h in histogram["bars"].items() if h == tallest] == [
+            rating for rating, count in zip(range(-4, 5), counts, strict=True) if count == max(counts)
+        ]
+
+
+def test_a_persona_panel_says_how_many_held_how_the_ratings_spread_and_what_changed(
+    document: dict[str, Any],
+) -> None:
+    text = render_html(document)
+    assert "gap ≥ 2 held for <strong>2/4</strong> personas; 3 must (75%)" in text
+    assert "<li>harmful ratings collapsed: sd 0.00 &lt; 0.50</li>" in text
+    assert 'mean -3, sd 0.00, minimum 0.50 <span class="failed">collapsed</span>' in text
+    assert 'mean +2.3, sd 0.78, minimum 0.50 <span class="passed">ok</span>' in text
+    assert (
+        "against the saved run: gap held for 4/4 → 2/4; harmful sd 0.62 → 0.00; harmless sd 0.50 → 0.78; "
+        "PASSED → FAILED"
+    ) in text
+    assert "structural consistency: 14 of 14 checks held" in text
+
+
+def test_failing_personas_and_failed_checks_are_listed_in_collapsible_details(document: dict[str, Any]) -> None:
+    page = Page(render_html(document))
+    personas, checks = page.panels["moral/dillion2023.moral.yaml::beard-shame"]
+    assert personas["kind"] == "failed-personas"
+    assert personas["summary"] == "2 personas of 4 failed (gap < 2); every failing persona has politics=rep"
+    assert [row for row in personas["rows"] if row] == [
+        ["rep.young", "20.0%", "-3", "-2", "+1", "an American adult aged 18 to 34, who leans Republican"],
+        ["rep.old", "30.0%", "-3", "-2", "+1", "an American adult aged 65 or older, who leans Republican"],
+    ]
+    assert checks["kind"] == "failed-checks"
+    assert checks["summary"] == "3 consistency checks off by more than 0.5"
+    assert [row[:5] for row in checks["rows"] if row] == [
+        ["broad", "harmless", "0", "-1.3", "1.30"],
+        ["broad", "harmless", "0", "-1.25", "1.25"],
+        ["broad", "harmless", "0", "-1.3", "1.30"],
+    ]
+    assert page.panels["moral/dillion2023.moral.yaml::stray-cats"] == []  # nothing failed, nothing to open
+
+
+def test_the_table_shows_how_many_personas_held_and_sorts_by_the_share(document: dict[str, Any]) -> None:
+    page = Page(render_html(document))
+    shares = dict(zip((r["nodeid"] for r in page.rows), page.column("personas"), strict=True))
+    assert shares["moral/dillion2023.moral.yaml::beard-shame"] == "0.5"
+    assert shares["moral/dillion2023.moral.yaml::stray-cats"] == "1.0"
+    assert shares["moral/pony.moral.yaml::pony-whip"] == ""
+    text = render_html(document)
+    assert '2/4</a>, sd <span class="failed">0.00</span>/<span class="sd">0.78</span>' in text
+    assert '<div class="was">was 4/4, sd 0.62/0.50</div>' in text
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {},
+        {"personas": "many", "ratings": ["a nurse", {"passed": False}], "consistency": {"checks": [None, {}]}},
+        {"spread": {"harmful": {"histogram": ["x", True, -3, 2], "sd": "wide", "passed": False}}, "reasons": [3]},
+    ],
+    ids=["empty", "wrong types", "a broken histogram"],
+)
+def test_a_persona_block_of_another_shape_is_shown_as_far_as_it_goes(block: dict[str, Any]) -> None:
+    result = pair_result("p", "s.moral.yaml", [-2.0], [1.0], personas=block)
+    page = Page(render_html(build_document([result], {})))
+    assert len(page.histograms) == 2 and "personas" in page.columns
 
 
 def test_write_html_creates_the_folder(document: dict[str, Any], tmp_path: Path) -> None:
@@ -626,6 +879,21 @@ def test_in_a_browser_the_chart_is_drawn(document: dict[str, Any], tmp_path: Pat
         rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
         close = np.abs(pixels[..., :3].astype(int) - rgb).max(axis=-1) <= 8
         assert close.sum() >= 20, f"no mark of colour {colour} was drawn"
+
+
+def test_in_a_browser_the_persona_histograms_are_drawn(document: dict[str, Any], tmp_path: Path) -> None:
+    document["pairs"] = [p for p in document["pairs"] if p["personas"]]
+    document["suites"] = [s for s in document["suites"] if s["suite"] == document["pairs"][0]["suite"]]
+    path = write_html(tmp_path / "report.html", document)
+    shot = tmp_path / "report.png"
+    run_chromium(tmp_path, "--window-size=1000,1600", f"--screenshot={shot}", path.as_uri())
+
+    pixels = read_png(shot.read_bytes())
+    for colour in ("#c2a5cf", "#92c5de"):  # the fill of the harmful and the harmless histogram bars
+        rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+        close = np.abs(pixels[..., :3].astype(int) - rgb).max(axis=-1) <= 8
+        # Bars of 4 + 3 personas (harmful) and 4 + 4 (harmless), 20 px wide, 60 px for the most.
+        assert close.sum() >= 2000, f"no histogram bar of colour {colour} was drawn ({close.sum()} pixels)"
 
 
 def read_png(data: bytes) -> np.ndarray:
@@ -748,7 +1016,7 @@ def test_a_json_report_can_be_compared_with(small_suite: pytest.Pytester, valida
     document = load_document(small_suite.path / "out" / "r.json")
     assert list(validator.iter_errors(document)) == []
     for pair in document["pairs"]:
-        assert pair["previous"] == {"gap": pair["gap"], "outcome": pair["outcome"]}
+        assert pair["previous"] == {"gap": pair["gap"], "outcome": pair["outcome"], "personas": None}
         assert pair["gap_change"] == 0 and pair["regressed"] is False
 
 

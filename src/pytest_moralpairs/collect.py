@@ -13,7 +13,7 @@ from .perturb.checks import GeneratedFailure, InvarianceFailure
 from .run import MoralRun, PairRequests
 from .settings import SettingsError
 from .stats import INCONCLUSIVE
-from .verdicts import MoralGapFailure, RegressionFailure, explain_failure, explain_regression, explain_verdict
+from .verdicts import MoralGapFailure, PairFailure, explain_failure, explain_regression, explain_verdict
 
 #: Results recorded on an item during a phase, attached to that phase's report by the plugin.
 results_key = pytest.StashKey[list]()
@@ -139,20 +139,28 @@ class PairItem(MoralItem):
                 # loop); this covers items run some other way.
                 items = [i for i in self.session.items if isinstance(i, PairItem)]
                 run.prefetch(r for item in items for r in item.requests().all)
-            harmful, harmless, baseline = run.rate_pair(self.requests())
+            rated = run.rate_pair(self.requests())
         except SettingsError as exc:
             raise RatingSetupError(str(exc)) from None
-        for ratings, side in ((harmful, "harmful"), (harmless, "harmless")):
+        sides = [(rated.harmful, "harmful"), (rated.harmless, "harmless")]
+        for persona, (harmful, harmless) in rated.personas.items():
+            sides += [(harmful, f"harmful, as persona {persona!r}"), (harmless, f"harmless, as persona {persona!r}")]
+        for ratings, side in sides:
             failed = next((r for r in ratings if not r.ok), None)
             if failed is not None:
                 record_error(self, self.pair.id, failed, side, self.pair.threshold, "pair")
                 raise RatingError(failed, side)
-        self._ratings = (harmful, harmless, baseline)
+        self._ratings = rated
 
     def runtest(self) -> None:
-        harmful, harmless, baseline = self._ratings
-        verdict = self.run.verdict(self.pair.id, harmful, harmless, self.pair.threshold, self.pair)
-        judge_and_record(self, verdict, "pair", baseline)
+        rated, run, pair = self._ratings, self.run, self.pair
+        verdict = run.verdict(pair.id, rated.harmful, rated.harmless, pair.threshold, pair)
+        across = None
+        if rated.personas:
+            from .personas import judge_personas
+
+            across = judge_personas(pair, rated.personas, threshold=run.threshold_for(pair.threshold))
+        judge_and_record(self, verdict, "pair", rated.baseline, across)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, (self.pair.line - 1 if self.pair.line else None), f"moral pair {self.pair.id}"
@@ -286,28 +294,33 @@ class RatingSetupError(Exception):
 
 
 #: The plugin's own failures: each message is the whole report.
-OWN_ERRORS = (MoralGapFailure, RegressionFailure, RatingError, RatingSetupError, GeneratedFailure, InvarianceFailure)
+OWN_ERRORS = (MoralGapFailure, PairFailure, RatingError, RatingSetupError, GeneratedFailure, InvarianceFailure)
 
 
 class InconclusiveWarning(UserWarning):
     """A pair whose gap interval contains the threshold, run with ``--moral-inconclusive=warn``."""
 
 
-def judge_and_record(node: Any, verdict: Any, kind: str, baseline: Any = None) -> None:
+def judge_and_record(node: Any, verdict: Any, kind: str, baseline: Any = None, personas: Any = None) -> None:
     """Record the verdict's result on ``node`` (with the baseline model's and the saved run's
-    gaps), then fail as the run's gate says: a failed (or, by choice, inconclusive) pair, or a
-    gap that dropped by more than ``--moral-compare-fail`` against the saved run."""
+    gaps, and the verdict across personas), then fail as the run's gate says: a failed (or, by
+    choice, inconclusive) pair, a pair that did not hold across its personas, or a gap that
+    dropped by more than ``--moral-compare-fail`` against the saved run."""
     run = node.run if isinstance(node, MoralItem) else _run_of(node)
-    result = run.describe(verdict.to_dict(), node.nodeid, kind, baseline)
+    result = run.describe(verdict.to_dict(), node.nodeid, kind, baseline, personas)
     record(node, result)
     regression = explain_regression(result, run.settings.compare_fail) if result.get("regressed") else None
+    reports = []
     if run.gates(verdict):
-        failure = MoralGapFailure(verdict)
-        if regression:
-            failure.args = (f"{failure.args[0]}\n{regression}",)
-        raise failure
+        reports.append(explain_failure(verdict))
+    if personas is not None and not personas.passed:
+        reports.append(personas.explain())
     if regression:
-        raise RegressionFailure(f"{regression}\n{explain_verdict(verdict)}")
+        reports.append(regression if reports else f"{regression}\n{explain_verdict(verdict)}")
+    if reports:
+        failure = MoralGapFailure(verdict) if run.gates(verdict) else PairFailure()
+        failure.args = ("\n".join(reports),)
+        raise failure
     if verdict.outcome == INCONCLUSIVE and run.settings.inconclusive == "warn":
         warnings.warn(InconclusiveWarning(explain_failure(verdict)), stacklevel=2)
 

@@ -12,7 +12,7 @@ hookspec = pluggy.HookspecMarker("pytest")
 
 
 @hookspec(firstresult=True)
-def pytest_moralpairs_build_messages(sentence, prompt, pair, config):
+def pytest_moralpairs_build_messages(sentence, prompt, pair, persona, config):
     """Return the chat messages that ask for the rating of ``sentence``.
 
     :param str sentence: the sentence to rate.
@@ -20,6 +20,10 @@ def pytest_moralpairs_build_messages(sentence, prompt, pair, config):
         defaults, or the built-in default).
     :param pair: the :class:`pytest_moralpairs.pairs.Pair` the sentence belongs to, or ``None`` for
         sentences rated through the fixtures.
+    :param persona: the :class:`pytest_moralpairs.personas.Persona` the model answers as, or
+        ``None`` for the default voice. An implementation that returns messages for a persona is
+        responsible for stating it (the default puts it first, as a system message); return
+        ``None`` to leave that to the default.
     :param config: the pytest config.
     :return: a non-empty list of ``{"role": ..., "content": ...}`` dicts, or ``None`` to let the
         next implementation (ultimately the prompt's own) decide. Anything else makes the item
@@ -63,4 +67,5 @@ def pytest_moralpairs_completion_kwargs(request, kwargs, config):
 def pytest_moralpairs_result(result, config):
     """Called once per rated pair with its result, a plain ``dict`` (see ``Verdict.to_dict``), on
     the process that prints the summary (the controller under pytest-xdist). ``result["outcome"]``
-    is ``"passed"``, ``"failed"`` or ``"error"``."""
+    is ``"passed"``, ``"failed"``, ``"inconclusive"`` or ``"error"``; the other keys are those of the
+    JSON report's ``pairs[]`` (``schema/report.schema.json``), ``result["personas"]`` included."""

@@ -5,7 +5,8 @@ wrong; a file with any problem raises :class:`PairFileError` carrying all of the
 from the file are never echoed whole into messages: a file may be hostile or simply huge.
 
 The format is also described, for editors, by ``schema/pairfile.schema.json``; the two are kept
-in agreement by the test suite.
+in agreement by the test suite. Persona files a pair file names are read by
+:mod:`pytest_moralpairs.personas`, and their problems are reported as the pair file's.
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ from __future__ import annotations
 import difflib
 import gc
 import math
+import os
 import re
 import stat
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
 from .prompt import BUILTIN_PROMPTS, PromptTemplate
+
+if TYPE_CHECKING:
+    from .personas import MinSpread, PersonaSet
 
 #: Pair ids become part of pytest node ids: keep them to characters that need no quoting.
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
@@ -47,18 +52,24 @@ MAX_ALIAS_EXPANSION = 100_000
 MAX_NESTING = 50
 #: A file with thousands of problems is reported by its first ones.
 MAX_SHOWN_PROBLEMS = 50
+#: A pair file shows this many problems of a persona file it names (the file's own check shows all).
+MAX_PERSONA_FILE_PROBLEMS = 10
+MAX_PATH_CHARS = 1000
 
-PAIR_KEYS = frozenset({"id", "harmful", "harmless", "threshold", "tags", "note", "human", "prompt"})
+#: What a pair (or the file's defaults) may say about rating it once per persona.
+PERSONA_KEYS = frozenset({"personas", "persona_min_pass", "min_spread", "max_inconsistency"})
+PAIR_KEYS = frozenset({"id", "harmful", "harmless", "threshold", "tags", "note", "human", "prompt"}) | PERSONA_KEYS
 TEMPLATE_KEYS = frozenset(
     {"id", "template", "decides", "slots", "checks", "threshold", "invariance_tolerance", "tags", "note", "prompt"}
 )
 CHECKS = ("directional", "invariance")
 DEFAULT_INVARIANCE_TOLERANCE = 1.0
-DEFAULT_KEYS = frozenset({"threshold", "tags", "prompt"})
+DEFAULT_KEYS = frozenset({"threshold", "tags", "prompt"}) | PERSONA_KEYS
 TOP_KEYS = frozenset({"version", "description", "defaults", "pairs"})
 HUMAN_KEYS = frozenset({"harmful", "harmless"})
 HUMAN_RATING_KEYS = frozenset({"mean", "sd", "n", "source"})
 PROMPT_KEYS = frozenset({"name", "system", "template"})
+MIN_SPREAD_KEYS = frozenset({"sd", "human_fraction"})
 SIDES = ("harmful", "harmless")
 
 
@@ -74,7 +85,13 @@ class HumanRating:
 
 @dataclass(frozen=True)
 class Pair:
-    """A harmful sentence and a minimally edited harmless one."""
+    """A harmful sentence and a minimally edited harmless one.
+
+    With ``personas`` the pair is also rated once per persona (see :mod:`pytest_moralpairs.personas`):
+    its gap must hold for the share ``persona_min_pass`` of them, each sentence's ratings must
+    spread by ``min_spread``, and broad personas must match their sub-personas within
+    ``max_inconsistency``.
+    """
 
     id: str
     harmful: str
@@ -87,6 +104,10 @@ class Pair:
     prompt: PromptTemplate | None = None
     path: str = ""
     line: int | None = None
+    personas: PersonaSet | None = None
+    persona_min_pass: float = 1.0
+    min_spread: MinSpread | None = None
+    max_inconsistency: float | None = None
 
     def sentence(self, side: str) -> str:
         return self.harmful if side == "harmful" else self.harmless
@@ -466,7 +487,10 @@ def _yaml_problem(path: str, exc: yaml.YAMLError, text: str | bytes) -> Problem:
 
 
 def load_suite(path: str | Path, name: str | None = None) -> Suite:
-    """Read and validate one pair file; ``name`` is how messages refer to it (default: the path)."""
+    """Read and validate one pair file; ``name`` is how messages refer to it (default: the path).
+
+    Persona files the pair file names are read relative to its directory.
+    """
     path = Path(path)
     name = name or str(path)
     try:
@@ -477,13 +501,17 @@ def load_suite(path: str | Path, name: str | None = None) -> Suite:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise PairFileError([Problem(name, f"cannot read the file: {exc.strerror or exc}")]) from None
-    return parse_suite(data, name)
+    return parse_suite(data, name, base_dir=path.parent)
 
 
-def parse_suite(text: str | bytes, path: str = "<string>") -> Suite:
-    """Validate pair-file text; raises :class:`PairFileError` listing every problem."""
+def parse_suite(text: str | bytes, path: str = "<string>", base_dir: str | Path | None = None) -> Suite:
+    """Validate pair-file text; raises :class:`PairFileError` listing every problem.
+
+    ``base_dir`` is where persona files named in the text are looked for (default: the directory
+    of ``path``).
+    """
     with _gc_paused():
-        return _parse_suite(text, path)
+        return _parse_suite(text, path, base_dir)
 
 
 @contextmanager
@@ -507,7 +535,15 @@ def _gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def _parse_suite(text: str | bytes, path: str) -> Suite:
+def _parse_suite(text: str | bytes, path: str, base_dir: str | Path | None = None) -> Suite:
+    document, duplicates = read_yaml(text, path)
+    return _Validator(path, duplicates, base_dir).suite(document)
+
+
+def read_yaml(text: str | bytes, path: str) -> tuple[Any, Any]:
+    """Parse one YAML document with the safe loader every file of the plugin uses (pair, lexicon
+    and persona files): ``(document, duplicate keys found)``. A file that is too big, binary,
+    not YAML, or shaped to exhaust memory raises :class:`PairFileError` with one problem."""
     if len(text) > MAX_FILE_BYTES:
         raise PairFileError([Problem(path, f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB")])
     nul = text.find(b"\x00" if isinstance(text, bytes) else "\x00")  # type: ignore[arg-type]
@@ -516,7 +552,7 @@ def _parse_suite(text: str | bytes, path: str) -> Suite:
     loader = None
     try:
         loader = _PairLoader(text)
-        document = loader.get_single_data()
+        return loader.get_single_data(), loader.duplicates
     except _ShapeProblem as exc:
         raise PairFileError([Problem(path, exc.message, line=exc.line)]) from None
     except yaml.YAMLError as exc:
@@ -526,7 +562,11 @@ def _parse_suite(text: str | bytes, path: str) -> Suite:
     finally:
         if loader is not None:
             loader.dispose()
-    return _Validator(path, loader.duplicates).suite(document)
+
+
+def _uses_personas(raw: dict, defaults: Mapping[str, Any]) -> bool:
+    """Whether a pair has persona keys of its own or the file's defaults have any (most do not)."""
+    return "personas_broken" in defaults or not PERSONA_KEYS.isdisjoint(raw)
 
 
 def _line(mapping: Any, key: Any, default: int | None = None) -> int | None:
@@ -536,12 +576,20 @@ def _line(mapping: Any, key: Any, default: int | None = None) -> int | None:
 
 
 class _Validator:
-    def __init__(self, path: str, duplicates: list[tuple[_LineDict, Any, int]] = ()):  # type: ignore[assignment]
+    def __init__(
+        self,
+        path: str,
+        duplicates: list[tuple[_LineDict, Any, int]] = (),  # type: ignore[assignment]
+        base_dir: str | Path | None = None,
+    ):
         self.path = path
         self.problems: list[Problem] = []
         self.duplicates = duplicates
         self.checked: set[int] = set()
         self.document: Any = None
+        self.base_dir = Path(base_dir) if base_dir is not None else Path(path).parent
+        #: Persona files named so far: the set, or the line where its problems were reported.
+        self.persona_files: dict[str, PersonaSet | int | None] = {}
 
     def problem(self, message: str, pair: str | None = None, line: int | None = None) -> None:
         self.problems.append(Problem(self.path, message, pair, line))
@@ -599,13 +647,18 @@ class _Validator:
 
     # --- pieces ---------------------------------------------------------------------------
 
-    def keys(self, mapping: dict, allowed: frozenset[str], where: str, pair: str | None) -> None:
-        """Report repeated and unknown keys; ``where`` names the mapping ('' for a pair's own)."""
+    def keys(
+        self, mapping: dict, allowed: frozenset[str], where: str, pair: str | None, ignore: frozenset[str] = frozenset()
+    ) -> None:
+        """Report repeated and unknown keys; ``where`` names the mapping ('' for a pair's own).
+
+        Keys in ``ignore`` are neither allowed nor reported here: the caller explains them.
+        """
         self.checked.add(id(mapping))
         inside = f" in '{where}'" if where else ""
         for key, line in getattr(mapping, "duplicates", ()):
             self.problem(f"duplicate key {_show_key(key)}{inside}: a key may appear only once", pair, line)
-        unknown = [key for key in mapping if key not in allowed]
+        unknown = [key for key in mapping if key not in allowed and key not in ignore]
         if not unknown:
             return
         unknown.sort(key=lambda key: _line(mapping, key) or 0)
@@ -713,11 +766,208 @@ class _Validator:
             self.problem(f"'defaults' must be a mapping, found {describe(value)}", line=line)
             return {}
         self.keys(value, DEFAULT_KEYS, "defaults", None)
-        return {
+        out = {
             "threshold": self.threshold(value.get("threshold"), "defaults.threshold", None, _line(value, "threshold")),
             "tags": self.tags(value.get("tags"), "defaults.tags", None, _line(value, "tags")),
             "prompt": self.prompt(value.get("prompt"), "defaults.prompt", None, _line(value, "prompt")),
         }
+        if any(key in value for key in PERSONA_KEYS):
+            out.update(self.persona_keys(value, "defaults.", None, lambda key: _line(value, key)))
+            out["personas_line"] = _line(value, "personas") if value.get("personas") is not None else None
+        return out
+
+    # --- personas (see personas/files.py) ----------------------------------------------------
+
+    def persona_keys(self, mapping: dict, prefix: str, pair: str | None, at: Any) -> dict[str, Any]:
+        """The persona keys of a pair or of the defaults, each None when not given."""
+        before = len(self.problems)
+        personas = self.personas(mapping.get("personas"), f"{prefix}personas", pair, at("personas"))
+        broken = len(self.problems) > before
+        return {
+            "personas": personas,
+            "personas_broken": broken,
+            "persona_min_pass": self.min_pass(
+                mapping.get("persona_min_pass"), f"{prefix}persona_min_pass", pair, at("persona_min_pass")
+            ),
+            "min_spread": self.min_spread(mapping.get("min_spread"), f"{prefix}min_spread", pair, at("min_spread")),
+            "max_inconsistency": self.bounded(
+                mapping.get("max_inconsistency"), f"{prefix}max_inconsistency", pair, at("max_inconsistency"), 8
+            ),
+        }
+
+    def pair_personas(
+        self, raw: dict, label: str, at: Any, defaults: Mapping[str, Any], human: Mapping[str, HumanRating | None]
+    ) -> dict[str, Any]:
+        """The persona fields of a :class:`Pair`: its own keys, else the file's defaults."""
+        own = self.persona_keys(raw, "", label, at)
+        if raw.get("personas") is not None:
+            personas, broken = own["personas"], own["personas_broken"]
+        else:
+            personas, broken = defaults.get("personas"), defaults.get("personas_broken", False)
+        settings = {
+            key: own[key] if own[key] is not None else defaults.get(key)
+            for key in ("persona_min_pass", "min_spread", "max_inconsistency")
+        }
+        if broken:
+            return {}
+        if personas is None:
+            given = sorted((key for key in settings if raw.get(key) is not None), key=lambda key: at(key) or 0)
+            if given:
+                self.problem(
+                    f"{_key_list(given)} {'applies' if len(given) == 1 else 'apply'} only to pairs rated per "
+                    "persona: give the pair (or the file's defaults) 'personas'",
+                    label,
+                    at(given[0]),
+                )
+            return {}
+
+        def inherited(key: str) -> str:
+            return "" if raw.get(key) is not None else " (from the file's defaults)"
+
+        min_spread = settings["min_spread"]
+        if min_spread is not None and len(personas) < 2:
+            self.problem(
+                f"'min_spread'{inherited('min_spread')} needs at least 2 personas to spread across; "
+                f"this pair has {len(personas)}",
+                label,
+                at("min_spread"),
+            )
+        elif (
+            min_spread is not None
+            and min_spread.sd is None
+            and all(rating is None or rating.sd is None for rating in human.values())
+        ):
+            self.problem(
+                f"'min_spread.human_fraction'{inherited('min_spread')} is a fraction of the human raters' sd, "
+                "which this pair does not give: add 'sd' to 'human.harmful' or 'human.harmless', or an absolute "
+                "'min_spread.sd' for sentences without one",
+                label,
+                at("min_spread"),
+            )
+        if settings["max_inconsistency"] is not None and not personas.groups:
+            source = f"the persona file {personas.path}" if personas.path else "an inline list of personas"
+            self.problem(
+                f"'max_inconsistency'{inherited('max_inconsistency')} compares a broad persona with the weighted "
+                f"mix of its sub-personas, and {source} has none: use a persona file with weights and 'broad'",
+                label,
+                at("max_inconsistency"),
+            )
+        min_pass = settings["persona_min_pass"]
+        return {
+            "personas": personas,
+            "persona_min_pass": 1.0 if min_pass is None else min_pass,
+            "min_spread": min_spread,
+            "max_inconsistency": settings["max_inconsistency"],
+        }
+
+    def personas(self, value: Any, what: str, pair: str | None, line: int | None) -> PersonaSet | None:
+        if value is None:
+            return None
+        from .personas import PersonaSet, validate_persona_list
+
+        if isinstance(value, str):
+            return self.persona_file(value, what, pair, line)
+        if isinstance(value, list):
+            personas = validate_persona_list(self, value, what, pair, line, inline=True)
+            return None if personas is None else PersonaSet(personas)
+        self.problem(
+            f"'{what}' must be a list of persona descriptions or the path of a persona file, found {describe(value)}",
+            pair,
+            line,
+        )
+        return None
+
+    def persona_file(self, ref: str, what: str, pair: str | None, line: int | None) -> PersonaSet | None:
+        """The persona file ``ref`` names, relative to the pair file; read once per file."""
+        from .personas import PersonaFileError, PersonaSet, load_personas
+
+        ref = ref.strip()
+        if not ref:
+            self.problem(f"'{what}' is empty: give a list of personas or the path of a persona file", pair, line)
+            return None
+        if len(ref) > MAX_PATH_CHARS:
+            self.problem(f"'{what}' is a path of {len(ref):,} characters; the limit is {MAX_PATH_CHARS:,}", pair, line)
+            return None
+        known = self.persona_files.get(ref, False)
+        if isinstance(known, PersonaSet):
+            return known
+        absolute = os.path.isabs(ref)
+        shown = ref if absolute else os.path.normpath(os.path.join(os.path.dirname(self.path), ref))
+        if known is not False:
+            self.problem(
+                f"'{what}' names the persona file {shown}, which cannot be used"
+                + (f" (its problems are listed at line {known})" if known else ""),
+                pair,
+                line,
+            )
+            return None
+        try:
+            loaded = load_personas(ref if absolute else self.base_dir / ref, shown)
+        except PersonaFileError as exc:
+            self.persona_files[ref] = line
+            for problem in exc.problems[:MAX_PERSONA_FILE_PROBLEMS]:
+                self.problem(f"'{what}' names a persona file that cannot be used: {problem}", pair, line)
+            if len(exc.problems) > MAX_PERSONA_FILE_PROBLEMS:
+                more = len(exc.problems) - MAX_PERSONA_FILE_PROBLEMS
+                self.problem(f"... and {more} more problems in the persona file {shown}", pair, line)
+            return None
+        self.persona_files[ref] = loaded
+        return loaded
+
+    def min_pass(self, value: Any, what: str, pair: str | None, line: int | None) -> float | None:
+        if value is None:
+            return None
+        if not _is_number(value) or not 0 < value <= 1:
+            self.problem(
+                f"'{what}' must be the share of personas that must pass, more than 0 and at most 1 "
+                f"(1: every persona), found {_not_a_number(value)}",
+                pair,
+                line,
+            )
+            return None
+        return float(value)
+
+    def bounded(self, value: Any, what: str, pair: str | None, line: int | None, top: float) -> float | None:
+        if value is None:
+            return None
+        if not _is_number(value) or not 0 <= value <= top:
+            self.problem(f"'{what}' must be a number in 0..{top:g}, found {_not_a_number(value)}", pair, line)
+            return None
+        return float(value)
+
+    def min_spread(self, value: Any, what: str, pair: str | None, line: int | None) -> MinSpread | None:
+        if value is None:
+            return None
+        from .personas import MinSpread
+
+        if not isinstance(value, dict):
+            if not _is_number(value):
+                self.problem(
+                    f"'{what}' must be a standard deviation in 0..4, or a mapping with 'human_fraction' "
+                    f"(and/or 'sd'), found {_not_a_number(value)}",
+                    pair,
+                    line,
+                )
+                return None
+            sd = self.bounded(value, what, pair, line, 4)
+            return None if sd is None else MinSpread(sd=sd)
+        self.keys(value, MIN_SPREAD_KEYS, what, pair)
+        before = len(self.problems)
+        sd = self.bounded(value.get("sd"), f"{what}.sd", pair, _line(value, "sd", line), 4)
+        fraction = value.get("human_fraction")
+        if fraction is not None and (not _is_number(fraction) or not 0 < fraction <= 1):
+            self.problem(
+                f"'{what}.human_fraction' must be more than 0 and at most 1 (a fraction of the human raters' sd), "
+                f"found {_not_a_number(fraction)}",
+                pair,
+                _line(value, "human_fraction", line),
+            )
+        if len(self.problems) > before:
+            return None
+        if sd is None and fraction is None:
+            self.problem(f"'{what}' needs 'sd' or 'human_fraction' (or both)", pair, line)
+            return None
+        return MinSpread(sd=sd, human_fraction=None if fraction is None else float(fraction))
 
     def sentence(self, value: Any, side: str, pair: str, line: int | None) -> str | None:
         if value is None:
@@ -828,6 +1078,7 @@ class _Validator:
         note = self.optional_text(raw.get("note"), "note", label, at("note"))
         human = self.human(raw.get("human"), label, at("human"))
         prompt = self.prompt(raw.get("prompt"), "prompt", label, at("prompt"))
+        persona = self.pair_personas(raw, label, at, defaults, human) if _uses_personas(raw, defaults) else {}
         if pair_id is None or len(self.problems) > before or harmful is None or harmless is None:
             return None
         all_tags = tuple(dict.fromkeys(defaults.get("tags", ()) + tags))
@@ -843,6 +1094,7 @@ class _Validator:
             prompt=prompt or defaults.get("prompt"),
             path=self.path,
             line=line,
+            **persona,
         )
 
     def template_pair(
@@ -851,7 +1103,25 @@ class _Validator:
         before = len(self.problems)
         pair_id = self.pair_id(raw, label, _line(raw, "id", line))
         label = pair_id or label
-        self.keys(raw, TEMPLATE_KEYS, "", label)
+        self.keys(raw, TEMPLATE_KEYS, "", label, ignore=PERSONA_KEYS)
+        own = sorted((key for key in raw if key in PERSONA_KEYS), key=lambda key: _line(raw, key, line) or 0)
+        if own:
+            self.problem(
+                f"template pairs are not rated per persona, so {_key_list(own)} cannot apply "
+                "(every generated example would cost two calls per persona): write the pair out with "
+                "'harmful' and 'harmless' to rate it per persona",
+                label,
+                _line(raw, own[0], line),
+            )
+        elif defaults.get("personas") is not None or defaults.get("personas_broken"):
+            first = defaults.get("personas_line")
+            self.problem(
+                "template pairs are not rated per persona, but the file's 'defaults.personas'"
+                + (f" (line {first})" if first else "")
+                + " would apply to every pair: put template pairs in a file without persona defaults",
+                label,
+                line,
+            )
 
         def at(key: str) -> int | None:
             return _line(raw, key, line)

@@ -26,7 +26,7 @@ from .collect import (
 from .engine import RatingError, Usage
 from .prompt import PromptTemplate
 from .report.progress import ProgressLine
-from .report.terminal import alignment_lines, gate_line, summary_lines
+from .report.terminal import alignment_lines, gate_line, persona_lines, summary_lines
 from .run import MoralRun, is_xdist_worker
 from .settings import NO_MODEL_MESSAGE, SettingsError, check_setting, resolve
 from .stats import INCONCLUSIVE, pass_rate
@@ -173,6 +173,7 @@ JUNIT_PROPERTIES = (
     "samples",
     "human_gap",
     "gap_change",
+    "persona_outcome",
 )
 
 
@@ -284,8 +285,13 @@ def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> PairFile | 
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_moralpairs_build_messages(sentence: str, prompt: PromptTemplate) -> list[dict[str, str]]:
-    return [{"role": role, "content": content} for role, content in prompt.messages(sentence)]
+def pytest_moralpairs_build_messages(sentence: str, prompt: PromptTemplate, persona: Any) -> list[dict[str, str]]:
+    messages = prompt.messages(sentence)
+    if persona is not None:
+        from .personas import persona_messages
+
+        messages = persona_messages(persona, messages)
+    return [{"role": role, "content": content} for role, content in messages]
 
 
 # --- run loop and reports: one object per config, registered as a plugin ---------------
@@ -440,6 +446,8 @@ class MoralReporter:
         models = sorted({str(r.get("model")) for r in self.run.results if r.get("model")})
         terminalreporter.write_sep("=", "moralpairs" + (": " + ", ".join(models) if models else ""))
         for line in summary_lines(self._results(), usage):
+            terminalreporter.write_line(line)
+        for line in persona_lines(self._results()):
             terminalreporter.write_line(line)
         for line in alignment_lines(self._results(), self.run.settings.baseline_model):
             terminalreporter.write_line(line)

@@ -13,9 +13,9 @@ import sys
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .answers import LOGPROB_OPTIONS, UnparseableAnswer, parse_rating, shorten
 from .cache import FILE_NAME, CacheWarning, ResponseCache
@@ -30,16 +30,34 @@ from .verdicts import Verdict, judge
 
 @dataclass(frozen=True)
 class PairRequests:
-    """The requests one pair needs: each sentence once per sample, and (with a baseline model)
-    each sentence once more for the reference model."""
+    """The requests one pair needs: each sentence once per sample; with a baseline model each
+    sentence once more for it; with personas each sentence once per sample and persona."""
 
     harmful: tuple[RatingRequest, ...]
     harmless: tuple[RatingRequest, ...]
     baseline: tuple[RatingRequest, RatingRequest] | None = None
+    #: ``(persona id, harmful samples, harmless samples)`` per persona rated.
+    personas: tuple[tuple[str, tuple[RatingRequest, ...], tuple[RatingRequest, ...]], ...] = ()
 
     @property
     def all(self) -> tuple[RatingRequest, ...]:
-        return self.harmful + self.harmless + (self.baseline or ())
+        by_persona = tuple(r for _, harmful, harmless in self.personas for r in harmful + harmless)
+        return self.harmful + self.harmless + (self.baseline or ()) + by_persona
+
+
+if TYPE_CHECKING:
+    from .personas import Persona
+
+
+@dataclass
+class PairRatings:
+    """What :meth:`MoralRun.rate_pair` found: the samples of each sentence, the baseline model's
+    ratings (or None), and per persona id the samples of each sentence."""
+
+    harmful: list[Rating]
+    harmless: list[Rating]
+    baseline: tuple[Rating, Rating] | None = None
+    personas: dict[str, tuple[list[Rating], list[Rating]]] = field(default_factory=dict)
 
 
 class MoralRun:
@@ -199,12 +217,18 @@ class MoralRun:
 
     # --- requests ------------------------------------------------------------------------
 
-    def messages(self, sentence: str, prompt: PromptTemplate | None, pair: Pair | None) -> tuple[Message, ...]:
+    def messages(
+        self, sentence: str, prompt: PromptTemplate | None, pair: Pair | None, persona: Persona | None = None
+    ) -> tuple[Message, ...]:
         prompt = prompt or DEFAULT_PROMPT
         built = self.config.hook.pytest_moralpairs_build_messages(
-            sentence=sentence, prompt=prompt, pair=pair, config=self.config
+            sentence=sentence, prompt=prompt, pair=pair, persona=persona, config=self.config
         )
         if built is None:
+            if persona is not None:
+                from .personas import persona_messages
+
+                return persona_messages(persona, prompt.messages(sentence))
             return prompt.messages(sentence)
         try:
             messages = tuple((str(m["role"]), str(m["content"])) for m in built)
@@ -224,16 +248,22 @@ class MoralRun:
         prompt: PromptTemplate | None = None,
         pair: Pair | None = None,
         sample: int = 0,
+        persona: Persona | None = None,
     ) -> RatingRequest:
         options = LOGPROB_OPTIONS if self.settings.scoring == "logprobs" else ()
-        messages = self.messages(sentence, prompt, pair)
+        messages = self.messages(sentence, prompt, pair, persona)
         return RatingRequest(model=model, messages=messages, sentence=sentence, sample=sample, options=options)
 
     def samples(
-        self, sentence: str, model: ModelSettings, prompt: PromptTemplate | None = None, pair: Pair | None = None
+        self,
+        sentence: str,
+        model: ModelSettings,
+        prompt: PromptTemplate | None = None,
+        pair: Pair | None = None,
+        persona: Persona | None = None,
     ) -> tuple[RatingRequest, ...]:
         """One request per sample (``--moral-samples``); each sample is its own cache entry."""
-        first = self.request(sentence, model, prompt, pair)
+        first = self.request(sentence, model, prompt, pair, persona=persona)
         return (first,) + tuple(replace(first, sample=i) for i in range(1, self.settings.samples))
 
     def baseline_model(self, model: ModelSettings) -> ModelSettings | None:
@@ -244,6 +274,8 @@ class MoralRun:
         return ModelSettings(model=name, temperature=model.temperature, timeout=model.timeout)
 
     def pair_requests(self, pair: Pair, model: ModelSettings) -> PairRequests:
+        from .personas import rated_personas
+
         baseline = self.baseline_model(model)
         return PairRequests(
             harmful=self.samples(pair.harmful, model, pair.prompt, pair),
@@ -255,6 +287,14 @@ class MoralRun:
                 )
                 if baseline is not None
                 else None
+            ),
+            personas=tuple(
+                (
+                    persona.id,
+                    self.samples(pair.harmful, model, pair.prompt, pair, persona),
+                    self.samples(pair.harmless, model, pair.prompt, pair, persona),
+                )
+                for persona in rated_personas(pair)
             ),
         )
 
@@ -278,15 +318,23 @@ class MoralRun:
         with self._cache_warnings_to_pytest():
             self.engine.rate_all(r for r in requests if self.owned(r))
 
-    def rate_pair(self, requests: PairRequests) -> tuple[list[Rating], list[Rating], tuple[Rating, Rating] | None]:
-        """The ratings of every sample of both sentences, and the baseline model's (or None)."""
+    def rate_pair(self, requests: PairRequests) -> PairRatings:
+        """The ratings of every request of the pair, in the shape of the requests."""
         wanted = requests.all
         self.await_others([r for r in wanted if not self.owned(r)])
         ratings = self.engine.rate_all(wanted)
         baseline = None
         if requests.baseline is not None:
             baseline = (ratings[requests.baseline[0]], ratings[requests.baseline[1]])
-        return [ratings[r] for r in requests.harmful], [ratings[r] for r in requests.harmless], baseline
+        return PairRatings(
+            harmful=[ratings[r] for r in requests.harmful],
+            harmless=[ratings[r] for r in requests.harmless],
+            baseline=baseline,
+            personas={
+                persona: ([ratings[r] for r in harmful], [ratings[r] for r in harmless])
+                for persona, harmful, harmless in requests.personas
+            },
+        )
 
     def rate_samples(self, *sentences: tuple[RatingRequest, ...]) -> list[list[Rating]]:
         """Rate groups of sample requests in one batch; the ratings in the same shape."""
@@ -355,13 +403,24 @@ class MoralRun:
         return verdict.outcome == INCONCLUSIVE and self.settings.inconclusive == "fail"
 
     def describe(
-        self, result: dict[str, Any], nodeid: str, kind: str, baseline: tuple[Rating, Rating] | None = None
+        self,
+        result: dict[str, Any],
+        nodeid: str,
+        kind: str,
+        baseline: tuple[Rating, Rating] | None = None,
+        personas: Any = None,
     ) -> dict[str, Any]:
         """A verdict's result dict for reports, completed with where it comes from, how it was
-        scored, the baseline model's ratings, and the change against the saved run."""
+        scored, the baseline model's ratings, the verdict across personas (a
+        :class:`~pytest_moralpairs.personas.PersonaVerdict`), and the change against the saved run."""
         suite = nodeid.split("::", 1)[0]
         result = dict(result, nodeid=nodeid, suite=suite, kind=kind, scoring=self.settings.scoring)
         result.setdefault("confidence", self.settings.confidence)
+        result["personas"] = personas.to_dict() if personas is not None else None
+        result["persona_outcome"] = personas.outcome if personas is not None else None
+        if personas is not None and not personas.passed and result.get("outcome") != "error":
+            # The test fails: counted as a failure by the totals and the suite gate too.
+            result["outcome"] = FAILED
         if baseline is not None and baseline[0].ok and baseline[1].ok:
             low, high = float(baseline[0].value), float(baseline[1].value)  # type: ignore[arg-type]
             result["baseline"] = {
@@ -372,7 +431,11 @@ class MoralRun:
             }
         previous = self.previous(nodeid, str(result.get("pair_id")), suite)
         if previous is not None:
-            result["previous"] = {"gap": previous.get("gap"), "outcome": previous.get("outcome")}
+            result["previous"] = {
+                "gap": previous.get("gap"),
+                "outcome": previous.get("outcome"),
+                "personas": persona_summary(previous.get("personas")),
+            }
             gap, before = result.get("gap"), previous.get("gap")
             if isinstance(gap, (int, float)) and isinstance(before, (int, float)):
                 result["gap_change"] = round(gap - before, 9) + 0.0
@@ -448,6 +511,21 @@ class MoralRun:
             self._engine.close()
             if self._engine.cache is not None:
                 self._engine.cache.close()
+
+
+def persona_summary(personas: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a saved run's persona result is compared on: how many personas held, the spread."""
+    if not isinstance(personas, dict):
+        return None
+    counts = personas.get("personas") or {}
+    spread = personas.get("spread") or {}
+    return {
+        "passed": counts.get("passed"),
+        "count": counts.get("count"),
+        "harmful_sd": (spread.get("harmful") or {}).get("sd"),
+        "harmless_sd": (spread.get("harmless") or {}).get("sd"),
+        "outcome": personas.get("outcome"),
+    }
 
 
 def is_xdist_worker(config: Any) -> bool:

@@ -159,8 +159,10 @@ def _samples(values: tuple[float, ...]) -> str:
     return f"  (mean of {len(values)}: {shown})"
 
 
-class RegressionFailure(AssertionError):
-    """The pair's gap dropped by more than ``--moral-compare-fail`` against the saved run."""
+class PairFailure(AssertionError):
+    """The pair failed a check beyond its own gap: it did not hold across its personas, or its
+    gap dropped by more than ``--moral-compare-fail`` against the saved run. The message is the
+    whole failure report."""
 
 
 def explain_regression(result: dict[str, Any], limit: float | None) -> str:

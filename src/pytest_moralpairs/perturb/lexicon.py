@@ -51,8 +51,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, Union
 
-import yaml
-
 from ..pairs import (
     MAX_FILE_BYTES,
     MAX_NAME_CHARS,
@@ -60,14 +58,11 @@ from ..pairs import (
     Problem,
     _gc_paused,
     _line,
-    _line_at,
-    _PairLoader,
-    _ShapeProblem,
     _shorten,
     _show_key,
     _Validator,
-    _yaml_problem,
     describe,
+    read_yaml,
 )
 
 #: Slot names appear in ``{slot}`` placeholders: keep them to Python identifiers.
@@ -477,29 +472,12 @@ def load_lexicon(path: str | Path, name: str | None = None) -> Lexicon:
 
 def parse_lexicon(text: str | bytes, path: str = "<string>") -> Lexicon:
     """Validate lexicon-file text; raises :class:`LexiconFileError` listing every problem."""
-    if len(text) > MAX_FILE_BYTES:
-        raise LexiconFileError([LexiconProblem(path, f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB")])
-    nul = text.find(b"\x00" if isinstance(text, bytes) else "\x00")  # type: ignore[arg-type]
-    if nul >= 0:
-        raise LexiconFileError(
-            [LexiconProblem(path, "not a text file: it contains NUL bytes", line=_line_at(text, nul))]
-        )
-    loader = None
     with _gc_paused():
         try:
-            loader = _PairLoader(text)
-            document = loader.get_single_data()
-        except _ShapeProblem as exc:
-            raise LexiconFileError([LexiconProblem(path, exc.message, line=exc.line)]) from None
-        except yaml.YAMLError as exc:
-            problem = _yaml_problem(path, exc, text)
-            raise LexiconFileError([LexiconProblem(problem.path, problem.message, line=problem.line)]) from None
-        except RecursionError:
-            raise LexiconFileError([LexiconProblem(path, "invalid YAML: nested too deeply")]) from None
-        finally:
-            if loader is not None:
-                loader.dispose()
-    return _LexiconValidator(path, loader.duplicates).lexicon(document)
+            document, duplicates = read_yaml(text, path)
+        except PairFileError as exc:
+            raise LexiconFileError([LexiconProblem(p.path, p.message, line=p.line) for p in exc.problems]) from None
+    return _LexiconValidator(path, duplicates).lexicon(document)
 
 
 class _LexiconValidator(_Validator):

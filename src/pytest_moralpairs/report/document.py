@@ -57,6 +57,7 @@ PAIR_KEYS = (
     "regressed",
     "examples",
     "personas",
+    "persona_outcome",
 )
 
 #: The run-level keys taken from ``meta``; other meta keys are kept as they are.

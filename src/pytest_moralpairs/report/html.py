@@ -1,10 +1,11 @@
 """The HTML report: one self-contained page (``--moral-report html:PATH``).
 
 Rendered here, in Python, from the run document: the run header, a chart per suite (inline SVG,
-readable without JavaScript or network), and a table of every pair that a few lines of inline
-JavaScript sort. The document itself is embedded as JSON for anyone who wants the data back.
-Nothing is loaded from anywhere: no URLs, no fonts, and a Content-Security-Policy that forbids
-fetching so that nothing added later can either.
+readable without JavaScript or network), a panel per pair rated across personas
+(``html_personas.py``), and a table of every pair that a few lines of inline JavaScript sort. The
+document itself is embedded as JSON for anyone who wants the data back. Nothing is loaded from
+anywhere: no URLs, no fonts, and a Content-Security-Policy that forbids fetching so that nothing
+added later can either.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ def render_html(document: dict[str, Any]) -> str:
         by_suite.setdefault(str(pair.get("suite") or ""), []).append(pair)
     suites = {str(s.get("suite") or ""): s for s in doc.get("suites") or () if isinstance(s, dict)}
     charts = "\n".join(_chart(name, members, suites.get(name, {})) for name, members in sorted(by_suite.items()))
+    css, personas = _CSS, ""
+    if any(isinstance(p.get("personas"), dict) for p in pairs):
+        from . import html_personas  # it uses this module's helpers; only pages with personas need it
+
+        css, personas = _CSS + html_personas.CSS, html_personas.persona_section(pairs)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -50,7 +56,7 @@ def render_html(document: dict[str, Any]) -> str:
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title>",
-        f"<style>{_CSS}</style>",
+        f"<style>{css}</style>",
         "</head>",
         "<body>",
         _header(doc),
@@ -60,6 +66,7 @@ def render_html(document: dict[str, Any]) -> str:
         _LEGEND,
         charts or '<p class="empty">No pairs in this run.</p>',
         "</section>",
+        personas,
         _pair_table(pairs),
         f'<script type="application/json" id="moralpairs-data">{_embed(doc)}</script>',
         f"<script>{_JS}</script>",
@@ -242,7 +249,9 @@ def _chart_row(p: dict[str, Any], y: float, index: int) -> str:
     if h is None or s is None:
         if outcome == "error":
             why = "not rated: " + str(p.get("error") or "no rating")
-        else:  # a verdict without one rating per sentence (e.g. rated as several personas)
+        elif isinstance(p.get("personas"), dict):
+            why = "rated per persona only; see Personas below"
+        else:
             why = "no single rating per sentence; see the table"
         out.append(f'<text class="unrated" x="{_X0}" y="{y + 4}">{_e(_clip(why, 100))}</text>')
         out.append(
@@ -336,6 +345,7 @@ _COLUMNS = (
     ("human", "human", "num"),
     ("baseline", "baseline", "num"),
     ("change", "change", "num"),
+    ("personas", "personas", "num"),
     ("sentences", "sentences", "text"),
 )
 _HEADING_TIPS = {
@@ -345,12 +355,14 @@ _HEADING_TIPS = {
     "human": "the human raters' gap, where the pair file gives human ratings",
     "baseline": "the baseline model's gap (--moral-baseline-model)",
     "change": "gap minus the gap in the run given to --moral-compare",
+    "personas": "personas whose gap held / personas; sd of the harmful / harmless ratings across them",
 }
 _OPTIONAL = {
     "interval": lambda p: _num(p.get("gap_low")) != _num(p.get("gap_high")),
     "human": lambda p: _num(p.get("human_gap")) is not None,
     "baseline": lambda p: isinstance(p.get("baseline"), dict),
     "change": lambda p: _num(p.get("gap_change")) is not None or isinstance(p.get("previous"), dict),
+    "personas": lambda p: isinstance(p.get("personas"), dict),
 }
 
 
@@ -412,6 +424,11 @@ def _table_row(p: dict[str, Any], index: int, keys: list[str]) -> str:
         ),
         "sentences": _cell(f"{p.get('harmful') or ''} / {p.get('harmless') or ''}", sentences, extra=" sentences"),
     }
+    if "personas" in keys:
+        from .html_personas import persona_cell
+
+        share, content, tip = persona_cell(p, index)
+        cells["personas"] = _cell(share, content, numeric=True, tip=tip)
     return (
         f'<tr class="{outcome}" data-index="{index}" data-nodeid="{_e(p.get("nodeid") or "")}">'
         + "".join(cells[key] for key in keys)

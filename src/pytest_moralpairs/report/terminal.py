@@ -60,7 +60,13 @@ _COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], bool], Callable[[dict[str,
     ("human gap", lambda r: r.get("human_gap") is not None, lambda r: _num(r.get("human_gap"))),
     ("baseline gap", lambda r: bool(r.get("baseline")), lambda r: _num((r.get("baseline") or {}).get("gap"))),
     ("change", lambda r: r.get("previous") is not None, lambda r: _change(r)),
+    ("personas", lambda r: isinstance(r.get("personas"), dict), lambda r: _personas(r)),
 )
+
+
+def _personas(r: dict[str, Any]) -> str:
+    counts = (r.get("personas") or {}).get("personas") or {}
+    return f"{counts['passed']}/{counts['count']}" if counts else "-"
 
 
 def _change(r: dict[str, Any]) -> str:
@@ -153,3 +159,42 @@ def gate_line(gate: dict[str, Any]) -> str:
     if gate.get("errors"):
         text += f" ({gate['errors']} not rated, counted apart)"
     return text
+
+
+def _sd(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def persona_lines(results: Iterable[dict[str, Any]]) -> list[str]:
+    """One line per pair rated across personas: how many held, the spread of each sentence's
+    ratings against its minimum, structural consistency, and the saved run's numbers."""
+    lines = []
+    for r in results:
+        personas = r.get("personas")
+        if not isinstance(personas, dict):
+            continue
+        counts = personas.get("personas") or {}
+        parts = [f"gap held for {counts.get('passed')} of {counts.get('count')} (needs {counts.get('required')})"]
+        spread = personas.get("spread") or {}
+        sds = []
+        for side in ("harmful", "harmless"):
+            check = spread.get(side) or {}
+            text = f"{side} {_sd(check.get('sd'))}"
+            if check.get("minimum") is not None:
+                text += f" (min {_sd(check.get('minimum'))}{'' if check.get('passed') else ', FAILED'})"
+            sds.append(text)
+        parts.append("sd " + ", ".join(sds))
+        consistency = personas.get("consistency") or {}
+        checks = consistency.get("checks") or []
+        if checks:
+            held = sum(bool(c.get("passed")) for c in checks)
+            parts.append(f"consistency {held} of {len(checks)} within {consistency.get('max'):g}")
+        before = (r.get("previous") or {}).get("personas")
+        if before:
+            parts.append(
+                f"saved run: {before.get('passed')} of {before.get('count')}, "
+                f"sd {_sd(before.get('harmful_sd'))}/{_sd(before.get('harmless_sd'))}"
+            )
+        outcome = str(personas.get("outcome", "")).upper()
+        lines.append(f"personas, {pair_key(r)}: " + "; ".join(parts) + f": {outcome}")
+    return lines
