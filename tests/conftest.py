@@ -39,12 +39,15 @@ def _heavy_modules_imported_once() -> None:
     pytester's in-process runs drop every module first imported inside them. Hypothesis's plugin
     imports Hypothesis at the end of each run, and litellm imports much of itself lazily on the
     first call, so without this every run would import them again: about 1.5 s a run, and
-    pydantic warnings that a real run never shows.
+    pydantic warnings that a real run never shows. numpy, which the plugin imports only when it
+    computes statistics, must be imported here too: pytester would drop it after a run, and its C
+    extension refuses to be initialised a second time in one process.
     """
     import asyncio
     import warnings
 
     import hypothesis  # noqa: F401
+    import numpy  # noqa: F401 - loaded lazily by the plugin; a C extension cannot be imported twice
     from openai_server import OpenAIServer, Reply
 
     from pytest_moralpairs.engine import ModelSettings, RatingEngine, RatingRequest

@@ -552,8 +552,8 @@ def test_the_human_alignment_line_gives_correlation_and_median_sensitivity_ratio
 
     result.stdout.fnmatch_lines(
         [
-            f"human alignment, pairs.moral.yaml: 3 pairs with human ratings; correlation r = {model_r:.2f}, "
-            "sensitivity ratio 1.25 (median model gap / human gap); "
+            f"human alignment, pairs.moral.yaml: 6 sentences with human ratings; correlation r = {model_r:.2f}, "
+            "sensitivity ratio 1.25 (median model gap / human gap, 3 pairs rated by humans on both sides); "
             f"baseline moralpairs/lexical: r = {baseline_r:.2f}, ratio 1.00"
         ]
     )

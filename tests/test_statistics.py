@@ -10,6 +10,7 @@ import random
 import threading
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from openai_server import OpenAIServer
@@ -284,3 +285,19 @@ def test_the_json_of_a_result_carries_samples_and_interval(pytester, openai_serv
     assert len(result["harmful_samples"]) == 3 and len(result["harmless_samples"]) == 3
     assert result["gap_low"] <= result["gap"] <= result["gap_high"]
     assert (result["samples"], result["confidence"], result["kind"], result["scoring"]) == (3, 0.95, "pair", "text")
+
+
+def test_alignment_correlates_every_sentence_with_a_human_rating_and_takes_the_ratio_over_complete_pairs() -> None:
+    results = [
+        # Only the original sentence of a pair often has a published human rating.
+        {"harmful_rating": -3.0, "harmless_rating": 0.0, "human_harmful": -3.5, "human_harmless": None},
+        {"harmful_rating": -1.0, "harmless_rating": 1.0, "human_harmful": -1.2, "human_harmless": 2.0},
+        {"harmful_rating": -2.0, "harmless_rating": 2.0, "human_harmful": -2.0, "human_harmless": 3.0},
+        {"harmful_rating": None, "harmless_rating": None, "human_harmful": -3.0, "human_harmless": 3.0},  # an error
+    ]
+    a = stats.alignment(results)
+    assert (a["sentences_with_human"], a["pairs_with_human"]) == (5, 2)
+    model, human = [-3.0, -1.0, 1.0, -2.0, 2.0], [-3.5, -1.2, 2.0, -2.0, 3.0]
+    assert a["correlation"] == pytest.approx(float(np.corrcoef(model, human)[0, 1]))
+    assert a["sensitivity_ratio"] == pytest.approx((2 / 3.2 + 4 / 5) / 2)  # the median of two ratios
+    assert a["baseline_correlation"] is None and a["baseline_sensitivity_ratio"] is None

@@ -565,7 +565,8 @@ def _samples(run: MoralRun, sentence: str, model: Any, prompt: PromptTemplate | 
 
 @pytest.fixture
 def moral_rate(request: pytest.FixtureRequest, moral_model: Any) -> Callable[..., float]:
-    """``moral_rate(sentence, prompt=None) -> float``: rate one sentence on the -4..4 scale.
+    """``moral_rate(sentence, prompt=None) -> float``: rate one sentence on the -4..4 scale (the
+    mean of its ``--moral-samples``).
 
     An answer that is not a number on the scale makes the test ERROR, showing the raw answer.
     """
@@ -589,7 +590,8 @@ def moral_pair(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
 
     Rates both sentences and fails the test, with the same report as a YAML pair, when
     rating(harmless) - rating(harmful) is below the threshold (argument, else the ``moralpairs``
-    marker's, else the run's). An unusable rating makes the test ERROR, as it does a YAML pair.
+    marker's, else the run's); with ``--moral-samples`` the verdict reads the gap's interval as a
+    YAML pair's does. An unusable rating makes the test ERROR, as it does a YAML pair.
     """
     run = moral_run(request.config)
     marker_threshold = _marker_overrides(request.node).get("threshold")

@@ -1,14 +1,14 @@
 """Statistics of ratings: bootstrap intervals of a gap, three-way verdicts, human alignment.
 
-numpy only; no pytest. Every random draw is seeded, so the same ratings give the same interval.
+numpy only (imported on first use: the plugin loads this module at start-up, and a run that
+rates nothing, or ``--co``, should not pay for numpy); no pytest. Every random draw is seeded, so
+the same ratings give the same interval.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any, Iterable, Sequence
-
-import numpy as np
 
 PASSED, FAILED, INCONCLUSIVE = "passed", "failed", "inconclusive"
 #: Bootstrap resamples per interval: enough that the bounds of a 95% interval move by less than
@@ -25,6 +25,8 @@ def gap_interval(
     its own. One sample per side, or no spread at all, gives the point gap as both bounds: there
     is nothing to say about noise the run did not measure.
     """
+    import numpy as np
+
     # Sorted: samples arrive in whatever order the concurrent calls finished, and the interval
     # must depend only on the values.
     a = np.sort(np.asarray(harmful, dtype=float))
@@ -55,6 +57,8 @@ def decide(low: float, high: float, threshold: float) -> str:
 
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """Pearson's r, or None when it is undefined (fewer than 3 points, or no variance)."""
+    import numpy as np
+
     x = np.asarray(xs, dtype=float)
     y = np.asarray(ys, dtype=float)
     if x.size < 3 or x.size != y.size or np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -65,6 +69,8 @@ def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
 def sensitivity_ratio(model_gaps: Sequence[float], human_gaps: Sequence[float]) -> float | None:
     """Median over pairs of model gap / human gap: 1 reacts to the edit as people do, 0 not at
     all. Pairs whose human gap is 0 carry no scale and are left out."""
+    import numpy as np
+
     ratios = [m / h for m, h in zip(model_gaps, human_gaps, strict=True) if h]
     return float(np.median(ratios)) if ratios else None
 
@@ -76,33 +82,34 @@ def _number(value: Any) -> float | None:
 
 
 def alignment(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Model against human raters over the pair results that carry human ratings.
+    """Model against human raters, over the pair results that carry human ratings.
 
-    ``correlation``: Pearson's r of model and human ratings over all such sentences;
-    ``sensitivity_ratio``: median of model gap / human gap; the ``baseline_`` pair of numbers is
-    the same for the reference model (``result["baseline"]``) where one was rated.
+    ``correlation``: Pearson's r of model and human ratings over every rated sentence with a
+    human mean (published data often rates only the original of a pair, not its edit);
+    ``sensitivity_ratio``: median of model gap / human gap over the pairs with human means for
+    both sentences. The ``baseline_`` pair of numbers is the same for the reference model
+    (``result["baseline"]``) where one was rated.
     """
     model: list[tuple[float, float]] = []
     base: list[tuple[float, float]] = []
     gaps: list[tuple[float, float]] = []
     base_gaps: list[tuple[float, float]] = []
-    pairs = 0
     for r in results:
         human = (_number(r.get("human_harmful")), _number(r.get("human_harmless")))
-        if human[0] is None or human[1] is None:
-            continue
         rated = (_number(r.get("harmful_rating")), _number(r.get("harmless_rating")))
-        if rated[0] is None or rated[1] is None:
-            continue
-        pairs += 1
-        human_gap = human[1] - human[0]
-        model += [(rated[0], human[0]), (rated[1], human[1])]
-        gaps.append((rated[1] - rated[0], human_gap))
         baseline = r.get("baseline") or {}
         b = (_number(baseline.get("harmful_rating")), _number(baseline.get("harmless_rating")))
-        if b[0] is not None and b[1] is not None:
-            base += [(b[0], human[0]), (b[1], human[1])]
-            base_gaps.append((b[1] - b[0], human_gap))
+        for side in (0, 1):
+            if human[side] is not None and rated[side] is not None:
+                model.append((rated[side], human[side]))  # type: ignore[arg-type]
+                if b[side] is not None:
+                    base.append((b[side], human[side]))  # type: ignore[arg-type]
+        if None in human or None in rated:
+            continue
+        human_gap = human[1] - human[0]  # type: ignore[operator]
+        gaps.append((rated[1] - rated[0], human_gap))  # type: ignore[operator]
+        if None not in b:
+            base_gaps.append((b[1] - b[0], human_gap))  # type: ignore[operator]
 
     def corr(points: list[tuple[float, float]]) -> float | None:
         return pearson([p[0] for p in points], [p[1] for p in points]) if points else None
@@ -111,7 +118,8 @@ def alignment(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
         return sensitivity_ratio([p[0] for p in points], [p[1] for p in points]) if points else None
 
     return {
-        "pairs_with_human": pairs,
+        "sentences_with_human": len(model),
+        "pairs_with_human": len(gaps),
         "correlation": corr(model),
         "sensitivity_ratio": ratio(gaps),
         "baseline_correlation": corr(base),

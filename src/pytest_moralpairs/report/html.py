@@ -111,7 +111,7 @@ def _header(doc: dict[str, Any]) -> str:
         cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_setting(v))}</td></tr>" for k, v in sorted(settings.items()))
         details = f'<details class="settings"><summary>settings</summary><table>{cells}</table></details>'
     alignment = doc.get("alignment") or {}
-    if alignment.get("pairs_with_human"):
+    if alignment.get("sentences_with_human"):
         rows.append(("human alignment", _e(_alignment_text(alignment))))
     facts = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in rows)
     return (
@@ -150,8 +150,9 @@ def _gate_html(gate: Any) -> str:
 
 def _alignment_text(a: dict[str, Any]) -> str:
     text = (
-        f"{_plural(a.get('pairs_with_human') or 0, 'pair')} with human ratings; "
-        f"correlation {_fixed(a.get('correlation'))}, sensitivity ratio {_fixed(a.get('sensitivity_ratio'))}"
+        f"{_plural(a.get('sentences_with_human') or 0, 'sentence')} with human ratings; "
+        f"correlation {_fixed(a.get('correlation'))}, sensitivity ratio {_fixed(a.get('sensitivity_ratio'))} "
+        f"({_plural(a.get('pairs_with_human') or 0, 'pair')} rated by humans on both sides)"
     )
     if a.get("baseline_correlation") is not None or a.get("baseline_sensitivity_ratio") is not None:
         text += f" (baseline {_fixed(a.get('baseline_correlation'))}, {_fixed(a.get('baseline_sensitivity_ratio'))})"
@@ -163,7 +164,16 @@ def _suite_table(doc: dict[str, Any]) -> str:
     if not suites:
         return ""
     baseline = bool(doc.get("baseline_model"))
-    heads = ["suite", "pairs", "passed", "failed", "inconclusive", "not rated", "pass rate", "with human ratings"]
+    heads = [
+        "suite",
+        "pairs",
+        "passed",
+        "failed",
+        "inconclusive",
+        "not rated",
+        "pass rate",
+        "sentences with human ratings",
+    ]
     heads += ["correlation", "sensitivity ratio"]
     if baseline:
         heads += ["baseline correlation", "baseline sensitivity"]
@@ -172,7 +182,7 @@ def _suite_table(doc: dict[str, Any]) -> str:
         a = s.get("alignment") or {}
         cells = [s.get("pairs"), s.get("passed"), s.get("failed"), s.get("inconclusive"), s.get("errors")]
         values = [_e(v if v is not None else 0) for v in cells]
-        values += [_percent(s.get("pass_rate")), _e(a.get("pairs_with_human") or 0)]
+        values += [_percent(s.get("pass_rate")), _e(a.get("sentences_with_human") or 0)]
         values += [_fixed(a.get("correlation")), _fixed(a.get("sensitivity_ratio"))]
         if baseline:
             values += [_fixed(a.get("baseline_correlation")), _fixed(a.get("baseline_sensitivity_ratio"))]
@@ -209,7 +219,7 @@ def _chart(suite: str, pairs: list[dict[str, Any]], summary: dict[str, Any]) -> 
         f'<span class="counts">{_e(_totals_text(summary or _count(pairs)))}</span>'
         + (
             f' <span class="align">· {_e(_alignment_text(summary["alignment"]))}</span>'
-            if (summary.get("alignment") or {}).get("pairs_with_human")
+            if (summary.get("alignment") or {}).get("sentences_with_human")
             else ""
         )
         + "</figcaption>",

@@ -24,6 +24,7 @@ def _count(n: int, word: str) -> str:
         "retry": "retries",
         "answer": "answers",
         "pair": "pairs",
+        "sentence": "sentences",
     }.get(word, word)
     return f"{n:,} {word if n == 1 else plural}"
 
@@ -133,12 +134,12 @@ def alignment_lines(results: Iterable[dict[str, Any]], baseline_model: str | Non
     lines = []
     for suite, rows in by_suite.items():
         a = alignment(rows)
-        if not a["pairs_with_human"]:
+        if not a["sentences_with_human"]:
             continue
         line = (
-            f"human alignment, {suite}: {_count(a['pairs_with_human'], 'pair')} with human ratings; "
+            f"human alignment, {suite}: {_count(a['sentences_with_human'], 'sentence')} with human ratings; "
             f"correlation r = {_r(a['correlation'])}, sensitivity ratio {_r(a['sensitivity_ratio'])} "
-            "(median model gap / human gap)"
+            f"(median model gap / human gap, {_count(a['pairs_with_human'], 'pair')} rated by humans on both sides)"
         )
         if baseline_model and (a["baseline_correlation"] is not None or a["baseline_sensitivity_ratio"] is not None):
             line += (
