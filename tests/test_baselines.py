@@ -646,3 +646,96 @@ def test_under_xdist_the_saved_run_has_the_same_pairs_and_the_gate_the_same_resu
     for result in (alone, shared):
         result.stdout.fnmatch_lines([gate])
         assert result.ret == pytest.ExitCode.TESTS_FAILED  # grandmother failed, but the gate passed
+
+
+# --- review: what a compare finds, and what it survives -----------------------------------------------
+
+
+def test_the_ini_option_moral_report_writes_the_report(pytester: pytest.Pytester) -> None:
+    answers(pytester, LAKE_PASSES)
+    pair_file(pytester, TWO_PAIRS)
+    pytester.makeini("[pytest]\nmoral_report = json:from-ini.json\n")
+    result = run(pytester)
+    result.stdout.fnmatch_lines(["json report written to from-ini.json"])
+    assert json.loads((pytester.path / "from-ini.json").read_text())["format"] == "moralpairs-run"
+
+
+def test_a_pair_file_moved_to_another_folder_is_still_compared_by_file_name_and_pair_id(
+    pytester: pytest.Pytester,
+) -> None:
+    (pytester.path / "old").mkdir()
+    (pytester.path / "old" / "pairs.moral.yaml").write_text(textwrap.dedent(TWO_PAIRS))
+    saved_run(pytester, LAKE_PASSES)
+    (pytester.path / "new").mkdir()
+    (pytester.path / "old" / "pairs.moral.yaml").rename(pytester.path / "new" / "pairs.moral.yaml")
+    answers(pytester, {HURT: "-3", HELP: "0", LIE: "-1", TRUTH: "0"})  # lake: +6 -> +3
+    result = run(pytester, "--moral-compare", "saved.json", "--moral-compare-fail", "1")
+    result.stdout.fnmatch_lines(["compared with saved.json: 2 of 2 pairs found in the saved run"])
+    result.stdout.fnmatch_lines(["*gap dropped by 3 against the saved run (+6 -> +3)*"])
+
+
+def test_a_compare_that_finds_no_pair_says_so_and_that_compare_fail_checked_nothing(pytester: pytest.Pytester) -> None:
+    pair_file(pytester, TWO_PAIRS, name="first")
+    saved_run(pytester, LAKE_PASSES)
+    (pytester.path / "first.moral.yaml").unlink()
+    pair_file(pytester, TWO_PAIRS.replace("id: lake", "id: pond").replace("id: grandmother", "id: gran"), name="other")
+    result = run(pytester, "--moral-compare", "saved.json", "--moral-compare-fail", "1")
+    result.stdout.fnmatch_lines(
+        ["compared with saved.json: none of the 2 pairs is in the saved run; --moral-compare-fail checked nothing"]
+    )
+    result.stdout.re_match_lines([r"other\.moral\.yaml::pond .* new .* PASSED$"])
+
+
+def test_a_saved_run_made_with_another_model_is_flagged(pytester: pytest.Pytester) -> None:
+    pair_file(pytester, TWO_PAIRS)
+    document = saved_run(pytester, LAKE_PASSES)
+    document["model"] = "openai/last-years-model"
+    (pytester.path / "saved.json").write_text(json.dumps(document))
+    result = run(pytester, "--moral-compare", "saved.json")
+    result.stdout.fnmatch_lines(
+        [f"the saved run used model openai/last-years-model, this run {MODEL}: the changes mix both"]
+    )
+
+
+def test_values_of_the_wrong_type_in_a_saved_run_are_unknown_not_a_crash(pytester: pytest.Pytester) -> None:
+    pair_file(pytester, TWO_PAIRS)
+    document = saved_run(pytester, LAKE_PASSES)
+    for pair in document["pairs"]:
+        pair["gap"] = True  # not a number, though Python would take it for 1
+        pair["personas"] = {"personas": [1, 2], "spread": {"harmful": {"sd": "wide"}}}
+    (pytester.path / "saved.json").write_text(json.dumps(document))
+    result = run(pytester, "--moral-compare", "saved.json", "--moral-compare-fail", "0")
+    result.assert_outcomes(passed=1, failed=1)  # grandmother fails its threshold; nothing regressed
+    result.stdout.re_match_lines([r"pairs\.moral\.yaml::lake .* \+6 +- .* PASSED$"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_baseline_model_that_cannot_rate_says_why_its_column_is_missing(pytester: pytest.Pytester) -> None:
+    model_only_answers(pytester, LAKE_PASSES)
+    pair_file(pytester, TWO_PAIRS)
+    result = run(pytester, "--moral-baseline-model", "moralpairs/no-such-rater", "--moral-retries", "0")
+    result.assert_outcomes(passed=1, failed=1)  # the baseline never decides a verdict
+    result.stdout.fnmatch_lines(
+        ["baseline moralpairs/no-such-rater could not rate 2 pairs: moralpairs/no-such-rater: *"]
+    )
+
+
+def test_samples_at_temperature_zero_warn_that_they_measure_no_noise(pytester: pytest.Pytester) -> None:
+    answers(pytester, LAKE_PASSES)
+    pair_file(pytester, TWO_PAIRS)
+    result = run(pytester, "--moral-samples", "3")
+    result.stdout.fnmatch_lines(["*SamplingWarning: --moral-samples 3 at temperature 0: a deterministic model*"])
+    assert "SamplingWarning" not in run(pytester, "--moral-samples", "3", "--moral-temperature", "0.7").stdout.str()
+
+
+def test_an_inconclusive_pair_passed_by_policy_is_not_a_pass_for_the_suite_gate(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(SAMPLES_CONFTEST.format(samples={HURT: ["-3", "-1"] * 2, HELP: ["-1", "1"] * 2}))
+    pair_file(pytester, TWO_PAIRS.split("      - id: grandmother")[0])
+    result = run(
+        pytester,
+        "--moral-samples", "4", "--moral-temperature", "1",
+        "--moral-inconclusive", "pass", "--moral-min-pass-rate", "1",
+    )  # fmt: skip
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["suite gate: 0 of 1 rated pairs passed (0%), required 100%: FAILED"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED

@@ -242,7 +242,12 @@ def test_a_persona_rating_that_fails_errors_the_pair_naming_the_persona(pytester
     pair_file(pytester)
     result = run(pytester, openai_server)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*could not rate the harmless, as persona 'a-student-in-austin' sentence*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*could not rate the harmless sentence as persona 'a-student-in-austin' with openai/test-model: "
+            "the model refused to rate twice"
+        ]
+    )
 
 
 def test_a_missing_persona_file_is_an_error_of_the_pair_file_naming_both_files(pytester) -> None:
@@ -300,3 +305,100 @@ def test_junit_carries_the_persona_outcome(pytester, openai_server) -> None:
     case = next(ET.parse(pytester.path / "junit.xml").getroot().iter("testcase"))
     properties = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert properties["moral_persona_outcome"] == "failed" and properties["moral_outcome"] == "failed"
+
+
+# --- hooks that do not know personas, or fail for some -------------------------------------------
+
+
+def test_a_build_messages_hook_without_a_persona_argument_still_gets_every_persona_stated(
+    pytester, openai_server
+) -> None:
+    # Written before personas existed: it returns the same messages for every persona.
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_build_messages(sentence, prompt, config):
+            return [{"role": role, "content": "Be brief. " + content} for role, content in prompt.messages(sentence)]
+        """
+    )
+    openai_server.answers = rule(spread_rule)
+    pair_file(pytester, min_spread=0.5)
+    result = run(pytester, openai_server)
+    result.assert_outcomes(passed=1)
+    assert len(openai_server.requests) == 10  # not 2: the personas were not merged into the default voice
+    nurse = next(r for r in openai_server.requests if persona_of(r.body) == PEOPLE[0])
+    assert nurse.messages[-1]["content"].startswith("Be brief. ")  # the hook's own messages, persona first
+
+
+def test_a_hook_that_fails_for_one_pairs_personas_errors_only_that_pair_naming_pair_and_persona(
+    pytester, openai_server
+) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_build_messages(sentence, prompt, pair, persona, config):
+            if persona is not None:
+                return "garbage"
+        """
+    )
+    openai_server.answers = rule(spread_rule)
+    document = {
+        "version": 1,
+        "pairs": [
+            {"id": "plain", "harmful": HURT, "harmless": HELP},
+            {"id": "dog", "harmful": HURT, "harmless": HELP, "personas": PEOPLE},
+        ],
+    }
+    pytester.makefile(".moral.yaml", pairs=yaml.safe_dump(document, sort_keys=False))
+    result = run(pytester, openai_server)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at setup of moral pair dog*", "*got 'garbage' for pair 'dog', persona *"])
+
+
+def test_a_hook_that_raises_errors_the_pairs_it_fails_for_with_no_internal_error(pytester, openai_server) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_build_messages(sentence, prompt, pair, persona, config):
+            if persona is not None and persona.id == "a-student-in-austin":
+                raise RuntimeError("boom")
+        """
+    )
+    openai_server.answers = rule(spread_rule)
+    pair_file(pytester)
+    result = run(pytester, openai_server)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*hook raised RuntimeError for pair 'dog', persona 'a-student-in-austin': boom*"])
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
+def test_a_failed_persona_rating_is_recorded_with_both_sentences_and_the_persona(pytester, openai_server) -> None:
+    openai_server.answers = lambda sentence, body: (
+        "I cannot say" if persona_of(body) == PEOPLE[2] and sentence == HELP else "-3" if sentence == HURT else "2"
+    )
+    pair_file(pytester)
+    run(pytester, openai_server, "--moral-report", "json:r.json").assert_outcomes(errors=1)
+    (pair,) = json.loads((pytester.path / "r.json").read_text())["pairs"]
+    assert (pair["harmful"], pair["harmless"], pair["outcome"]) == (HURT, HELP, "error")
+    assert pair["error_persona"] == "a-student-in-austin"
+    assert pair["error"].startswith("harmless, as persona 'a-student-in-austin': ")
+
+
+def test_persona_settings_in_defaults_that_no_pair_uses_are_an_error_of_the_file(pytester) -> None:
+    document = {
+        "version": 1,
+        "defaults": {"min_spread": 0.5},
+        "pairs": [{"id": "a", "harmful": HURT, "harmless": HELP}],
+    }
+    pytester.makefile(".moral.yaml", pairs=yaml.safe_dump(document, sort_keys=False))
+    result = pytester.runpytest("--moral-model", "moralpairs/lexical", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        ["*pairs.moral.yaml:3: 'defaults.min_spread' applies only to pairs rated per persona, and no pair*"]
+    )
+    result.assert_outcomes(errors=1)

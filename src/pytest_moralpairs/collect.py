@@ -137,19 +137,21 @@ class PairItem(MoralItem):
             if not run.prefetched:
                 # Batch-first: normally done before the first item runs (see the plugin's run
                 # loop); this covers items run some other way.
-                items = [i for i in self.session.items if isinstance(i, PairItem)]
-                run.prefetch(r for item in items for r in item.requests().all)
+                run.prefetch(prefetchable([i for i in self.session.items if isinstance(i, PairItem)]))
             rated = run.rate_pair(self.requests())
         except SettingsError as exc:
             raise RatingSetupError(str(exc)) from None
-        sides = [(rated.harmful, "harmful"), (rated.harmless, "harmless")]
+        sides: list[tuple[list[Any], str, str | None]] = [
+            (rated.harmful, "harmful", None),
+            (rated.harmless, "harmless", None),
+        ]
         for persona, (harmful, harmless) in rated.personas.items():
-            sides += [(harmful, f"harmful, as persona {persona!r}"), (harmless, f"harmless, as persona {persona!r}")]
-        for ratings, side in sides:
+            sides += [(harmful, "harmful", persona), (harmless, "harmless", persona)]
+        for ratings, side, persona in sides:
             failed = next((r for r in ratings if not r.ok), None)
             if failed is not None:
-                record_error(self, self.pair.id, failed, side, self.pair.threshold, "pair")
-                raise RatingError(failed, side)
+                record_error(self, self.pair.id, failed, side, self.pair.threshold, "pair", self.pair, persona)
+                raise RatingError(failed, side, persona)
         self._ratings = rated
 
     def runtest(self) -> None:
@@ -164,6 +166,19 @@ class PairItem(MoralItem):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, (self.pair.line - 1 if self.pair.line else None), f"moral pair {self.pair.id}"
+
+
+def prefetchable(items: list[PairItem]) -> list[Any]:
+    """The requests of every item whose requests can be built. An item whose cannot (a hook or
+    marker problem) is left out: it reports that problem itself when it runs, and no other item
+    is held up by it."""
+    requests = []
+    for item in items:
+        try:
+            requests += item.requests().all
+        except SettingsError:
+            continue
+    return requests
 
 
 class GeneratedItem(MoralItem):
@@ -337,10 +352,24 @@ def record(node: Any, result: dict[str, Any]) -> None:
     node.stash.setdefault(results_key, []).append(result)
 
 
-def record_error(node: Any, pair_id: str, rating: Any, side: str, threshold: float | None, kind: str) -> None:
+def record_error(
+    node: Any,
+    pair_id: str,
+    rating: Any,
+    side: str,
+    threshold: float | None,
+    kind: str,
+    pair: Any = None,
+    persona: str | None = None,
+) -> None:
     """Record that the pair could not be rated (with its saved run's result, if any)."""
     run = node.run if isinstance(node, MoralItem) else _run_of(node)
     result = error_result(node.nodeid, pair_id, rating, side, run.threshold_for(threshold))
+    if pair is not None:
+        result.update(harmful=pair.harmful, harmless=pair.harmless)
+    if persona is not None:
+        result["error"] = f"{side}, as persona {persona!r}: {rating.error}"
+        result["error_persona"] = persona
     record(node, run.describe(result, node.nodeid, kind))
 
 
@@ -352,7 +381,8 @@ def error_result(nodeid: str, pair_id: str, rating: Any, side: str, threshold: f
         "model": rating.request.model.model,
         "outcome": "error",
         "error": f"{side}: {rating.error}",
-        side: rating.request.sentence,
+        "harmful": rating.request.sentence if side == "harmful" else None,
+        "harmless": rating.request.sentence if side == "harmless" else None,
         "harmful_rating": None,
         "harmless_rating": None,
         "gap": None,

@@ -151,14 +151,15 @@ class NotCalled(Exception):
 class RatingError(Exception):
     """A rating could not be had: the call failed or the answer was not a number in range."""
 
-    def __init__(self, rating: Rating, side: str | None = None):
+    def __init__(self, rating: Rating, side: str | None = None, persona: str | None = None):
         self.rating = rating
         self.side = side
-        super().__init__(describe_rating_error(rating, side))
+        self.persona = persona
+        super().__init__(describe_rating_error(rating, side, persona))
 
 
-def describe_rating_error(rating: Rating, side: str | None = None) -> str:
-    label = f"{side} sentence" if side else "sentence"
+def describe_rating_error(rating: Rating, side: str | None = None, persona: str | None = None) -> str:
+    label = (f"{side} sentence" if side else "sentence") + (f" as persona {persona!r}" if persona else "")
     lines = [
         f"could not rate the {label} with {rating.request.model.model}: {rating.error}",
         f"  sentence: {rating.request.sentence}",

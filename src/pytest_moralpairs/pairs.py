@@ -638,6 +638,16 @@ class _Validator:
                     continue
                 seen[pair.id] = _line(raw, "id")
                 (templates if isinstance(pair, TemplatePair) else pairs).append(pair)
+        raw_defaults = document.get("defaults")
+        if isinstance(raw_defaults, dict) and pairs and not any(p.personas is not None for p in pairs):
+            # Persona settings that no pair uses: a typo, or personas forgotten; never silent.
+            given = [k for k in ("persona_min_pass", "min_spread", "max_inconsistency") if k in raw_defaults]
+            if given:
+                self.problem(
+                    f"{_key_list([f'defaults.{k}' for k in given])} {'applies' if len(given) == 1 else 'apply'} "
+                    "only to pairs rated per persona, and no pair of this file has 'personas'",
+                    line=_line(raw_defaults, given[0]),
+                )
         for mapping, key, line in self.duplicates:
             if id(mapping) not in self.checked:
                 self.problem(f"duplicate key {_show_key(key)}: a key may appear only once in a mapping", line=line)

@@ -20,13 +20,14 @@ from .collect import (
     RatingSetupError,
     broken_files_key,
     judge_and_record,
+    prefetchable,
     record_error,
     results_key,
 )
 from .engine import RatingError, Usage
 from .prompt import PromptTemplate
 from .report.progress import ProgressLine
-from .report.terminal import alignment_lines, gate_line, persona_lines, summary_lines
+from .report.terminal import alignment_lines, baseline_lines, compare_lines, gate_line, persona_lines, summary_lines
 from .run import MoralRun, is_xdist_worker
 from .settings import NO_MODEL_MESSAGE, SettingsError, check_setting, resolve
 from .stats import INCONCLUSIVE, pass_rate
@@ -231,7 +232,7 @@ def pytest_configure(config: pytest.Config) -> None:
     def lookup(name: str) -> tuple[str, Any]:
         flag = "--moral-" + name.replace("_", "-")
         value = config.getoption(f"moral_{name}")
-        if value not in (None, ""):
+        if value not in (None, "", []):  # [] : --moral-report not given
             return flag, value
         return f"ini option moral_{name}", config.getini(f"moral_{name}")
 
@@ -244,6 +245,15 @@ def pytest_configure(config: pytest.Config) -> None:
         cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
         return cache.mkdir("moralpairs") if cache is not None else None
 
+    if settings.samples > 1 and settings.temperature == 0 and settings.scoring == "text":
+        config.issue_config_time_warning(
+            SamplingWarning(
+                f"--moral-samples {settings.samples} at temperature 0: a deterministic model gives every sample "
+                "the same answer, so the samples cost calls and measure no noise; set --moral-temperature "
+                "(e.g. 0.7)"
+            ),
+            stacklevel=2,
+        )
     run = MoralRun(settings, config, cache_dir=pytest_cache_dir)
     if settings.compare:
         from .report.document import DocumentError
@@ -254,6 +264,10 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"pytest-moralpairs: --moral-compare: {exc}") from None
     config.stash[_run_key] = run
     config.pluginmanager.register(MoralReporter(config, run), "moralpairs-reporter")
+
+
+class SamplingWarning(UserWarning):
+    """Settings that make repeated samples pointless."""
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -354,12 +368,10 @@ class MoralReporter:
             progress = ProgressLine(write, tty=reporter.isatty)
             self.run.progress = progress
         try:
-            requests = [r for item in items for r in item.requests().all]
+            requests = prefetchable(items)
             if progress is not None and reporter is not None and reporter.isatty:
                 reporter.ensure_newline()
             self.run.prefetch(requests)
-        except SettingsError:
-            return  # a hook or marker problem: each item reports it when it runs
         finally:
             if progress is not None:
                 progress.finish()
@@ -447,6 +459,14 @@ class MoralReporter:
         terminalreporter.write_sep("=", "moralpairs" + (": " + ", ".join(models) if models else ""))
         for line in summary_lines(self._results(), usage):
             terminalreporter.write_line(line)
+        if self.run.settings.compare:
+            for line, warn in compare_lines(
+                self._results(), self.run.settings.compare, self.run.compared_with, self.run.settings
+            ):
+                terminalreporter.write_line(line, yellow=warn)
+        if self.run.settings.baseline_model:
+            for line in baseline_lines(self._results(), self.run.settings.baseline_model):
+                terminalreporter.write_line(line, yellow=True)
         for line in persona_lines(self._results()):
             terminalreporter.write_line(line)
         for line in alignment_lines(self._results(), self.run.settings.baseline_model):

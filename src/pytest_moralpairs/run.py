@@ -84,6 +84,9 @@ class MoralRun:
         self._backend: Any = None
         self._kwargs: dict[RatingRequest, dict[str, Any] | Exception] = {}
         self._previous: dict[str, dict[str, Any]] | None = None
+        self._previous_by_name: dict[str, dict[str, Any]] = {}
+        #: The ``--moral-compare`` document, once loaded.
+        self.compared_with: dict[str, Any] | None = None
         #: Seed of the generated checks: the one given, else a new one each run (shown on failure).
         self.seed: int = settings.seed if settings.seed is not None else random.randrange(2**32)
         #: In CI (the ``CI`` environment variable set) generation is derandomised: same examples
@@ -220,16 +223,41 @@ class MoralRun:
     def messages(
         self, sentence: str, prompt: PromptTemplate | None, pair: Pair | None, persona: Persona | None = None
     ) -> tuple[Message, ...]:
+        """The chat messages for ``sentence`` (as ``persona``): the build_messages hook's, else
+        the prompt's. Raises :class:`SettingsError` naming the pair (and persona) for a hook that
+        raised or returned something that is not messages."""
         prompt = prompt or DEFAULT_PROMPT
-        built = self.config.hook.pytest_moralpairs_build_messages(
-            sentence=sentence, prompt=prompt, pair=pair, persona=persona, config=self.config
-        )
-        if built is None:
-            if persona is not None:
-                from .personas import persona_messages
+        built = self._hook_messages(sentence, prompt, pair, persona)
+        if persona is None:
+            return built if built is not None else prompt.messages(sentence)
+        default_voice = self.messages(sentence, prompt, pair)
+        if built is None or built == default_voice:
+            # No hook stated the persona: a hook that gives a persona the default voice's very
+            # messages does not know personas (e.g. it was written before they existed, without
+            # a ``persona`` argument). Rating those as they are would collapse every persona into
+            # one answer: a min_spread failure that would be the plugin's, not the model's.
+            from .personas import persona_messages
 
-                return persona_messages(persona, prompt.messages(sentence))
-            return prompt.messages(sentence)
+            return persona_messages(persona, default_voice)
+        return built
+
+    def _hook_messages(
+        self, sentence: str, prompt: PromptTemplate, pair: Pair | None, persona: Persona | None
+    ) -> tuple[Message, ...] | None:
+        where = (f" for pair {pair.id!r}" if pair is not None else "") + (
+            f", persona {persona.id!r}" if persona is not None else ""
+        )
+        try:
+            built = self.config.hook.pytest_moralpairs_build_messages(
+                sentence=sentence, prompt=prompt, pair=pair, persona=persona, config=self.config
+            )
+        except Exception as exc:  # noqa: BLE001 - reported on the items that need these messages
+            name = type(exc).__name__
+            raise SettingsError(
+                f"the pytest_moralpairs_build_messages hook raised {name}{where}: {shorten(str(exc), 120)}"
+            ) from None
+        if built is None:
+            return None
         try:
             messages = tuple((str(m["role"]), str(m["content"])) for m in built)
         except (TypeError, KeyError, IndexError):
@@ -237,7 +265,7 @@ class MoralRun:
         if not messages:
             raise SettingsError(
                 "a pytest_moralpairs_build_messages hook must return a non-empty list of "
-                f"{{'role': ..., 'content': ...}} dicts (or None), got {shorten(repr(built), 80)}"
+                f"{{'role': ..., 'content': ...}} dicts (or None), got {shorten(repr(built), 80)}{where}"
             )
         return messages
 
@@ -421,6 +449,9 @@ class MoralRun:
         if personas is not None and not personas.passed and result.get("outcome") != "error":
             # The test fails: counted as a failure by the totals and the suite gate too.
             result["outcome"] = FAILED
+        if baseline is not None and not (baseline[0].ok and baseline[1].ok):
+            failed = baseline[0] if not baseline[0].ok else baseline[1]
+            result["baseline_error"] = f"{failed.request.model.model}: {failed.error}"
         if baseline is not None and baseline[0].ok and baseline[1].ok:
             low, high = float(baseline[0].value), float(baseline[1].value)  # type: ignore[arg-type]
             result["baseline"] = {
@@ -430,14 +461,17 @@ class MoralRun:
                 "gap": round(high - low, 9) + 0.0,
             }
         previous = self.previous(nodeid, str(result.get("pair_id")), suite)
+        if self.settings.compare:
+            result["previous"] = None  # compared, and new since the saved run
         if previous is not None:
+            before = _finite(previous.get("gap"))
             result["previous"] = {
-                "gap": previous.get("gap"),
-                "outcome": previous.get("outcome"),
+                "gap": before,
+                "outcome": previous.get("outcome") if isinstance(previous.get("outcome"), str) else None,
                 "personas": persona_summary(previous.get("personas")),
             }
-            gap, before = result.get("gap"), previous.get("gap")
-            if isinstance(gap, (int, float)) and isinstance(before, (int, float)):
+            gap = result.get("gap")
+            if _finite(gap) is not None and before is not None:
                 result["gap_change"] = round(gap - before, 9) + 0.0
                 limit = self.settings.compare_fail
                 result["regressed"] = limit is not None and result["gap_change"] < -limit
@@ -449,21 +483,29 @@ class MoralRun:
     # --- the saved run to compare with -----------------------------------------------------
 
     def previous(self, nodeid: str, pair_id: str, suite: str) -> dict[str, Any] | None:
-        """This pair's result in the ``--moral-compare`` run, or None (a new pair, or no compare)."""
+        """This pair's result in the ``--moral-compare`` run, or None (a new pair, or no compare).
+
+        Found by test id; failing that (the pair file moved to another folder), by the file's name
+        and the pair's id, when that names one saved pair only.
+        """
         if not self.settings.compare:
             return None
+        from .report.document import pair_key
+
         if self._previous is None:
             from .report.document import index_pairs, load_document  # raises DocumentError naming the file
 
             document = load_document(self.settings.compare)
+            self.compared_with = document
             self._previous = index_pairs(document)
+            by_name: dict[str, Any] = {}
             for result in document["pairs"]:
-                self._previous.setdefault(f"{result.get('suite')}::{result.get('pair_id')}", result)
-        # By test id; a pair whose file moved is still found by its file's name and id.
-        from .report.document import pair_key
-
+                key = _by_file_name(pair_key(result))
+                by_name[key] = None if key in by_name else result  # None: ambiguous
+            self._previous_by_name = {k: v for k, v in by_name.items() if v is not None}
         key = pair_key({"nodeid": nodeid, "pair_id": pair_id})
-        return self._previous.get(key) or self._previous.get(f"{suite}::{pair_id}")
+        found = self._previous.get(key) or self._previous_by_name.get(_by_file_name(key))
+        return found if isinstance(found, dict) else None
 
     def document_meta(self, usage: Usage, gate: dict[str, Any]) -> dict[str, Any]:
         """What a saved run or a report says about the run: model, versions, prompt, settings."""
@@ -513,18 +555,36 @@ class MoralRun:
                 self._engine.cache.close()
 
 
-def persona_summary(personas: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What a saved run's persona result is compared on: how many personas held, the spread."""
+def _finite(value: Any) -> float | None:
+    """A number from a saved file, or None (a bool, a string, NaN: not a number to compare with)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _by_file_name(key: str) -> str:
+    """``moral/old/pony.moral.yaml::whip`` -> ``pony.moral.yaml::whip``."""
+    path, sep, rest = key.partition("::")
+    return path.replace("\\", "/").rsplit("/", 1)[-1] + sep + rest
+
+
+def persona_summary(personas: Any) -> dict[str, Any] | None:
+    """What a saved run's persona result is compared on: how many personas held, the spread.
+    Whatever in a saved file is not of the expected shape counts as unknown (None)."""
     if not isinstance(personas, dict):
         return None
-    counts = personas.get("personas") or {}
-    spread = personas.get("spread") or {}
+
+    def part(data: Any, key: str) -> Any:
+        return data.get(key) if isinstance(data, dict) else None
+
+    counts, spread = part(personas, "personas"), part(personas, "spread")
+    passed, count = part(counts, "passed"), part(counts, "count")
     return {
-        "passed": counts.get("passed"),
-        "count": counts.get("count"),
-        "harmful_sd": (spread.get("harmful") or {}).get("sd"),
-        "harmless_sd": (spread.get("harmless") or {}).get("sd"),
-        "outcome": personas.get("outcome"),
+        "passed": passed if isinstance(passed, int) and not isinstance(passed, bool) else None,
+        "count": count if isinstance(count, int) and not isinstance(count, bool) else None,
+        "harmful_sd": _finite(part(part(spread, "harmful"), "sd")),
+        "harmless_sd": _finite(part(part(spread, "harmless"), "sd")),
+        "outcome": personas.get("outcome") if isinstance(personas.get("outcome"), str) else None,
     }
 
 

@@ -60,7 +60,7 @@ _COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], bool], Callable[[dict[str,
     ("interval", lambda r: (r.get("samples") or 1) > 1, _interval),
     ("human gap", lambda r: r.get("human_gap") is not None, lambda r: _num(r.get("human_gap"))),
     ("baseline gap", lambda r: bool(r.get("baseline")), lambda r: _num((r.get("baseline") or {}).get("gap"))),
-    ("change", lambda r: r.get("previous") is not None, lambda r: _change(r)),
+    ("change", lambda r: "previous" in r, lambda r: _change(r)),
     ("personas", lambda r: isinstance(r.get("personas"), dict), lambda r: _personas(r)),
 )
 
@@ -163,7 +163,9 @@ def gate_line(gate: dict[str, Any]) -> str:
 
 
 def _sd(value: Any) -> str:
-    return "-" if value is None else f"{value:.2f}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "-"
+    return f"{value:.2f}"
 
 
 def persona_lines(results: Iterable[dict[str, Any]]) -> list[str]:
@@ -199,3 +201,37 @@ def persona_lines(results: Iterable[dict[str, Any]]) -> list[str]:
         outcome = str(personas.get("outcome", "")).upper()
         lines.append(f"personas, {pair_key(r)}: " + "; ".join(parts) + f": {outcome}")
     return lines
+
+
+def compare_lines(
+    results: Iterable[dict[str, Any]], path: str, saved: dict[str, Any] | None, settings: Any
+) -> list[tuple[str, bool]]:
+    """What ``--moral-compare`` matched, and what differs in how the saved run was made:
+    ``(line, is a warning)``."""
+    results = [r for r in results if "previous" in r]
+    found = sum(r["previous"] is not None for r in results)
+    lines = [(f"compared with {path}: {found} of {len(results)} pairs found in the saved run", False)]
+    if results and not found:
+        what = "; --moral-compare-fail checked nothing" if settings.compare_fail is not None else ""
+        lines = [(f"compared with {path}: none of the {len(results)} pairs is in the saved run{what}", True)]
+    saved = saved or {}
+    saved_settings = saved.get("settings") if isinstance(saved.get("settings"), dict) else {}
+    from ..prompt import DEFAULT_PROMPT
+
+    for name, now, then in (
+        ("model", settings.model, saved.get("model")),
+        ("default prompt", DEFAULT_PROMPT.digest, saved.get("prompt_hash")),
+        ("scoring", settings.scoring, saved_settings.get("scoring")),
+        ("samples", settings.samples, saved_settings.get("samples")),
+    ):
+        if then is not None and then != now:
+            lines.append((f"the saved run used {name} {then}, this run {now}: the changes mix both", True))
+    return lines
+
+
+def baseline_lines(results: Iterable[dict[str, Any]], model: str) -> list[str]:
+    """Why the baseline model's column is missing where it is: it could not rate those pairs."""
+    errors = [str(r["baseline_error"]) for r in results if r.get("baseline_error")]
+    if not errors:
+        return []
+    return [f"baseline {model} could not rate {_count(len(errors), 'pair')}: {errors[0]}"]
