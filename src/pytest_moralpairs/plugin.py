@@ -178,10 +178,36 @@ JUNIT_PROPERTIES = (
 )
 
 
+#: What ``pytest --help`` shows as the value of an option (default: the setting's name).
+_METAVARS = {
+    "api_base": "URL",
+    "temperature": "T",
+    "timeout": "SECONDS",
+    "threshold": "GAP",
+    "concurrency": "N",
+    "retries": "N",
+    "max_cost": "USD",
+    "cache": "readwrite|read|off",
+    "cache_dir": "DIR",
+    "seed": "N",
+    "max_examples": "N",
+    "samples": "K",
+    "confidence": "LEVEL",
+    "inconclusive": "fail|pass|warn",
+    "scoring": "text|logprobs",
+    "baseline_model": "MODEL",
+    "min_pass_rate": "R",
+    "save": "PATH",
+    "compare": "PATH",
+    "compare_fail": "DELTA",
+}
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("moralpairs", "moral minimal pairs (pytest-moralpairs)")
     for name, flag, ini, help_text in _SETTINGS:
-        group.addoption(flag, dest=f"moral_{name}", default=None, metavar=name.upper(), help=help_text)
+        metavar = _METAVARS.get(name, name.upper())
+        group.addoption(flag, dest=f"moral_{name}", default=None, metavar=metavar, help=help_text)
         parser.addini(ini, help=help_text, default=None)
     group.addoption(
         "--moral-replay",
