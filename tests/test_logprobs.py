@@ -353,4 +353,4 @@ def test_the_lexical_model_gives_continuous_ratings_through_pytest(pytester):
     result = pytester.runpytest("--moral-model", "moralpairs/lexical", "--moral-scoring", "logprobs")
 
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*pairs.moral.yaml::shame*-0.9052*+1.184*+2.0892*PASSED*"])
+    result.stdout.fnmatch_lines(["*pairs.moral.yaml::shame*-0.9052*+1.184*+2.089*PASSED*"])

@@ -10,11 +10,17 @@ from .document import pair_key
 _HEADER = ("pair", "harmful", "harmless", "gap", "threshold", "verdict")
 
 
-def _num(value: Any) -> str:
-    # "g", not ".2g": a gap of 1.96 must not be printed as "+2" next to threshold 2 and FAILED.
+def _num(value: Any, threshold: Any = None) -> str:
+    """Four significant digits (a log-prob rating is -2.042, not -2.0424); more where four would
+    put a gap on the other side of its threshold: 1.99996 must not read "+2" next to FAILED."""
     if value is None:
         return "-"
-    return f"{value:+g}" if value else "0"
+    if not value:
+        return "0"
+    text = f"{value:+.4g}"
+    if isinstance(threshold, (int, float)) and (float(text) >= threshold) != (value >= threshold):
+        text = f"{value:+.9g}"
+    return text
 
 
 def _count(n: int, word: str) -> str:
@@ -98,7 +104,7 @@ def summary_lines(results: Iterable[dict[str, Any]], usage: Any) -> list[str]:
                 pair_key(r) + (f" ({r['examples']} examples)" if r.get("examples") else ""),
                 _num(r.get("harmful_rating")),
                 _num(r.get("harmless_rating")),
-                _num(r.get("gap")),
+                _num(r.get("gap"), r.get("threshold")),
                 *(cell(r) for _, cell in extra),
                 "-" if threshold is None else f"{threshold:g}",
                 "REGRESSED" if r.get("regressed") else outcome.upper(),
