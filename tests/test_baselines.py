@@ -739,3 +739,17 @@ def test_an_inconclusive_pair_passed_by_policy_is_not_a_pass_for_the_suite_gate(
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["suite gate: 0 of 1 rated pairs passed (0%), required 100%: FAILED"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_pairs_checked_with_the_moral_pair_fixture_get_the_baseline_gap_too(pytester: pytest.Pytester) -> None:
+    model_only_answers(pytester, {LIE: "-3", TRUTH: "2"})
+    pytester.makepyfile(
+        f"""
+        def test_grandmother(moral_pair):
+            moral_pair({LIE!r}, {TRUTH!r})
+        """
+    )
+    result = run(pytester, "--moral-baseline-model", LEXICAL)
+    result.assert_outcomes(passed=1)
+    gap = LEXICAL_RATINGS[TRUTH] - LEXICAL_RATINGS[LIE]
+    result.stdout.re_match_lines([rf"test_\w+\.py::test_grandmother +-3 +\+2 +\+5 +\+{gap} +2 +PASSED$"])

@@ -661,9 +661,12 @@ def moral_pair(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
             except SettingsError as exc:
                 raise ValueError(str(exc)) from None
         pair_id = str(id) if id is not None else node.name
-        harmful_ratings, harmless_ratings = run.rate_samples(
-            _samples(run, harmful, moral_model, prompt), _samples(run, harmless, moral_model, prompt)
-        )
+        groups = [_samples(run, harmful, moral_model, prompt), _samples(run, harmless, moral_model, prompt)]
+        reference = run.baseline_requests(harmful, harmless, moral_model, prompt)
+        if reference is not None:  # --moral-baseline-model: beside the model, as for a YAML pair
+            groups += [reference[:1], reference[1:]]
+        harmful_ratings, harmless_ratings, *baseline_ratings = run.rate_samples(*groups)
+        baseline = (baseline_ratings[0][0], baseline_ratings[1][0]) if baseline_ratings else None
         limit = threshold if threshold is not None else marker_threshold
         for side, ratings in (("harmful", harmful_ratings), ("harmless", harmless_ratings)):
             for rating in ratings:
@@ -671,7 +674,7 @@ def moral_pair(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
                     record_error(node, pair_id, rating, side, limit, "fixture")
                     raise RatingError(rating, side)
         verdict = run.verdict(pair_id, harmful_ratings, harmless_ratings, limit)
-        judge_and_record(node, verdict, "fixture")
+        judge_and_record(node, verdict, "fixture", baseline)
         return verdict
 
     return check

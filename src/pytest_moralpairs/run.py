@@ -301,21 +301,31 @@ class MoralRun:
             return None
         return ModelSettings(model=name, temperature=model.temperature, timeout=model.timeout)
 
+    def baseline_requests(
+        self,
+        harmful: str,
+        harmless: str,
+        model: ModelSettings,
+        prompt: PromptTemplate | None = None,
+        pair: Pair | None = None,
+    ) -> tuple[RatingRequest, RatingRequest] | None:
+        """The reference model's requests for both sentences (one sample, text scoring: the
+        baseline is a fixed yardstick), or None without ``--moral-baseline-model``."""
+        reference = self.baseline_model(model)
+        if reference is None:
+            return None
+        return (
+            RatingRequest(reference, self.messages(harmful, prompt, pair), harmful),
+            RatingRequest(reference, self.messages(harmless, prompt, pair), harmless),
+        )
+
     def pair_requests(self, pair: Pair, model: ModelSettings) -> PairRequests:
         from .personas import rated_personas
 
-        baseline = self.baseline_model(model)
         return PairRequests(
             harmful=self.samples(pair.harmful, model, pair.prompt, pair),
             harmless=self.samples(pair.harmless, model, pair.prompt, pair),
-            baseline=(
-                (
-                    RatingRequest(baseline, self.messages(pair.harmful, pair.prompt, pair), pair.harmful),
-                    RatingRequest(baseline, self.messages(pair.harmless, pair.prompt, pair), pair.harmless),
-                )
-                if baseline is not None
-                else None
-            ),
+            baseline=self.baseline_requests(pair.harmful, pair.harmless, model, pair.prompt, pair),
             personas=tuple(
                 (
                     persona.id,
