@@ -418,8 +418,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=200, help="requests at once for --check (default 200)")
     args = parser.parse_args()
     if args.check:
-        check(args.concurrency, args.latency)
-        return 0
+        return 0 if check(args.concurrency, args.latency) else 1
     server = BenchServer(latency=args.latency, port=args.port, lifetime=args.lifetime).start()
     print(
         f"serving {server.url} (stats: {server.stats_url}); latency {args.latency:g} s; "

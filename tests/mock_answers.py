@@ -1,12 +1,17 @@
-"""Test projects whose model answers are chosen per sentence, with no network.
+"""Test projects as the specs build them: pair files, runs, and models whose answers are chosen
+per sentence with no network.
 
-The project's conftest sets litellm's own ``mock_response`` argument through the plugin's
-``pytest_moralpairs_completion_kwargs`` hook, so the real litellm call path runs.
+``answers()`` gives a project a conftest that sets litellm's own ``mock_response`` argument through
+the plugin's ``pytest_moralpairs_completion_kwargs`` hook, so the real litellm call path runs;
+``run_against()`` runs a project against the local OpenAI-compatible server instead.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import yaml
 
 MODEL = "openai/mock-model"
 
@@ -29,3 +34,26 @@ def pytest_moralpairs_completion_kwargs(request, kwargs, config):
 def answers(pytester: pytest.Pytester, mapping: dict[str, str]) -> None:
     """The model under test answers ``mapping[sentence]``."""
     pytester.makeconftest(ANSWERS_CONFTEST.format(answers=mapping))
+
+
+#: The model name under which a project asks the local test server (``openai_server.py``).
+SERVER_MODEL = "openai/test-model"
+
+
+def write_pairs(pytester: pytest.Pytester, *pairs: tuple[str, str, str], name: str = "pairs") -> None:
+    """A pair file with one ``(id, harmful, harmless)`` per pair."""
+    document = {"version": 1, "pairs": [{"id": i, "harmful": a, "harmless": b} for i, a, b in pairs]}
+    pytester.makefile(".moral.yaml", **{name: yaml.safe_dump(document, sort_keys=False)})
+
+
+def run_against(pytester: pytest.Pytester, server: Any, *args: str, model: str = SERVER_MODEL) -> pytest.RunResult:
+    """Run against ``server`` with no response cache and no retries (``args`` may turn them on)."""
+    return pytester.runpytest(
+        "--moral-model", model, "--moral-api-base", server.url, "-p", "no:cacheprovider", "--moral-retries", "0", *args
+    )
+
+
+def no_plugin_traceback(result: pytest.RunResult) -> None:
+    """The plugin's failures explain themselves: no frame of its code is shown."""
+    for pattern in ("*pytest_moralpairs*", "*plugin.py*", "*collect.py*", "*def runtest*", "*run.py*", "*engine.py*"):
+        result.stdout.no_fnmatch_line(pattern)

@@ -587,3 +587,25 @@ def test_an_unusable_cache_file_does_not_abort_a_run_that_turns_warnings_into_er
     result.assert_outcomes(passed=1)
     result.stderr.fnmatch_lines(["*CacheWarning: the response cache *responses.sqlite3 is unusable*"])
     assert rows(path) == 2
+
+
+def test_a_cache_filled_by_a_script_with_the_core_serves_a_pytest_run(pytester: pytest.Pytester, server) -> None:
+    from pytest_moralpairs import ModelSettings, RatingEngine, RatingRequest
+    from pytest_moralpairs.cache import ResponseCache
+    from pytest_moralpairs.prompt import DEFAULT_PROMPT
+
+    model = ModelSettings(MODEL, api_base=server.url)
+    folder = pytester.path / "shared-cache"
+    folder.mkdir()
+    engine = RatingEngine(cache=ResponseCache(folder / "responses.sqlite3"))
+    try:
+        engine.rate_all(RatingRequest(model, DEFAULT_PROMPT.messages(s), s) for s in ("harm 1", "help 1"))
+    finally:
+        engine.close()
+        engine.cache.close()
+    assert len(server.requests) == 2
+    write_pairs(pytester, ("p1", "harm 1", "help 1"))
+    result = run(pytester, server, "--moral-cache-dir", str(folder))
+    result.assert_outcomes(passed=1)
+    assert len(server.requests) == 2  # both answers came from the script's cache
+    result.stdout.fnmatch_lines(["*0 model calls, 2 answers from the cache*"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from mock_answers import ANSWERS_CONFTEST, HELP, HURT, LIE, MODEL, TRUTH
+from mock_answers import ANSWERS_CONFTEST, HELP, HURT, LIE, MODEL, TRUTH, no_plugin_traceback
 
 ANSWERS = {HURT: "-3", HELP: "3", LIE: "-1", TRUTH: "0"}
 
@@ -20,11 +20,6 @@ def project(pytester: pytest.Pytester, test_code: str, answers: dict[str, str] =
     pytester.makeconftest(ANSWERS_CONFTEST.format(answers=answers))
     header = f"import pytest\nHURT, HELP, LIE, TRUTH = {HURT!r}, {HELP!r}, {LIE!r}, {TRUTH!r}\n"
     pytester.makepyfile(test_moral=header + textwrap.dedent(test_code))
-
-
-def no_plugin_traceback(result: pytest.RunResult) -> None:
-    for pattern in ("*pytest_moralpairs*", "*plugin.py*", "*run.py*", "*engine.py*"):
-        result.stdout.no_fnmatch_line(pattern)
 
 
 # --- moral_pair ---------------------------------------------------------------------------------

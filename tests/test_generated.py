@@ -493,3 +493,38 @@ def test_a_user_test_drawing_pairs_fails_once_with_one_summary_row(pytester: pyt
     rows = [line for line in result.stdout.lines if line.startswith("test_user.py::test_instrument ")]
     assert len(rows) == 1, rows
     assert re.fullmatch(r"test_user\.py::test_instrument +\+1 +\+2 +\+1 +2 +FAILED", rows[0]), rows
+
+
+MALFORMED = """
+    pairs:
+      - id: braces
+        template: "Person X {verb his pony with {instrument}."
+        decides: instrument
+      - id: positional
+        template: "Person X {0} his pony."
+        decides: verb
+      - id: filler
+        template: "Person X lashed his pony with {tool}."
+        decides: tool
+        slots:
+          tool: {harmful: ["a {whip}"], harmless: [a feather]}
+"""
+
+
+def test_a_malformed_template_or_filler_is_a_collection_error_naming_the_pair_and_other_files_still_run(
+    pytester: pytest.Pytester,
+) -> None:
+    rule(pytester, RIGHT)
+    pair_file(pytester, MALFORMED, name="bad")
+    pair_file(pytester, GOOD, name="pony")
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*bad.moral.yaml:3 pair braces: 'template': malformed braces in template*",
+            "*bad.moral.yaml:6 pair positional: 'template': placeholder {0...}*is not a bare slot name*",
+            "*bad.moral.yaml:12 pair filler: 'slots.tool.harmful' has a filler containing a brace*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    no_traceback(result)

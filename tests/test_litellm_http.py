@@ -11,27 +11,14 @@ from typing import Any
 
 import hypothesis  # noqa: F401 - see _litellm_warmed_up
 import pytest
-import yaml
+from mock_answers import SERVER_MODEL as MODEL
+from mock_answers import run_against as run
+from mock_answers import write_pairs
 from openai_server import OpenAIServer, Reply
 
 from pytest_moralpairs.engine import ModelSettings, RatingRequest
 from pytest_moralpairs.llm import PLACEHOLDER_API_KEY, LiteLLMBackend
 from pytest_moralpairs.prompt import DEFAULT_PROMPT
-
-MODEL = "openai/test-model"
-
-
-def write_pairs(pytester: pytest.Pytester, *pairs: tuple[str, str, str], name: str = "pairs") -> None:
-    """A pair file with one ``(id, harmful, harmless)`` per pair."""
-    document = {"version": 1, "pairs": [{"id": i, "harmful": a, "harmless": b} for i, a, b in pairs]}
-    pytester.makefile(".moral.yaml", **{name: yaml.safe_dump(document, sort_keys=False)})
-
-
-def run(pytester: pytest.Pytester, server: OpenAIServer, *args: str) -> pytest.RunResult:
-    """Run against ``server`` with no response cache and no retries (``args`` may turn them on)."""
-    return pytester.runpytest(
-        "--moral-model", MODEL, "--moral-api-base", server.url, "-p", "no:cacheprovider", "--moral-retries", "0", *args
-    )
 
 
 def requests_for(server: OpenAIServer, sentence: str) -> int:

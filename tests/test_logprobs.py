@@ -12,9 +12,11 @@ import math
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from mock_answers import SERVER_MODEL as MODEL
+from mock_answers import run_against as run
+from mock_answers import write_pairs
 from openai_server import OpenAIServer, Reply
 
 from pytest_moralpairs.answers import LOGPROB_OPTIONS, UnparseableAnswer, rating_from_logprobs, wants_logprobs
@@ -25,7 +27,6 @@ from pytest_moralpairs.prompt import DEFAULT_PROMPT
 from pytest_moralpairs.providers.lexical import lexical_rating, lexical_score
 from pytest_moralpairs.providers.litellm_provider import answer_logprobs
 
-MODEL = "openai/test-model"
 SCALE = tuple(range(-4, 5))
 
 
@@ -290,17 +291,6 @@ def test_the_lexical_model_writes_a_negative_rating_as_a_sign_token_then_a_digit
 
 
 # --- through pytest -------------------------------------------------------------------------------------
-
-
-def write_pairs(pytester: pytest.Pytester, *pairs: tuple[str, str, str]) -> None:
-    document = {"version": 1, "pairs": [{"id": i, "harmful": a, "harmless": b} for i, a, b in pairs]}
-    pytester.makefile(".moral.yaml", pairs=yaml.safe_dump(document, sort_keys=False))
-
-
-def run(pytester: pytest.Pytester, server: OpenAIServer, *args: str) -> pytest.RunResult:
-    return pytester.runpytest(
-        "--moral-model", MODEL, "--moral-api-base", server.url, "-p", "no:cacheprovider", "--moral-retries", "0", *args
-    )
 
 
 def test_moral_scoring_logprobs_makes_one_call_per_sentence_and_shows_continuous_ratings(pytester, openai_server):

@@ -1176,3 +1176,12 @@ def test_rules_a_schema_cannot_state_are_left_to_the_parser(validator, rule):
 
 def test_the_schema_refuses_a_document_with_nothing_in_it(validator):
     assert not validator.is_valid(None) and not parser_accepts("")
+
+
+@pytest.mark.parametrize("load", ["pair file", "lexicon file"])
+def test_a_path_that_no_file_can_have_is_a_problem_of_that_file_not_a_crash(load: str) -> None:
+    from pytest_moralpairs.perturb import load_lexicon
+
+    loader = load_suite if load == "pair file" else load_lexicon
+    with pytest.raises(PairFileError, match="cannot read the file: not a usable path"):
+        loader("bad\x00name.moral.yaml")

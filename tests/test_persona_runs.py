@@ -402,3 +402,24 @@ def test_persona_settings_in_defaults_that_no_pair_uses_are_an_error_of_the_file
         ["*pairs.moral.yaml:3: 'defaults.min_spread' applies only to pairs rated per persona, and no pair*"]
     )
     result.assert_outcomes(errors=1)
+
+
+def test_a_hook_that_leaves_personas_to_the_default_gets_its_own_messages_with_the_persona_stated(
+    pytester, openai_server
+) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_build_messages(sentence, prompt, pair, persona, config):
+            if persona is None:
+                return [{"role": "user", "content": f"House prompt. Scenario: {sentence}"}]
+        """
+    )
+    openai_server.answers = rule(spread_rule)
+    pair_file(pytester)
+    run(pytester, openai_server).assert_outcomes(passed=1)
+    nurse = next(r for r in openai_server.requests if persona_of(r.body) == PEOPLE[0])
+    assert [m["role"] for m in nurse.messages] == ["system", "user"]
+    assert nurse.messages[1]["content"] in (f"House prompt. Scenario: {s}" for s in (HURT, HELP))

@@ -11,7 +11,7 @@ import textwrap
 import xml.etree.ElementTree as ET
 
 import pytest
-from mock_answers import HELP, HURT, LIE, MODEL, TRUTH, answers
+from mock_answers import HELP, HURT, LIE, MODEL, TRUTH, answers, no_plugin_traceback
 
 
 def pair_file(pytester: pytest.Pytester, text: str, name: str = "pairs") -> None:
@@ -24,11 +24,6 @@ ONE_PAIR = f"""
         harmful: {HURT}
         harmless: {HELP}
 """
-
-
-def no_plugin_traceback(result: pytest.RunResult) -> None:
-    for pattern in ("*plugin.py*", "*collect.py*", "*def runtest*", "*run.py*", "*engine.py*"):
-        result.stdout.no_fnmatch_line(pattern)
 
 
 # --- ERROR versus FAIL --------------------------------------------------------------------

@@ -1033,3 +1033,11 @@ def test_under_xdist_the_reports_hold_the_same_pairs(small_suite: pytest.Pyteste
     assert (spread["totals"], spread["suites"]) == (alone["totals"], alone["suites"])
     page = Page((small_suite.path / "out" / "r.html").read_text(encoding="utf-8"))
     assert [r["nodeid"] for r in page.rows] == [p["nodeid"] for p in alone["pairs"]]
+
+
+def test_a_gap_just_below_its_threshold_is_never_shown_as_the_threshold() -> None:
+    result = pair_result("close", "moral/close.moral.yaml", [-1.0], [0.996])  # gap 1.996 < 2: failed
+    page = render_html(build_document([result], realistic_meta()))
+    assert result["outcome"] == "failed"
+    assert "+1.996 ✗" in page
+    assert "+2 ✗" not in page

@@ -108,6 +108,11 @@ def test_a_template_with_one_slot_needs_no_decides():
     assert minimal(mst.directional_pairs("Person X {verb} his pony.")).harmless == "Person X caressed his pony."
 
 
+def test_a_template_object_with_one_slot_needs_no_decides_either():
+    pair = minimal(mst.directional_pairs(Template("Person X {verb} his pony.")))
+    assert pair.harmless == "Person X caressed his pony."
+
+
 def test_a_template_with_several_slots_must_say_which_decides():
     with pytest.raises(TemplateError, match=r"decides=.*\{verb\}, \{instrument\}"):
         mst.directional_pairs(PONY)

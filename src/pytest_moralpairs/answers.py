@@ -157,13 +157,13 @@ def rating_from_logprobs(positions: Sequence[LogprobPosition]) -> tuple[float, t
     raw = "".join(token for token, _ in positions)
     if not raw.strip():
         raise UnparseableAnswer("the answer is empty", raw)
-    start = None
-    for index, (token, _) in enumerate(positions):
-        read = _read_token(token)
-        if read is not None and (read[1] is not None or _continuation(positions, index) is not None):
-            start = index
+    # The first token that begins a number: a whole one, or a sign with a digit token after it.
+    for start, (token, _) in enumerate(positions):
+        sampled = _read_token(token)
+        after = _continuation(positions, start) if sampled is not None and sampled[1] is None else None
+        if sampled is not None and (sampled[1] is not None or after is not None):
             break
-    if start is None:
+    else:
         raise UnparseableAnswer("no token of the answer begins a number", raw)
 
     mass = dict.fromkeys(_SCALE, 0.0)
@@ -180,12 +180,10 @@ def rating_from_logprobs(positions: Sequence[LogprobPosition]) -> tuple[float, t
             if value in mass:
                 mass[value] += probability
 
-    sampled_sign, sampled_magnitude = _read_token(positions[start][0]) or ("", 0)
-    if sampled_magnitude is None:
+    sampled_sign = sampled[0]
+    if after is not None:
         # The model wrote the sign on its own: the next token's alternatives are the digits of
         # that branch, so its mass is spread exactly as the model would have continued.
-        after = _continuation(positions, start)
-        assert after is not None
         digits = {}
         for token, probability in _probabilities(positions[after][1]):
             read = _read_token(token)

@@ -198,31 +198,34 @@ class ResponseCache:
 
     def get(self, key: str, count: bool = True) -> CachedAnswer | None:
         """The stored answer for ``key``, or None; ``count`` adds it to ``hits`` / ``misses``."""
-        if self._db is None:
-            return None
+        return self.get_many([key], count).get(key)
+
+    #: Keys per query: below SQLite's limit on bound parameters (999 in old builds).
+    _BATCH = 500
+
+    def get_many(self, keys: Iterable[str], count: bool = True) -> dict[str, CachedAnswer]:
+        """The stored answers of those ``keys`` the cache has, in one query per 500 keys."""
+        keys = list(dict.fromkeys(keys))
+        if self._db is None or not keys:
+            return {}
+        found: dict[str, CachedAnswer] = {}
         with self._lock:
             try:
-                row = self._db.execute(
-                    "SELECT text, model, prompt_tokens, completion_tokens, cost, extra FROM answers WHERE key = ?",
-                    (key,),
-                ).fetchone()
+                for start in range(0, len(keys), self._BATCH):
+                    chunk = keys[start : start + self._BATCH]
+                    rows = self._db.execute(
+                        "SELECT key, text, model, prompt_tokens, completion_tokens, cost, extra FROM answers"
+                        f" WHERE key IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                    found.update((row[0], CachedAnswer.from_row(*row[1:])) for row in rows)
             except sqlite3.DatabaseError as exc:
                 warnings.warn(
                     CacheWarning(f"reading the response cache failed ({exc}); treating it as a miss"), stacklevel=2
                 )
-                row = None
-        if row is None:
-            self.misses += count
-            return None
-        self.hits += count
-        return CachedAnswer.from_row(*row)
-
-    def get_many(self, keys: Iterable[str]) -> dict[str, CachedAnswer]:
-        found = {}
-        for key in keys:
-            answer = self.get(key)
-            if answer is not None:
-                found[key] = answer
+        if count:
+            self.hits += len(found)
+            self.misses += len(keys) - len(found)
         return found
 
     def put(self, key: str, answer: CachedAnswer) -> None:

@@ -321,7 +321,7 @@ def judge_and_record(node: Any, verdict: Any, kind: str, baseline: Any = None, p
     gaps, and the verdict across personas), then fail as the run's gate says: a failed (or, by
     choice, inconclusive) pair, a pair that did not hold across its personas, or a gap that
     dropped by more than ``--moral-compare-fail`` against the saved run."""
-    run = node.run if isinstance(node, MoralItem) else _run_of(node)
+    run = _run_of(node)
     result = run.describe(verdict.to_dict(), node.nodeid, kind, baseline, personas)
     record(node, result)
     regression = explain_regression(result, run.settings.compare_fail) if result.get("regressed") else None
@@ -363,7 +363,7 @@ def record_error(
     persona: str | None = None,
 ) -> None:
     """Record that the pair could not be rated (with its saved run's result, if any)."""
-    run = node.run if isinstance(node, MoralItem) else _run_of(node)
+    run = _run_of(node)
     result = error_result(node.nodeid, pair_id, rating, side, run.threshold_for(threshold))
     if pair is not None:
         result.update(harmful=pair.harmful, harmless=pair.harmless)

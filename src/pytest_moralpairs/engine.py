@@ -11,8 +11,6 @@ ratings; nothing calls a model one item at a time.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -58,14 +56,6 @@ class RatingRequest:
     sample: int = 0
     options: tuple[tuple[str, Any], ...] = ()
 
-    @property
-    def key(self) -> str:
-        payload = json.dumps(
-            [self.model.model, self.model.api_base, self.model.temperature, self.messages, self.sample, self.options],
-            default=str,
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()
-
 
 @dataclass(frozen=True)
 class Answer:
@@ -81,6 +71,14 @@ class Answer:
     cost: float = 0.0
     cached: bool = False
     logprobs: tuple[LogprobPosition, ...] | None = None
+
+
+def default_key(request: RatingRequest) -> str:
+    """The response-cache key of ``request`` as sent with no hooks: the same key the pytest
+    plugin computes, so a cache filled by a script serves a pytest run and the other way round."""
+    from .llm import cache_key, call_kwargs  # litellm-free
+
+    return cache_key(request, call_kwargs(request))
 
 
 #: Why a rating has no value.
@@ -283,7 +281,8 @@ class RatingEngine:
         is sent at all and a request missing from the cache is an error. ``retry`` says how often
         to try again after a transient fault (default: never). Once ``max_cost`` dollars are
         spent no further call is made. ``key`` names a request in the cache (default
-        ``request.key``). A ``complete`` with an async ``aclose()`` has it awaited by :meth:`close`.
+        :func:`default_key`, the key the plugin uses too). A ``complete`` with an async
+        ``aclose()`` has it awaited by :meth:`close`.
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -296,7 +295,7 @@ class RatingEngine:
         self.replay = replay
         self.retry = retry or RetryPolicy(retries=0)
         self.max_cost = max_cost
-        self._key_of = key or (lambda request: request.key)
+        self._key_of = key or default_key
         self._keys: dict[RatingRequest, str] = {}
         self.progress = progress
         self._ratings: dict[RatingRequest, Rating] = {}
@@ -378,17 +377,15 @@ class RatingEngine:
         """Those of ``requests`` that the cache can answer now (without counting them as hits)."""
         if self.cache is None or not self.cache.enabled:
             return []
-        return [r for r in requests if self.cache.get(self.key(r), count=False) is not None]
+        requests = list(requests)
+        have = self.cache.get_many((self.key(r) for r in requests), count=False)
+        return [r for r in requests if self.key(r) in have]
 
     def _cached_answers(self, requests: list[RatingRequest]) -> dict[RatingRequest, Answer | BaseException]:
         if self.cache is None or not self.cache.enabled:
             return {}
-        found: dict[RatingRequest, Answer | BaseException] = {}
-        for request in requests:
-            hit = self.cache.get(self.key(request))
-            if hit is not None:
-                found[request] = self._from_cache(hit)
-        return found
+        hits = self.cache.get_many(self.key(r) for r in requests)
+        return {r: self._from_cache(hits[self.key(r)]) for r in requests if self.key(r) in hits}
 
     def _from_cache(self, hit: CachedAnswer) -> Answer:
         self.usage.cache_hits += 1
@@ -532,8 +529,9 @@ class RatingEngine:
         return Rating(request, float(value), answer.text, cached=answer.cached, distribution=distribution)
 
     def _no_logprobs(self, request: RatingRequest, answer: Answer) -> Rating:
-        message = self.fatal = _no_logprobs_message(request)
-        return Rating(request, None, answer.text, message, ERROR_NO_LOGPROBS, answer.cached)
+        # The run is stopped where the answer arrived (_account); a cached answer without them
+        # (a row whose log-probs could not be read) errors only its own item.
+        return Rating(request, None, answer.text, _no_logprobs_message(request), ERROR_NO_LOGPROBS, answer.cached)
 
     def close(self) -> None:
         """Close the completer (its ``aclose()``, if any), cancel leftover tasks, stop the thread."""

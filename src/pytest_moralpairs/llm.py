@@ -115,19 +115,14 @@ class LiteLLMBackend:
     and no key is configured anywhere.
     """
 
-    def __init__(
-        self,
-        configure: ConfigureCall | None = None,
-        kwargs_for: Callable[[RatingRequest], dict[str, Any]] | None = None,
-    ):
-        """``configure(request, kwargs)`` adjusts each call's arguments; or ``kwargs_for(request)``
-        supplies them whole (the plugin's, built once per request with its hook applied)."""
+    def __init__(self, kwargs_for: Callable[[RatingRequest], dict[str, Any]] = call_kwargs):
+        """``kwargs_for(request)`` gives each call's arguments (the plugin's: built once per
+        request, with its hook applied)."""
         self.litellm = load_litellm()
-        self.configure = configure
         self.kwargs_for = kwargs_for
 
     def kwargs(self, request: RatingRequest) -> dict[str, Any]:
-        kwargs = self.kwargs_for(request) if self.kwargs_for else call_kwargs(request, self.configure)
+        kwargs = self.kwargs_for(request)
         if self.needs_placeholder_key(kwargs):
             kwargs["api_key"] = PLACEHOLDER_API_KEY
         return kwargs

@@ -493,15 +493,22 @@ def load_suite(path: str | Path, name: str | None = None) -> Suite:
     """
     path = Path(path)
     name = name or str(path)
+    return parse_suite(read_file(path, name), name, base_dir=path.parent)
+
+
+def read_file(path: Path, name: str) -> bytes:
+    """The bytes of one file the plugin reads (pair or lexicon file), at most one byte past the
+    size limit; raises :class:`PairFileError` naming it when it cannot be read."""
     try:
         # Look before opening: opening a named pipe would wait for a writer forever.
         if not stat.S_ISREG(path.stat().st_mode):
             raise PairFileError([Problem(name, "not a regular file")])
         with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+            return handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise PairFileError([Problem(name, f"cannot read the file: {exc.strerror or exc}")]) from None
-    return parse_suite(data, name, base_dir=path.parent)
+    except ValueError:  # a NUL in the path
+        raise PairFileError([Problem(_shorten(name, 100), "cannot read the file: not a usable path")]) from None
 
 
 def parse_suite(text: str | bytes, path: str = "<string>", base_dir: str | Path | None = None) -> Suite:
@@ -1137,16 +1144,22 @@ class _Validator:
             return _line(raw, key, line)
 
         template = self.sentence(raw.get("template"), "template", label, at("template"))
-        if template is not None and "{" not in template:
-            self.problem("'template' has no {slot}: name at least the slot that 'decides'", label, at("template"))
         decides = raw.get("decides")
         if not isinstance(decides, str) or not _TAG_RE.fullmatch(decides):
             found = "it is missing" if decides is None else f"found {describe(decides)}"
             self.problem(f"'decides' must name the slot that carries the moral weight; {found}", label, at("decides"))
             decides = None
-        elif template is not None and "{" + decides + "}" not in template:
-            self.problem(f"'decides' names slot {decides!r}, which the template does not use", label, at("decides"))
         slots = self.slot_fillers(raw.get("slots"), label, at("slots"))
+        if template is not None:
+            # The template as the generator will read it: braces, placeholders, the decisive slot
+            # and the file's own slots, all checked by the one parser that fills it later.
+            from .perturb import Template, TemplateError
+
+            try:
+                Template(template, decides, {s.name: (s.harmful, s.harmless) for s in slots})
+            except TemplateError as exc:
+                self.problem(f"'template': {exc}", label, at("template"))
+                template = None
         checks = raw.get("checks", list(CHECKS))
         if isinstance(checks, str):
             checks = [checks]
@@ -1156,14 +1169,9 @@ class _Validator:
             )
             checks = list(CHECKS)
         threshold = self.threshold(raw.get("threshold"), "threshold", label, at("threshold"))
-        tolerance = raw.get("invariance_tolerance", DEFAULT_INVARIANCE_TOLERANCE)
-        if not _is_number(tolerance) or not 0 <= tolerance <= 8:
-            self.problem(
-                f"'invariance_tolerance' must be a number in 0..8, found {_not_a_number(tolerance)}",
-                label,
-                at("invariance_tolerance"),
-            )
-            tolerance = DEFAULT_INVARIANCE_TOLERANCE
+        tolerance = self.bounded(
+            raw.get("invariance_tolerance"), "invariance_tolerance", label, at("invariance_tolerance"), 8
+        )
         tags = self.tags(raw.get("tags"), "tags", label, at("tags"))
         note = self.optional_text(raw.get("note"), "note", label, at("note"))
         prompt = self.prompt(raw.get("prompt"), "prompt", label, at("prompt"))
@@ -1176,7 +1184,7 @@ class _Validator:
             slots=slots,
             checks=tuple(dict.fromkeys(checks)),
             threshold=threshold if threshold is not None else defaults.get("threshold"),
-            invariance_tolerance=float(tolerance),
+            invariance_tolerance=DEFAULT_INVARIANCE_TOLERANCE if tolerance is None else tolerance,
             tags=tuple(dict.fromkeys(defaults.get("tags", ()) + tags)),
             note=note,
             prompt=prompt or defaults.get("prompt"),
@@ -1215,16 +1223,18 @@ class _Validator:
         return tuple(out)
 
     def fillers(self, value: Any, where: str, pair: str, line: int | None) -> tuple[str, ...]:
+        """A template pair's own fillers for one side, held to the lexicon's rule for fillers."""
+        from .perturb.lexicon import _filler_problem
+
         if not isinstance(value, list) or not value:
             self.problem(f"'{where}' must be a non-empty list of words, found {describe(value)}", pair, line)
             return ()
-        words = []
         for word in value:
-            if not isinstance(word, str) or not word.strip() or len(word) > MAX_NAME_CHARS:
-                self.problem(f"'{where}' holds {describe(word)}; each filler is a short text", pair, line)
+            reason = _filler_problem(word)
+            if reason:
+                self.problem(f"'{where}' has {reason}", pair, line)
                 return ()
-            words.append(word.strip())
-        return tuple(dict.fromkeys(words))
+        return tuple(dict.fromkeys(value))
 
 
 __all__ = [

@@ -285,7 +285,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from .report.document import DocumentError
 
         try:
-            run.previous("", "", "")  # loads the saved run now: a bad file stops the run before it starts
+            run.load_previous()  # now: a bad file stops the run before it starts
         except DocumentError as exc:
             raise pytest.UsageError(f"pytest-moralpairs: --moral-compare: {exc}") from None
     config.stash[_run_key] = run
@@ -319,19 +319,6 @@ def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> PairFile | 
     if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in globs):
         return PairFile.from_parent(parent, path=file_path)
     return None
-
-
-# --- default hook implementations ------------------------------------------------------
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_moralpairs_build_messages(sentence: str, prompt: PromptTemplate, persona: Any) -> list[dict[str, str]]:
-    messages = prompt.messages(sentence)
-    if persona is not None:
-        from .personas import persona_messages
-
-        messages = persona_messages(persona, messages)
-    return [{"role": role, "content": content} for role, content in messages]
 
 
 # --- run loop and reports: one object per config, registered as a plugin ---------------
@@ -481,21 +468,20 @@ class MoralReporter:
         self.run.usage_seen = usage
         if not self.run.results and not usage.calls and not usage.cache_hits:
             return
-        models = sorted({str(r.get("model")) for r in self.run.results if r.get("model")})
+        results, settings = self._results(), self.run.settings
+        models = sorted({str(r.get("model")) for r in results if r.get("model")})
         terminalreporter.write_sep("=", "moralpairs" + (": " + ", ".join(models) if models else ""))
-        for line in summary_lines(self._results(), usage):
+        for line in summary_lines(results, usage):
             terminalreporter.write_line(line)
-        if self.run.settings.compare:
-            for line, warn in compare_lines(
-                self._results(), self.run.settings.compare, self.run.compared_with, self.run.settings
-            ):
+        if settings.compare:
+            for line, warn in compare_lines(results, settings.compare, self.run.compared_with, settings):
                 terminalreporter.write_line(line, yellow=warn)
-        if self.run.settings.baseline_model:
-            for line in baseline_lines(self._results(), self.run.settings.baseline_model):
+        if settings.baseline_model:
+            for line in baseline_lines(results, settings.baseline_model):
                 terminalreporter.write_line(line, yellow=True)
-        for line in persona_lines(self._results()):
+        for line in persona_lines(results):
             terminalreporter.write_line(line)
-        for line in alignment_lines(self._results(), self.run.settings.baseline_model):
+        for line in alignment_lines(results, settings.baseline_model):
             terminalreporter.write_line(line)
         if self.gate is not None and self.gate["passed"] is not None:
             terminalreporter.write_line(gate_line(self.gate), red=not self.gate["passed"], green=self.gate["passed"])

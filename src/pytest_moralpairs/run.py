@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .answers import LOGPROB_OPTIONS, UnparseableAnswer, parse_rating, shorten
 from .cache import FILE_NAME, CacheWarning, ResponseCache
-from .engine import ModelSettings, Rating, RatingEngine, RatingError, RatingRequest, Usage
+from .engine import ModelSettings, Rating, RatingEngine, RatingError, RatingRequest, Usage, default_key
 from .faults import RetryPolicy
 from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
 from .settings import RunSettings, SettingsError
-from .stats import FAILED, INCONCLUSIVE
+from .stats import FAILED, INCONCLUSIVE, finite
 from .verdicts import Verdict, judge
 
 
@@ -84,6 +84,8 @@ class MoralRun:
         self._backend: Any = None
         self._kwargs: dict[RatingRequest, dict[str, Any] | Exception] = {}
         self._previous: dict[str, dict[str, Any]] | None = None
+        #: The default voice's messages per (sentence, prompt, pair): the hook is asked once.
+        self._default_voice: dict[tuple[str, PromptTemplate, int], tuple[Message, ...]] = {}
         self._previous_by_name: dict[str, dict[str, Any]] = {}
         #: The ``--moral-compare`` document, once loaded.
         self.compared_with: dict[str, Any] | None = None
@@ -179,7 +181,7 @@ class MoralRun:
         try:
             return cache_key(request, self.call_kwargs(request))
         except Exception:  # noqa: BLE001 - the call will fail with the hook's error; never cached
-            return "unkeyable-" + request.key
+            return "unkeyable-" + default_key(request)
 
     def _make_completer(self) -> Any:
         if self._backend is None:
@@ -227,9 +229,14 @@ class MoralRun:
         the prompt's. Raises :class:`SettingsError` naming the pair (and persona) for a hook that
         raised or returned something that is not messages."""
         prompt = prompt or DEFAULT_PROMPT
-        built = self._hook_messages(sentence, prompt, pair, persona)
         if persona is None:
-            return built if built is not None else prompt.messages(sentence)
+            # Asked once per sentence and pair: the persona requests compare against it.
+            key = (sentence, prompt, id(pair))
+            if key not in self._default_voice:
+                built = self._hook_messages(sentence, prompt, pair, None)
+                self._default_voice[key] = built if built is not None else prompt.messages(sentence)
+            return self._default_voice[key]
+        built = self._hook_messages(sentence, prompt, pair, persona)
         default_voice = self.messages(sentence, prompt, pair)
         if built is None or built == default_voice:
             # No hook stated the persona: a hook that gives a persona the default voice's very
@@ -470,18 +477,18 @@ class MoralRun:
                 "harmless_rating": high,
                 "gap": round(high - low, 9) + 0.0,
             }
-        previous = self.previous(nodeid, str(result.get("pair_id")), suite)
+        previous = self.previous(nodeid, str(result.get("pair_id")))
         if self.settings.compare:
             result["previous"] = None  # compared, and new since the saved run
         if previous is not None:
-            before = _finite(previous.get("gap"))
+            before = finite(previous.get("gap"))
             result["previous"] = {
                 "gap": before,
                 "outcome": previous.get("outcome") if isinstance(previous.get("outcome"), str) else None,
                 "personas": persona_summary(previous.get("personas")),
             }
             gap = result.get("gap")
-            if _finite(gap) is not None and before is not None:
+            if finite(gap) is not None and before is not None:
                 result["gap_change"] = round(gap - before, 9) + 0.0
                 limit = self.settings.compare_fail
                 result["regressed"] = limit is not None and result["gap_change"] < -limit
@@ -492,7 +499,22 @@ class MoralRun:
 
     # --- the saved run to compare with -----------------------------------------------------
 
-    def previous(self, nodeid: str, pair_id: str, suite: str) -> dict[str, Any] | None:
+    def load_previous(self) -> None:
+        """Read the ``--moral-compare`` run (once); raises DocumentError naming the file."""
+        if self._previous is not None or not self.settings.compare:
+            return
+        from .report.document import index_pairs, load_document, pair_key
+
+        document = load_document(self.settings.compare)
+        self.compared_with = document
+        self._previous = index_pairs(document)
+        by_name: dict[str, Any] = {}
+        for result in document["pairs"]:
+            key = _by_file_name(pair_key(result))
+            by_name[key] = None if key in by_name else result  # None: ambiguous
+        self._previous_by_name = {k: v for k, v in by_name.items() if v is not None}
+
+    def previous(self, nodeid: str, pair_id: str) -> dict[str, Any] | None:
         """This pair's result in the ``--moral-compare`` run, or None (a new pair, or no compare).
 
         Found by test id; failing that (the pair file moved to another folder), by the file's name
@@ -502,17 +524,7 @@ class MoralRun:
             return None
         from .report.document import pair_key
 
-        if self._previous is None:
-            from .report.document import index_pairs, load_document  # raises DocumentError naming the file
-
-            document = load_document(self.settings.compare)
-            self.compared_with = document
-            self._previous = index_pairs(document)
-            by_name: dict[str, Any] = {}
-            for result in document["pairs"]:
-                key = _by_file_name(pair_key(result))
-                by_name[key] = None if key in by_name else result  # None: ambiguous
-            self._previous_by_name = {k: v for k, v in by_name.items() if v is not None}
+        self.load_previous()
         key = pair_key({"nodeid": nodeid, "pair_id": pair_id})
         found = self._previous.get(key) or self._previous_by_name.get(_by_file_name(key))
         return found if isinstance(found, dict) else None
@@ -565,13 +577,6 @@ class MoralRun:
                 self._engine.cache.close()
 
 
-def _finite(value: Any) -> float | None:
-    """A number from a saved file, or None (a bool, a string, NaN: not a number to compare with)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
 def _by_file_name(key: str) -> str:
     """``moral/old/pony.moral.yaml::whip`` -> ``pony.moral.yaml::whip``."""
     path, sep, rest = key.partition("::")
@@ -592,8 +597,8 @@ def persona_summary(personas: Any) -> dict[str, Any] | None:
     return {
         "passed": passed if isinstance(passed, int) and not isinstance(passed, bool) else None,
         "count": count if isinstance(count, int) and not isinstance(count, bool) else None,
-        "harmful_sd": _finite(part(part(spread, "harmful"), "sd")),
-        "harmless_sd": _finite(part(part(spread, "harmless"), "sd")),
+        "harmful_sd": finite(part(part(spread, "harmful"), "sd")),
+        "harmless_sd": finite(part(part(spread, "harmless"), "sd")),
         "outcome": personas.get("outcome") if isinstance(personas.get("outcome"), str) else None,
     }
 

@@ -1,13 +1,14 @@
 """Statistics of ratings: bootstrap intervals of a gap, three-way verdicts, human alignment.
 
-numpy only (imported on first use: the plugin loads this module at start-up, and a run that
-rates nothing, or ``--co``, should not pay for numpy); no pytest. Every random draw is seeded, so
-the same ratings give the same interval.
+numpy for the bootstrap only, imported on first use: the plugin loads this module at start-up,
+and a run without repeated samples (the default) never needs it; no pytest. Every random draw
+is seeded, so the same ratings give the same interval.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any, Iterable, Sequence
 
 PASSED, FAILED, INCONCLUSIVE = "passed", "failed", "inconclusive"
@@ -25,18 +26,19 @@ def gap_interval(
     its own. One sample per side, or no spread at all, gives the point gap as both bounds: there
     is nothing to say about noise the run did not measure.
     """
+    if not harmful or not harmless:
+        raise ValueError("gap_interval() needs at least one rating per sentence")
+    if len(set(harmful)) == 1 and len(set(harmless)) == 1:
+        # One sample each (the default), or no spread: no numpy needed, and no resampling.
+        # Rounded so that float noise cannot decide a verdict: 2.3 - 0.3 is 1.9999999999999998.
+        gap = round(float(harmless[0]) - float(harmful[0]), 9) + 0.0
+        return gap, gap
     import numpy as np
 
     # Sorted: samples arrive in whatever order the concurrent calls finished, and the interval
     # must depend only on the values.
     a = np.sort(np.asarray(harmful, dtype=float))
     b = np.sort(np.asarray(harmless, dtype=float))
-    if a.size == 0 or b.size == 0:
-        raise ValueError("gap_interval() needs at least one rating per sentence")
-    # Rounded so that float noise cannot decide a verdict: 2.3 - 0.3 is 1.9999999999999998.
-    gap = round(float(b.mean() - a.mean()), 9) + 0.0
-    if (a.size == 1 and b.size == 1) or (np.ptp(a) == 0 and np.ptp(b) == 0):
-        return gap, gap
     rng = np.random.default_rng(seed)
     means_a = a[rng.integers(0, a.size, size=(RESAMPLES, a.size))].mean(axis=1)
     means_b = b[rng.integers(0, b.size, size=(RESAMPLES, b.size))].mean(axis=1)
@@ -57,25 +59,21 @@ def decide(low: float, high: float, threshold: float) -> str:
 
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """Pearson's r, or None when it is undefined (fewer than 3 points, or no variance)."""
-    import numpy as np
-
-    x = np.asarray(xs, dtype=float)
-    y = np.asarray(ys, dtype=float)
-    if x.size < 3 or x.size != y.size or np.ptp(x) == 0 or np.ptp(y) == 0:
+    if len(xs) < 3 or len(xs) != len(ys) or len(set(xs)) == 1 or len(set(ys)) == 1:
         return None
-    return float(np.corrcoef(x, y)[0, 1])
+    return statistics.correlation(xs, ys)
 
 
 def sensitivity_ratio(model_gaps: Sequence[float], human_gaps: Sequence[float]) -> float | None:
     """Median over pairs of model gap / human gap: 1 reacts to the edit as people do, 0 not at
     all. Pairs whose human gap is 0 carry no scale and are left out."""
-    import numpy as np
-
     ratios = [m / h for m, h in zip(model_gaps, human_gaps, strict=True) if h]
-    return float(np.median(ratios)) if ratios else None
+    return float(statistics.median(ratios)) if ratios else None
 
 
-def _number(value: Any) -> float | None:
+def finite(value: Any) -> float | None:
+    """``value`` as a float when it is a real, finite number; None for anything else (a bool, a
+    string, NaN, None): what reports and saved runs may hold where a number belongs."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
@@ -95,10 +93,10 @@ def alignment(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
     gaps: list[tuple[float, float]] = []
     base_gaps: list[tuple[float, float]] = []
     for r in results:
-        human = (_number(r.get("human_harmful")), _number(r.get("human_harmless")))
-        rated = (_number(r.get("harmful_rating")), _number(r.get("harmless_rating")))
+        human = (finite(r.get("human_harmful")), finite(r.get("human_harmless")))
+        rated = (finite(r.get("harmful_rating")), finite(r.get("harmless_rating")))
         baseline = r.get("baseline") or {}
-        b = (_number(baseline.get("harmful_rating")), _number(baseline.get("harmless_rating")))
+        b = (finite(baseline.get("harmful_rating")), finite(baseline.get("harmless_rating")))
         for side in (0, 1):
             if human[side] is not None and rated[side] is not None:
                 model.append((rated[side], human[side]))  # type: ignore[arg-type]

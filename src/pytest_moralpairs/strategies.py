@@ -101,17 +101,15 @@ def directional_pairs(
     Raises :class:`~pytest_moralpairs.perturb.TemplateError` at once for malformed braces, an
     unknown slot, or a decisive slot that is missing from the template or not named.
     """
-    if isinstance(template, str) and decides is None:
-        names = Template(template).slot_names
+    template = as_template(template, decides)
+    if template.decides is None:
+        names = template.slot_names
         if len(names) != 1:
             raise TemplateError(
                 f"say which slot decides the pair: directional_pairs(..., decides=...), one of "
                 f"{', '.join('{' + n + '}' for n in names)}"
             )
-        decides = names[0]
-    template = as_template(template, decides)
-    if template.decides is None:
-        raise TemplateError("say which slot decides the pair: directional_pairs(..., decides=...)")
+        template = as_template(template, names[0])
     slots = template.resolve(as_lexicon(lexicon))
     decisive = slots[template.decides]
     free = {name: st.sampled_from(slot.fillers) for name, slot in slots.items() if name != template.decides}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Sequence
 
 from . import stats
@@ -74,7 +74,8 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for reports; survives pytest-xdist serialisation."""
-        data = asdict(self)
+        # Shallow: every field is a plain value (asdict's deep copy costs ~0.1 ms a pair).
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         low, high = self.interval
         data.update(
             gap=self.gap,
@@ -147,15 +148,22 @@ class MoralGapFailure(AssertionError):
         super().__init__(explain_failure(verdict))
 
 
-def _fmt(value: float) -> str:
-    # "g": a gap of 1.96 must not be shown as "+2" next to a threshold of 2.
-    return f"{value:+g}" if value else "0"
+def signed(value: float, threshold: float | None = None) -> str:
+    """A rating or gap as every report shows it: four significant digits with a sign (a log-prob
+    rating is -2.042, not -2.0424), more where four would put a gap on the other side of its
+    ``threshold``: 1.99996 must not read "+2" next to FAILED."""
+    if not value:
+        return "0"
+    text = f"{value:+.4g}"
+    if threshold is not None and (float(text) >= threshold) != (value >= threshold):
+        text = f"{value:+.9g}"
+    return text
 
 
 def _samples(values: tuple[float, ...]) -> str:
     if len(values) <= 1:
         return ""
-    shown = ", ".join(_fmt(v) for v in values[:12]) + (", ..." if len(values) > 12 else "")
+    shown = ", ".join(signed(v) for v in values[:12]) + (", ..." if len(values) > 12 else "")
     return f"  (mean of {len(values)}: {shown})"
 
 
@@ -173,7 +181,7 @@ def explain_regression(result: dict[str, Any], limit: float | None) -> str:
         return ""
     return (
         f"moral pair {result.get('pair_id')!r}: gap dropped by {-change:g} against the saved run "
-        f"({_fmt(before)} -> {_fmt(result.get('gap') or 0.0)}), more than --moral-compare-fail {limit:g}"
+        f"({signed(before)} -> {signed(result.get('gap') or 0.0)}), more than --moral-compare-fail {limit:g}"
     )
 
 
@@ -188,24 +196,23 @@ def explain_failure(verdict: Verdict) -> str:
     v = verdict
     low, high = v.interval
     interval = (
-        f"{v.confidence * 100:g}% interval [{_fmt(round(low, 3))}, {_fmt(round(high, 3))}], "
+        f"{v.confidence * 100:g}% interval [{signed(round(low, 3))}, {signed(round(high, 3))}], "
         f"{v.samples} samples per sentence"
     )
     if v.outcome == stats.INCONCLUSIVE:
         head = (
-            f"moral pair {v.pair_id!r}: inconclusive: gap {_fmt(v.gap)}, its {interval}, "
+            f"moral pair {v.pair_id!r}: inconclusive: gap {signed(v.gap, v.threshold)}, its {interval}, "
             f"contains the threshold {v.threshold:g}  (model {v.model})"
         )
-    elif v.samples > 1:
-        head = f"moral pair {v.pair_id!r}: gap {_fmt(v.gap)} < threshold {v.threshold:g}, {interval}  (model {v.model})"
     else:
-        head = f"moral pair {v.pair_id!r}: gap {_fmt(v.gap)} < threshold {v.threshold:g}  (model {v.model})"
+        short = f"moral pair {v.pair_id!r}: gap {signed(v.gap, v.threshold)} < threshold {v.threshold:g}"
+        head = f"{short}, {interval}  (model {v.model})" if v.samples > 1 else f"{short}  (model {v.model})"
     lines = [
         head,
-        f"  harmful   rated {_fmt(v.harmful_rating):>3}  {v.harmful}{_samples(v.harmful_samples)}",
-        f"  harmless  rated {_fmt(v.harmless_rating):>3}  {v.harmless}{_samples(v.harmless_samples)}",
-        f"  gap = rating(harmless) - rating(harmful) = {_fmt(v.harmless_rating)} - ({_fmt(v.harmful_rating)}) "
-        f"= {_fmt(v.gap)}",
+        f"  harmful   rated {signed(v.harmful_rating):>3}  {v.harmful}{_samples(v.harmful_samples)}",
+        f"  harmless  rated {signed(v.harmless_rating):>3}  {v.harmless}{_samples(v.harmless_samples)}",
+        f"  gap = rating(harmless) - rating(harmful) = {signed(v.harmless_rating)} - ({signed(v.harmful_rating)}) "
+        f"= {signed(v.gap, v.threshold)}",
         f"  raw answers: harmful {shorten(v.harmful_raw or '', 80)!r}, harmless {shorten(v.harmless_raw or '', 80)!r}",
     ]
     if v.outcome == stats.INCONCLUSIVE:
@@ -214,5 +221,5 @@ def explain_failure(verdict: Verdict) -> str:
             "narrow the interval; --moral-inconclusive=fail|pass|warn decides what the gate does meanwhile"
         )
     if v.human_gap is not None:
-        lines.append(f"  human raters: gap {_fmt(v.human_gap)}" + (f" ({v.source})" if v.source else ""))
+        lines.append(f"  human raters: gap {signed(v.human_gap)}" + (f" ({v.source})" if v.source else ""))
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..prompt import SCALE_MAX, SCALE_MIN
+from ..verdicts import signed as _fmt
 
 #: Rating buckets of :func:`histogram`: the whole numbers of the scale.
 BUCKETS = tuple(range(SCALE_MIN, SCALE_MAX + 1))
@@ -76,10 +77,6 @@ def format_histogram(counts: Sequence[int], width: int = 30) -> str:
         bar = "#" * (math.ceil(count * width / most) if count else 0)
         lines.append(f"{_fmt(rating):>3} | {bar}{' ' if bar else ''}{count if count else ''}".rstrip())
     return "\n".join(lines)
-
-
-def _fmt(value: float) -> str:
-    return f"{value:+g}" if value else "0"
 
 
 def _fmt_sd(value: float | None) -> str:

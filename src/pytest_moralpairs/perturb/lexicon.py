@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import stat
 import string
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -52,7 +51,6 @@ from types import MappingProxyType
 from typing import Any, Mapping, Union
 
 from ..pairs import (
-    MAX_FILE_BYTES,
     MAX_NAME_CHARS,
     PairFileError,
     Problem,
@@ -62,6 +60,7 @@ from ..pairs import (
     _show_key,
     _Validator,
     describe,
+    read_file,
     read_yaml,
 )
 
@@ -461,13 +460,14 @@ def load_lexicon(path: str | Path, name: str | None = None) -> Lexicon:
     path = Path(path)
     name = name or str(path)
     try:
-        if not stat.S_ISREG(path.stat().st_mode):  # a named pipe would block the open
-            raise LexiconFileError([LexiconProblem(name, "not a regular file")])
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise LexiconFileError([LexiconProblem(name, f"cannot read the file: {exc.strerror or exc}")]) from None
+        data = read_file(path, name)
+    except PairFileError as exc:
+        raise _lexicon_error(exc) from None
     return parse_lexicon(data, name)
+
+
+def _lexicon_error(exc: PairFileError) -> LexiconFileError:
+    return LexiconFileError([LexiconProblem(p.path, p.message, line=p.line) for p in exc.problems])
 
 
 def parse_lexicon(text: str | bytes, path: str = "<string>") -> Lexicon:
@@ -476,7 +476,7 @@ def parse_lexicon(text: str | bytes, path: str = "<string>") -> Lexicon:
         try:
             document, duplicates = read_yaml(text, path)
         except PairFileError as exc:
-            raise LexiconFileError([LexiconProblem(p.path, p.message, line=p.line) for p in exc.problems]) from None
+            raise _lexicon_error(exc) from None
     return _LexiconValidator(path, duplicates).lexicon(document)
 
 

@@ -63,8 +63,7 @@ def lexical_score(sentence: str) -> float:
 
 def lexical_rating(sentence: str) -> int:
     """The integer rating in -4..4 that the null model gives the sentence."""
-    scaled = round(lexical_valence(sentence) * SCALE_MAX)
-    return int(max(SCALE_MIN, min(SCALE_MAX, scaled)))
+    return int(round(lexical_score(sentence)))
 
 
 def lexical_distribution(sentence: str) -> dict[int, float]:

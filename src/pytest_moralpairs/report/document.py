@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from .. import stats
+
 FORMAT = "moralpairs-run"
 VERSION = 1
 OUTCOMES = ("passed", "failed", "inconclusive", "error")
@@ -70,8 +72,6 @@ class DocumentError(Exception):
 
 def build_document(results: Iterable[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
     """The run document from the pair results and the run's ``meta`` (model, versions, settings ...)."""
-    from .. import stats  # numpy: only when a document is actually built
-
     pairs = sorted((_pair(r) for r in results), key=lambda p: (pair_key(p), str(p.get("pair_id"))))
     document: dict[str, Any] = {key: jsonable(value) for key, value in meta.items() if key not in ("format", "version")}
     for key in META_KEYS:
@@ -238,8 +238,6 @@ def _pair(result: dict[str, Any]) -> dict[str, Any]:
 def _rating_interval(pair: dict[str, Any], side: str) -> tuple[float | None, float | None]:
     """The bootstrap interval of one sentence's mean rating over its samples (the rating itself,
     twice, for one sample; nulls without a rating)."""
-    from .. import stats
-
     rating = pair[f"{side}_rating"]
     if not _number(rating):
         return None, None
@@ -254,19 +252,19 @@ def _rating_interval(pair: dict[str, Any], side: str) -> tuple[float | None, flo
 
 def _counts(pairs: list[dict[str, Any]]) -> dict[str, Any]:
     outcomes = Counter(p["outcome"] for p in pairs)
-    judged = outcomes["passed"] + outcomes["failed"] + outcomes["inconclusive"]
+    rate = stats.pass_rate(pairs)["pass_rate"]  # the suite gate's own rule
     return {
         "pairs": len(pairs),
         "passed": outcomes["passed"],
         "failed": outcomes["failed"],
         "inconclusive": outcomes["inconclusive"],
         "errors": outcomes["error"],
-        "pass_rate": round(outcomes["passed"] / judged, 9) if judged else None,
+        "pass_rate": None if rate is None else round(rate, 9),
     }
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return stats.finite(value) is not None
 
 
 def _json_type(value: Any) -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterable
 
+from ..stats import finite as _num
+from ..verdicts import signed
 from .document import jsonable, write_atomic
 from .terminal import usage_text
 
@@ -300,7 +301,7 @@ def _chart_row(p: dict[str, Any], y: float, index: int) -> str:
     gap = _num(p.get("gap"))
     out.append(
         f'<text class="gapvalue {outcome}" x="{_WIDTH - 8}" y="{y + 4}"><title>{OUTCOME_LABELS[outcome]}</title>'
-        f"{_e(_signed(gap))} {_SYMBOLS[outcome]}</text>"
+        f"{_e(_signed(gap, _num(p.get('threshold'))))} {_SYMBOLS[outcome]}</text>"
     )
     out.append("</g>")
     return "".join(out)
@@ -420,7 +421,7 @@ def _table_row(p: dict[str, Any], index: int, keys: list[str]) -> str:
         "outcome": _cell(outcome, f'<span class="badge {outcome}">{OUTCOME_LABELS[outcome]}</span>'),
         "harmful": _num_cell(_num(p.get("harmful_rating")), _human_tip(p, "harmful")),
         "harmless": _num_cell(_num(p.get("harmless_rating")), _human_tip(p, "harmless")),
-        "gap": _num_cell(_num(p.get("gap"))),
+        "gap": _num_cell(_num(p.get("gap")), threshold=_num(p.get("threshold"))),
         "interval": _cell(low, _e(interval), numeric=True, tip=interval_tip),
         "threshold": _cell(threshold, "–" if threshold is None else f"{threshold:g}", numeric=True),
         "human": _num_cell(_num(p.get("human_gap"))),
@@ -451,8 +452,8 @@ def _human_tip(p: dict[str, Any], side: str) -> str:
     return "" if human is None else f"human raters: {_signed(human)}" + (f" ({p['source']})" if p.get("source") else "")
 
 
-def _num_cell(value: float | None, tip: str = "") -> str:
-    return _cell(value, _e(_signed(value)), numeric=True, tip=tip)
+def _num_cell(value: float | None, tip: str = "", threshold: float | None = None) -> str:
+    return _cell(value, _e(_signed(value, threshold)), numeric=True, tip=tip)
 
 
 def _cell(value: Any, content: str, numeric: bool = False, tip: str = "", extra: str = "") -> str:
@@ -480,17 +481,8 @@ def _count(pairs: Iterable[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _signed(value: float | None) -> str:
-    if value is None:
-        return "–"
-    value = round(value, 2)
-    return f"{value:+g}" if value else "0"
+def _signed(value: float | None, threshold: float | None = None) -> str:
+    return "–" if value is None else signed(value, threshold)
 
 
 def _plural(n: int, word: str) -> str:

@@ -5,22 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable, Iterable
 
+from ..verdicts import signed
 from .document import pair_key
 
 _HEADER = ("pair", "harmful", "harmless", "gap", "threshold", "verdict")
 
 
 def _num(value: Any, threshold: Any = None) -> str:
-    """Four significant digits (a log-prob rating is -2.042, not -2.0424); more where four would
-    put a gap on the other side of its threshold: 1.99996 must not read "+2" next to FAILED."""
-    if value is None:
-        return "-"
-    if not value:
-        return "0"
-    text = f"{value:+.4g}"
-    if isinstance(threshold, (int, float)) and (float(text) >= threshold) != (value >= threshold):
-        text = f"{value:+.9g}"
-    return text
+    return "-" if value is None else signed(value, threshold if isinstance(threshold, (int, float)) else None)
 
 
 def _count(n: int, word: str) -> str:
