@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+from typing import Any, Callable
 
 import pytest
 
@@ -67,3 +69,37 @@ def _heavy_modules_imported_once() -> None:
                 engine.rate_all(RatingRequest(settings, DEFAULT_PROMPT.messages(s), s) for s in ("works", "fails"))
             finally:
                 engine.close()
+
+
+@pytest.fixture
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Refuses, and records, every name lookup and connection to anything but this machine."""
+    attempts: list[Any] = []
+    real_getaddrinfo, real_connect, real_connect_ex = (
+        socket.getaddrinfo,
+        socket.socket.connect,
+        socket.socket.connect_ex,
+    )
+
+    def local(host: Any) -> bool:
+        return str(host) in ("127.0.0.1", "localhost", "::1")
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not local(host):
+            attempts.append(host)
+            raise socket.gaierror(f"tests may not look up {host}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def guarded(real: Callable[..., Any]) -> Callable[..., Any]:
+        def connect(self: socket.socket, address: Any) -> Any:
+            if self.family in (socket.AF_INET, socket.AF_INET6) and not local(address[0]):
+                attempts.append(address)
+                raise ConnectionRefusedError(f"tests may not connect to {address}")
+            return real(self, address)
+
+        return connect
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", guarded(real_connect))
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded(real_connect_ex))
+    return attempts

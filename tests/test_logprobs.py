@@ -337,6 +337,57 @@ def test_a_server_without_log_probabilities_stops_the_run_naming_the_option(pyte
     )
 
 
+def test_a_server_that_refuses_the_log_probability_parameters_stops_the_run_the_same_way(pytester, openai_server):
+    openai_server.default = Reply.error(400, "This model does not support 'logprobs' or 'top_logprobs'.")
+    write_pairs(pytester, ("p", "harm", "help"), ("q", "harm 2", "help 2"))
+
+    result = run(pytester, openai_server, "--moral-scoring=logprobs", "--moral-concurrency", "1")
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [f"*Interrupted: moralpairs: the model {MODEL} does not accept a request for log-probabilities*"]
+    )
+    assert openai_server.count == 1  # no further call once the first is refused
+
+
+@pytest.mark.parametrize(
+    ("model", "env"),
+    [("anthropic/claude-3-5-haiku-latest", {"ANTHROPIC_API_KEY": "not-a-key"}), ("ollama/llama3.1", {})],
+)
+@pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning")  # litellm's ollama types, on import
+def test_providers_that_have_no_log_probabilities_stop_the_run_naming_the_option_before_any_request(
+    pytester, monkeypatch, no_internet, model, env
+):
+    # litellm refuses the parameters itself ("set litellm.drop_params=True", which would rate
+    # nothing): the run says what to change instead. Port 1 on loopback: should litellm ever send
+    # the request, it is refused, never sent off this machine.
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    write_pairs(pytester, ("p", "harm", "help"))
+
+    result = pytester.runpytest(
+        "--moral-model",
+        model,
+        "--moral-api-base",
+        "http://127.0.0.1:1",
+        "--moral-scoring=logprobs",
+        "--moral-retries",
+        "0",
+        "-p",
+        "no:cacheprovider",
+    )
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [
+            f"*Interrupted: moralpairs: the model {model} does not accept a request for log-probabilities*"
+            "*use --moral-scoring=text*"
+        ]
+    )
+    assert "drop_params" not in result.stdout.str()
+    assert no_internet == []
+
+
 def test_the_lexical_model_gives_continuous_ratings_through_pytest(pytester):
     write_pairs(pytester, ("shame", "I told the joke to shame him.", "I told the joke to shave him."))
 

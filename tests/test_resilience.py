@@ -10,10 +10,9 @@ and leaves the other pairs alone; refused credentials stop the run with one mess
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from mock_answers import SERVER_MODEL as MODEL
@@ -229,40 +228,6 @@ def test_a_call_waiting_to_be_tried_again_is_not_retried_once_the_credentials_ar
     assert result.parseoutcomes().get("errors", 0) == 0  # the run stops before any item reports
 
 
-@pytest.fixture
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Refuses, and records, every name lookup and connection to anything but this machine."""
-    attempts: list[Any] = []
-    real_getaddrinfo, real_connect, real_connect_ex = (
-        socket.getaddrinfo,
-        socket.socket.connect,
-        socket.socket.connect_ex,
-    )
-
-    def local(host: Any) -> bool:
-        return str(host) in ("127.0.0.1", "localhost", "::1")
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if not local(host):
-            attempts.append(host)
-            raise socket.gaierror(f"tests may not look up {host}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def guarded(real: Callable[..., Any]) -> Callable[..., Any]:
-        def connect(self: socket.socket, address: Any) -> Any:
-            if self.family in (socket.AF_INET, socket.AF_INET6) and not local(address[0]):
-                attempts.append(address)
-                raise ConnectionRefusedError(f"tests may not connect to {address}")
-            return real(self, address)
-
-        return connect
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(socket.socket, "connect", guarded(real_connect))
-    monkeypatch.setattr(socket.socket, "connect_ex", guarded(real_connect_ex))
-    return attempts
-
-
 def test_a_missing_api_key_stops_the_run_with_the_same_message_before_any_request(pytester, openai_server, no_internet):
     # No --moral-api-base and no OPENAI_API_KEY (conftest clears it): litellm fails before any
     # request. Should it ever try, the guard refuses the connection and records it.
@@ -280,6 +245,55 @@ def test_a_missing_api_key_stops_the_run_with_the_same_message_before_any_reques
     assert no_internet == []
     assert openai_server.count == 0
     assert took < 5
+
+
+def test_a_baseline_model_that_refuses_the_credentials_never_stops_the_run(pytester, openai_server, no_internet):
+    # --moral-baseline-model is a yardstick shown beside the verdicts, never part of them.
+    steer(openai_server, "3", harm_0=["-3"], harm_1=["-3"])
+    write_pairs(pytester, ("p0", "harm 0", "help 0"), ("p1", "harm 1", "help 1"))
+
+    result = run(pytester, openai_server, "--moral-baseline-model", "openai/gpt-4o-mini")
+
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["baseline openai/gpt-4o-mini could not rate 2 pairs: *authentication: Missing credentials*"]
+    )
+    assert no_internet == []
+
+
+def test_an_interrupted_run_does_not_replace_the_saved_run(pytester, openai_server):
+    steer(openai_server, "3", harm_0=["-3"])
+    write_pairs(pytester, ("p0", "harm 0", "help 0"))
+    run(pytester, openai_server, "--moral-save", "release.json").assert_outcomes(passed=1)
+    saved = (pytester.path / "release.json").read_text()
+    steer(openai_server, Reply.error(401, "Incorrect API key provided"))
+
+    result = run(pytester, openai_server, "--moral-compare", "release.json", "--moral-save", "release.json")
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["the run was not saved to release.json: it was interrupted"])
+    assert (pytester.path / "release.json").read_text() == saved
+
+
+def test_a_run_stopped_by_x_does_not_replace_the_saved_run_but_still_writes_its_reports(pytester, openai_server):
+    steer(openai_server, "3", harm_0=["-3"], harm_1=["-3"])
+    write_pairs(pytester, ("p0", "harm 0", "help 0"), ("p1", "harm 1", "help 1"))
+    run(pytester, openai_server, "--moral-save", "release.json").assert_outcomes(passed=2)
+    saved = (pytester.path / "release.json").read_text()
+    steer(openai_server, "0")
+
+    result = run(pytester, openai_server, "-x", "--moral-save", "release.json", "--moral-report", "json:now.json")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "the run was not saved to release.json: it stopped early (stopping after 1 failures)",
+            "json report written to now.json",
+        ]
+    )
+    assert (pytester.path / "release.json").read_text() == saved
+    assert (pytester.path / "now.json").is_file()
 
 
 # --- exit status ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from openai_server import OpenAIServer
+from openai_server import OpenAIServer, Reply
 
 MODEL = "openai/test-model"
 PAIRS = 40
@@ -82,17 +82,52 @@ def test_a_fully_cached_suite_under_n2_makes_no_request(pytester, server, suite)
     result.stdout.fnmatch_lines([f"{PAIRS} passed; 0 model calls, * answers from the cache"])
 
 
-def test_with_the_cache_off_n2_passes_asking_for_each_prompt_at_most_once_per_worker(pytester, server, suite):
+def test_with_the_cache_off_n2_makes_the_calls_of_a_serial_run_not_one_batch_per_worker(pytester, server, suite):
     # No cache carries one worker's answers to the other, and a worker does not know in advance
-    # which pairs it will run: each asks for every prompt of the suite (today 2 x 50 requests).
+    # which pairs it will run: a prefetch batch on each worker would ask for every prompt twice.
+    # Each pair is rated on the worker that runs it, so only a harmful sentence shared by pairs
+    # sent to both workers is asked for twice (never more).
+    pytester.runpytest(*moral_args(server, "--moral-cache=off")).assert_outcomes(passed=PAIRS)
+    serial = server.count
+    server.reset()
+
     result = run_n(pytester, 2, *moral_args(server, "--moral-cache=off"))
 
     result.assert_outcomes(passed=PAIRS)
     asked = Counter(server.sentences)
     assert set(asked) == SENTENCES
-    assert max(asked.values()) <= 2  # duplicates: at most one request per worker
+    assert {asked[f"help {i}"] for i in range(PAIRS)} == {1}, asked  # each pair runs on one worker
+    assert max(asked.values()) <= 2
+    assert serial == len(SENTENCES) <= server.count < 2 * len(SENTENCES)
     assert summary_rows(result) == dict.fromkeys(suite, "PASSED")
     result.stdout.fnmatch_lines([f"{PAIRS} passed; {server.count} model calls*"])
+
+
+@pytest.mark.parametrize("cache", ["readwrite", "off"])
+def test_refused_credentials_under_n2_stop_the_run_with_one_message_and_no_crashed_worker(
+    pytester, openai_server, suite, cache
+):
+    # Raised on a worker, the stop would read as Ctrl-C there: xdist would report a crash and
+    # start new workers, each asking the model again.
+    openai_server.answers = lambda sentence, body: Reply.error(401, "Incorrect API key provided")
+
+    result = run_n(pytester, 2, *moral_args(openai_server, f"--moral-cache={cache}", "--moral-concurrency", "1"))
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    text = "\n".join(result.outlines + result.errlines)
+    result.stdout.fnmatch_lines(
+        ["*Interrupted: moralpairs: the provider refused the credentials (HTTP 401 authentication: Incorrect API key*"]
+    )
+    assert "crashed while running" not in text and "Traceback" not in text and "keyboard-interrupt" not in text
+    assert openai_server.count <= 2 * 2  # a call or two per worker before it knows, no restarts
+
+
+def test_a_provider_without_log_probs_under_n2_stops_the_run_naming_the_option(pytester, server, suite):
+    result = run_n(pytester, 2, *moral_args(server, "--moral-scoring=logprobs"))
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*Interrupted: moralpairs: *returned no log-probabilities*use --moral-scoring=text*"])
+    assert "crashed while running" not in "\n".join(result.outlines + result.errlines)
 
 
 def test_with_a_read_only_cache_n2_asks_for_what_is_not_recorded_without_waiting_on_the_other_worker(

@@ -337,7 +337,12 @@ def judge_and_record(node: Any, verdict: Any, kind: str, baseline: Any = None, p
         failure.args = ("\n".join(reports),)
         raise failure
     if verdict.outcome == INCONCLUSIVE and run.settings.inconclusive == "warn":
-        warnings.warn(InconclusiveWarning(explain_failure(verdict)), stacklevel=2)
+        try:
+            warnings.warn(InconclusiveWarning(explain_failure(verdict)), stacklevel=2)
+        except InconclusiveWarning as exc:
+            # ``-W error`` (or ``filterwarnings = error``) made the warning an error: the pair
+            # fails with the explanation, not with the plugin's frames.
+            raise PairFailure(f"{exc}\n(an InconclusiveWarning, turned into an error by the warning filters)") from None
 
 
 def _run_of(node: Any) -> MoralRun:

@@ -26,7 +26,7 @@ from .answers import (
     wants_logprobs,
 )
 from .cache import CachedAnswer, ResponseCache
-from .faults import AUTH, Fault, RetryPolicy, classify
+from .faults import AUTH, BAD_REQUEST, Fault, RetryPolicy, classify
 from .prompt import Message
 
 T = TypeVar("T")
@@ -167,12 +167,19 @@ def describe_rating_error(rating: Rating, side: str | None = None, persona: str 
     return "\n".join(lines)
 
 
-def _no_logprobs_message(request: RatingRequest) -> str:
+def _no_logprobs_message(request: RatingRequest, refused: bool = False) -> str:
+    what = "does not accept a request for log-probabilities" if refused else "returned no log-probabilities"
     return (
-        f"the model {request.model.model} returned no log-probabilities, which --moral-scoring=logprobs "
+        f"the model {request.model.model} {what}, which --moral-scoring=logprobs "
         "needs (OpenAI, vLLM and llama.cpp servers give them; Anthropic and Ollama do not): "
         "use --moral-scoring=text"
     )
+
+
+def _refuses_logprobs(fault: Fault) -> bool:
+    """A bad request that names the log-prob parameters: litellm's "anthropic does not support
+    parameters: ['logprobs', 'top_logprobs']", or a server's own refusal of them."""
+    return "logprobs" in fault.message.lower().replace("_", "")
 
 
 #: ``async (request) -> Answer`` (or the answer text); raises on a failed call.
@@ -273,6 +280,7 @@ class RatingEngine:
         max_cost: float | None = None,
         key: Callable[[RatingRequest], str] | None = None,
         progress: Progress | None = None,
+        advisory: Iterable[str] = (),
     ):
         """``complete`` answers requests; without it ``make_complete()`` builds one on the first
         call (by default the litellm backend, so litellm is imported only when needed).
@@ -282,7 +290,8 @@ class RatingEngine:
         to try again after a transient fault (default: never). Once ``max_cost`` dollars are
         spent no further call is made. ``key`` names a request in the cache (default
         :func:`default_key`, the key the plugin uses too). A ``complete`` with an async
-        ``aclose()`` has it awaited by :meth:`close`.
+        ``aclose()`` has it awaited by :meth:`close`. A model named in ``advisory`` that refuses
+        the credentials stops only its own calls, never the run (:attr:`fatal`).
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -307,10 +316,22 @@ class RatingEngine:
         self._loop_lock = threading.Lock()
         self._ratings_lock = threading.Lock()
         self.usage = Usage()
-        #: Set when a call shows the credentials are wrong: no further call is made.
-        self.fatal: str | None = None
+        #: Model -> why no further call may be made to it (refused credentials, no log-probs).
+        self.fatal_by_model: dict[str, str] = {}
+        #: Models whose failure does not stop the run (``--moral-baseline-model``, a yardstick):
+        #: their requests end as errors, and :attr:`fatal` ignores them.
+        self.advisory = frozenset(advisory)
         #: Set when the caller was interrupted (Ctrl-C) mid-batch: calls not yet started never are.
         self.interrupted = False
+
+    @property
+    def fatal(self) -> str | None:
+        """Why the run must stop (a model under test refused the credentials or gives no
+        log-probs), or None."""
+        return next((why for model, why in self.fatal_by_model.items() if model not in self.advisory), None)
+
+    def _stop(self, request: RatingRequest, why: str) -> None:
+        self.fatal_by_model.setdefault(request.model.model, why)
 
     @property
     def calls_made(self) -> int:
@@ -427,7 +448,7 @@ class RatingEngine:
                 hit = self.cache.get(self.key(request), count=False)
                 if hit is not None:
                     return self._from_cache(hit)
-            stop = self._stop_reason()
+            stop = self._stop_reason(request)
             if stop is not None:
                 return NotCalled(f"not sent: {stop}")
             for attempt in range(self.retry.retries + 1):
@@ -436,12 +457,16 @@ class RatingEngine:
                 except CallFailed as failure:
                     fault = failure.fault
                     if fault.kind == AUTH:
-                        self.fatal = f"the provider refused the credentials ({fault})"
+                        self._stop(request, f"the provider refused the credentials ({fault})")
+                    elif fault.kind == BAD_REQUEST and wants_logprobs(request.options) and _refuses_logprobs(fault):
+                        # Refused before any answer (Anthropic, Ollama through litellm): say so as
+                        # for a server that answers without them, naming the option to change.
+                        self._stop(request, _no_logprobs_message(request, refused=True))
                     if not fault.retryable or attempt == self.retry.retries:
                         return CallFailed(fault, attempt + 1)
                     await asyncio.sleep(self.retry.delay(attempt, fault))
                     # Refused credentials or a spent budget while this call waited: no retry.
-                    stop = self._stop_reason()
+                    stop = self._stop_reason(request)
                     if stop is not None:
                         tries = "1 try" if attempt == 0 else f"{attempt + 1} tries"
                         return NotCalled(f"not tried again after {tries} ({fault}): {stop}")
@@ -451,12 +476,14 @@ class RatingEngine:
                 return answer
             raise AssertionError("unreachable")  # pragma: no cover
 
-    def _stop_reason(self) -> str | None:
-        """Why no further call may be made (bad credentials, the cost limit, Ctrl-C), or None."""
+    def _stop_reason(self, request: RatingRequest) -> str | None:
+        """Why no further call may be made for ``request`` (Ctrl-C, its model's refused
+        credentials, the cost limit), or None."""
         if self.interrupted:
             return "the run was interrupted"
-        if self.fatal is not None:
-            return self.fatal
+        fatal = self.fatal_by_model.get(request.model.model)
+        if fatal is not None:
+            return fatal
         if self.max_cost is not None and self.usage.cost >= self.max_cost:
             return f"the cost limit of ${self.max_cost:g} was reached (${self.usage.cost:.4f} spent)"
         return None
@@ -483,7 +510,7 @@ class RatingEngine:
         if answer.logprobs is None and wants_logprobs(request.options):
             # The model's other answers will lack them too: no further call is made. The answer
             # is not kept either: the next run asks again (perhaps a server that now gives them).
-            self.fatal = _no_logprobs_message(request)
+            self._stop(request, _no_logprobs_message(request))
             return
         if self.cache is not None:
             # Committed now: an interrupted run keeps every answer it got. Failures never get here.

@@ -272,13 +272,21 @@ def pytest_configure(config: pytest.Config) -> None:
         return cache.mkdir("moralpairs") if cache is not None else None
 
     if settings.samples > 1 and settings.temperature == 0 and settings.scoring == "text":
-        config.issue_config_time_warning(
+        _warn(
+            config,
             SamplingWarning(
                 f"--moral-samples {settings.samples} at temperature 0: a deterministic model gives every sample "
                 "the same answer, so the samples cost calls and measure no noise; set --moral-temperature "
                 "(e.g. 0.7)"
             ),
-            stacklevel=2,
+        )
+    if settings.baseline_model and settings.baseline_model == settings.model:
+        _warn(
+            config,
+            SettingsWarning(
+                f"--moral-baseline-model is the model under test ({settings.model}): no baseline is shown; "
+                "name another model as the yardstick"
+            ),
         )
     run = MoralRun(settings, config, cache_dir=pytest_cache_dir)
     if settings.compare:
@@ -292,8 +300,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(MoralReporter(config, run), "moralpairs-reporter")
 
 
-class SamplingWarning(UserWarning):
+class SettingsWarning(UserWarning):
+    """Settings that work but do not do what was likely meant."""
+
+
+class SamplingWarning(SettingsWarning):
     """Settings that make repeated samples pointless."""
+
+
+def _warn(config: pytest.Config, warning: SettingsWarning) -> None:
+    try:
+        config.issue_config_time_warning(warning, stacklevel=3)
+    except SettingsWarning:
+        # ``-W error`` made it an error: a usage error that says so, not an INTERNALERROR.
+        name = type(warning).__name__
+        raise pytest.UsageError(
+            f"pytest-moralpairs: {warning} (a {name}, turned into an error by the warning filters)"
+        ) from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -369,9 +392,15 @@ class MoralReporter:
     def _prefetch(self, items: list[PairItem]) -> None:
         """Every selected pair's ratings in one concurrent batch, before the first item runs."""
         worker = getattr(self.config, "workerinput", None)
-        if worker is not None and self.run.engine.cache is not None and self.run.engine.cache.enabled:
-            # Every worker collected every item: each asks for its share, and reads the rest
-            # from the shared cache as the other workers write it.
+        if worker is not None:
+            if not self.run.shares_answers():
+                # Every worker collected every item, and no cache carries answers between them:
+                # a batch of all of them would ask for each pair once per worker. Each pair is
+                # rated as it runs, on the worker it was sent to.
+                self.run.prefetched = True  # declined, not forgotten: items must not batch either
+                return
+            # Each asks for its share, and reads the rest from the shared cache as the other
+            # workers write it.
             self.run.share = (int(worker.get("workerid", "gw0")[2:] or 0), int(worker.get("workercount", 1)))
         progress = None
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -392,12 +421,27 @@ class MoralReporter:
         engine = self.run._engine
         if engine is not None and engine.fatal and self.session is not None:
             # Bad credentials: one message and the run stops, before any item reports an error.
+            if worker is not None:
+                # Raised on a worker it would read as Ctrl-C, and xdist would restart the worker:
+                # the controller stops the run with the message (and no item runs, below).
+                self.session.shouldstop = f"moralpairs: {engine.fatal}"
+                return
             raise self.session.Interrupted(f"moralpairs: {engine.fatal}")
 
-    def _stop_if_fatal(self) -> None:
+    def _fatal(self) -> str | None:
         engine = self.run._engine
-        if engine is not None and engine.fatal and self.session is not None:
-            self.session.shouldstop = f"moralpairs: {engine.fatal}"
+        return f"moralpairs: {engine.fatal}" if engine is not None and engine.fatal else None
+
+    def _stop_if_fatal(self) -> None:
+        fatal = self._fatal()
+        if fatal and self.session is not None:
+            self.session.shouldstop = fatal
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> bool | None:
+        # Nothing more is run once the run must stop: an xdist worker runs the item it was sent
+        # before it looks at ``shouldstop``, and that item would only report the same message.
+        return True if self._fatal() and is_xdist_worker(self.config) else None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
@@ -486,7 +530,7 @@ class MoralReporter:
         if self.gate is not None and self.gate["passed"] is not None:
             terminalreporter.write_line(gate_line(self.gate), red=not self.gate["passed"], green=self.gate["passed"])
         for line in self.written:
-            terminalreporter.write_line(line, red=line.startswith("could not"))
+            terminalreporter.write_line(line, red=line.startswith(("could not", "the run was not saved")))
 
     def _results(self) -> list[dict[str, Any]]:
         if getattr(self.config.option, "numprocesses", None):
@@ -520,6 +564,11 @@ class MoralReporter:
             # The suite gate fails the session even when every failing item was marked xfail.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         targets = [("json", settings.save)] if settings.save else []
+        stopped = _stopped_early(session)
+        if targets and stopped:
+            # A saved run is the next release's yardstick: a partial one would replace it.
+            self.written.append(f"the run was not saved to {settings.save}: {stopped}")
+            targets = []
         targets += list(settings.reports)
         if targets:
             self._write(targets, session)
@@ -541,6 +590,15 @@ class MoralReporter:
                     session.exitstatus = pytest.ExitCode.TESTS_FAILED
             else:
                 self.written.append(f"{kind} report written to {path}")
+
+
+def _stopped_early(session: pytest.Session) -> str | None:
+    """Why the session ended before running every selected item (Ctrl-C, refused credentials,
+    ``-x``/``--maxfail``), or None."""
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "it was interrupted"
+    why = session.shouldfail or session.shouldstop
+    return f"it stopped early ({why})" if why else None
 
 
 # --- fixtures ------------------------------------------------------------------------------

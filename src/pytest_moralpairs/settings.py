@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .engine import ModelSettings
+from .providers import unknown_offline_model
 from .verdicts import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
 
 MODEL_ENV = "MORALPAIRS_MODEL"
@@ -115,9 +116,9 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
     ini file: a pipeline overrides a committed config.
     """
     get = lookup
-    where, model = get("model")
-    if not where.startswith("--") and env.get(MODEL_ENV):
-        model = env[MODEL_ENV]
+    model_where, model = get("model")
+    if not model_where.startswith("--") and env.get(MODEL_ENV):
+        model_where, model = f"the environment variable {MODEL_ENV}", env[MODEL_ENV]
     values: dict[str, Any] = {"model": (str(model).strip() if model else "") or None}
     where, api_base = get("api_base")
     values["api_base"] = (str(api_base).strip() if api_base else "") or None
@@ -137,6 +138,10 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
     for name in ("cache_dir", "baseline_model", "save", "compare"):
         where, raw = get(name)
         values[name] = (str(raw).strip() if raw else "") or None
+    for where, name in ((model_where, "model"), (get("baseline_model")[0], "baseline_model")):
+        unknown = values[name] and unknown_offline_model(values[name])
+        if unknown:
+            raise SettingsError(f"{where}: {unknown}")
     if values.get("compare_fail") is not None and not values["compare"]:
         raise SettingsError("--moral-compare-fail needs a saved run to compare with: --moral-compare PATH")
     where, reports = get("report")
@@ -166,4 +171,7 @@ def check_setting(label: str, name: str, value: Any) -> Any:
         return _number(label, value, cast, low, high)
     if not isinstance(value, str) or not value.strip():
         raise SettingsError(f"{label} must be a non-empty string, got {str(value)[:40]!r}")
+    unknown = unknown_offline_model(value.strip()) if name == "model" else None
+    if unknown:
+        raise SettingsError(f"{label}: {unknown}")
     return value.strip()

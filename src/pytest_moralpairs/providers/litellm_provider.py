@@ -8,10 +8,8 @@ import time
 from typing import Any
 
 from ..prompt import rated_sentence
+from . import MODELS, PROVIDER
 from .lexical import lexical_distribution, lexical_rating
-
-PROVIDER = "moralpairs"
-MODELS = ("lexical",)
 
 
 def _sentence(model: str, messages: list[dict[str, Any]]) -> str:

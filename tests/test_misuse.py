@@ -1,0 +1,134 @@
+"""Specification of what a run does with settings that cannot work, or that work but likely do
+not do what was meant: one clear message naming the setting, never a model call that was bound to
+fail, never an INTERNALERROR or the plugin's own frames, also when ``-W error`` turns warnings into
+errors."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import pytest
+from mock_answers import no_plugin_traceback, run_against, write_pairs
+
+OFFLINE = "moralpairs/lexical"
+PONY = ("pony", "Person X lashed his pony with a whip.", "Person X fed his pony an apple.")
+
+
+def offline(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("-p", "no:cacheprovider", *args)
+
+
+# --- a built-in model that does not exist ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "where"),
+    [
+        (["--moral-model", "moralpairs/lexcial"], {}, "--moral-model"),
+        ([], {"MORALPAIRS_MODEL": "moralpairs/lexcial"}, "the environment variable MORALPAIRS_MODEL"),
+        (["--moral-model", OFFLINE, "--moral-baseline-model", "moralpairs/nope"], {}, "--moral-baseline-model"),
+    ],
+)
+def test_a_mistyped_built_in_model_is_a_usage_error_naming_where_it_was_set_and_the_models_offered(
+    pytester, monkeypatch, args, env, where
+):
+    # Left to litellm, the typo fails as a server error inside every call, each tried again.
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    write_pairs(pytester, PONY)
+
+    result = offline(pytester, *args)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    bad = "moralpairs/nope" if "nope" in " ".join(args) else "moralpairs/lexcial"
+    result.stderr.fnmatch_lines(
+        [f"*pytest-moralpairs: {where}: there is no built-in model '{bad}'; moralpairs offers: moralpairs/lexical"]
+    )
+
+
+def test_a_mistyped_built_in_model_in_a_marker_errors_that_test_alone(pytester):
+    pytester.makepyfile(
+        test_marked="""
+        import pytest
+
+        @pytest.mark.moralpairs(model="moralpairs/lexcial")
+        def test_typo(moral_rate):
+            moral_rate("Person X fed his pony an apple.")
+
+        def test_fine(moral_rate):
+            assert moral_rate("Person X fed his pony an apple.") >= 0
+        """
+    )
+
+    result = offline(pytester, "--moral-model", OFFLINE)
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*there is no built-in model 'moralpairs/lexcial'; moralpairs offers*"])
+    no_plugin_traceback(result)
+
+
+# --- warnings, and warnings made errors ----------------------------------------------------------
+
+
+def test_a_baseline_that_is_the_model_under_test_is_named_in_the_warnings_summary(pytester):
+    write_pairs(pytester, PONY)
+
+    result = offline(pytester, "--moral-model", OFFLINE, "--moral-baseline-model", OFFLINE)
+
+    result.stdout.fnmatch_lines(["*SettingsWarning: --moral-baseline-model is the model under test*no baseline*"])
+
+
+def test_a_settings_warning_made_an_error_by_w_error_is_a_usage_error_not_an_internal_error(pytester):
+    write_pairs(pytester, PONY)
+
+    result = offline(pytester, "--moral-model", OFFLINE, "--moral-samples", "3", "-W", "error")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--moral-samples 3 at temperature 0*(a SamplingWarning, turned into an error by the warning filters)"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+class Alternating:
+    """A server rule: each sentence's answers in turn, so 4 samples give a gap of about 2 whose
+    interval contains a threshold of 2 (inconclusive)."""
+
+    def __init__(self) -> None:
+        self.turns: dict[str, itertools.cycle] = {
+            PONY[1]: itertools.cycle(["-3", "-1"]),
+            PONY[2]: itertools.cycle(["-1", "1"]),
+        }
+        self.lock = threading.Lock()
+
+    def __call__(self, sentence: str, body: dict) -> str:
+        with self.lock:
+            return next(self.turns[sentence])
+
+
+def test_an_inconclusive_warning_made_an_error_fails_the_pair_with_its_explanation(pytester, openai_server):
+    openai_server.answers = Alternating()
+    write_pairs(pytester, PONY)
+
+    result = run_against(
+        pytester,
+        openai_server,
+        "--moral-samples",
+        "4",
+        "--moral-temperature",
+        "0.7",
+        "--moral-inconclusive",
+        "warn",
+        "-W",
+        "error::UserWarning",
+    )
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*moral pair 'pony': inconclusive*",
+            "*(an InconclusiveWarning, turned into an error by the warning filters)*",
+        ]
+    )
+    no_plugin_traceback(result)
