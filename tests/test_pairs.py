@@ -414,7 +414,10 @@ RULES = {
         "p",
         5,
     ),
-    "threshold exponent YAML reads as text": Rule(pair_doc("threshold: 1e0"), "write 1.0e2, not 1e2", "p", 5),
+    "threshold exponent YAML reads as text": Rule(
+        pair_doc("threshold: 1e0"), "unless it has a '.' and a signed exponent; write 1.0e+0", "p", 5
+    ),
+    "threshold exponent without a sign": Rule(pair_doc("threshold: 1.5e0"), "write 1.5e+0", "p", 5),
     "threshold a boolean": Rule(
         pair_doc("threshold: true"),
         "'threshold' must be a number, found a boolean (True)",
@@ -522,7 +525,9 @@ RULES = {
         "p",
         5,
     ),
-    "personas an empty list": Rule(pair_doc("personas: []"), "'personas' is empty: list at least one persona", "p", 5),
+    "default personas an empty list": Rule(
+        "defaults: {personas: []}\n" + GOOD, "'defaults.personas' is empty: list at least one persona", None, 1
+    ),
     "personas a blank path": Rule(pair_doc("personas: ' '"), "'personas' is empty: give a list of personas", "p", 5),
     "persona blank": Rule(pair_doc("personas: [a nurse, '  ']"), "'personas[2]' is empty", "p", 5),
     "persona a number": Rule(
@@ -551,6 +556,13 @@ RULES = {
         "lists the persona 'a nurse' twice (first on line 6)",
         "p",
         8,
+        in_schema=False,
+    ),
+    "persona listed twice in another case": Rule(
+        pair_doc("personas: [A Farmer, a  farmer.]"),
+        "lists the persona 'a farmer.' twice (first as 'A Farmer' on line 5); letter case, spacing and a final '.'",
+        "p",
+        5,
         in_schema=False,
     ),
     "persona id used twice": Rule(
@@ -628,6 +640,14 @@ RULES = {
         5,
         in_schema=False,
     ),
+    "persona settings beside an empty personas list": Rule(
+        pair_doc("personas: []", "min_spread: 1"),
+        "'min_spread' applies only to pairs rated per persona: 'personas: []' rates this pair in the default voice "
+        "only; remove it, or give the pair personas",
+        "p",
+        6,
+        in_schema=False,
+    ),
     "min_spread over one persona": Rule(
         pair_doc("personas: [a nurse]", "min_spread: 0.5"),
         "'min_spread' needs at least 2 personas to spread across; this pair has 1",
@@ -646,7 +666,7 @@ RULES = {
         pair_doc(top="defaults: {personas: [a, b], min_spread: {human_fraction: 0.5}}\n"),
         "'min_spread.human_fraction' (from the file's defaults) is a fraction",
         "p",
-        3,
+        1,
         in_schema=False,
     ),
     "max_inconsistency with an inline list": Rule(
@@ -913,6 +933,14 @@ def test_a_value_yaml_cannot_build_is_a_problem_on_its_line(value, says):
     assert says in problem.message and problem.line == 5
 
 
+@pytest.mark.parametrize("written", ["5e0", "5.0e0", "5e+0", "-2E-1", ".5e1", "25e-1"])
+def test_the_hint_for_an_exponent_read_as_text_gives_a_spelling_yaml_reads_as_that_number(written):
+    message = problems_of(pair_doc(f"threshold: {written}"))[0].message
+    spelling = message.rsplit("write ", 1)[1]
+    assert yaml.safe_load(spelling) == float(written)
+    assert load(pair_doc(f"threshold: {spelling}")).pairs[0].threshold == float(written)
+
+
 def test_a_mapping_used_as_a_key_is_refused():
     assert "not a plain value" in message_of(pair_doc("? {a: 1}\n    : x"))
 
@@ -1141,6 +1169,10 @@ GOOD_DOCUMENTS = {
         "personas: ~", "persona_min_pass: ~", "min_spread: ~", "max_inconsistency: ~"
     ),
     "min_spread with a null part": pair_doc("personas: [a, b]", "min_spread: {sd: 0.5, human_fraction: ~}"),
+    "a pair opting out of the default personas": pair_doc(
+        "personas: []", top="defaults: {personas: [a nurse, a farmer], min_spread: 0.5}\n"
+    )
+    + "  - {id: q, harmful: one, harmless: two}\n",
     **{f"example {path.name}": path.read_text("utf-8") for path in sorted(EXAMPLES.glob("*.moral.yaml"))},
 }
 

@@ -154,6 +154,14 @@ def test_the_file_defaults_give_personas_and_thresholds_and_a_pair_own_keys_win(
     assert ([x.id for x in q.personas.personas], q.min_spread, q.persona_min_pass) == (["c", "d", "e"], MinSpread(1), 1)
 
 
+def test_a_pair_with_an_empty_personas_list_opts_out_of_the_default_personas():
+    text = pair_doc("personas: []", top="defaults: {personas: [a, b], min_spread: 0.5}\n")
+    text += "  - {id: q, harmful: one, harmless: two}\n"
+    p, q = parse_suite(text, FILE).pairs
+    assert (p.personas, p.min_spread, p.persona_min_pass) == (None, None, 1.0)
+    assert ([x.id for x in q.personas.personas], q.min_spread) == (["a", "b"], MinSpread(0.5))
+
+
 def test_min_spread_is_a_number_or_a_mapping_with_a_human_fraction_and_a_floor():
     plain = pair_of(pair_doc("personas: [a, b]", "min_spread: 0.5")).min_spread
     human = pair_of(
@@ -225,6 +233,20 @@ def test_broken_default_personas_are_reported_once_not_again_for_each_pair():
     assert [(p.line, p.pair) for p in caught.value.problems] == [(1, None)]
 
 
+@pytest.mark.parametrize(
+    "setting, says",
+    [
+        ("min_spread: 0.5", "'min_spread' (from the file's defaults) needs at least 2 personas"),
+        ("max_inconsistency: 1", "'max_inconsistency' (from the file's defaults) compares a broad persona"),
+    ],
+)
+def test_a_problem_of_a_setting_from_the_defaults_is_reported_on_its_line_in_the_defaults(setting, says):
+    text = pair_doc("personas: [a nurse]", top=f"description: one persona\ndefaults:\n  {setting}\n")
+    with pytest.raises(PairFileError) as caught:
+        parse_suite(text, FILE)
+    assert [(p.line, p.pair) for p in caught.value.problems if says in p.message] == [(3, "p")]
+
+
 def test_max_inconsistency_needs_a_persona_file_with_weights_and_broad(tmp_path):
     (tmp_path / "flat.personas.yaml").write_text("personas: [a, b]\n", encoding="utf-8")
     with pytest.raises(PairFileError) as caught:
@@ -243,6 +265,28 @@ def test_a_persona_file_may_list_personas_with_weights_normalised_to_shares():
     )
     assert [(p.id, p.weight) for p in personas.personas] == [("a-nurse", 0.75), ("a-farmer", 0.25)]
     assert personas.weighted and personas.groups == ()
+
+
+@pytest.mark.parametrize("weight", ["1.0e+308", "4.9e-324"])
+def test_weights_at_the_limits_of_a_float_are_shares_like_any_others(weight):
+    listed = parse_personas(
+        f"broad: x\npersonas:\n  - {{description: a, weight: {weight}}}\n  - {{description: b, weight: {weight}}}\n"
+    )
+    grid = parse_personas(
+        "broad: someone\nmarginal: '{broad} {value}'\ndimensions:\n"
+        f"  a: [{{text: x, weight: {weight}}}, {{text: y, weight: {weight}}}]\n"
+        "  b: [{text: p, weight: 1.0}, {text: q, weight: 1.0}]\n"
+    )
+    assert [p.weight for p in listed.personas] == [0.5, 0.5] and listed.groups[0].members == (("a", 0.5), ("b", 0.5))
+    assert [p.weight for p in grid.personas] == [0.25] * 4
+    assert {w for g in grid.groups for _, w in g.members} == {0.25, 0.5}
+
+
+def test_a_bad_weight_is_reported_alone_not_also_as_a_missing_one():
+    problems = persona_problems("personas:\n  - {description: a, weight: -0.2}\n  - {description: b, weight: 1.2}\n")
+    assert [str(p) for p in problems] == [
+        "people.personas.yaml:2: 'personas[1].weight' must be a number > 0 (a population share), found a number (-0.2)"
+    ]
 
 
 def test_a_weighted_list_with_broad_compares_the_broad_persona_with_the_weighted_mix():
@@ -320,6 +364,16 @@ def test_the_broad_and_marginal_personas_are_rated_only_for_the_consistency_chec
     assert len(personas.to_rate(consistency=True)) == 4 + 1 + 4
 
 
+def test_expand_grid_refuses_cells_described_alike_and_weights_that_are_not_shares():
+    with pytest.raises(ValueError, match="personas 'ab.c' and 'a.bc' are both described as 'abc'"):
+        expand_grid(
+            {"a": [("ab", "ab", None), ("a", "a", None)], "b": [("c", "c", None), ("bc", "bc", None)]},
+            template="{a}{b}",
+        )
+    with pytest.raises(ValueError, match="finite numbers > 0"):
+        expand_grid({"a": [("x", "x", 1.0), ("y", "y", -1.0)]})
+
+
 def test_expand_grid_builds_the_same_set_from_python():
     built = expand_grid({"age": [("young", "aged 20", 3), ("old", "aged 70", 1)], "politics": [("l", "left", None)]})
     assert [p.id for p in built.personas] == ["young.l", "old.l"] and built.groups == ()
@@ -363,6 +417,26 @@ BAD_PERSONA_FILES = {
     "persona weight as text": Bad(
         "personas:\n  - description: a\n    weight: '2'\n", "found a string ('2'): write numbers without quotes", 3
     ),
+    "persona weight too small to count": Bad(
+        "personas:\n  - {description: a, weight: 1.0}\n  - {description: b, weight: 4.9e-324}\n"
+        "  - {description: c, weight: 1.0}\n",
+        "'personas[2].weight' (4.94066e-324) is too small beside the largest weight to count: its share of the "
+        "population rounds to 0",
+        3,
+        False,
+    ),
+    "persona weight too large for a float": Bad(
+        "personas:\n  - {description: a, weight: 1" + "0" * 400 + "}\n  - {description: b, weight: 1}\n",
+        "'personas[1].weight' is too large to compute with (at most 1.0e+308)",
+        2,
+        False,
+    ),
+    "persona listed twice in another case": Bad(
+        "personas:\n  - A Farmer\n  - a  farmer\n",
+        "'personas' lists the persona 'a farmer' twice (first as 'A Farmer' on line 2)",
+        3,
+        False,
+    ),
     "weights on some personas": Bad(
         "personas:\n  - {description: a, weight: 1}\n  - b\n", "give every persona a 'weight', or none", 3, False
     ),
@@ -396,7 +470,34 @@ BAD_PERSONA_FILES = {
     ),
     "value id broad": Bad("dimensions:\n  age:\n    - {id: broad, text: x}\n", "is reserved", 3),
     "value listed twice": Bad(
-        "dimensions:\n  age:\n    - young\n    - young\n", "has the same id 'young' as the value on line 3", 4, False
+        "dimensions:\n  age:\n    - young\n    - young\n", "has the same text 'young' as the value on line 3", 4, False
+    ),
+    "value listed twice in another case": Bad(
+        "dimensions:\n  age:\n    - {id: a, text: Young}\n    - {id: b, text: young.}\n",
+        "'dimensions.age[2]' has the same text 'young.' as the value on line 3 ('Young'): letter case",
+        4,
+        False,
+    ),
+    "value weight too small to count": Bad(
+        "dimensions:\n  age:\n    - {text: young, weight: 1.0}\n    - {text: old, weight: 4.9e-324}\n"
+        "    - {text: middle, weight: 1.0}\n",
+        "'dimensions.age[2].weight' (4.94066e-324) is too small beside the largest weight to count",
+        4,
+        False,
+    ),
+    "grid cell too small to count": Bad(
+        "dimensions:\n  age: [{text: young, weight: 1.0e-200}, {text: old, weight: 1.0}]\n"
+        "  job: [{text: baker, weight: 1.0}, {text: smith, weight: 1.0e-300}]\n",
+        "the cell (age: young, job: smith) is too small a share of the population to count",
+        3,
+        False,
+    ),
+    "grid cells described alike": Bad(
+        "template: '{a}{b}'\ndimensions:\n  a: [ab, a]\n  b: [c, bc]\n",
+        "the cells (a: ab, b: c) and (a: a, b: bc) are both described as 'abc' (letter case, spacing and a final '.' "
+        "aside): one persona would count twice; make the 'template' tell the values apart",
+        1,
+        False,
     ),
     "weights on some values": Bad(
         "dimensions:\n  age:\n    - {text: young, weight: 1}\n  job:\n    - baker\n",
@@ -566,6 +667,12 @@ def test_spread_is_the_population_standard_deviation():
 
 def test_spread_is_weighted_by_the_personas_shares():
     assert spread([0, 2], [0.75, 0.25]) == pytest.approx(0.75**0.5)
+
+
+def test_weights_near_the_limits_of_a_float_weigh_like_any_others_and_none_at_all_is_refused():
+    assert spread([0, 2], [1.0e308, 1.0e308]) == spread([0, 2], [5e-324, 5e-324]) == 1.0
+    with pytest.raises(ValueError, match="not all 0"):
+        spread([0, 2], [0, 0])
 
 
 def test_the_histogram_counts_ratings_per_whole_rating_from_minus_4_to_4():

@@ -90,7 +90,7 @@ class Pair:
     With ``personas`` the pair is also rated once per persona (see :mod:`pytest_moralpairs.personas`):
     its gap must hold for the share ``persona_min_pass`` of them, each sentence's ratings must
     spread by ``min_spread``, and broad personas must match their sub-personas within
-    ``max_inconsistency``.
+    ``max_inconsistency``. A pair that writes ``personas: []`` has none, whatever the defaults say.
     """
 
     id: str
@@ -205,8 +205,18 @@ def describe(value: Any) -> str:
 def _not_a_number(value: Any) -> str:
     """``describe`` for a value that should have been a number, with a hint for numbers in quotes."""
     if isinstance(value, str) and _NUMERIC_RE.fullmatch(value.strip()):
-        if "e" in value.lower():
-            return f"{describe(value)}: YAML reads an exponent without a '.' as text; write 1.0e2, not 1e2"
+        written = value.strip().lower()
+        if "e" in written:
+            # YAML 1.1, as PyYAML reads it: 1.0e+2 is a number, but 1e2, 1e+2 and 1.0e2 are text.
+            mantissa, _, exponent = written.partition("e")
+            mantissa += "" if "." in mantissa else ".0"
+            exponent = exponent if exponent[0] in "+-" else "+" + exponent
+            if f"{mantissa}e{exponent}" != written:
+                spelling = f"{mantissa}e{exponent}" if len(written) <= 30 else "1.0e+2"
+                return (
+                    f"{describe(value)}: YAML reads a number with an exponent as text unless it has a '.' and a "
+                    f"signed exponent; write {spelling}"
+                )
         return f"{describe(value)}: write numbers without quotes"
     return describe(value)
 
@@ -791,6 +801,8 @@ class _Validator:
         if any(key in value for key in PERSONA_KEYS):
             out.update(self.persona_keys(value, "defaults.", None, lambda key: _line(value, key)))
             out["personas_line"] = _line(value, "personas") if value.get("personas") is not None else None
+            # Where each setting a pair inherits is written: its problems are reported there.
+            out["persona_lines"] = {key: _line(value, key) for key in PERSONA_KEYS if key in value}
         return out
 
     # --- personas (see personas/files.py) ----------------------------------------------------
@@ -815,7 +827,11 @@ class _Validator:
     def pair_personas(
         self, raw: dict, label: str, at: Any, defaults: Mapping[str, Any], human: Mapping[str, HumanRating | None]
     ) -> dict[str, Any]:
-        """The persona fields of a :class:`Pair`: its own keys, else the file's defaults."""
+        """The persona fields of a :class:`Pair`: its own keys, else the file's defaults.
+
+        ``personas: []`` opts the pair out of the defaults' personas: it is rated in the default
+        voice only (``personas: ~``, like any null, means "not set": the defaults apply).
+        """
         own = self.persona_keys(raw, "", label, at)
         if raw.get("personas") is not None:
             personas, broken = own["personas"], own["personas_broken"]
@@ -827,19 +843,29 @@ class _Validator:
         }
         if broken:
             return {}
-        if personas is None:
+        if not personas:  # none, or the pair opted out with "personas: []"
             given = sorted((key for key in settings if raw.get(key) is not None), key=lambda key: at(key) or 0)
             if given:
+                fix = (
+                    "give the pair (or the file's defaults) 'personas'"
+                    if personas is None
+                    else f"'personas: []' rates this pair in the default voice only; remove "
+                    f"{'it' if len(given) == 1 else 'them'}, or give the pair personas"
+                )
                 self.problem(
                     f"{_key_list(given)} {'applies' if len(given) == 1 else 'apply'} only to pairs rated per "
-                    "persona: give the pair (or the file's defaults) 'personas'",
+                    f"persona: {fix}",
                     label,
                     at(given[0]),
                 )
             return {}
+        lines = defaults.get("persona_lines", {})
 
         def inherited(key: str) -> str:
             return "" if raw.get(key) is not None else " (from the file's defaults)"
+
+        def where(key: str) -> int | None:
+            return at(key) if raw.get(key) is not None else lines.get(key) or at(key)
 
         min_spread = settings["min_spread"]
         if min_spread is not None and len(personas) < 2:
@@ -847,7 +873,7 @@ class _Validator:
                 f"'min_spread'{inherited('min_spread')} needs at least 2 personas to spread across; "
                 f"this pair has {len(personas)}",
                 label,
-                at("min_spread"),
+                where("min_spread"),
             )
         elif (
             min_spread is not None
@@ -859,7 +885,7 @@ class _Validator:
                 "which this pair does not give: add 'sd' to 'human.harmful' or 'human.harmless', or an absolute "
                 "'min_spread.sd' for sentences without one",
                 label,
-                at("min_spread"),
+                where("min_spread"),
             )
         if settings["max_inconsistency"] is not None and not personas.groups:
             source = f"the persona file {personas.path}" if personas.path else "an inline list of personas"
@@ -867,7 +893,7 @@ class _Validator:
                 f"'max_inconsistency'{inherited('max_inconsistency')} compares a broad persona with the weighted "
                 f"mix of its sub-personas, and {source} has none: use a persona file with weights and 'broad'",
                 label,
-                at("max_inconsistency"),
+                where("max_inconsistency"),
             )
         min_pass = settings["persona_min_pass"]
         return {
@@ -885,6 +911,8 @@ class _Validator:
         if isinstance(value, str):
             return self.persona_file(value, what, pair, line)
         if isinstance(value, list):
+            if not value and pair is not None:
+                return PersonaSet(())  # a pair's opt-out from the defaults' personas
             personas = validate_persona_list(self, value, what, pair, line, inline=True)
             return None if personas is None else PersonaSet(personas)
         self.problem(

@@ -19,8 +19,9 @@ judged three ways by :func:`judge_personas`:
 
 Where things live:
 
-* ``sets`` -- :class:`Persona`, :class:`PersonaGroup`, :class:`PersonaSet`, and
-  :func:`expand_grid`, which turns dimensions of values into one persona per combination;
+* ``sets`` -- :class:`Persona`, :class:`PersonaGroup`, :class:`PersonaSet`, :func:`shares` (weights
+  as shares of 1), and :func:`expand_grid`, which turns dimensions of values into one persona per
+  combination;
 * ``files`` -- persona files (``*.personas.yaml``) and inline lists: reading and validation;
 * ``messages`` -- the system message that puts the model in a persona's place;
 * ``distribution`` -- the spread and histogram of ratings across personas, and :class:`MinSpread`;
@@ -36,7 +37,7 @@ from .distribution import BUCKETS, MinSpread, format_histogram, histogram, sprea
 from .files import PersonaFileError, load_personas, parse_personas, slug, validate_persona_list
 from .judge import judge_personas, rated_personas
 from .messages import persona_instruction, persona_messages
-from .sets import Persona, PersonaGroup, PersonaSet, expand_grid
+from .sets import Persona, PersonaGroup, PersonaSet, SamePersonas, expand_grid, shares
 from .verdict import ConsistencyCheck, PersonaFailure, PersonaResult, PersonaVerdict, SpreadCheck
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "PersonaResult",
     "PersonaSet",
     "PersonaVerdict",
+    "SamePersonas",
     "SpreadCheck",
     "expand_grid",
     "format_histogram",
@@ -60,6 +62,7 @@ __all__ = [
     "persona_instruction",
     "persona_messages",
     "rated_personas",
+    "shares",
     "slug",
     "spread",
     "validate_persona_list",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from ..prompt import SCALE_MAX, SCALE_MIN
 from ..verdicts import signed as _fmt
@@ -43,7 +43,7 @@ def spread(values: Sequence[float], weights: Sequence[float] | None = None) -> f
     x = np.asarray(values, dtype=float)
     if x.size == 0:
         raise ValueError("spread() needs at least one value")
-    w = None if weights is None else np.asarray(weights, dtype=float)
+    w = _scaled(weights)
     mean = np.average(x, weights=w)
     return round(float(math.sqrt(np.average((x - mean) ** 2, weights=w))), 9) + 0.0
 
@@ -51,7 +51,19 @@ def spread(values: Sequence[float], weights: Sequence[float] | None = None) -> f
 def weighted_mean(values: Sequence[float], weights: Sequence[float] | None = None) -> float:
     import numpy as np
 
-    return round(float(np.average(np.asarray(values, dtype=float), weights=weights)), 9) + 0.0
+    return round(float(np.average(np.asarray(values, dtype=float), weights=_scaled(weights))), 9) + 0.0
+
+
+def _scaled(weights: Sequence[float] | None) -> Any:
+    """``weights`` divided by the largest, so their sum is at least 1: neither 0 nor infinite."""
+    import numpy as np
+
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=float)
+    if w.size == 0 or not np.isfinite(w).all() or (w < 0).any() or w.max() == 0:
+        raise ValueError("weights must be finite numbers >= 0, not all 0")
+    return w / w.max()
 
 
 def _bucket(value: float) -> int:

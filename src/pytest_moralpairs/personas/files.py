@@ -12,6 +12,7 @@ import functools
 import math
 import re
 import stat
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,17 @@ from ..pairs import (
     describe,
     read_yaml,
 )
-from .sets import _PLACEHOLDER_RE, BROAD_ID, Persona, PersonaGroup, PersonaSet, expand_grid
+from .sets import (
+    _PLACEHOLDER_RE,
+    BROAD_ID,
+    Persona,
+    PersonaGroup,
+    PersonaSet,
+    SamePersonas,
+    expand_grid,
+    persona_key,
+    shares,
+)
 
 #: Persona and value ids: letters, digits, '_' and '-' (no '.': it joins the value ids of a cell).
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
@@ -173,22 +184,18 @@ def validate_persona_list(
         raw_id = raw.get("id")
         if raw_id is not None and not _good_id(checker, raw_id, f"{where}.id", pair, _line(raw, "id", item_line)):
             raw_id = None
+        # A bad weight is reported here and kept: it was given, so it counts for "every one or none".
         weight = raw.get("weight") if not inline else None
-        if weight is not None and not _good_weight(checker, weight, f"{where}.weight", pair, _line(raw, "weight")):
-            weight = None
+        if weight is not None:
+            _good_weight(checker, weight, f"{where}.weight", pair, _line(raw, "weight"))
         if text is not None:
             rows.append((raw_id, text, weight, item_line))
-    seen_text: dict[str, int | None] = {}
+    seen_text: dict[str, int] = {}
     seen_id: dict[str, int | None] = {}
-    for raw_id, text, _, item_line in rows:
-        if text in seen_text:
-            first = seen_text[text]
-            checker.problem(
-                f"'{what}' lists the persona {_shorten(text)!r} twice" + (f" (first on line {first})" if first else ""),
-                pair,
-                item_line,
-            )
-        seen_text.setdefault(text, item_line)
+    for index, (raw_id, text, _, item_line) in enumerate(rows):
+        first = seen_text.setdefault(persona_key(text), index)
+        if first != index:
+            checker.problem(f"'{what}' lists {_twice(text, rows[first][1], rows[first][3])}", pair, item_line)
         if raw_id is not None:
             if raw_id in seen_id:
                 checker.problem(f"'{what}': the id {raw_id!r} is used twice; ids must be unique", pair, item_line)
@@ -213,11 +220,28 @@ def validate_persona_list(
         while candidate in explicit or candidate in ids or candidate == BROAD_ID:
             candidate, n = f"{base}-{n}", n + 1
         ids.append(candidate)
-    total = sum(float(r[2]) for r in rows) if all(weighted) else None
-    return tuple(
-        Persona(pid, text, None if total is None else float(w) / total)
-        for pid, (_, text, w, _) in zip(ids, rows, strict=True)
+    weights: list[float | None] = [None] * len(rows)
+    if all(weighted):
+        weights = list(shares([r[2] for r in rows]))
+        for index, share in enumerate(weights):
+            if share == 0:
+                checker.problem(_too_light(f"{what}[{index + 1}].weight", rows[index][2]), pair, rows[index][3])
+        if len(checker.problems) > before:
+            return None
+    return tuple(Persona(pid, text, weight) for pid, (_, text, _, _), weight in zip(ids, rows, weights, strict=True))
+
+
+def _too_light(what: str, weight: Any) -> str:
+    return (
+        f"'{what}' ({weight:g}) is too small beside the largest weight to count: its share of the population "
+        "rounds to 0; give it a larger weight, or leave it out"
     )
+
+
+def _twice(text: str, first: str, line: int | None) -> str:
+    found = ("" if first == text else f" as {_shorten(first)!r}") + (f" on line {line}" if line else "")
+    hint = "" if first == text else "; letter case, spacing and a final '.' do not make another persona"
+    return f"the persona {_shorten(text)!r} twice" + (f" (first{found})" if found else "") + hint
 
 
 def _text(checker: _Validator, value: Any, what: str, pair: str | None, line: int | None) -> str | None:
@@ -256,6 +280,9 @@ def _good_id(checker: _Validator, value: Any, what: str, pair: str | None, line:
 def _good_weight(checker: _Validator, value: Any, what: str, pair: str | None, line: int | None) -> bool:
     if not _is_number(value) or value <= 0:
         checker.problem(f"'{what}' must be a number > 0 (a population share), found {_not_a_number(value)}", pair, line)
+        return False
+    if value > sys.float_info.max:  # a whole number of 309 digits or more: no float holds it
+        checker.problem(f"'{what}' is too large to compute with (at most 1.0e+308): scale the weights down", pair, line)
         return False
     return True
 
@@ -369,14 +396,55 @@ class _PersonaValidator(_Validator):
                 line=_line(doc, "dimensions"),
             )
             return None
-        return expand_grid(
-            {d.name: [(v.id, v.text, v.weight) for v in d.values] for d in dimensions},
-            template=template,
-            broad=broad,
-            marginal=marginal,
-            description=description,
-            path=self.path,
-        )
+        if weighted_grid and not self.weights_usable(dimensions):
+            return None
+        try:
+            return expand_grid(
+                {d.name: [(v.id, v.text, v.weight) for v in d.values] for d in dimensions},
+                template=template,
+                broad=broad,
+                marginal=marginal,
+                description=description,
+                path=self.path,
+            )
+        except SamePersonas as twins:
+            texts = {(d.name, v.id): v.text for d in dimensions for v in d.values}
+            first, second = (
+                "(" + ", ".join(f"{n}: {_shorten(texts[n, vid])}" for n, vid in cell.attributes) + ")"
+                for cell in (twins.first, twins.second)
+            )
+            self.problem(
+                f"the cells {first} and {second} are both described as {_shorten(twins.second.description)!r} "
+                "(letter case, spacing and a final '.' aside): one persona would count twice; make the "
+                + ("'template' tell the values apart" if template is not None else "values differ"),
+                line=_line(doc, "template") if template is not None else _line(doc, "dimensions"),
+            )
+        except ValueError as exc:  # the checks above leave none; never a traceback all the same
+            self.problem(f"cannot expand the grid: {exc}", line=_line(doc, "dimensions"))
+        return None
+
+    def weights_usable(self, dimensions: list[_Dimension]) -> bool:
+        """Whether every value's share, and every cell's (their product), is more than 0."""
+        before = len(self.problems)
+        lightest = []
+        for d in dimensions:
+            values = list(zip(d.values, shares([v.weight for v in d.values]), strict=True))  # type: ignore[arg-type]
+            for index, (value, share) in enumerate(values):
+                if share == 0:
+                    self.problem(_too_light(f"dimensions.{d.name}[{index + 1}].weight", value.weight), line=value.line)
+            lightest.append(min(values, key=lambda item: item[1]))
+        if len(self.problems) > before:
+            return False
+        # The lightest cell combines each dimension's lightest value; its weight is their product.
+        if math.prod(share for _, share in lightest) == 0:
+            cell = ", ".join(f"{d.name}: {_shorten(v.text)}" for d, (v, _) in zip(dimensions, lightest, strict=True))
+            self.problem(
+                f"the cell ({cell}) is too small a share of the population to count: the product of its values' "
+                "shares rounds to 0; give these values larger weights",
+                line=min(lightest, key=lambda item: item[1])[0].line,
+            )
+            return False
+        return True
 
     def template(self, doc: dict, key: str, allowed: set[str], *, required: set[str], broad: str | None) -> str | None:
         value = doc.get(key)
@@ -471,12 +539,20 @@ class _PersonaValidator(_Validator):
                 continue
             value_id = raw_id if raw_id is not None else slug(text, 30)
             for other in dimension.values:
-                if other.id == value_id or other.text == text:
-                    same = "id" if other.id == value_id else "text"
-                    hint = " (an id made from its text; give each an 'id')" if raw_id is None and same == "id" else ""
+                if persona_key(other.text) == persona_key(text):
+                    written = "" if other.text == text else f" ({_shorten(other.text)!r})"
+                    hint = ": letter case, spacing and a final '.' do not make another value" if written else ""
                     self.problem(
-                        f"'{where}' has the same {same} {value_id if same == 'id' else _shorten(text)!r} as the value "
-                        f"on line {other.line}{hint}",
+                        f"'{where}' has the same text {_shorten(text)!r} as the value on line {other.line}"
+                        + written
+                        + hint,
+                        line=item_line,
+                    )
+                    break
+                if other.id == value_id:
+                    hint = " (an id made from its text; give each an 'id')" if raw_id is None else ""
+                    self.problem(
+                        f"'{where}' has the same id {value_id!r} as the value on line {other.line}{hint}",
                         line=item_line,
                     )
                     break

@@ -101,22 +101,25 @@ def expand_grid(
     ``dimensions`` maps each dimension (in order) to its values ``(id, text, weight or None)``.
     A cell's id joins its value ids with '.'; its description is ``template`` with each
     ``{dimension}`` (and ``{broad}``) filled in, by default the broad text and the value texts
-    joined by ", ". With weights, each dimension's are normalised to sum to 1 and a cell weighs
+    joined by ", ". With weights, each dimension's become shares (:func:`shares`) and a cell weighs
     their product (so the grid treats the dimensions as independent). With weights and ``broad``,
     the set compares the broad persona with the weighted mix of the cells; with ``marginal`` too
     (a template with ``{value}``), one persona per dimension value (id ``dimension=value``) sits
     between them, compared with its cells, and each dimension's marginals with the broad persona.
+
+    Raises ``ValueError`` for weights that are not finite numbers > 0, a cell whose weight rounds
+    to 0, or :class:`SamePersonas` for two cells described alike.
     """
 
     names = list(dimensions)
     if not names or any(not dimensions[n] for n in names):
         raise ValueError("expand_grid() needs at least one dimension, each with at least one value")
     weighted = all(w is not None for n in names for _, _, w in dimensions[n])
-    shares: dict[str, dict[str, float]] = {}
+    share: dict[str, dict[str, float]] = {}
     if weighted:
         for n in names:
-            total = sum(float(w) for _, _, w in dimensions[n])  # type: ignore[arg-type]
-            shares[n] = {vid: float(w) / total for vid, _, w in dimensions[n]}  # type: ignore[arg-type]
+            ids = [vid for vid, _, _ in dimensions[n]]
+            share[n] = dict(zip(ids, shares([w for _, _, w in dimensions[n]]), strict=True))  # type: ignore[arg-type]
     if template is None:
         template = ", ".join(["{broad}"] * (broad is not None) + ["{" + n + "}" for n in names])
     cells = []
@@ -125,7 +128,7 @@ def expand_grid(
         if broad is not None:
             texts["broad"] = broad
         weight = (
-            math.prod(shares[n][vid] for n, (vid, _, _) in zip(names, combination, strict=True)) if weighted else None
+            math.prod(share[n][vid] for n, (vid, _, _) in zip(names, combination, strict=True)) if weighted else None
         )
         cells.append(
             Persona(
@@ -135,6 +138,12 @@ def expand_grid(
                 tuple((n, vid) for n, (vid, _, _) in zip(names, combination, strict=True)),
             )
         )
+    light = next((c for c in cells if c.weight == 0), None)
+    if light is not None:
+        raise ValueError(f"expand_grid(): the weight of cell {light.id!r} rounds to 0 beside the others")
+    twins = same_personas(cells)
+    if twins is not None:
+        raise SamePersonas(*twins)
     if broad is None or not weighted:
         return PersonaSet(tuple(cells), description=description, path=path, dimensions=tuple(names))
     broad_persona = Persona(BROAD_ID, broad, None)
@@ -144,14 +153,58 @@ def expand_grid(
             marginals = []
             for vid, text, _ in dimensions[n]:
                 persona = Persona(
-                    f"{n}={vid}", _render(marginal, {"value": text, "broad": broad}), shares[n][vid], ((n, vid),)
+                    f"{n}={vid}", _render(marginal, {"value": text, "broad": broad}), share[n][vid], ((n, vid),)
                 )
                 members = [c for c in cells if (n, vid) in c.attributes]
-                total = sum(c.weight for c in members)  # type: ignore[misc]
-                marginals.append(PersonaGroup(persona, tuple((c.id, c.weight / total) for c in members)))  # type: ignore[operator]
+                mix = shares([c.weight for c in members])  # type: ignore[arg-type]
+                marginals.append(PersonaGroup(persona, tuple(zip((c.id for c in members), mix, strict=True))))
             groups.append(PersonaGroup(broad_persona, tuple((g.persona.id, g.persona.weight) for g in marginals), n))  # type: ignore[misc]
             groups.extend(marginals)
     return PersonaSet(tuple(cells), broad_persona, tuple(groups), description, path, tuple(names))
+
+
+def shares(weights: Sequence[float]) -> tuple[float, ...]:
+    """``weights`` as shares that sum to 1.
+
+    Each weight is divided by the largest before they are summed, so weights near the limits of a
+    float (1.0e+308 twice, or 4.9e-324) neither overflow nor vanish. A weight far smaller than the
+    largest may still give a share of 0, which the caller must reject. Raises ``ValueError`` for
+    no weights, or weights that are not finite numbers > 0.
+    """
+    try:
+        values = [float(w) for w in weights]
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int past the largest float
+        values = []
+    if not values or not all(0 < v < math.inf for v in values):
+        raise ValueError("shares() needs weights that are finite numbers > 0")
+    largest = max(values)
+    scaled = [v / largest for v in values]
+    total = math.fsum(scaled)  # at least 1: the largest scaled weight is 1
+    return tuple(s / total for s in scaled)
+
+
+def persona_key(description: str) -> str:
+    """What makes two descriptions the same persona: letter case, spaces and a final '.' aside
+    (the system message drops a final '.')."""
+    return " ".join(description.split()).rstrip(".").rstrip().casefold()
+
+
+def same_personas(personas: Sequence[Persona]) -> tuple[Persona, Persona] | None:
+    """The first two of ``personas`` that describe the same person (see :func:`persona_key`)."""
+    seen: dict[str, int] = {}
+    for index, persona in enumerate(personas):
+        first = seen.setdefault(persona_key(persona.description), index)
+        if first != index:
+            return personas[first], persona
+    return None
+
+
+class SamePersonas(ValueError):
+    """Two personas of one set describe the same person: it would be counted twice."""
+
+    def __init__(self, first: Persona, second: Persona):
+        super().__init__(f"personas {first.id!r} and {second.id!r} are both described as {second.description!r}")
+        self.first, self.second = first, second
 
 
 def _render(template: str, values: Mapping[str, str]) -> str:
