@@ -57,3 +57,19 @@ def no_plugin_traceback(result: pytest.RunResult) -> None:
     """The plugin's failures explain themselves: no frame of its code is shown."""
     for pattern in ("*pytest_moralpairs*", "*plugin.py*", "*collect.py*", "*def runtest*", "*run.py*", "*engine.py*"):
         result.stdout.no_fnmatch_line(pattern)
+
+
+#: A weighted 2 x 2 persona grid with a broad persona and marginals (12 consistency checks).
+ADULTS_GRID = """
+version: 1
+broad: an adult
+template: "{broad} {age} who {politics}"
+marginal: "{broad} who {value}"
+dimensions:
+  age:
+    - {id: young, text: "under 40", weight: 0.5}
+    - {id: old, text: "over 40", weight: 0.5}
+  politics:
+    - {id: left, text: "votes left", weight: 0.5}
+    - {id: right, text: "votes right", weight: 0.5}
+"""

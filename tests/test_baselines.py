@@ -23,7 +23,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from mock_answers import ANSWERS_CONFTEST, HELP, HURT, LIE, MODEL, TRUTH, answers
+from mock_answers import ADULTS_GRID, ANSWERS_CONFTEST, HELP, HURT, LIE, MODEL, TRUTH, answers
 
 from pytest_moralpairs.plugin import EXIT_RATING_ERRORS
 from pytest_moralpairs.prompt import DEFAULT_PROMPT
@@ -681,7 +681,10 @@ def test_a_compare_that_finds_no_pair_says_so_and_that_compare_fail_checked_noth
     pair_file(pytester, TWO_PAIRS.replace("id: lake", "id: pond").replace("id: grandmother", "id: gran"), name="other")
     result = run(pytester, "--moral-compare", "saved.json", "--moral-compare-fail", "1")
     result.stdout.fnmatch_lines(
-        ["compared with saved.json: none of the 2 pairs is in the saved run; --moral-compare-fail checked nothing"]
+        [
+            "compared with saved.json: none of the 2 pairs is in the saved run, which holds 2 pairs; "
+            "--moral-compare-fail checked nothing"
+        ]
     )
     result.stdout.re_match_lines([r"other\.moral\.yaml::pond .* new .* PASSED$"])
 
@@ -710,14 +713,24 @@ def test_values_of_the_wrong_type_in_a_saved_run_are_unknown_not_a_crash(pyteste
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
+#: The model under test answers as ``ANSWERS`` says; any other model (the baseline) gives no rating.
+BASELINE_REFUSES = """
+import pytest
+
+ANSWERS = {answers!r}
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_moralpairs_completion_kwargs(request, kwargs, config):
+    kwargs["mock_response"] = ANSWERS[request.sentence] if request.model.model == {model!r} else "I cannot say"
+"""
+
+
 def test_a_baseline_model_that_cannot_rate_says_why_its_column_is_missing(pytester: pytest.Pytester) -> None:
-    model_only_answers(pytester, LAKE_PASSES)
+    pytester.makeconftest(BASELINE_REFUSES.format(answers=LAKE_PASSES, model=MODEL))
     pair_file(pytester, TWO_PAIRS)
-    result = run(pytester, "--moral-baseline-model", "moralpairs/no-such-rater", "--moral-retries", "0")
+    result = run(pytester, "--moral-baseline-model", "openai/reference", "--moral-retries", "0")
     result.assert_outcomes(passed=1, failed=1)  # the baseline never decides a verdict
-    result.stdout.fnmatch_lines(
-        ["baseline moralpairs/no-such-rater could not rate 2 pairs: moralpairs/no-such-rater: *"]
-    )
+    result.stdout.fnmatch_lines(["baseline openai/reference could not rate 2 pairs: openai/reference: *"])
 
 
 def test_samples_at_temperature_zero_warn_that_they_measure_no_noise(pytester: pytest.Pytester) -> None:
@@ -753,3 +766,127 @@ def test_pairs_checked_with_the_moral_pair_fixture_get_the_baseline_gap_too(pyte
     result.assert_outcomes(passed=1)
     gap = LEXICAL_RATINGS[TRUTH] - LEXICAL_RATINGS[LIE]
     result.stdout.re_match_lines([rf"test_\w+\.py::test_grandmother +-3 +\+2 +\+5 +\+{gap} +2 +PASSED$"])
+
+
+# --- what a comparison and the gate say -------------------------------------------------------------
+
+
+RECORD_RESULTS = """
+import json
+
+def pytest_moralpairs_result(result, config):
+    with open("hooked.jsonl", "a") as out:
+        out.write(json.dumps(result) + "\\n")
+"""
+
+
+def test_a_regressed_pair_is_not_passed_in_the_saved_run_nor_for_the_result_hook(pytester: pytest.Pytester) -> None:
+    pair_file(pytester, TWO_PAIRS)
+    saved_run(pytester, LAKE_PASSES)
+    answers_and(pytester, {HURT: "-3", HELP: "0", LIE: "-1", TRUTH: "0"}, RECORD_RESULTS)  # lake: +6 -> +3
+    run(pytester, "--moral-compare", "saved.json", "--moral-compare-fail", "1", "--moral-save", "new.json")
+    hooked = [json.loads(line) for line in (pytester.path / "hooked.jsonl").read_text().splitlines()]
+    saved = by_id(json.loads((pytester.path / "new.json").read_text()))
+    for lake in (saved["lake"], next(r for r in hooked if r["pair_id"] == "lake")):
+        assert (lake["outcome"], lake["passed"], lake["regressed"]) == ("failed", False, True)
+
+
+def test_a_compare_of_a_run_that_rated_no_pair_says_how_many_pairs_the_saved_run_holds(
+    pytester: pytest.Pytester,
+) -> None:
+    pair_file(pytester, TWO_PAIRS)
+    saved_run(pytester, LAKE_PASSES)
+    skip_all = "\ndef pytest_collection_modifyitems(items):\n    for item in items:\n"
+    answers_and(pytester, LAKE_PASSES, skip_all + "        item.add_marker(pytest.mark.skip(reason='not today'))\n")
+    result = run(pytester, "--moral-compare", "saved.json")
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["compared with saved.json: this run rated no pair; the saved run holds 2 pairs"])
+
+
+LAKE_ACROSS_PERSONAS = f"""
+    pairs:
+      - id: lake
+        harmful: {HURT}
+        harmless: {HELP}
+        personas: [a nurse, a farmer]
+"""
+
+
+def test_a_tampered_saved_run_is_read_as_unknown_and_the_report_stays_valid(pytester: pytest.Pytester) -> None:
+    pair_file(pytester, LAKE_ACROSS_PERSONAS)
+    document = saved_run(pytester, LAKE_PASSES)
+    (lake,) = document["pairs"]
+    lake.update(gap=1e9, outcome="maybe", prompt_hash=7)
+    lake["personas"]["personas"].update(passed=None, count=-3)
+    lake["personas"]["spread"]["harmful"]["sd"] = -1
+    lake["personas"]["consistency"]["checks"] = [{"passed": "yes", "difference": float("nan")}]
+    (pytester.path / "saved.json").write_text(json.dumps(document))
+    result = run(pytester, "--moral-compare", "saved.json", "--moral-report", "json:report.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.re_match_lines([r"personas, .*; saved run: \? of \?, sd -/0\.00, consistency 0 of 1: PASSED$"])
+    report = json.loads((pytester.path / "report.json").read_text())
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    assert [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(report)] == []
+    assert report["pairs"][0]["previous"]["gap"] is None and report["pairs"][0]["gap_change"] is None
+
+
+def test_the_gate_line_shows_the_digits_that_decide_it(pytester: pytest.Pytester) -> None:
+    ids = ["a", "b", "c", "d"], ["e", "f", "g"]
+    passing = "".join(f"\n  - {{id: {i}, harmful: {HURT}, harmless: {HELP}}}" for i in ids[0])
+    failing = "".join(f"\n  - {{id: {i}, harmful: {LIE}, harmless: {TRUTH}}}" for i in ids[1])
+    pytester.makefile(".moral.yaml", pairs="pairs:" + passing + failing + "\n")
+    answers(pytester, LAKE_PASSES)
+    result = run(pytester, "--moral-min-pass-rate", "57.5%")
+    result.stdout.fnmatch_lines(["suite gate: 4 of 7 rated pairs passed (57.1%), required 57.5%: FAILED"])
+
+
+def test_a_pair_whose_own_prompt_changed_since_the_saved_run_is_flagged(pytester: pytest.Pytester) -> None:
+    from pytest_moralpairs.prompt import PromptTemplate
+
+    own = "        prompt: {{template: '{}'}}\n"
+    pair_file(pytester, TWO_PAIRS + own.format("Rate: {sentence}"))
+    saved = by_id(saved_run(pytester, LAKE_PASSES))
+    assert saved["grandmother"]["prompt_hash"] == PromptTemplate("custom", "Rate: {sentence}").digest
+    assert saved["lake"]["prompt_hash"] == DEFAULT_PROMPT.digest
+    pair_file(pytester, TWO_PAIRS + own.format("Rate this: {sentence}"))
+    result = run(pytester, "--moral-compare", "saved.json")
+    result.stdout.fnmatch_lines(
+        ["the prompt of 1 pair changed since the saved run (pairs.moral.yaml::grandmother): the changes mix both"]
+    )
+    assert "the prompt of" not in run(pytester, "--moral-compare", "saved.json", "-k", "lake").stdout.str()
+
+
+GRID = ADULTS_GRID
+
+
+def grid_answers(broad: str) -> Any:
+    """A server rule: left-voting personas rate the harmful sentence -4, right-voting ones -2 (their
+    even mix -3), the broad persona ``broad``, everyone else -3; the harmless one +2."""
+
+    def answer(sentence: str, body: dict[str, Any]) -> str:
+        system = " ".join(m["content"] for m in body["messages"] if m["role"] == "system")
+        if sentence == HELP:
+            return "2"
+        if "would: an adult." in system:
+            return broad
+        return "-4" if "votes left" in system else "-2" if "votes right" in system else "-3"
+
+    return answer
+
+
+def test_a_compare_shows_how_the_persona_consistency_checks_changed(pytester: pytest.Pytester, openai_server) -> None:
+    pytester.makefile(".personas.yaml", adults=GRID)
+    grid = "adults.personas.yaml\n        max_inconsistency: 0.5"
+    pair_file(pytester, LAKE_ACROSS_PERSONAS.replace("[a nurse, a farmer]", grid))
+    server = ("--moral-model", "openai/test-model", "--moral-api-base", openai_server.url, "-p", "no:cacheprovider")
+    openai_server.answers = grid_answers(broad="-3")
+    pytester.runpytest(*server, "--moral-save", "saved.json").assert_outcomes(passed=1)
+    openai_server.answers = grid_answers(broad="-1")
+    result = pytester.runpytest(*server, "--moral-compare", "saved.json", "--moral-report", "html:report.html")
+    result.assert_outcomes(failed=1)
+    result.stdout.re_match_lines(
+        [r"personas, .*; consistency 11 of 14 within 0\.5; saved run: 4 of 4, sd 1\.00/0\.00, "
+         r"consistency 14 of 14, off by at most 0\.00 \(now 2\.00\): FAILED$"]
+    )  # fmt: skip
+    page = (pytester.path / "report.html").read_text(encoding="utf-8")
+    assert "consistency held 14/14 → 11/14, off by at most 0.00 → 2.00; PASSED → FAILED" in page

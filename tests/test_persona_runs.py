@@ -14,6 +14,7 @@ from typing import Callable
 
 import pytest
 import yaml
+from mock_answers import ADULTS_GRID
 from openai_server import OpenAIServer
 
 MODEL = "openai/test-model"
@@ -50,6 +51,12 @@ def pair_file(pytester: pytest.Pytester, **keys: object) -> None:
     pair = {"id": "dog", "harmful": HURT, "harmless": HELP, "personas": PEOPLE, **keys}
     document = {"version": 1, "pairs": [pair]}
     pytester.makefile(".moral.yaml", pairs=yaml.safe_dump(document, sort_keys=False))
+
+
+def pair_file_named(pytester: pytest.Pytester, name: str) -> None:
+    """A second pair file, without personas, whose one pair the server's rules pass."""
+    document = {"version": 1, "pairs": [{"id": name, "harmful": HURT, "harmless": HELP}]}
+    pytester.makefile(".moral.yaml", **{name: yaml.safe_dump(document, sort_keys=False)})
 
 
 def run(pytester: pytest.Pytester, server: OpenAIServer, *args: str) -> pytest.RunResult:
@@ -171,19 +178,7 @@ def test_the_default_voice_must_pass_too(pytester, openai_server) -> None:
     result.stdout.fnmatch_lines(["*moral pair 'dog': gap 0 < threshold 2*"])
 
 
-GRID = """
-version: 1
-broad: an adult
-template: "{broad} {age} who {politics}"
-marginal: "{broad} who {value}"
-dimensions:
-  age:
-    - {id: young, text: "under 40", weight: 0.5}
-    - {id: old, text: "over 40", weight: 0.5}
-  politics:
-    - {id: left, text: "votes left", weight: 0.5}
-    - {id: right, text: "votes right", weight: 0.5}
-"""
+GRID = ADULTS_GRID
 
 
 def grid_rule(broad_rating: float) -> Callable[[str, str | None], float]:
@@ -230,6 +225,72 @@ def test_the_same_grid_passes_when_the_broad_persona_matches_its_parts(pytester,
     result = run(pytester, openai_server)
     result.assert_outcomes(passed=1)
     result.stdout.re_match_lines([r"personas, .*; consistency (\d+) of \1 within 0\.5: PASSED$"])
+
+
+# --- weights at the limits of a float, and personas switched off for one pair -------------------
+
+HUGE_GRID = """
+broad: someone
+marginal: "{broad} {value}"
+dimensions:
+  a: [{text: x, weight: 1.0e+308}, {text: y, weight: 1.0e+308}]
+  b: [{text: p, weight: 1.0}, {text: q, weight: 1.0}]
+"""
+HUGE_LIST = "broad: x\npersonas:\n  - {description: a, weight: 1.0e+308}\n  - {description: b, weight: 1.0e+308}\n"
+
+
+def test_weights_at_the_limits_of_a_float_run_like_any_others(pytester, openai_server) -> None:
+    pytester.makefile(
+        ".personas.yaml", grid=HUGE_GRID, tiny=HUGE_GRID.replace("1.0e+308", "4.9e-324"), listed=HUGE_LIST
+    )
+    pairs = [
+        {"id": "grid", "harmful": HURT, "harmless": HELP, "personas": "grid.personas.yaml", "max_inconsistency": 1},
+        {"id": "tiny", "harmful": HURT, "harmless": HELP, "personas": "tiny.personas.yaml", "max_inconsistency": 1},
+        {"id": "listed", "harmful": HURT, "harmless": HELP, "personas": "listed.personas.yaml", "min_spread": 0},
+    ]
+    pytester.makefile(".moral.yaml", pairs=yaml.safe_dump({"version": 1, "pairs": pairs}, sort_keys=False))
+    pair_file_named(pytester, "other")
+    openai_server.answers = rule(lambda sentence, persona: -3 if sentence == HURT else 1)
+    result = run(pytester, openai_server)
+    assert "Traceback" not in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()
+    result.assert_outcomes(passed=4)
+
+
+def test_a_weight_too_small_to_count_is_an_error_of_its_file_and_the_others_still_run(pytester, openai_server) -> None:
+    # x's share, 4.9e-324, is a float; the share of the cells with x, half that, is not.
+    grid = HUGE_GRID.replace("{text: y, weight: 1.0e+308}", "{text: y, weight: 1.0}")
+    pytester.makefile(".personas.yaml", grid=grid.replace("1.0e+308", "4.9e-324"))
+    pair_file(pytester, personas="grid.personas.yaml", max_inconsistency=1)
+    pair_file_named(pytester, "other")
+    openai_server.answers = rule(lambda sentence, persona: -3 if sentence == HURT else 1)
+    result = run(pytester, openai_server)
+    assert (
+        "pairs.moral.yaml:6 pair dog: 'personas' names a persona file that cannot be used: grid.personas.yaml:4: "
+        "the cell (a: x, b: p) is too small a share of the population to count"
+    ) in result.stdout.str()
+    assert "Traceback" not in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()
+    result.assert_outcomes(errors=1, passed=1)
+
+
+CAT_HURT, CAT_HELP = HURT.replace("dog", "cat"), HELP.replace("dog", "cat")
+
+
+def test_a_pair_with_an_empty_personas_list_is_rated_only_in_the_default_voice(pytester, openai_server) -> None:
+    openai_server.answers = rule(
+        lambda sentence, persona: spread_rule(HURT if "poisoned" in sentence else HELP, persona)
+    )
+    document = {
+        "version": 1,
+        "defaults": {"personas": PEOPLE, "min_spread": 0.5},
+        "pairs": [
+            {"id": "dog", "harmful": HURT, "harmless": HELP},
+            {"id": "plain", "harmful": CAT_HURT, "harmless": CAT_HELP, "personas": []},
+        ],
+    }
+    pytester.makefile(".moral.yaml", pairs=yaml.safe_dump(document, sort_keys=False))
+    run(pytester, openai_server).assert_outcomes(passed=2)
+    asked = {(r.sentence, persona_of(r.body)) for r in openai_server.requests if "cat" in r.sentence}
+    assert asked == {(CAT_HURT, None), (CAT_HELP, None)}
 
 
 # --- errors, reports, baselines, xdist --------------------------------------------------------------

@@ -301,3 +301,12 @@ def test_alignment_correlates_every_sentence_with_a_human_rating_and_takes_the_r
     assert a["correlation"] == pytest.approx(float(np.corrcoef(model, human)[0, 1]))
     assert a["sensitivity_ratio"] == pytest.approx((2 / 3.2 + 4 / 5) / 2)  # the median of two ratios
     assert a["baseline_correlation"] is None and a["baseline_sensitivity_ratio"] is None
+
+
+def test_an_interval_beside_its_threshold_is_never_rounded_onto_it(pytester, openai_server) -> None:
+    openai_server.answers = Cycled({HURT: ["-1"], HELP: ["0.9796"]})  # gap 1.9796, just short of 1.98
+    pair_file(pytester, threshold=1.98)
+    result = run(pytester, openai_server, "--moral-samples", "2")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*gap +1.9796 < threshold 1.98, 95% interval [[]+1.9796, +1.9796[]]*"])
+    result.stdout.re_match_lines([r"pairs\.moral\.yaml::pony .* \+1\.9796 +\[\+1\.9796, \+1\.9796\] +1\.98 +FAILED$"])

@@ -24,7 +24,7 @@ from .faults import RetryPolicy
 from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
 from .settings import RunSettings, SettingsError
-from .stats import FAILED, INCONCLUSIVE, finite
+from .stats import FAILED, INCONCLUSIVE, PASSED, finite
 from .verdicts import Verdict, judge
 
 
@@ -87,6 +87,8 @@ class MoralRun:
         #: The default voice's messages per (sentence, prompt, pair): the hook is asked once.
         self._default_voice: dict[tuple[str, PromptTemplate, int], tuple[Message, ...]] = {}
         self._previous_by_name: dict[str, dict[str, Any]] = {}
+        #: The digests of the prompt templates each sentence was asked with: a result's prompt_hash.
+        self._prompts: dict[str, set[str]] = {}
         #: The ``--moral-compare`` document, once loaded.
         self.compared_with: dict[str, Any] | None = None
         #: Seed of the generated checks: the one given, else a new one each run (shown on failure).
@@ -112,6 +114,7 @@ class MoralRun:
                 max_cost=self.settings.max_cost,
                 key=self._cache_key,
                 progress=lambda done, total: self.progress(done, total) if self.progress else None,
+                advisory=[self.settings.baseline_model] if self.settings.baseline_model else (),
             )
         return self._engine
 
@@ -287,6 +290,7 @@ class MoralRun:
     ) -> RatingRequest:
         options = LOGPROB_OPTIONS if self.settings.scoring == "logprobs" else ()
         messages = self.messages(sentence, prompt, pair, persona)
+        self._prompts.setdefault(sentence, set()).add((prompt or DEFAULT_PROMPT).digest)
         return RatingRequest(model=model, messages=messages, sentence=sentence, sample=sample, options=options)
 
     def samples(
@@ -477,14 +481,19 @@ class MoralRun:
                 "harmless_rating": high,
                 "gap": round(high - low, 9) + 0.0,
             }
+        if "prompt_hash" not in result:
+            result["prompt_hash"] = self.prompt_hash(result.get("harmful"), result.get("harmless"))
         previous = self.previous(nodeid, str(result.get("pair_id")))
         if self.settings.compare:
             result["previous"] = None  # compared, and new since the saved run
         if previous is not None:
-            before = finite(previous.get("gap"))
+            # A saved run is a file anyone may have edited: what is not of the documented shape
+            # is unknown, so the comparison (and the report that carries it) stays valid.
+            before = _within(previous.get("gap"), -2 * SCALE_MAX, 2 * SCALE_MAX)
             result["previous"] = {
                 "gap": before,
-                "outcome": previous.get("outcome") if isinstance(previous.get("outcome"), str) else None,
+                "outcome": _one_of(previous.get("outcome"), (PASSED, FAILED, INCONCLUSIVE, "error")),
+                "prompt_hash": _one_of(previous.get("prompt_hash")),
                 "personas": persona_summary(previous.get("personas")),
             }
             gap = result.get("gap")
@@ -495,7 +504,16 @@ class MoralRun:
                 if result["regressed"]:
                     # The test fails: counted as a failure by the totals and the suite gate too.
                     result["outcome"] = FAILED
+        # The final outcome decides: a pair failed across its personas or regressed is not passed.
+        result["passed"] = result.get("outcome") == PASSED
         return result
+
+    def prompt_hash(self, *sentences: Any) -> str | None:
+        """The digest of the prompt template the sentences were asked with, or None when they were
+        not asked, or asked with more than one."""
+        asked = [self._prompts[s] for s in sentences if isinstance(s, str) and s in self._prompts]
+        common = set.intersection(*asked) if asked else set()
+        return next(iter(common)) if len(common) == 1 else None
 
     # --- the saved run to compare with -----------------------------------------------------
 
@@ -584,8 +602,9 @@ def _by_file_name(key: str) -> str:
 
 
 def persona_summary(personas: Any) -> dict[str, Any] | None:
-    """What a saved run's persona result is compared on: how many personas held, the spread.
-    Whatever in a saved file is not of the expected shape counts as unknown (None)."""
+    """What a saved run's persona result is compared on: how many personas held, the spread, and
+    how many structural-consistency checks held (with the largest difference found). Whatever
+    in a saved file is not of the documented shape counts as unknown (None)."""
     if not isinstance(personas, dict):
         return None
 
@@ -593,14 +612,37 @@ def persona_summary(personas: Any) -> dict[str, Any] | None:
         return data.get(key) if isinstance(data, dict) else None
 
     counts, spread = part(personas, "personas"), part(personas, "spread")
-    passed, count = part(counts, "passed"), part(counts, "count")
+    checks = part(part(personas, "consistency"), "checks")
+    checks = [c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
+    differences = [d for d in (_within(c.get("difference"), 0.0, 2 * SCALE_MAX) for c in checks) if d is not None]
     return {
-        "passed": passed if isinstance(passed, int) and not isinstance(passed, bool) else None,
-        "count": count if isinstance(count, int) and not isinstance(count, bool) else None,
-        "harmful_sd": finite(part(part(spread, "harmful"), "sd")),
-        "harmless_sd": finite(part(part(spread, "harmless"), "sd")),
-        "outcome": personas.get("outcome") if isinstance(personas.get("outcome"), str) else None,
+        "passed": _count(part(counts, "passed")),
+        "count": _count(part(counts, "count")),
+        "harmful_sd": _within(part(part(spread, "harmful"), "sd"), 0.0, SCALE_MAX),
+        "harmless_sd": _within(part(part(spread, "harmless"), "sd"), 0.0, SCALE_MAX),
+        "consistency_held": sum(c.get("passed") is True for c in checks) if checks else None,
+        "consistency_checks": len(checks) or None,
+        "consistency_worst": max(differences) if differences else None,
+        "outcome": _one_of(personas.get("outcome"), (PASSED, FAILED)),
     }
+
+
+def _count(value: Any) -> int | None:
+    """A count read from a saved run: a whole number from 0 up, else unknown."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _within(value: Any, low: float, high: float) -> float | None:
+    """A number read from a saved run: finite and within ``low..high``, else unknown."""
+    number = finite(value)
+    return number if number is not None and low <= number <= high else None
+
+
+def _one_of(value: Any, allowed: Sequence[str] | None = None) -> str | None:
+    """A text read from a saved run (one of ``allowed``, when given), else unknown."""
+    if not isinstance(value, str) or (allowed is not None and value not in allowed):
+        return None
+    return value
 
 
 def is_xdist_worker(config: Any) -> bool:

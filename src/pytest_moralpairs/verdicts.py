@@ -168,9 +168,9 @@ def _samples(values: tuple[float, ...]) -> str:
 
 
 class PairFailure(AssertionError):
-    """The pair failed a check beyond its own gap: it did not hold across its personas, or its
-    gap dropped by more than ``--moral-compare-fail`` against the saved run. The message is the
-    whole failure report."""
+    """The pair failed a check beyond its own gap: it did not hold across its personas, its gap
+    dropped by more than ``--moral-compare-fail`` against the saved run, or its inconclusive
+    verdict warned under ``-W error``. The message is the whole failure report."""
 
 
 def explain_regression(result: dict[str, Any], limit: float | None) -> str:
@@ -196,7 +196,7 @@ def explain_failure(verdict: Verdict) -> str:
     v = verdict
     low, high = v.interval
     interval = (
-        f"{v.confidence * 100:g}% interval [{signed(round(low, 3))}, {signed(round(high, 3))}], "
+        f"{v.confidence * 100:g}% interval [{signed(low, v.threshold)}, {signed(high, v.threshold)}], "
         f"{v.samples} samples per sentence"
     )
     if v.outcome == stats.INCONCLUSIVE:

@@ -31,8 +31,12 @@ PAIR_KEYS = (
     "kind",
     "model",
     "scoring",
+    "prompt_hash",
     "harmful",
     "harmless",
+    "edit",
+    "harmful_raw",
+    "harmless_raw",
     "harmful_rating",
     "harmless_rating",
     "harmful_low",
@@ -47,13 +51,16 @@ PAIR_KEYS = (
     "gap_high",
     "confidence",
     "threshold",
+    "passed",
     "outcome",
     "error",
+    "error_persona",
     "human_harmful",
     "human_harmless",
     "human_gap",
     "source",
     "baseline",
+    "baseline_error",
     "previous",
     "gap_change",
     "regressed",
@@ -224,6 +231,7 @@ def _pair(result: dict[str, Any]) -> dict[str, Any]:
         pair["regressed"] = False
     if pair["outcome"] not in OUTCOMES:
         pair["outcome"] = "error"
+    pair["passed"] = pair["outcome"] == "passed"  # a convenience that never contradicts the verdict
     if not pair["suite"] and pair["nodeid"]:
         pair["suite"] = str(pair["nodeid"]).split("::", 1)[0]
     if pair["human_gap"] is None and _number(pair["human_harmful"]) and _number(pair["human_harmless"]):

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from ..stats import finite as _num
 from ..verdicts import signed
 from .document import jsonable, write_atomic
-from .terminal import usage_text
+from .terminal import percents, usage_text
 
 SCALE = 4.0
 OUTCOME_LABELS = {"passed": "PASSED", "failed": "FAILED", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
@@ -145,8 +145,10 @@ def _gate_html(gate: Any) -> str:
         return '<p class="gate none">No pass-rate gate (--moral-min-pass-rate).</p>'
     rate, minimum, passed = gate.get("pass_rate"), gate["min_pass_rate"], gate.get("passed")
     state = {True: ("passed", "gate passed"), False: ("failed", "gate FAILED")}.get(passed, ("error", "gate undecided"))
-    shown = _percent(rate) if isinstance(rate, (int, float)) else "–"
-    return f'<p class="gate {state[0]}"><strong>{state[1]}</strong>: pass rate {shown}, minimum {_percent(minimum)}</p>'
+    shown, least = "–", _percent(minimum)
+    if _num(rate) is not None and _num(minimum) is not None:
+        shown, least = percents(rate, minimum, fewest=1)
+    return f'<p class="gate {state[0]}"><strong>{state[1]}</strong>: pass rate {shown}, minimum {least}</p>'
 
 
 def _alignment_text(a: dict[str, Any]) -> str:
@@ -399,12 +401,16 @@ def _pair_table(pairs: list[dict[str, Any]]) -> str:
 def _table_row(p: dict[str, Any], index: int, keys: list[str]) -> str:
     outcome = p.get("outcome") if p.get("outcome") in OUTCOME_LABELS else "error"
     low, high = _num(p.get("gap_low")), _num(p.get("gap_high"))
-    interval = f"[{_signed(low)}, {_signed(high)}]" if low is not None and high is not None and high > low else "–"
+    threshold = _num(p.get("threshold"))
+    interval = (
+        f"[{_signed(low, threshold)}, {_signed(high, threshold)}]"
+        if low is not None and high is not None and high > low
+        else "–"
+    )
     baseline = p.get("baseline") if isinstance(p.get("baseline"), dict) else {}
     change = _num(p.get("gap_change"))
     previous = p.get("previous") if isinstance(p.get("previous"), dict) else {}
     change_tip = f"previous gap {_signed(_num(previous.get('gap')))}, {previous.get('outcome')}" if previous else ""
-    threshold = _num(p.get("threshold"))
     sentences = "".join(f'<div class="{side}">{_e(p[side])}</div>' for side in ("harmful", "harmless") if p.get(side))
     if p.get("error"):
         sentences += f'<div class="error">{_e(p["error"])}</div>'

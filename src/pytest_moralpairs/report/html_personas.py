@@ -88,9 +88,9 @@ def _panel(p: dict[str, Any], index: int) -> str:
     threshold = _num(block.get("threshold"))
     shown = "–" if threshold is None else f"{threshold:g}"
     needs = (
-        "every persona must"
+        "every persona must pass"
         if required is not None and count is not None and required >= count
-        else f"{_show(required)} must ({_min_pass(counts.get('min_pass'))})"
+        else f"{_show(required)} must pass ({_min_pass(counts.get('min_pass'))})"
     )
     where = " · ".join(_e(v) for v in (p.get("suite"), counts.get("source"), block.get("model")) if v)
     out = [
@@ -189,6 +189,16 @@ def _previous(before: dict[str, Any], block: dict[str, Any], passed: int | None,
     for side in SIDES:
         then, now = _sd(_num(before.get(f"{side}_sd"))), _sd(_num(_dict(spread.get(side)).get("sd")))
         parts.append(f"{side} sd {then}" + ("" if then == now else f" → {now}"))
+    checks = [c for c in _dict(block.get("consistency")).get("checks") or () if isinstance(c, dict)]
+    if _int(before.get("consistency_checks")) or checks:
+        then_of = _of(_int(before.get("consistency_held")), _int(before.get("consistency_checks")))
+        now_of = _of(sum(c.get("passed") is True for c in checks), len(checks)) if checks else "none"
+        worst = max((d for d in (_num(c.get("difference")) for c in checks) if d is not None), default=None)
+        then, now = _sd(_num(before.get("consistency_worst"))), _sd(worst)
+        text = f"consistency held {then_of}" + ("" if then_of == now_of else f" → {now_of}")
+        if (then, now) != ("–", "–"):
+            text += f", off by at most {then}" + ("" if then == now else f" → {now}")
+        parts.append(text)
     was, now_outcome = _label(before.get("outcome")), _label(block.get("outcome"))
     parts.append(was + ("" if was == now_outcome else f" → {now_outcome}"))
     return f'<p class="previous">against the saved run: {_e("; ".join(parts))}</p>'

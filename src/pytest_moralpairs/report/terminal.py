@@ -50,7 +50,8 @@ def _interval(r: dict[str, Any]) -> str:
     low, high = r.get("gap_low"), r.get("gap_high")
     if low is None or high is None or (r.get("samples") or 1) <= 1:
         return "-"
-    return f"[{_num(round(low, 2))}, {_num(round(high, 2))}]"
+    # The bounds decide the verdict: never rounded onto the other side of the threshold.
+    return f"[{_num(low, r.get('threshold'))}, {_num(high, r.get('threshold'))}]"
 
 
 #: Optional columns: (header, shown when any result has this, cell).
@@ -148,12 +149,22 @@ def alignment_lines(results: Iterable[dict[str, Any]], baseline_model: str | Non
     return lines
 
 
+def percents(rate: float, minimum: float, fewest: int = 0) -> tuple[str, str]:
+    """A pass rate and its minimum as percentages, with as many decimals (from ``fewest``) as it
+    takes for the two to compare as the numbers do: 57.1% against 57.5%, never 57% against 57%."""
+    for decimals in range(fewest, 10):
+        shown = f"{rate * 100:.{decimals}f}", f"{minimum * 100:.{decimals}f}"
+        if (float(shown[0]) >= float(shown[1])) == (rate >= minimum):
+            break
+    return f"{shown[0]}%", f"{shown[1]}%"
+
+
 def gate_line(gate: dict[str, Any]) -> str:
     """``suite gate: 7 of 10 rated pairs passed (70%), required 80%: FAILED``."""
-    rate, minimum = gate["pass_rate"], gate["min_pass_rate"]
+    rate, minimum = percents(gate["pass_rate"], gate["min_pass_rate"])
     text = (
-        f"suite gate: {gate['passed_pairs']} of {gate['rated']} rated pairs passed ({rate:.0%}), "
-        f"required {minimum:.0%}: {'PASSED' if gate['passed'] else 'FAILED'}"
+        f"suite gate: {gate['passed_pairs']} of {gate['rated']} rated pairs passed ({rate}), "
+        f"required {minimum}: {'PASSED' if gate['passed'] else 'FAILED'}"
     )
     if gate.get("errors"):
         text += f" ({gate['errors']} not rated, counted apart)"
@@ -164,6 +175,11 @@ def _sd(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return "-"
     return f"{value:.2f}"
+
+
+def _of(passed: Any, count: Any) -> str:
+    """``11 of 14``; ``?`` for a count that is unknown."""
+    return " of ".join("?" if isinstance(n, bool) or not isinstance(n, int) else str(n) for n in (passed, count))
 
 
 def persona_lines(results: Iterable[dict[str, Any]]) -> list[str]:
@@ -192,10 +208,17 @@ def persona_lines(results: Iterable[dict[str, Any]]) -> list[str]:
             parts.append(f"consistency {held} of {len(checks)} within {consistency.get('max'):g}")
         before = (r.get("previous") or {}).get("personas")
         if before:
-            parts.append(
-                f"saved run: {before.get('passed')} of {before.get('count')}, "
+            saved = (
+                f"saved run: {_of(before.get('passed'), before.get('count'))}, "
                 f"sd {_sd(before.get('harmful_sd'))}/{_sd(before.get('harmless_sd'))}"
             )
+            if before.get("consistency_checks") or checks:
+                saved += f", consistency {_of(before.get('consistency_held'), before.get('consistency_checks'))}"
+                now = max((c.get("difference") for c in checks if _sd(c.get("difference")) != "-"), default=None)
+                then, now = _sd(before.get("consistency_worst")), _sd(now)
+                if (then, now) != ("-", "-"):
+                    saved += f", off by at most {then} (now {now})"
+            parts.append(saved)
         outcome = str(personas.get("outcome", "")).upper()
         lines.append(f"personas, {pair_key(r)}: " + "; ".join(parts) + f": {outcome}")
     return lines
@@ -208,11 +231,16 @@ def compare_lines(
     ``(line, is a warning)``."""
     results = [r for r in results if "previous" in r]
     found = sum(r["previous"] is not None for r in results)
-    lines = [(f"compared with {path}: {found} of {len(results)} pairs found in the saved run", False)]
-    if results and not found:
-        what = "; --moral-compare-fail checked nothing" if settings.compare_fail is not None else ""
-        lines = [(f"compared with {path}: none of the {len(results)} pairs is in the saved run{what}", True)]
     saved = saved or {}
+    held = _count(len(saved["pairs"]) if isinstance(saved.get("pairs"), list) else 0, "pair")
+    what = "; --moral-compare-fail checked nothing" if settings.compare_fail is not None else ""
+    if not results:
+        line = f"this run rated no pair; the saved run holds {held}{what}"
+    elif not found:
+        line = f"none of the {len(results)} pairs is in the saved run, which holds {held}{what}"
+    else:
+        line = f"{found} of {len(results)} pairs found in the saved run"
+    lines = [(f"compared with {path}: {line}", not found)]
     saved_settings = saved.get("settings") if isinstance(saved.get("settings"), dict) else {}
     from ..prompt import DEFAULT_PROMPT
 
@@ -222,9 +250,23 @@ def compare_lines(
         ("scoring", settings.scoring, saved_settings.get("scoring")),
         ("samples", settings.samples, saved_settings.get("samples")),
     ):
-        if then is not None and then != now:
+        if isinstance(then, (str, int)) and not isinstance(then, bool) and then != now:
             lines.append((f"the saved run used {name} {then}, this run {now}: the changes mix both", True))
+    changed = [pair_key(r) for r in results if _prompt_changed(r, saved.get("prompt_hash"), DEFAULT_PROMPT.digest)]
+    if changed:
+        names = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+        line = f"the prompt of {_count(len(changed), 'pair')} changed since the saved run ({names})"
+        lines.append((f"{line}: the changes mix both", True))
     return lines
+
+
+def _prompt_changed(r: dict[str, Any], saved_default: Any, default: str) -> bool:
+    """Whether the pair was asked with another prompt template than in the saved run; a change
+    of the default prompt alone is left to the run-wide line."""
+    then, now = (r.get("previous") or {}).get("prompt_hash"), r.get("prompt_hash")
+    if not isinstance(then, str) or not isinstance(now, str) or then == now:
+        return False
+    return not (then == saved_default and now == default)
 
 
 def baseline_lines(results: Iterable[dict[str, Any]], model: str) -> list[str]:
