@@ -104,3 +104,41 @@ def test_example_conftest_hook_writes_failures_to_the_job_summary(examples, monk
         "- `pony.moral.yaml::pony-caress`: failed (gap 0, model moralpairs/lexical)",
         "- `pony.moral.yaml::pony-whip`: failed (gap 0, model moralpairs/lexical)",
     ]
+
+
+def _workflow_commands(outputs: dict[str, str]) -> list[list[str]]:
+    """The pytest command lines of the example CI workflow, with its step outputs filled in."""
+    import re
+    import shlex
+
+    import yaml
+
+    workflow = yaml.safe_load((EXAMPLES / "ci" / "moral-gate.yml").read_text())
+    commands = []
+    for step in workflow["jobs"]["moral-pairs"]["steps"]:
+        run = step.get("run", "")
+        if run.startswith("pytest "):
+            run = re.sub(r"\$\{\{\s*steps\.(\w+)\.outputs\.(\w+)\s*\}\}", lambda m: outputs[m.group(1)], run)
+            commands.append(shlex.split(run)[1:])
+    return commands
+
+
+@pytest.mark.parametrize("first_release", [True, False])
+def test_the_example_ci_workflow_runs_with_and_without_a_saved_release(pytester, first_release):
+    # Every option the workflow passes must exist and take the value given, on the first release
+    # (no saved run) and later ones; the model is the offline one, the cache read-only here.
+    pytester.mkdir("moral")
+    shutil.copy(EXAMPLES / "everyday.moral.yaml", pytester.path / "moral" / "everyday.moral.yaml")
+    offline = ["--moral-model=moralpairs/lexical", "-p", "no:cacheprovider"]
+    args = ""
+    if not first_release:
+        pytester.runpytest("moral/", *offline, "--moral-save=moral/last-release.json")
+        args = "--moral-compare=moral/last-release.json --moral-compare-fail=1"
+    commands = _workflow_commands({"baseline": args})
+
+    assert len(commands) == 2  # record on main, replay on pull requests
+    for command in commands:
+        command = [a for a in command if a not in ("-n", "4")]  # the run, not xdist, is under test
+        result = pytester.runpytest(*command, *offline)
+        assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, 10), result.stderr.str()
+        assert ("compared with moral/last-release.json" in result.stdout.str()) != first_release

@@ -364,6 +364,12 @@ RULES = {
         5,
         in_schema=False,
     ),
+    "duplicate id of a broken pair": Rule(
+        "pairs:\n  - {id: p, harmful: one, harmless: two, threshold: 9}\n  - {id: p, harmful: three, harmless: four}\n",
+        "duplicate id: ids must be unique in a file (first used on line 2)",
+        "p",
+        3,  # the schema refuses the file too: for the threshold
+    ),
     "unknown pair key": Rule(pair_doc("colour: red"), "unknown key(s) 'colour'; allowed: 'harmful'", "p", 5),
     "misspelt pair key": Rule(pair_doc("treshold: 1"), "'treshold': did you mean 'threshold'?", "p", 5),
     "missing harmful": Rule("pairs:\n  - {id: p, harmless: two}\n", "missing key 'harmful'", "p", 2),

@@ -642,19 +642,23 @@ class _Validator:
             for index, raw in enumerate(raw_pairs):
                 item_line = item_lines[index] if index < len(item_lines) else None
                 pair = self.pair(raw, index, defaults, item_line)
-                if pair is None:
-                    continue
-                if pair.id in seen:
-                    first = seen[pair.id]
+                # A pair with other problems still holds its id: a clash is reported now, not
+                # only once those are fixed.
+                raw_id = raw.get("id") if isinstance(raw, dict) else None
+                pair_id = pair.id if pair is not None else raw_id if isinstance(raw_id, str) else None
+                if pair_id is not None and pair_id in seen:
+                    first = seen[pair_id]
                     self.problem(
                         "duplicate id: ids must be unique in a file"
                         + (f" (first used on line {first})" if first else ""),
-                        pair.id,
+                        pair_id,
                         _line(raw, "id"),
                     )
                     continue
-                seen[pair.id] = _line(raw, "id")
-                (templates if isinstance(pair, TemplatePair) else pairs).append(pair)
+                if pair_id is not None:
+                    seen[pair_id] = _line(raw, "id")
+                if pair is not None:
+                    (templates if isinstance(pair, TemplatePair) else pairs).append(pair)
         raw_defaults = document.get("defaults")
         if isinstance(raw_defaults, dict) and pairs and not any(p.personas is not None for p in pairs):
             # Persona settings that no pair uses: a typo, or personas forgotten; never silent.
