@@ -132,3 +132,107 @@ def test_an_inconclusive_warning_made_an_error_fails_the_pair_with_its_explanati
         ]
     )
     no_plugin_traceback(result)
+
+
+# --- places a user's mistake could reach the plugin's insides ----------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["readwrite", "read"])
+def test_a_file_given_as_the_cache_folder_is_a_usage_error_before_any_call(pytester, mode):
+    write_pairs(pytester, PONY)
+
+    result = offline(pytester, "--moral-model", OFFLINE, "--moral-cache-dir", "pairs.moral.yaml", "--moral-cache", mode)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*the response cache cannot be kept in 'pairs.moral.yaml' (--moral-cache-dir / moral_cache_dir): it is not*"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_missing_cache_folder_is_created_and_read_only_runs_do_not_need_one(pytester):
+    write_pairs(pytester, PONY)
+
+    offline(pytester, "--moral-model", OFFLINE, "--moral-cache-dir", "kept/cache").assert_outcomes(failed=1)
+    offline(
+        pytester, "--moral-model", OFFLINE, "--moral-cache-dir", "none/yet", "--moral-cache", "read"
+    ).assert_outcomes(failed=1)
+
+    assert (pytester.path / "kept" / "cache").is_dir() and not (pytester.path / "none").exists()
+
+
+def test_no_model_call_is_made_when_a_collection_error_will_stop_the_run(pytester, openai_server):
+    # pytest stops before running anything when a Python test file fails to import: the batch
+    # of ratings must not be paid for first.
+    write_pairs(pytester, PONY)
+    pytester.makepyfile(test_broken="x = (\n")
+
+    result = run_against(pytester, openai_server)
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*Interrupted: 1 error during collection*"])
+    assert openai_server.count == 0
+
+
+RESULT_HOOKS = """
+    import pytest
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_moralpairs_result(result, config):
+        {body}
+"""
+
+
+def test_a_result_hook_that_raises_is_one_line_in_the_summary_and_fails_the_run(pytester):
+    pytester.makeconftest(RESULT_HOOKS.format(body="raise RuntimeError('the job summary is not writable')"))
+    write_pairs(pytester, ("fed", "Person X poisoned the dog.", "Person X fed the dog."))
+
+    result = offline(pytester, "--moral-model", OFFLINE)
+
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["the pytest_moralpairs_result hook raised RuntimeError: the job summary is not writable (for *::fed*"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
+def test_a_result_hook_that_changes_its_result_changes_nothing_else(pytester):
+    pytester.makeconftest(RESULT_HOOKS.format(body="result['gap'] = 'oops'; result['outcome'] = 'error'"))
+    write_pairs(pytester, ("fed", "Person X poisoned the dog.", "Person X fed the dog."))
+
+    result = offline(pytester, "--moral-model", OFFLINE, "--moral-report", "json:run.json")
+
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.re_match_lines([r"pairs.moral.yaml::fed .* PASSED$", r"1 passed; 2 model calls"])
+    assert '"outcome": "passed"' in (pytester.path / "run.json").read_text()
+
+
+def test_a_fixture_takes_a_built_in_prompt_by_name_and_explains_anything_else(pytester):
+    pytester.makepyfile(
+        test_prompts="""
+        def test_by_name(moral_pair):
+            moral_pair("Person X poisoned the dog.", "Person X fed the dog.", prompt="dillion2023")
+
+        def test_by_mistake(moral_rate):
+            moral_rate("Person X fed the dog.", prompt={"template": "{sentence}"})
+        """
+    )
+
+    result = offline(pytester, "--moral-model", OFFLINE)
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*ValueError: prompt= must be a PromptTemplate(name, template, system=None) or the name*"]
+    )
+    no_plugin_traceback(result)
+
+
+def test_an_ini_replay_value_that_is_not_true_or_false_names_the_option(pytester):
+    pytester.makeini("[pytest]\nmoral_replay = maybe\n")
+    write_pairs(pytester, PONY)
+
+    result = offline(pytester, "--moral-model", OFFLINE)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini option moral_replay must be true or false, got 'maybe'"])

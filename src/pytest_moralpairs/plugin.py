@@ -5,8 +5,11 @@ Imports nothing heavy: litellm is loaded by the engine on the first real model c
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import os
+import tempfile
+from pathlib import Path
 from typing import Any, Callable, Generator
 
 import pytest
@@ -25,7 +28,7 @@ from .collect import (
     results_key,
 )
 from .engine import RatingError, Usage
-from .prompt import PromptTemplate
+from .prompt import BUILTIN_PROMPTS, PromptTemplate
 from .report.progress import ProgressLine
 from .report.terminal import alignment_lines, baseline_lines, compare_lines, gate_line, persona_lines, summary_lines
 from .run import MoralRun, is_xdist_worker
@@ -218,7 +221,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="replay only: every rating must come from the response cache, a missing one ERRORs, no "
         "call is made (gate pull requests on recorded answers, offline and free)",
     )
-    parser.addini("moral_replay", help="replay only (see --moral-replay)", type="bool", default=None)
+    # Read as text: settings.resolve names the option in its error and reads an empty value as unset.
+    parser.addini("moral_replay", help="replay only (see --moral-replay): true or false", default=None)
     group.addoption(
         "--moral-report",
         dest="moral_report",
@@ -288,6 +292,9 @@ def pytest_configure(config: pytest.Config) -> None:
                 "name another model as the yardstick"
             ),
         )
+    problem = _unusable_cache_dir(settings)
+    if problem:
+        raise pytest.UsageError(f"pytest-moralpairs: {problem}")
     run = MoralRun(settings, config, cache_dir=pytest_cache_dir)
     if settings.compare:
         from .report.document import DocumentError
@@ -298,6 +305,26 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"pytest-moralpairs: --moral-compare: {exc}") from None
     config.stash[_run_key] = run
     config.pluginmanager.register(MoralReporter(config, run), "moralpairs-reporter")
+
+
+def _unusable_cache_dir(settings: Any) -> str | None:
+    """Why the response cache cannot live in ``--moral-cache-dir``, or None: found now, before any
+    call is made, rather than as an INTERNALERROR when the first answer is to be kept."""
+    if not settings.cache_dir or settings.cache == "off":
+        return None
+    folder = Path(settings.cache_dir)
+    what = f"the response cache cannot be kept in {settings.cache_dir!r} (--moral-cache-dir / moral_cache_dir)"
+    if folder.exists() and not folder.is_dir():
+        return f"{what}: it is not a folder"
+    if settings.replay or settings.cache == "read":
+        return None  # only read: a missing folder is an empty cache
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"{what}: {exc.strerror or exc}"
+    return None
 
 
 class SettingsWarning(UserWarning):
@@ -371,6 +398,8 @@ class MoralReporter:
         self.gate: dict[str, Any] | None = None
         #: One line per report written (or not), for the summary.
         self.written: list[str] = []
+        #: What went wrong in the users' ``pytest_moralpairs_result`` hooks, for the summary.
+        self.hook_errors: list[str] = []
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.session = session
@@ -383,6 +412,8 @@ class MoralReporter:
             self.config.option.continue_on_collection_errors = True
         if self.config.option.collectonly:
             return
+        if session.testsfailed and not self.config.option.continue_on_collection_errors:
+            return  # pytest's own loop stops the run for the collection errors: rate nothing first
         if self.run.settings.model is None and any(_needs_model(i) for i in session.items):
             raise pytest.UsageError(NO_MODEL_MESSAGE)
         pairs = [i for i in session.items if isinstance(i, PairItem)]
@@ -493,8 +524,23 @@ class MoralReporter:
         for result in results:
             self.run.results.append(result)
             if not is_xdist_worker(self.config):
-                self.config.hook.pytest_moralpairs_result(result=result, config=self.config)
+                self._announce(result)
         self._stop_if_fatal()
+
+    def _announce(self, result: dict[str, Any]) -> None:
+        """Hand a copy of ``result`` to the ``pytest_moralpairs_result`` hooks: what they change
+        or raise cannot reach the summary, the reports or the exit status."""
+        hook = self.config.hook.pytest_moralpairs_result
+        if not hook.get_hookimpls():
+            return
+        try:
+            hook(result=copy.deepcopy(result), config=self.config)
+        except Exception as exc:  # a user's hook: reported once at the end, the run goes on
+            if not self.hook_errors:
+                self.hook_errors.append(
+                    f"the pytest_moralpairs_result hook raised {type(exc).__name__}: {exc} "
+                    f"(for {result.get('nodeid')}; later failures of the hook are not shown)"
+                )
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -531,6 +577,8 @@ class MoralReporter:
             terminalreporter.write_line(gate_line(self.gate), red=not self.gate["passed"], green=self.gate["passed"])
         for line in self.written:
             terminalreporter.write_line(line, red=line.startswith(("could not", "the run was not saved")))
+        for line in self.hook_errors:
+            terminalreporter.write_line(line, red=True)
 
     def _results(self) -> list[dict[str, Any]]:
         if getattr(self.config.option, "numprocesses", None):
@@ -563,6 +611,8 @@ class MoralReporter:
         if self.gate["passed"] is False and session.exitstatus in (pytest.ExitCode.OK, EXIT_RATING_ERRORS):
             # The suite gate fails the session even when every failing item was marked xfail.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.hook_errors and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # what the hook was for did not happen
         targets = [("json", settings.save)] if settings.save else []
         stopped = _stopped_early(session)
         if targets and stopped:
@@ -584,7 +634,7 @@ class MoralReporter:
             target = self.config.invocation_params.dir / path
             try:
                 (write_json if kind == "json" else write_html)(target, document)
-            except OSError as exc:
+            except (OSError, UnicodeError) as exc:  # UnicodeError: a path no file system can hold
                 self.written.append(f"could not write the {kind} report {path}: {exc}")
                 if session.exitstatus == pytest.ExitCode.OK:
                     session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -641,12 +691,29 @@ def moral_model(request: pytest.FixtureRequest) -> Any:
 
 
 def _sentence(value: Any, what: str) -> str:
+    __tracebackhide__ = True
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} must be a non-empty sentence (a str), got {value!r:.60}")
     return value.strip()
 
 
-def _samples(run: MoralRun, sentence: str, model: Any, prompt: PromptTemplate | None) -> Any:
+def _prompt(value: Any) -> PromptTemplate | None:
+    """``prompt=``: a :class:`PromptTemplate`, or the name of a built-in prompt."""
+    __tracebackhide__ = True
+    if value is None or isinstance(value, PromptTemplate):
+        return value
+    if isinstance(value, str) and value in BUILTIN_PROMPTS:
+        return BUILTIN_PROMPTS[value]
+    names = ", ".join(sorted(BUILTIN_PROMPTS))
+    raise ValueError(
+        f"prompt= must be a PromptTemplate(name, template, system=None) or the name of a built-in prompt "
+        f"({names}), got {value!r:.60}"
+    )
+
+
+def _samples(run: MoralRun, sentence: str, model: Any, prompt: Any) -> Any:
+    __tracebackhide__ = True
+    prompt = _prompt(prompt)
     try:
         return run.samples(sentence, model, prompt)
     except SettingsError as exc:
@@ -705,6 +772,7 @@ def moral_pair(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
             except SettingsError as exc:
                 raise ValueError(str(exc)) from None
         pair_id = str(id) if id is not None else node.name
+        prompt = _prompt(prompt)
         groups = [_samples(run, harmful, moral_model, prompt), _samples(run, harmless, moral_model, prompt)]
         reference = run.baseline_requests(harmful, harmless, moral_model, prompt)
         if reference is not None:  # --moral-baseline-model: beside the model, as for a YAML pair
