@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -228,6 +229,47 @@ def test_an_empty_filler_is_a_problem():
 def test_a_filler_with_a_brace_is_refused_because_templates_reserve_braces():
     problem = only_problem("slots:\n  tool:\n    harmful: ['a {hammer}']\n    harmless: [a pillow]\n")
     assert "brace" in problem.message
+
+
+@pytest.mark.parametrize(
+    "escape, code", [(r"\e", 0x1B), (r"\0", 0x00), (r"\r", 0x0D), (r"\x7f", 0x7F), (r"\x9b", 0x9B)]
+)
+def test_a_filler_with_a_control_character_is_refused_with_the_character_and_its_position(escape, code):
+    problem = only_problem(
+        f'slots:\n  tool:\n    harmful: [a hammer, "a {escape}[31mbrick"]\n    harmless: [a pillow]\n'
+    )
+    assert problem.message == f"'harmful' has a filler containing a control character (U+{code:04X}) at position 3"
+    assert (problem.slot, problem.line) == ("tool", 3)
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", str(problem))
+
+
+def test_a_name_with_a_control_character_is_refused():
+    problem = only_problem('names: [Ada, "Bob\\e]0;owned\\a"]\n')
+    assert "'names' has a name containing a control character (U+001B) at position 4" in problem.message
+
+
+@pytest.mark.parametrize("key", ["description", "note"])
+def test_a_description_or_note_with_a_control_character_is_refused(key):
+    text = 'description: "\\e[2J"\n' + lexicon_text(GOOD)
+    if key == "note":
+        text = lexicon_text(GOOD).replace("harmless: [a pillow]", 'harmless: [a pillow]\n    note: "\\e[2J"')
+    problem = only_problem(text)
+    assert f"'{key}' contains a control character (U+001B) at position 1" in problem.message
+
+
+def test_a_tab_inside_a_filler_is_still_allowed():
+    lexicon = parse_lexicon('slots:\n  tool:\n    harmful: ["a\\thammer"]\n    harmless: [a pillow]\n')
+    assert lexicon.slots["tool"].harmful == ("a\thammer",)
+
+
+def test_a_slot_built_in_python_refuses_a_filler_with_a_control_character():
+    with pytest.raises(ValueError, match=r"control character \(U\+001B\)"):
+        Slot("tool", ("a \x1b[31mhammer",), ("a pillow",))
+
+
+def test_a_version_too_large_for_a_float_is_a_problem_not_a_crash():
+    problem = only_problem("version: 1" + "0" * 400 + "\n" + lexicon_text(GOOD))
+    assert "'version' must be 1, found a number too large to compute with" in problem.message
 
 
 def test_a_filler_listed_as_both_harmful_and_harmless_is_named_with_both_lines():

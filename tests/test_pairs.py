@@ -1,13 +1,15 @@
 """Pair files: YAML -> validated pairs, and the problems reported for everything else.
 
 Specifications of ``pytest_moralpairs.pairs`` alone (no pytest run), and of the JSON Schema
-that describes the same format to editors.
+that describes the same format to editors; at the end, a few runs through ``pytester`` of files
+the fuzz audit found, each beside a good file it must not stop.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import textwrap
 import threading
 import time
@@ -36,6 +38,8 @@ from pytest_moralpairs.prompt import BUILTIN_PROMPTS, DILLION_2023, PromptTempla
 FILE = "suite.moral.yaml"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 LONG = "x" * 100_000
+#: A whole number of 401 digits: YAML reads it as an int, and no float holds it.
+HUGE = "1" + "0" * 400
 
 
 def doc(text: str) -> str:
@@ -327,6 +331,9 @@ RULES = {
     "version other than 1": Rule("version: 2\n" + GOOD, "'version' must be 1, found a number (2)", None, 1),
     "version as text": Rule("version: '1'\n" + GOOD, "'version' must be 1, found a string ('1')", None, 1),
     "version as boolean": Rule("version: true\n" + GOOD, "'version' must be 1, found a boolean (True)", None, 1),
+    "version too large for a float": Rule(
+        f"version: {HUGE}\n" + GOOD, "'version' must be 1, found a number too large to compute with", None, 1
+    ),
     "description not text": Rule("description: [a]\n" + GOOD, "'description' must be text, found a list", None, 1),
     # defaults
     "defaults not a mapping": Rule("defaults: 2\n" + GOOD, "'defaults' must be a mapping, found a number (2)", None, 1),
@@ -433,7 +440,9 @@ RULES = {
     "threshold a list": Rule(pair_doc("threshold: [2]"), "'threshold' must be a number, found a list", "p", 5),
     "threshold above 8": Rule(pair_doc("threshold: 8.5"), "'threshold' must lie in -8..8", "p", 5),
     "threshold below -8": Rule(pair_doc("threshold: -9"), "'threshold' must lie in -8..8", "p", 5),
-    "threshold a 400-digit number": Rule(pair_doc("threshold: 1" + "0" * 400), "'threshold' must lie in -8..8", "p", 5),
+    "threshold a 401-digit number": Rule(
+        pair_doc(f"threshold: {HUGE}"), "'threshold' must be a number, found a number too large to compute with", "p", 5
+    ),
     "threshold not a number": Rule(pair_doc("threshold: .nan"), "found not-a-number (.nan)", "p", 5, in_schema=False),
     "threshold infinite": Rule(pair_doc("threshold: -.inf"), "found an infinite number", "p", 5, in_schema=False),
     # tags
@@ -446,6 +455,18 @@ RULES = {
     "tag ending in a newline": Rule(pair_doc('tags: ["pony\\n"]'), "is not usable as a pytest marker", "p", 5),
     "tag over 100 characters": Rule(pair_doc(f"tags: [{'t' * 101}]"), "is not usable as a pytest marker", "p", 5),
     "empty tag": Rule(pair_doc("tags: ''"), "tag a string ('') is not usable", "p", 5),
+    "more than 100 tags": Rule(
+        pair_doc("tags: [" + ", ".join(f"t{i}" for i in range(101)) + "]"),
+        "'tags' lists 101 tags; the limit is 100",
+        "p",
+        5,
+    ),
+    "more than 100 default tags": Rule(
+        "defaults:\n  tags: [" + ", ".join(f"t{i}" for i in range(101)) + "]\n" + GOOD,
+        "'defaults.tags' lists 101 tags; the limit is 100",
+        None,
+        2,
+    ),
     # note
     "note not text": Rule(pair_doc("note: 3"), "'note' must be text, found a number (3)", "p", 5),
     # human ratings
@@ -491,6 +512,26 @@ RULES = {
     ),
     "human n fractional": Rule(pair_doc("human: {harmless: {mean: 3, n: 2.5}}"), "found a number (2.5)", "p", 5),
     "human n a boolean": Rule(pair_doc("human: {harmless: {mean: 3, n: true}}"), "found a boolean (True)", "p", 5),
+    "human sd too large for a float": Rule(
+        pair_doc(f"human: {{harmful: {{mean: -3, sd: {HUGE}}}}}"),
+        "'human.harmful.sd' must be a number >= 0, found a number too large to compute with",
+        "p",
+        5,
+        in_schema=False,  # JSON numbers have no size limit
+    ),
+    "human n too large for a float": Rule(
+        pair_doc("human:", "  harmless:", "    mean: 3", f"    n: {HUGE}"),
+        "'human.harmless.n' must be a whole number >= 1, found a number too large to compute with",
+        "p",
+        8,
+        in_schema=False,
+    ),
+    "human rating too large for a float": Rule(
+        pair_doc(f"human: {{harmful: -{HUGE}}}"),
+        "'human.harmful' must be a number or a mapping with 'mean', found a number too large to compute with",
+        "p",
+        5,
+    ),
     "human source not text": Rule(
         pair_doc("human: {harmless: {mean: 3, source: [a, b]}}"), "'human.harmless.source' must be text", "p", 5
     ),
@@ -633,6 +674,21 @@ RULES = {
         "p",
         6,
     ),
+    "persona_min_pass too large for a float": Rule(
+        pair_doc("personas: [a, b]", f"persona_min_pass: {HUGE}"), "found a number too large to compute with", "p", 6
+    ),
+    "min_spread sd too large for a float": Rule(
+        pair_doc("personas: [a, b]", f"min_spread: {{sd: {HUGE}}}"),
+        "'min_spread.sd' must be a number in 0..4, found a number too large to compute with",
+        "p",
+        6,
+    ),
+    "max_inconsistency too large for a float": Rule(
+        pair_doc("personas: [a, b]", f"max_inconsistency: -{HUGE}"),
+        "'max_inconsistency' must be a number in 0..8, found a number too large to compute with",
+        "p",
+        6,
+    ),
     "max_inconsistency negative": Rule(
         pair_doc("personas: [a, b]", "max_inconsistency: -0.5"), "'max_inconsistency' must be a number in 0..8", "p", 6
     ),
@@ -682,6 +738,13 @@ RULES = {
         6,
         in_schema=False,
     ),
+    "template pair tolerance too large for a float": Rule(
+        f"pairs:\n  - id: t\n    template: 'Person X {{verb}} his pony.'\n    decides: verb\n"
+        f"    invariance_tolerance: {HUGE}\n",
+        "'invariance_tolerance' must be a number in 0..8, found a number too large to compute with",
+        "t",
+        5,
+    ),
     "template pair with personas": Rule(
         "pairs:\n  - id: t\n    template: 'Person X {verb} his pony.'\n    decides: verb\n    min_spread: 1\n",
         "template pairs are not rated per persona, so 'min_spread' cannot apply",
@@ -694,6 +757,74 @@ RULES = {
         "t",
         3,
         in_schema=False,
+    ),
+    # control characters, which YAML's escapes write and a terminal would act on
+    "harmful with an escape character": Rule(
+        pair_doc().replace("Person X kicked the dog.", '"Person X \\e[31mkicked the dog."'),
+        "'harmful' contains a control character (U+001B) at position 10: text may hold tabs and line breaks",
+        "p",
+        3,
+    ),
+    "harmless with a NUL": Rule(
+        pair_doc().replace("Person X fed the dog.", '"Person X fed\\0 the dog."'),
+        "'harmless' contains a control character (U+0000) at position 13",
+        "p",
+        4,
+    ),
+    "sentence ending in a carriage return": Rule(
+        pair_doc().replace("Person X fed the dog.", '"Person X fed the dog.\\r"'),
+        "'harmless' contains a control character (U+000D) at position 22",
+        "p",
+        4,
+    ),
+    "note with a control character": Rule(
+        pair_doc('note: "\\e[2J"'), "'note' contains a control character (U+001B) at position 1", "p", 5
+    ),
+    "description with a control character": Rule(
+        'description: "bell\\a"\n' + GOOD, "'description' contains a control character (U+0007) at position 5", None, 1
+    ),
+    "human source with a C1 control character": Rule(
+        pair_doc('human: {harmful: {mean: -3, source: "Dillion\\x9b2023"}}'),
+        "'human.harmful.source' contains a control character (U+009B) at position 8",
+        "p",
+        5,
+    ),
+    "prompt system with a control character": Rule(
+        pair_doc('prompt: {template: "{sentence}", system: "be\\rbrief"}'),
+        "'prompt.system' contains a control character (U+000D) at position 3",
+        "p",
+        5,
+    ),
+    "prompt template with a control character": Rule(
+        pair_doc('prompt: {template: "\\e[8m{sentence}"}'),
+        "'prompt.template' contains a control character (U+001B) at position 1",
+        "p",
+        5,
+    ),
+    "persona with a control character": Rule(
+        pair_doc('personas: [a nurse, "a farmer\\e[2K"]'),
+        "'personas[2]' contains a control character (U+001B) at position 9",
+        "p",
+        5,
+    ),
+    "persona file path with a control character": Rule(
+        pair_doc('personas: "people\\0.personas.yaml"'),
+        "'personas' contains a control character (U+0000) at position 7",
+        "p",
+        5,
+    ),
+    "template with a control character": Rule(
+        'pairs:\n  - id: t\n    template: "Person X {verb}\\e his pony."\n    decides: verb\n',
+        "'template' contains a control character (U+001B) at position 16",
+        "t",
+        3,
+    ),
+    "template filler with a control character": Rule(
+        "pairs:\n  - id: t\n    template: 'Person X {verb} {qualifier}.'\n    decides: qualifier\n"
+        '    slots: {qualifier: {harmful: ["right\\x1bfully"], harmless: [wrongfully]}}\n',
+        "'slots.qualifier.harmful' has a filler containing a control character (U+001B) at position 6",
+        "t",
+        5,
     ),
     # keys written twice: YAML loaders elsewhere keep the last silently
     "repeated top-level key": Rule(
@@ -992,6 +1123,68 @@ def test_a_file_over_the_size_limit_is_refused_unparsed(tmp_path, monkeypatch):
         load_suite(path)
 
 
+# --- numbers no float holds, and control characters -------------------------------------------
+
+#: Each numeric field, with {n} where the number goes (the pair file's and its persona settings').
+NUMERIC_FIELDS = {
+    "threshold": pair_doc("threshold: {n}"),
+    "default threshold": pair_doc(top="defaults: {{threshold: {n}}}\n"),
+    "human mean": pair_doc("human: {{harmful: {n}}}"),
+    "human mean in a mapping": pair_doc("human: {{harmful: {{mean: {n}}}}}"),
+    "human sd": pair_doc("human: {{harmful: {{mean: -3, sd: {n}}}}}"),
+    "human n": pair_doc("human: {{harmless: {{mean: 3, n: {n}}}}}"),
+    "persona_min_pass": pair_doc("personas: [a, b]", "persona_min_pass: {n}"),
+    "min_spread": pair_doc("personas: [a, b]", "min_spread: {n}"),
+    "min_spread sd": pair_doc("personas: [a, b]", "min_spread: {{sd: {n}}}"),
+    "min_spread human_fraction": pair_doc("personas: [a, b]", "min_spread: {{human_fraction: {n}}}"),
+    "max_inconsistency": pair_doc("personas: [a, b]", "max_inconsistency: {n}"),
+    "invariance_tolerance": "pairs:\n  - {{id: t, template: 'Person X {{verb}}.', decides: verb, "
+    "invariance_tolerance: {n}}}\n",
+    "version": "version: {n}\n" + GOOD.replace("{", "{{").replace("}", "}}"),
+}
+
+
+@pytest.mark.parametrize("sign", ["", "-"], ids=["positive", "negative"])
+@pytest.mark.parametrize("text", NUMERIC_FIELDS.values(), ids=NUMERIC_FIELDS.keys())
+def test_a_whole_number_too_large_for_a_float_is_a_problem_of_its_field_not_a_crash(text, sign):
+    problem = problems_of(text.format(n=sign + HUGE))[0]
+    assert "found a number too large to compute with" in problem.message and problem.line is not None
+
+
+#: Every control character a YAML escape can write, but tab and line feed.
+CONTROL_ESCAPES = {r"\0": 0x00, r"\a": 0x07, r"\b": 0x08, r"\v": 0x0B, r"\f": 0x0C, r"\r": 0x0D, r"\e": 0x1B}
+CONTROL_ESCAPES |= {r"\x01": 0x01, r"\x1f": 0x1F, r"\x7f": 0x7F, r"\x80": 0x80, r"\N": 0x85, r"\x9f": 0x9F}
+
+
+@pytest.mark.parametrize("escape, code", CONTROL_ESCAPES.items(), ids=CONTROL_ESCAPES.keys())
+def test_every_control_character_but_tab_and_line_feed_is_refused_in_a_sentence(escape, code):
+    text = pair_doc().replace("Person X kicked the dog.", f'"Person X{escape} kicked the dog."')
+    problem = problems_of(text)[0]
+    assert problem.message.startswith(f"'harmful' contains a control character (U+{code:04X}) at position 9")
+    assert (problem.pair, problem.line) == ("p", 3)
+
+
+def test_tabs_line_breaks_and_other_unicode_stay_allowed_in_a_sentence():
+    text = pair_doc().replace("Person X fed the dog.", '"Person X\\tfed\\u00a0the\\ndog\\u2014gently."')
+    assert load(text).pairs[0].harmless == "Person X\tfed\u00a0the\ndog\u2014gently."
+
+
+CONTROL_RULES = {name: rule for name, rule in RULES.items() if "control character" in rule.says}
+
+
+@pytest.mark.parametrize("rule", CONTROL_RULES.values(), ids=CONTROL_RULES.keys())
+def test_a_control_character_never_reaches_the_terminal_through_a_message(rule):
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", message_of(rule.text))
+
+
+def test_a_tags_list_over_the_limit_is_refused_before_any_tag_is_checked():
+    # The repeat check was quadratic: 30,000 tags took seconds, 100,000 never finished.
+    text = pair_doc("tags: [" + ", ".join(f"t{i}" for i in range(30_000)) + "]")
+    message = message_of(text)
+    assert "'tags' lists 30,000 tags; the limit is 100" in message
+    assert message.count("tag") < 10  # one problem for the list, not one per tag
+
+
 # --- the JSON Schema for editors --------------------------------------------------------------
 
 
@@ -1146,6 +1339,10 @@ GOOD_DOCUMENTS = {
     "multi-line sentence": pair_doc().replace("Person X fed the dog.", "|\n      Person X\n      fed the dog."),
     "id starting with a digit": pair_doc().replace("id: p", "id: 2023-01"),
     "version 1 as a float": "version: 1.0\n" + GOOD,
+    "100 tags": pair_doc("tags: [" + ", ".join(f"t{i}" for i in range(100)) + "]"),
+    "tabs and line breaks in text": pair_doc('note: "one line\\n\\tand a tabbed one"').replace(
+        "Person X fed the dog.", '"Person X\\tfed the\\ndog."'
+    ),
     "template pairs beside a pair": GOOD
     + "  - id: pony-template\n"
     + "    template: 'Person X {verb} his pony with {instrument}.'\n"
@@ -1223,3 +1420,40 @@ def test_a_path_that_no_file_can_have_is_a_problem_of_that_file_not_a_crash(load
     loader = load_suite if load == "pair file" else load_lexicon
     with pytest.raises(PairFileError, match="cannot read the file: not a usable path"):
         loader("bad\x00name.moral.yaml")
+
+
+# --- through pytest: one broken file among good ones ---------------------------------------------
+
+INI = "[pytest]\nmoral_model = moralpairs/lexical\n"
+#: The lexical rater rates this pair -3 and -1: a gap of 2 passes at threshold 2.
+PASSING = (
+    "pairs:\n  - id: beard-shame\n    harmful: Person X cut the beard off a local elder to shame him.\n"
+    "    harmless: Person X cut the beard off a local elder to shave him.\n    threshold: 2\n"
+)
+AUDITED_FILES = {
+    "human sd of 401 digits": (
+        pair_doc(f"human: {{harmful: {{mean: -3, sd: {HUGE}}}}}"),
+        ":5 pair p: 'human.harmful.sd' must be a number >= 0, found a number too large to compute with",
+    ),
+    "escape sequences in a sentence": (
+        pair_doc().replace("Person X kicked the dog.", '"\\e[2J\\e[31mPerson X kicked the dog.\\r"'),
+        ":3 pair p: 'harmful' contains a control character (U+001B) at position 1",
+    ),
+    "100,000 tags": (
+        pair_doc("tags: [" + ", ".join(f"t{i}" for i in range(100_000)) + "]"),
+        ":5 pair p: 'tags' lists 100,000 tags; the limit is 100",
+    ),
+}
+
+
+@pytest.mark.parametrize("content, says", AUDITED_FILES.values(), ids=AUDITED_FILES.keys())
+def test_an_audited_file_is_a_collection_error_and_the_good_file_beside_it_still_runs(pytester, content, says):
+    pytester.makeini(INI)
+    (pytester.path / "good.moral.yaml").write_text(PASSING, encoding="utf-8")
+    (pytester.path / "bad.moral.yaml").write_text(content, encoding="utf-8")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
+    text = result.stdout.str() + result.stderr.str()
+    assert "ERROR collecting bad.moral.yaml" in text and f"\nbad.moral.yaml{says}" in text
+    result.assert_outcomes(passed=1, errors=1)
+    assert "INTERNALERROR" not in text and "Traceback" not in text and "Interrupted" not in text
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text)

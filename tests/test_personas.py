@@ -431,6 +431,60 @@ BAD_PERSONA_FILES = {
         2,
         False,
     ),
+    "value weight too large for a float": Bad(
+        "dimensions:\n  age:\n    - {text: young, weight: 1" + "0" * 400 + "}\n    - {text: old, weight: 1}\n",
+        "'dimensions.age[1].weight' is too large to compute with (at most 1.0e+308)",
+        3,
+        False,
+    ),
+    "persona weight a negative number too large for a float": Bad(
+        "personas:\n  - {description: a, weight: -1" + "0" * 400 + "}\n",
+        "'personas[1].weight' must be a number > 0 (a population share), found a number too large to compute with",
+        2,
+    ),
+    "version too large for a float": Bad(
+        "version: 1" + "0" * 400 + "\npersonas: [a]\n",
+        "'version' must be 1, found a number too large to compute with",
+        1,
+    ),
+    # control characters, which YAML's escapes write and a terminal would act on (personas.schema.json
+    # does not state this rule yet: the parser's only)
+    "description with a control character": Bad(
+        'description: "x\\e[0m"\npersonas: [a]\n',
+        "'description' contains a control character (U+001B) at position 2: text may hold tabs and line breaks",
+        1,
+        False,
+    ),
+    "persona with a control character": Bad(
+        'personas:\n  - a nurse\n  - "a farmer\\r"\n',
+        "'personas[2]' contains a control character (U+000D) at position 9",
+        3,
+        False,
+    ),
+    "persona description with a control character": Bad(
+        'personas:\n  - {id: n, description: "a\\0nurse"}\n',
+        "'personas[1].description' contains a control character (U+0000) at position 2",
+        2,
+        False,
+    ),
+    "broad with a control character": Bad(
+        'broad: "\\x9bx"\npersonas: [{description: a, weight: 1}]\n',
+        "'broad' contains a control character (U+009B) at position 1",
+        1,
+        False,
+    ),
+    "template with a control character": Bad(
+        'template: "{age}\\e"\ndimensions:\n  age: [young]\n',
+        "'template' contains a control character (U+001B) at position 6",
+        1,
+        False,
+    ),
+    "value with a control character": Bad(
+        'dimensions:\n  age:\n    - "you\\Nng"\n',
+        "'dimensions.age[1].text' contains a control character (U+0085) at position 4",
+        3,
+        False,
+    ),
     "persona listed twice in another case": Bad(
         "personas:\n  - A Farmer\n  - a  farmer\n",
         "'personas' lists the persona 'a farmer' twice (first as 'A Farmer' on line 2)",
@@ -548,6 +602,30 @@ def test_each_persona_file_rule_is_reported_with_the_file_and_line(bad):
     matching = [p for p in found if bad.says in p.message]
     assert matching, f"no problem says {bad.says!r}: {[str(p) for p in found]}"
     assert (matching[0].path, matching[0].line) == (PERSONA_FILE, bad.line)
+
+
+CONTROL_BAD = {name: bad for name, bad in BAD_PERSONA_FILES.items() if "control character" in bad.says}
+
+
+@pytest.mark.parametrize("bad", CONTROL_BAD.values(), ids=CONTROL_BAD.keys())
+def test_a_control_character_of_a_persona_file_never_reaches_the_terminal_through_a_message(bad):
+    with pytest.raises(PersonaFileError) as caught:
+        parse_personas(bad.text, PERSONA_FILE)
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", str(caught.value))
+
+
+def test_a_persona_description_keeps_its_tabs_and_line_breaks_as_single_spaces():
+    personas = parse_personas('personas: ["a nurse\\tin\\nChicago"]\n').personas
+    assert [p.description for p in personas] == ["a nurse in Chicago"]
+
+
+def test_a_persona_file_with_a_control_character_is_a_problem_of_the_pair_file_naming_it(tmp_path):
+    (tmp_path / PERSONA_FILE).write_text('personas: [a nurse, "a farmer\\e[8m"]\n', encoding="utf-8")
+    with pytest.raises(PairFileError) as caught:
+        load_suite(write_suite(tmp_path, pair_doc(f"personas: {PERSONA_FILE}")), name=FILE)
+    problem = caught.value.problems[0]
+    assert (problem.pair, problem.line) == ("p", 5)
+    assert f"{PERSONA_FILE}:1: 'personas[2]' contains a control character (U+001B) at position 9" in problem.message
 
 
 def test_a_persona_file_error_is_a_pair_file_error_so_collection_reports_it_the_same_way():

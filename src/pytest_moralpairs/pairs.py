@@ -17,6 +17,7 @@ import math
 import os
 import re
 import stat
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,13 @@ _PYTEST_MARKERS = frozenset(
 )
 MAX_NAME_CHARS = 100
 MAX_SENTENCE_CHARS = 2000
+#: Tags in one 'tags' list (the defaults' list and a pair's own): each becomes a pytest marker on the
+#: pair, and a hand-written suite uses a handful; thousands are a generated file gone wrong.
+MAX_TAGS = 100
+#: Control characters (Unicode category Cc) other than tab and line feed. Printed raw they act on
+#: the terminal instead of showing (ESC starts colour and cursor codes, CR overwrites the line); the
+#: reader refuses them written raw, but YAML's escapes ("\e", "\0", "\r") put them in a string.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 #: Far above any hand-written suite; stops a stray multi-gigabyte file from being read whole.
 MAX_FILE_BYTES = 32 * 1024 * 1024
 #: How many values YAML aliases may repeat in total. Aliases share one object, so a "billion
@@ -189,6 +197,8 @@ def describe(value: Any) -> str:
         return "nothing (null)"
     if isinstance(value, bool):
         return f"a boolean ({value})"
+    if _too_large(value):
+        return "a number too large to compute with (a float holds at most about 1.8e+308)"
     if isinstance(value, float) and not math.isfinite(value):
         return "not-a-number (.nan)" if math.isnan(value) else "an infinite number"
     if isinstance(value, (int, float)):
@@ -237,10 +247,23 @@ def _key_list(keys: Iterable[Any], limit: int = 8) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    """A finite real number; YAML's booleans are ints to Python but not numbers here."""
+    """A finite real number a float holds; YAML's booleans are ints to Python but not numbers here."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    return isinstance(value, int) or math.isfinite(value)
+    return not _too_large(value) if isinstance(value, int) else math.isfinite(value)
+
+
+def _too_large(value: Any) -> bool:
+    """A whole number of 309 digits or more: no float holds it, and ``float()`` of it raises."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max
+
+
+def _control_character(text: str) -> str | None:
+    """The first control character of ``text`` but tab and line feed, said for a message; else None."""
+    found = _CONTROL_RE.search(text)
+    if found is None:
+        return None
+    return f"a control character (U+{ord(found.group()):04X}) at position {found.start() + 1}"
 
 
 # --- YAML loading ------------------------------------------------------------------------
@@ -713,7 +736,20 @@ class _Validator:
         if not isinstance(value, str):
             self.problem(f"'{what}' must be text, found {describe(value)}", pair, line)
             return None
+        if self.control(value, what, pair, line):
+            return None
         return value
+
+    def control(self, text: str, what: str, pair: str | None, line: int | None) -> bool:
+        """Report a control character in ``text`` (the file's text is printed); whether it has one."""
+        found = _control_character(text)
+        if found is not None:
+            self.problem(
+                f"'{what}' contains {found}: text may hold tabs and line breaks, no other control characters",
+                pair,
+                line,
+            )
+        return found is not None
 
     def threshold(self, value: Any, what: str, pair: str | None, line: int | None) -> float | None:
         if value is None:
@@ -734,7 +770,14 @@ class _Validator:
         if not isinstance(value, list):
             self.problem(f"'{what}' must be a list of names, found {describe(value)}", pair, line)
             return ()
-        tags: list[str] = []
+        if len(value) > MAX_TAGS:
+            self.problem(
+                f"'{what}' lists {len(value):,} tags; the limit is {MAX_TAGS} (each is a pytest marker of the pair)",
+                pair,
+                line,
+            )
+            return ()
+        tags: dict[str, None] = {}  # a dict, not a list: the repeat check stays linear
         for tag in value:
             if isinstance(tag, str) and tag in _PYTEST_MARKERS:
                 self.problem(
@@ -755,8 +798,8 @@ class _Validator:
                     pair,
                     line,
                 )
-            elif tag not in tags:
-                tags.append(tag)
+            else:
+                tags[tag] = None
         return tuple(tags)
 
     def prompt(self, value: Any, what: str, pair: str | None, line: int | None) -> PromptTemplate | None:
@@ -778,6 +821,7 @@ class _Validator:
             return None
         self.keys(value, PROMPT_KEYS, what, pair)
         template = value.get("template")
+        template_line = _line(value, "template", line)
         system = self.optional_text(value.get("system"), f"{what}.system", pair, _line(value, "system", line))
         name = self.optional_text(value.get("name"), f"{what}.name", pair, _line(value, "name", line)) or "custom"
         if not isinstance(template, str) or "{sentence}" not in template:
@@ -785,8 +829,10 @@ class _Validator:
             self.problem(
                 f"'{what}.template' must be text containing the placeholder {{sentence}}; {found}",
                 pair,
-                _line(value, "template", line),
+                template_line,
             )
+            return None
+        if self.control(template, f"{what}.template", pair, template_line):
             return None
         return PromptTemplate(name=name, template=template, system=system)
 
@@ -930,6 +976,8 @@ class _Validator:
         """The persona file ``ref`` names, relative to the pair file; read once per file."""
         from .personas import PersonaFileError, PersonaSet, load_personas
 
+        if self.control(ref, what, pair, line):  # the path is shown in messages
+            return None
         ref = ref.strip()
         if not ref:
             self.problem(f"'{what}' is empty: give a list of personas or the path of a persona file", pair, line)
@@ -1024,6 +1072,8 @@ class _Validator:
             return None
         if not isinstance(value, str):
             self.problem(f"'{side}' must be a sentence (text), found {describe(value)}", pair, line)
+            return None
+        if self.control(value, side, pair, line):
             return None
         text = value.strip()
         if not text:

@@ -12,7 +12,6 @@ import functools
 import math
 import re
 import stat
-import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from ..pairs import (
     _not_a_number,
     _shorten,
     _show_key,
+    _too_large,
     _Validator,
     describe,
     read_yaml,
@@ -251,6 +251,8 @@ def _text(checker: _Validator, value: Any, what: str, pair: str | None, line: in
     if not isinstance(value, str):
         checker.problem(f"'{what}' must be text, found {describe(value)}", pair, line)
         return None
+    if checker.control(value, what, pair, line):
+        return None
     text = value.strip()
     if not text:
         checker.problem(f"'{what}' is empty", pair, line)
@@ -278,11 +280,11 @@ def _good_id(checker: _Validator, value: Any, what: str, pair: str | None, line:
 
 
 def _good_weight(checker: _Validator, value: Any, what: str, pair: str | None, line: int | None) -> bool:
+    if _too_large(value) and value > 0:  # a whole number of 309 digits or more: no float holds it
+        checker.problem(f"'{what}' is too large to compute with (at most 1.0e+308): scale the weights down", pair, line)
+        return False
     if not _is_number(value) or value <= 0:
         checker.problem(f"'{what}' must be a number > 0 (a population share), found {_not_a_number(value)}", pair, line)
-        return False
-    if value > sys.float_info.max:  # a whole number of 309 digits or more: no float holds it
-        checker.problem(f"'{what}' is too large to compute with (at most 1.0e+308): scale the weights down", pair, line)
         return False
     return True
 
@@ -569,6 +571,8 @@ class _PersonaValidator(_Validator):
         if not isinstance(value, str) or not value.strip():
             found = "it is missing" if value is None else f"found {describe(value)}"
             self.problem(f"'{what}' must be the value's text, as the persona's description uses it; {found}", line=line)
+            return None
+        if self.control(value, what, None, line):
             return None
         text = value.strip()
         if len(text) > MAX_VALUE_CHARS:

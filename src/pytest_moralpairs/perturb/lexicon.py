@@ -54,6 +54,7 @@ from ..pairs import (
     MAX_NAME_CHARS,
     PairFileError,
     Problem,
+    _control_character,
     _gc_paused,
     _line,
     _shorten,
@@ -135,6 +136,9 @@ def _slot_problems(name: Any, harmful: tuple[Any, ...], harmless: tuple[Any, ...
 def _filler_problem(filler: Any) -> str | None:
     if not isinstance(filler, str):
         return f"a filler that is not text: {describe(filler)}"
+    control = _control_character(filler)
+    if control is not None:  # fillers are printed in generated sentences and messages
+        return f"a filler containing {control}"
     if not filler.strip():
         return "an empty filler"
     if filler != filler.strip():
