@@ -13,9 +13,11 @@ Model answers are chosen per sentence through litellm's own ``mock_response`` (s
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import textwrap
+import threading
 import xml.etree.ElementTree as ET
 from importlib.metadata import version
 from pathlib import Path
@@ -369,8 +371,13 @@ def test_compare_fail_without_compare_is_a_usage_error_naming_both_options(pytes
         ("{not json", "not a moralpairs run document: not JSON*"),
         ('{"machine_info": {}, "benchmarks": []}', 'not a moralpairs run document: it has no "format"*'),
         ('{"format": "pytest-benchmark", "pairs": []}', 'not a moralpairs run document: "format" is*'),
+        (
+            '{"pairs": [], "n": ' + "9" * 5000 + "}",
+            "not a moralpairs run document: unreadable JSON (Exceeds the limit*",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "not a moralpairs run document: JSON nested too deeply to read*"),
     ],
-    ids=["missing", "not-json", "no-format", "another-format"],
+    ids=["missing", "not-json", "no-format", "another-format", "huge-number", "deep-nesting"],
 )
 def test_a_compare_file_that_is_not_a_saved_run_is_a_usage_error_naming_the_file(
     pytester: pytest.Pytester, content: str | None, named: str
@@ -381,6 +388,34 @@ def test_a_compare_file_that_is_not_a_saved_run_is_a_usage_error_naming_the_file
         (pytester.path / "old.json").write_text(content, encoding="utf-8")
     result = run(pytester, "--moral-compare", "old.json")
     usage_error(result, f"ERROR: pytest-moralpairs: --moral-compare: old.json: {named}")
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda path: os.mkfifo(path), "a FIFO"),  # reading one waited forever for a writer
+        (lambda path: path.symlink_to(os.devnull), "a character device"),  # /dev/zero read without end
+        (lambda path: path.mkdir(), "a folder"),
+    ],
+    ids=["fifo", "device", "folder"],
+)
+def test_a_compare_file_that_is_not_a_regular_file_is_a_usage_error_saying_what_it_is(
+    pytester: pytest.Pytester, make: Any, kind: str
+) -> None:
+    pair_file(pytester, TWO_PAIRS)
+    answers(pytester, LAKE_PASSES)
+    path = pytester.path / "old.json"
+    make(path)
+    # Should the run open a FIFO, this writer lets it read the end at once: a failure, not a hang.
+    writer = threading.Thread(target=lambda: path.is_fifo() and open(path, "wb").close(), daemon=True)
+    writer.start()
+    try:
+        result = run(pytester, "--moral-compare", "old.json")
+    finally:
+        reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # lets the writer go when the run read nothing
+        writer.join()
+        os.close(reader)
+    usage_error(result, f"ERROR: pytest-moralpairs: --moral-compare: old.json: cannot read *: it is {kind}, not a*")
 
 
 def test_a_json_report_can_be_compared_with_like_a_saved_run(pytester: pytest.Pytester) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import stat
 import struct
 import subprocess
 import zlib
@@ -19,6 +21,7 @@ from mock_answers import ADULTS_GRID
 
 from pytest_moralpairs.pairs import Pair
 from pytest_moralpairs.personas import MinSpread, expand_grid, judge_personas
+from pytest_moralpairs.report import document as document_module
 from pytest_moralpairs.report.document import (
     FORMAT,
     PAIR_KEYS,
@@ -511,8 +514,13 @@ def test_index_pairs_keys_by_nodeid_else_suite_and_pair_id(document: dict[str, A
         ('{"format": "moralpairs-run", "version": 1}', 'has no "pairs"'),
         ('{"format": "moralpairs-run", "version": 1, "pairs": {}}', 'has "pairs" as an object'),
         ('{"format": "moralpairs-run", "version": 1, "pairs": [{"gap": 1}]}', 'pairs[0] has neither "nodeid"'),
+        ('{"pairs": [], "n": ' + "9" * 5000 + "}", "unreadable JSON (Exceeds the limit (4300 digits)"),
+        ('{"pairs": ' + "[" * 100_000 + "]" * 100_000 + "}", "JSON nested too deeply to read"),
     ],
-    ids=["not-json", "a-list", "other-format", "no-format", "newer", "version-text", "no-pairs", "pairs-dict", "no-id"],
+    ids=[
+        *("not-json", "a-list", "other-format", "no-format", "newer", "version-text", "no-pairs", "pairs-dict"),
+        *("no-id", "huge-number", "deep-nesting"),
+    ],
 )
 def test_loading_a_file_that_is_not_a_run_document_says_which_file_and_why(
     tmp_path: Path, content: str, expected: str
@@ -543,6 +551,65 @@ def test_loading_a_binary_file_names_it(tmp_path: Path) -> None:
     path.write_bytes(b"SQLite format 3\x00\xff\xfe")
     with pytest.raises(DocumentError, match=r"cache\.sqlite3: not a moralpairs run document: the file is not UTF-8"):
         load_document(path)
+
+
+def test_loading_a_file_over_the_size_limit_refuses_it_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(document_module, "MAX_BYTES", 2**20)
+    path = write_json(tmp_path / "run.json", build_document([], {"padding": "x" * 2**20}))
+    with pytest.raises(DocumentError, match=r"run\.json: cannot read the run document: it is larger than 1 MiB"):
+        load_document(path)
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda path: path.mkdir(), "a folder"),
+        (lambda path: path.symlink_to(os.devnull), "a character device"),  # read, never written
+        (lambda path: socket.socket(socket.AF_UNIX).bind(path.name), "a socket"),
+    ],
+    ids=["folder", "device", "socket"],
+)
+def test_loading_a_file_that_is_not_a_regular_file_says_what_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: Callable[[Path], None], kind: str
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a socket's path must be short
+    make(tmp_path / "run.json")
+    with pytest.raises(DocumentError, match=f"run\\.json: cannot read the run document: it is {kind}, not a regular"):
+        load_document("run.json")
+
+
+# --- writing through links, and refusing what is not a file -----------------------------------
+
+
+def test_a_dangling_symlink_creates_its_target(document: dict[str, Any], tmp_path: Path) -> None:
+    (tmp_path / "page.html").symlink_to("out/real.html")
+    write_html(tmp_path / "page.html", document)
+    assert (tmp_path / "page.html").is_symlink()
+    assert (tmp_path / "out" / "real.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("writer", [write_json, write_html], ids=["json", "html"])
+def test_a_path_no_file_system_can_hold_is_an_os_error(
+    document: dict[str, Any], tmp_path: Path, writer: Callable[..., Path]
+) -> None:
+    with pytest.raises(OSError, match="cannot be encoded as a file name"):
+        writer(tmp_path / "\ud800.json", document)  # a surrogate that is no undecodable byte
+
+
+def test_a_lone_surrogate_is_written_as_its_escape_and_other_text_as_it_is(tmp_path: Path) -> None:
+    result = pair_result("lake", "b\udcff.moral.yaml", [-2.0], [2.0], harmful="Café \udcff")
+    path = write_json(tmp_path / "run.json", build_document([result], {}))
+    text = path.read_text(encoding="utf-8")
+    assert '"Café \\udcff"' in text and '"b\\udcff.moral.yaml"' in text
+    (pair,) = load_document(path)["pairs"]
+    assert (pair["suite"], pair["harmful"]) == ("b\udcff.moral.yaml", "Café \udcff")
+
+
+def test_the_html_page_shows_a_lone_surrogate_as_a_replacement_character(tmp_path: Path) -> None:
+    doc = build_document([pair_result("lake", "b\udcff.moral.yaml", [-2.0], [2.0])], {})
+    page_text = write_html(tmp_path / "r.html", doc).read_text(encoding="utf-8")
+    assert "b\ufffd.moral.yaml" in page_text
+    assert Page(page_text).embedded_document() == doc
 
 
 # --- the HTML report ---------------------------------------------------------------------------
@@ -1034,6 +1101,61 @@ def test_a_json_report_can_be_compared_with(small_suite: pytest.Pytester, valida
             "personas": None,
         }
         assert pair["gap_change"] == 0 and pair["regressed"] is False
+
+
+def test_a_report_path_that_is_a_symlink_is_written_through_to_its_target(small_suite: pytest.Pytester) -> None:
+    (small_suite.path / "artifacts").mkdir()
+    (small_suite.path / "artifacts" / "real.json").write_text("old", encoding="utf-8")
+    (small_suite.path / "link.json").symlink_to("artifacts/real.json")
+    result = small_suite.runpytest("--moral-model=moralpairs/lexical", "--moral-report", "json:link.json")
+    result.stdout.fnmatch_lines(["json report written to link.json"])
+    assert os.readlink(small_suite.path / "link.json") == "artifacts/real.json"
+    assert len(load_document(small_suite.path / "artifacts" / "real.json")["pairs"]) == 4
+    assert sorted(p.name for p in (small_suite.path / "artifacts").iterdir()) == ["real.json"]
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda path: os.mkfifo(path), "a FIFO"),
+        (lambda path: socket.socket(socket.AF_UNIX).bind(path.name), "a socket"),
+        (lambda path: path.mkdir(), "a folder"),
+        (lambda path: (os.mkfifo("real"), path.symlink_to("real")), "a FIFO"),  # never a real device
+    ],
+    ids=["fifo", "socket", "folder", "symlink-to-fifo"],
+)
+def test_a_report_path_that_is_not_a_regular_file_is_refused_and_left_as_it_is(
+    small_suite: pytest.Pytester, make: Callable[[Path], Any], kind: str
+) -> None:
+    path = small_suite.path / "r.json"
+    make(path)  # pytester runs in its folder, where a socket's short relative path is bound
+    before = os.stat(path).st_mode
+    result = small_suite.runpytest("--moral-model=moralpairs/lexical", "--moral-report", "json:r.json")
+    result.stdout.fnmatch_lines([f"could not write the json report r.json: */* is {kind}, not a regular file"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert os.stat(path).st_mode == before and not stat.S_ISREG(before)
+
+
+def test_a_pair_file_with_an_undecodable_name_is_reported_and_compared(small_suite: pytest.Pytester) -> None:
+    shutil.move(small_suite.path / "everyday.moral.yaml", small_suite.path / "b\udcff.moral.yaml")  # b'b\xff'
+    no_cache = ("-p", "no:cacheprovider")  # pytest's own cache cannot store such a nodeid
+    small_suite.runpytest(*no_cache, *REPORTS).stdout.fnmatch_lines(
+        ["json report written to out/r.json", "html report*"]
+    )
+    document = load_document(small_suite.path / "out" / "r.json")
+    assert document["pairs"][0]["nodeid"] == "b\udcff.moral.yaml::classmate"
+    page = Page((small_suite.path / "out" / "r.html").read_text(encoding="utf-8"))
+    assert page.rows[0]["nodeid"] == "b\ufffd.moral.yaml::classmate" and page.embedded_document() == document
+
+    result = small_suite.runpytest(*no_cache, "--moral-model=moralpairs/lexical", "--moral-compare", "out/r.json")
+    result.stdout.fnmatch_lines(["compared with out/r.json: 4 of 4 pairs found in the saved run"])
+
+
+def test_a_report_path_with_an_undecodable_byte_is_written(small_suite: pytest.Pytester) -> None:
+    result = small_suite.runpytest("--moral-model=moralpairs/lexical", "--moral-report", "json:\udcff.json")
+    result.stdout.fnmatch_lines(["json report written to *.json"])
+    document = load_document(small_suite.path / "\udcff.json")
+    assert document["settings"]["reports"] == ["json:\udcff.json"]
 
 
 def test_under_xdist_the_reports_hold_the_same_pairs(small_suite: pytest.Pytester, validator: Any) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import stat
 import tempfile
 import zlib
 from collections import Counter
@@ -22,6 +24,13 @@ from .. import stats
 FORMAT = "moralpairs-run"
 VERSION = 1
 OUTCOMES = ("passed", "failed", "inconclusive", "error")
+
+#: The largest run document :func:`load_document` reads; a real one is a few MiB at most.
+MAX_BYTES = 256 * 1024 * 1024
+
+#: A lone surrogate: how Python keeps an undecodable byte of a file name (a nodeid, a path), which
+#: no UTF-8 text can hold.
+SURROGATES = re.compile("[\ud800-\udfff]")
 
 #: Every documented key of a pair result, in the schema's order; a missing one is written as null.
 PAIR_KEYS = (
@@ -104,31 +113,45 @@ def build_document(results: Iterable[dict[str, Any]], meta: dict[str, Any]) -> d
 
 def write_json(path: str | os.PathLike[str], document: dict[str, Any]) -> Path:
     """Write the document (sorted keys, indent 2: two runs diff line by line) atomically."""
-    text = json.dumps(jsonable(document), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
-    return write_atomic(path, text + "\n")
+    return write_atomic(path, json_text(jsonable(document), indent=2, sort_keys=True) + "\n")
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """JSON that is always UTF-8 text: a lone surrogate is written as its ``\\u`` escape, which
+    reads back as the same string (so a pair in a file with an undecodable name is still found)."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, **options)
+    return SURROGATES.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write UTF-8 text through a temporary file and a rename, creating parent folders: a reader
-    (or a CI upload) never sees half a file, and an interrupted run leaves the old one."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    (or a CI upload) never sees half a file, and an interrupted run leaves the old one.
+
+    A symlink is written through (its target is replaced, in the target's folder); an existing
+    file that is not a regular one (a device, a FIFO, a folder) is refused with an OSError."""
     try:
-        mode = target.stat().st_mode & 0o777
-    except OSError:
-        mode = 0o644  # mkstemp's 0600 would hide a report from the rest of a CI job
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        raise OSError(f"{path!r} cannot be encoded as a file name on this system") from None
+    target = Path(os.path.realpath(path))  # a dangling symlink resolves to the file it will create
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = stat.S_IFREG | 0o644  # mkstemp's 0600 would hide a report from the rest of a CI job
+    _require_regular(mode, str(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp, mode)
+        os.chmod(temp, stat.S_IMODE(mode))
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-    return target
+    return Path(path)
 
 
 def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -137,11 +160,13 @@ def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
     where = str(path)
     hint = "write one with --moral-save PATH or --moral-report json:PATH"
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise DocumentError(f"{where}: not a moralpairs run document: the file is not UTF-8 text ({hint})") from None
+        data = _read_regular(path)
     except OSError as exc:
         raise DocumentError(f"{where}: cannot read the run document: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DocumentError(f"{where}: not a moralpairs run document: the file is not UTF-8 text ({hint})") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -149,6 +174,11 @@ def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{where}: not a moralpairs run document: not JSON ({exc.msg} at line {exc.lineno}, "
             f"column {exc.colno}); {hint}"
         ) from None
+    except ValueError as exc:  # a number with more digits than Python converts
+        reason = str(exc).split(";")[0]
+        raise DocumentError(f"{where}: not a moralpairs run document: unreadable JSON ({reason}); {hint}") from None
+    except RecursionError:
+        raise DocumentError(f"{where}: not a moralpairs run document: JSON nested too deeply to read; {hint}") from None
     if not isinstance(document, dict):
         raise DocumentError(
             f"{where}: not a moralpairs run document: expected a JSON object, found {_json_type(document)}; {hint}"
@@ -219,6 +249,43 @@ def jsonable(value: Any) -> Any:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _read_regular(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a regular file of at most MAX_BYTES; anything else (a FIFO that would block, a
+    device that never ends, a folder, a huge file) is an OSError saying what it is."""
+    _require_regular(os.stat(path).st_mode, "it")  # before opening: a socket cannot even be opened
+    # O_NONBLOCK: should a FIFO take the file's place meanwhile, opening it does not wait for a writer.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        status = os.fstat(fd)
+        _require_regular(status.st_mode, "it")
+        too_big = OSError(f"it is larger than {MAX_BYTES // 2**20} MiB, the most a run document may be")
+        if status.st_size > MAX_BYTES:
+            raise too_big
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_BYTES + 1)  # the file may have grown since fstat
+    finally:
+        os.close(fd)
+    if len(data) > MAX_BYTES:
+        raise too_big
+    return data
+
+
+def _require_regular(mode: int, name: str) -> None:
+    if not stat.S_ISREG(mode):
+        raise OSError(f"{name} is {_file_kind(mode)}, not a regular file")
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def _pair(result: dict[str, Any]) -> dict[str, Any]:
@@ -298,6 +365,7 @@ __all__ = [
     "DocumentError",
     "build_document",
     "index_pairs",
+    "json_text",
     "jsonable",
     "load_document",
     "pair_key",

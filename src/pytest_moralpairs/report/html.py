@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 from ..stats import finite as _num
 from ..verdicts import signed
-from .document import jsonable, write_atomic
+from .document import SURROGATES, json_text, jsonable, write_atomic
 from .terminal import percents, usage_text
 
 SCALE = 4.0
@@ -74,7 +74,8 @@ def render_html(document: dict[str, Any]) -> str:
         "</body>",
         "</html>",
     ]
-    return "\n".join(parts) + "\n"
+    # What a browser shows for an undecodable byte; the embedded JSON keeps it as a \u escape.
+    return SURROGATES.sub("\ufffd", "\n".join(parts) + "\n")
 
 
 def write_html(path: str | os.PathLike[str], document: dict[str, Any]) -> Path:
@@ -518,7 +519,7 @@ def _e(value: Any) -> str:
 
 def _embed(document: dict[str, Any]) -> str:
     """JSON that cannot end its <script> element early: <, > and & as \\u escapes."""
-    text = json.dumps(document, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    text = json_text(document, sort_keys=True)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
