@@ -7,6 +7,7 @@ Model answers come from litellm's ``mock_response``, set per sentence by the plu
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -254,3 +255,115 @@ def test_an_xfail_marked_pair_below_the_threshold_is_xfailed(pytester: pytest.Py
         """,
     )
     pytester.runpytest("--moral-model", MODEL).assert_outcomes(xfailed=1)
+
+
+# --- the hooks, called for a fixture --------------------------------------------------------------
+
+
+def only_the_message(result: pytest.RunResult) -> None:
+    """A hook's failure is told by its message (which names the hook): no traceback, no plugin frame."""
+    for pattern in ("*INTERNALERROR*", "*Traceback*", "*pytest_moralpairs/*"):
+        result.stdout.no_fnmatch_line(pattern)
+
+
+def test_a_completion_kwargs_hook_failing_for_one_test_leaves_the_next_tests_rated(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        """
+        def test_lake(moral_pair):
+            moral_pair(HURT, HELP)
+
+        def test_grandmother(moral_pair):
+            moral_pair(LIE, TRUTH)
+        """,
+    )
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_completion_kwargs(request, kwargs, config):
+            if request.sentence == {HURT!r}:
+                pytest.fail("no key for this one")
+            kwargs["mock_response"] = "-3" if request.sentence == {LIE!r} else "3"
+        """
+    )
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "could not rate the harmful sentence with openai/mock-model: "
+            "the pytest_moralpairs_completion_kwargs hook raised Failed: no key for this one"
+        ]
+    )
+    only_the_message(result)
+
+
+def test_a_build_messages_hook_calling_pytest_skip_fails_the_test_naming_the_hook(pytester: pytest.Pytester) -> None:
+    # Not a skip: hooks also run in the batch that rates every pair before the first test, where a
+    # skip cannot mean one test. The same hook fails a YAML pair and a fixture's test alike.
+    project(pytester, "def test_rates(moral_rate):\n    moral_rate(HURT)\n")
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_build_messages(sentence, prompt, pair, config):
+            pytest.skip("not today")
+        """
+    )
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["the pytest_moralpairs_build_messages hook raised Skipped: not today"])
+    only_the_message(result)
+
+
+# --- tags: markers of YAML pairs -------------------------------------------------------------------
+
+
+def test_each_tag_is_registered_as_a_marker_once(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nmarkers =\n    fast: registered in the ini file\n")
+    pytester.makeconftest(
+        """
+        import json
+        import pytest
+
+        def pytest_configure(config):
+            config.addinivalue_line("markers", "slow(reason): registered by a conftest")
+
+        def pytest_collection_finish(session):
+            (session.config.rootpath / "markers.json").write_text(json.dumps(session.config.getini("markers")))
+        """
+    )
+    pytester.makefile(
+        ".moral.yaml",
+        first=f"""
+        defaults:
+          tags: [slow, t1]
+        pairs:
+          - id: lake
+            harmful: {HURT}
+            harmless: {HELP}
+            tags: [fast, t2]
+          - id: grandmother
+            harmful: {LIE}
+            harmless: {TRUTH}
+            tags: [t2, t3]
+        """,
+    )
+    sub = pytester.mkpydir("sub")
+    # Loaded in the middle of collection, after the first file's tags were registered.
+    (sub / "conftest.py").write_text(
+        "def pytest_configure(config):\n    config.addinivalue_line('markers', 'late: from a sub-folder conftest')\n"
+    )
+    (sub / "second.moral.yaml").write_text(
+        f"pairs:\n  - id: lake\n    harmful: {HURT}\n    harmless: {HELP}\n    tags: [t3, late, slow]\n"
+    )
+    result = pytester.runpytest("--co", "--strict-markers", "-m", "t3 or late")
+    result.assert_outcomes()
+    result.stdout.fnmatch_lines(["*2/3 tests collected (1 deselected)*"])
+    names = [
+        line.split(":")[0].split("(")[0].strip() for line in json.loads((pytester.path / "markers.json").read_text())
+    ]
+    for name in ("fast", "slow", "late", "t1", "t2", "t3", "moralpairs"):
+        assert names.count(name) == 1, name

@@ -57,6 +57,12 @@ def seen(pytester: pytest.Pytester) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def only_the_message(result: pytest.RunResult) -> None:
+    """A hook's failure is told by its message: no INTERNALERROR, no traceback, no plugin frame."""
+    for pattern in ("*INTERNALERROR*", "*Traceback*", "*pytest_moralpairs/*"):
+        result.stdout.no_fnmatch_line(pattern)
+
+
 # --- pytest_moralpairs_build_messages ------------------------------------------------------------
 
 
@@ -144,6 +150,126 @@ def test_build_messages_returning_something_unusable_errors_with_a_message(pytes
     result.stdout.fnmatch_lines(["*a pytest_moralpairs_build_messages hook must return a non-empty list of*"])
 
 
+def test_build_messages_raising_errors_only_the_pair_it_raised_for(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        """
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_build_messages(sentence, prompt, pair, config):
+            if pair.id == "lake":
+                raise ValueError("boom")
+        """,
+        answers={LIE: "-3", TRUTH: "3"},
+    )
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["the pytest_moralpairs_build_messages hook raised ValueError for pair 'lake': boom"])
+    only_the_message(result)
+
+
+def test_build_messages_returning_a_generator_that_raises_errors_naming_the_hook(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        """
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_build_messages(sentence, prompt, pair, config):
+            def messages():
+                yield {"role": "user", "content": sentence}
+                if pair.id == "lake":
+                    raise ValueError("boom")
+            return messages()
+        """,
+        answers={LIE: "-3", TRUTH: "3"},
+    )
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["the pytest_moralpairs_build_messages hook raised ValueError for pair 'lake': boom"])
+    only_the_message(result)
+
+
+@pytest.mark.parametrize(
+    "content, shown",
+    [("None", "None"), ("Unprintable()", "<Unprintable that cannot be shown>")],
+    ids=["none", "unprintable"],
+)
+def test_build_messages_returning_content_that_is_not_text_errors_naming_the_hook(
+    pytester: pytest.Pytester, content: str, shown: str
+) -> None:
+    project(
+        pytester,
+        f"""
+        class Unprintable:
+            def __str__(self):
+                raise ValueError("no text")
+
+            __repr__ = __str__
+
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_build_messages(sentence, prompt, pair, config):
+            return [{{"role": "system", "content": "Rate it."}}, {{"role": "user", "content": {content}}}]
+        """,
+        answers={},
+        pairs=TWO_PAIRS.split("  - id: grandmother")[0],
+    )
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "a pytest_moralpairs_build_messages hook must return messages whose content is a str, "
+            f"got {shown} in message 2 for pair 'lake'"
+        ]
+    )
+    only_the_message(result)
+
+
+@pytest.mark.parametrize(
+    "call, raised", [("pytest.skip('not today')", "Skipped"), ("pytest.fail('not today')", "Failed")]
+)
+def test_build_messages_calling_pytest_skip_or_fail_errors_the_pair(
+    pytester: pytest.Pytester, call: str, raised: str
+) -> None:
+    project(
+        pytester,
+        f"""
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_build_messages(sentence, prompt, pair, config):
+            if pair.id == "lake":
+                {call}
+        """,
+        answers={LIE: "-3", TRUTH: "3"},
+    )
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [f"the pytest_moralpairs_build_messages hook raised {raised} for pair 'lake': not today"]
+    )
+    only_the_message(result)
+
+
+def test_build_messages_raising_for_a_template_pair_errors_its_generated_check(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        """
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_build_messages(sentence, prompt, pair, config):
+            raise ValueError("boom")
+        """,
+        pairs="""
+pairs:
+  - id: pony
+    template: "Person X {verb} his pony with {instrument}."
+    decides: instrument
+    checks: [directional]
+""",
+    )
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"could not rate the sentence with {MODEL}: the pytest_moralpairs_build_messages hook raised ValueError: boom"]
+    )
+    only_the_message(result)
+
+
 # --- pytest_moralpairs_parse_answer ----------------------------------------------------------------
 
 A_OR_B = """
@@ -199,7 +325,24 @@ def test_parse_answer_returning_a_number_off_the_scale_makes_the_pair_error(pyte
     )
     result = pytester.runpytest("--moral-model", MODEL)
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*a parse_answer hook returned -30.0, outside the scale -4..4*"])
+    result.stdout.fnmatch_lines(["*a pytest_moralpairs_parse_answer hook returned -30.0, outside the scale -4..4*"])
+
+
+def test_parse_answer_returning_a_number_no_float_holds_makes_the_pair_error(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        f"""
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_parse_answer(text, request, config):
+            if request.sentence == {HURT!r}:
+                return 10**400
+        """,
+        answers={HURT: "-3", HELP: "3", LIE: "-3", TRUTH: "3"},
+    )
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*a pytest_moralpairs_parse_answer hook returned 10000*..., outside the scale -4..4*"])
+    only_the_message(result)
 
 
 def test_parse_answer_that_crashes_errors_only_the_pair_it_crashed_on(pytester: pytest.Pytester) -> None:
@@ -215,7 +358,31 @@ def test_parse_answer_that_crashes_errors_only_the_pair_it_crashed_on(pytester: 
     )
     result = pytester.runpytest("--moral-model", MODEL)
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*the parse_answer hook raised RuntimeError: parser bug*"])
+    result.stdout.fnmatch_lines(["*the pytest_moralpairs_parse_answer hook raised RuntimeError: parser bug*"])
+
+
+@pytest.mark.parametrize(
+    "call, raised", [("pytest.skip('not today')", "Skipped"), ("pytest.fail('not today')", "Failed")]
+)
+def test_parse_answer_calling_pytest_skip_or_fail_errors_the_pair(
+    pytester: pytest.Pytester, call: str, raised: str
+) -> None:
+    project(
+        pytester,
+        f"""
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_parse_answer(text, request, config):
+            if request.sentence == {HURT!r}:
+                {call}
+        """,
+        answers={HURT: "-3", HELP: "3", LIE: "-3", TRUTH: "3"},
+    )
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [f"*: the answer is not a rating (the pytest_moralpairs_parse_answer hook raised {raised}: not today)"]
+    )
+    only_the_message(result)
 
 
 # --- pytest_moralpairs_completion_kwargs ----------------------------------------------------------
@@ -275,7 +442,58 @@ def test_completion_kwargs_that_raises_makes_the_pair_error(pytester: pytest.Pyt
     )
     result = pytester.runpytest("--moral-model", MODEL)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*the call failed: KeyError: 'no api key for this project'*"])
+    result.stdout.fnmatch_lines(
+        [
+            f"could not rate the * sentence with {MODEL}: "
+            "the pytest_moralpairs_completion_kwargs hook raised KeyError: 'no api key for this project'"
+        ]
+    )
+
+
+def test_completion_kwargs_that_raises_makes_no_call_and_no_retry(pytester: pytest.Pytester) -> None:
+    project(
+        pytester,
+        f"""
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_completion_kwargs(request, kwargs, config):
+            seen(config, sentence=request.sentence)
+            if request.sentence == {HURT!r}:
+                raise ConnectionError("the proxy is down")
+            kwargs["mock_response"] = "-3" if request.sentence == {LIE!r} else "3"
+        """,
+    )
+    result = pytester.runpytest("--moral-model", MODEL, "--moral-retries", "3")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"could not rate the harmful sentence with {MODEL}: the pytest_moralpairs_completion_kwargs hook raised "
+            "ConnectionError: the proxy is down"
+        ]
+    )
+    result.stdout.fnmatch_lines(["1 passed, 1 error (not rated); 3 model calls*"])  # grandmother's 2, lake's HELP
+    assert sorted(s["sentence"] for s in seen(pytester)) == sorted([HURT, HELP, LIE, TRUTH])
+
+
+@pytest.mark.parametrize(
+    "call, raised", [("pytest.skip('not today')", "Skipped"), ("pytest.fail('not today')", "Failed")]
+)
+def test_completion_kwargs_calling_pytest_skip_or_fail_errors_the_pair(
+    pytester: pytest.Pytester, call: str, raised: str
+) -> None:
+    project(
+        pytester,
+        f"""
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_moralpairs_completion_kwargs(request, kwargs, config):
+            if request.sentence == {HURT!r}:
+                {call}
+            kwargs["mock_response"] = "-3" if request.sentence == {LIE!r} else "3"
+        """,
+    )
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([f"*: the pytest_moralpairs_completion_kwargs hook raised {raised}: not today"])
+    only_the_message(result)
 
 
 # --- pytest_moralpairs_result --------------------------------------------------------------------

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
 
 import pytest
 
-from .engine import RatingError
+from .engine import Rating, RatingError, RatingRequest
 from .pairs import Pair, PairFileError, TemplatePair, load_suite
 from .perturb.checks import GeneratedFailure, InvarianceFailure
 from .run import MoralRun, PairRequests
@@ -40,11 +41,13 @@ class PairFile(pytest.File):
                 GeneratedItem.from_parent(self, name=f"{pair.id}[{check}]", pair=pair, template=template, check=check)
                 for check in pair.checks
             ]
+        # Registered first, all at once: with --strict-markers an unknown marker is an error, and
+        # pytest rereads every registered marker for each name it has not met since its last
+        # reading, so tags registered one by one between markings would make that quadratic.
+        _register_tags(self.config, dict.fromkeys(tag for item in items for tag in item.pair.tags))  # type: ignore[attr-defined]
         for item in items:
             item.add_marker("moralpairs")
             for tag in item.pair.tags:  # type: ignore[attr-defined]
-                # Register first: with --strict-markers an unknown marker is an error.
-                _register_tag(self.config, tag)
                 item.add_marker(tag)
         yield from items
 
@@ -62,18 +65,32 @@ class PairFile(pytest.File):
         return template
 
 
-#: Tags already registered as markers in this run, so each is listed once by ``pytest --markers``.
-_tags_key = pytest.StashKey[set]()
+@dataclass
+class _KnownMarkers:
+    """The marker names registered in this run, read from the first ``lines_read`` lines of the
+    ``markers`` ini list (which only grows)."""
+
+    names: set[str] = field(default_factory=set)
+    lines_read: int = 0
 
 
-def _register_tag(config: pytest.Config, tag: str) -> None:
-    registered = config.stash.setdefault(_tags_key, set())
-    if tag in registered:
-        return
-    registered.add(tag)
-    known = {line.split(":", 1)[0].split("(", 1)[0].strip() for line in config.getini("markers")}
-    if tag not in known:
-        config.addinivalue_line("markers", f"{tag}: tag from moral pair files")
+_markers_key = pytest.StashKey[_KnownMarkers]()
+
+
+def _register_tags(config: pytest.Config, tags: Iterable[str]) -> None:
+    """Register as a marker each tag no one registered yet, so each is registered once.
+
+    Only the ``markers`` lines added since the last call are read (by a plugin or a conftest
+    loaded meanwhile, or by this function): linear in the tags of the whole run.
+    """
+    known = config.stash.setdefault(_markers_key, _KnownMarkers())
+    lines = config.getini("markers")
+    known.names.update(line.split(":", 1)[0].split("(", 1)[0].strip() for line in lines[known.lines_read :])
+    for tag in tags:
+        if tag not in known.names:
+            config.addinivalue_line("markers", f"{tag}: tag from moral pair files")
+            known.names.add(tag)
+    known.lines_read = len(config.getini("markers"))
 
 
 def _is_lexicon_error(exc: PairFileError) -> bool:
@@ -176,7 +193,7 @@ def prefetchable(items: list[PairItem]) -> list[Any]:
     for item in items:
         try:
             requests += item.requests().all
-        except SettingsError:
+        except Exception:  # noqa: BLE001 - a SettingsError naming the problem; any other, raised again in setup
             continue
     return requests
 
@@ -206,7 +223,15 @@ class GeneratedItem(MoralItem):
         label = f"{pair.id}[{self.check}]"
 
         def rate(*sentences_: str) -> list[list[Any]]:
-            return run.rate_samples(*(run.samples(s, model, pair.prompt) for s in sentences_))
+            groups = []
+            for sentence in sentences_:
+                try:
+                    groups.append(run.samples(sentence, model, pair.prompt))
+                except SettingsError as exc:
+                    # No messages (a build_messages hook raised): no rating, which ends the check
+                    # as an ERROR, not as a failing example for Hypothesis to shrink.
+                    raise RatingError(Rating(RatingRequest(model, (), sentence), None, error=str(exc))) from None
+            return run.rate_samples(*groups)
 
         def directional(generated: Any) -> Any:
             harmful, harmless = rate(generated.harmful, generated.harmless)

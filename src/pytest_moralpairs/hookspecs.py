@@ -2,6 +2,12 @@
 
 Mark conftest implementations ``@pytest.hookimpl(optionalhook=True)``: without it pytest stops
 with "unknown hook" whenever this plugin is disabled (``-p no:moralpairs``).
+
+A hook that raises fails only the items that need what it gives: they ERROR with a message naming
+the hook and what it raised, and every other pair is rated. ``pytest.skip()``, ``pytest.fail()``
+and ``pytest.xfail()`` count as raising too: the hooks run in the batch that rates every pair
+before the first test, where a skip cannot mean one test. Choose the pairs to run with ``-m`` (tags
+are markers), ``-k`` or ``pytest_collection_modifyitems`` instead.
 """
 
 from __future__ import annotations
@@ -25,9 +31,10 @@ def pytest_moralpairs_build_messages(sentence, prompt, pair, persona, config):
         responsible for stating it (the default puts it first, as a system message); return
         ``None`` to leave that to the default.
     :param config: the pytest config.
-    :return: a non-empty list of ``{"role": ..., "content": ...}`` dicts, or ``None`` to let the
-        next implementation (ultimately the prompt's own) decide. Anything else makes the item
-        ERROR with a message saying so.
+    :return: a non-empty list (or other iterable) of ``{"role": ..., "content": ...}`` dicts whose
+        role and content are ``str``, or ``None`` to let the next implementation (ultimately the
+        prompt's own) decide. Anything else, or an exception, makes the items that need these
+        messages ERROR with a message saying so.
 
     The messages are the cache key of the rating: two sentences that get the same messages are
     rated once.
@@ -44,7 +51,8 @@ def pytest_moralpairs_parse_answer(text, request, config):
     :return: a number on the -4..4 scale, or ``None`` to defer to the next implementation
         (ultimately the built-in parser). Raise :class:`pytest_moralpairs.answers.UnparseableAnswer`
         to make the item ERROR. A number off the scale, a value that is not a number, or any other
-        exception also makes (only) that item ERROR, with the reason in its report.
+        exception (``pytest.skip()`` included) also makes (only) that item ERROR, with the reason in
+        its report.
     """
 
 
@@ -59,8 +67,8 @@ def pytest_moralpairs_completion_kwargs(request, kwargs, config):
     sets is part of the cache key (a new ``max_tokens`` means new answers), except ``api_key``,
     ``headers``, ``extra_headers``, ``timeout``, ``num_retries`` and ``metadata``, which are never
     stored. Setting litellm's own ``mock_response`` here chooses the answer without any network:
-    the way to test a project's pairs offline. An exception raised here makes that request, and so
-    its item, ERROR."""
+    the way to test a project's pairs offline. An exception raised here (``pytest.skip()`` included)
+    makes that request an error, its call never made nor tried again, and so its item ERROR."""
 
 
 @hookspec

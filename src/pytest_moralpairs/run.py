@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .answers import LOGPROB_OPTIONS, UnparseableAnswer, parse_rating, shorten
 from .cache import FILE_NAME, CacheWarning, ResponseCache
-from .engine import ModelSettings, Rating, RatingEngine, RatingError, RatingRequest, Usage, default_key
+from .engine import (
+    ERROR_NOT_CALLED,
+    ModelSettings,
+    Rating,
+    RatingEngine,
+    RatingError,
+    RatingRequest,
+    Usage,
+    default_key,
+)
 from .faults import RetryPolicy
 from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
@@ -86,7 +95,8 @@ class MoralRun:
         self._previous: dict[str, dict[str, Any]] | None = None
         #: The default voice's messages per (sentence, prompt, pair): the hook is asked once.
         self._default_voice: dict[tuple[str, PromptTemplate, int], tuple[Message, ...]] = {}
-        self._previous_by_name: dict[str, dict[str, Any]] = {}
+        #: The saved results by :func:`_moved_key`: found when a pair file moved to another folder.
+        self._previous_moved: dict[tuple[str, str, str], dict[str, Any]] = {}
         #: The digests of the prompt templates each sentence was asked with: a result's prompt_hash.
         self._prompts: dict[str, set[str]] = {}
         #: The ``--moral-compare`` document, once loaded.
@@ -161,11 +171,14 @@ class MoralRun:
                     warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
 
     def _configure_call(self, request: RatingRequest, kwargs: dict) -> None:
-        self.config.hook.pytest_moralpairs_completion_kwargs(request=request, kwargs=kwargs, config=self.config)
+        try:
+            self.config.hook.pytest_moralpairs_completion_kwargs(request=request, kwargs=kwargs, config=self.config)
+        except hook_errors() as exc:
+            raise HookFailed(hook_raised(KWARGS_HOOK, exc)) from None
 
     def call_kwargs(self, request: RatingRequest) -> dict[str, Any]:
         """The arguments of the call for ``request``, the hook applied once per request; a hook
-        that raised raises again here, so the call (and only its item) fails with that cause."""
+        that raised (:class:`HookFailed`) raises again here, each time it is asked."""
         from .llm import call_kwargs  # litellm-free
 
         if request not in self._kwargs:
@@ -204,23 +217,21 @@ class MoralRun:
             value = self.config.hook.pytest_moralpairs_parse_answer(text=text, request=request, config=self.config)
         except UnparseableAnswer:
             raise
-        except Exception as exc:  # noqa: BLE001 - a broken hook is reported on the item, not the run
-            reason = f"the parse_answer hook raised {type(exc).__name__}: {shorten(str(exc), 120)}"
-            raise UnparseableAnswer(reason, text) from None
+        except hook_errors() as exc:  # a broken hook is reported on the item, not the run
+            raise UnparseableAnswer(hook_raised(PARSE_HOOK, exc), text) from None
         if value is None:
             return parse_rating(text)
+        off_scale = f"outside the scale {SCALE_MIN}..{SCALE_MAX}"
         if isinstance(value, bool):
-            raise UnparseableAnswer(f"a parse_answer hook returned {value!r}, not a number", text)
+            raise UnparseableAnswer(f"a {PARSE_HOOK} hook returned {value!r}, not a number", text)
         try:
             number = float(value)
-        except (TypeError, ValueError):
-            raise UnparseableAnswer(
-                f"a parse_answer hook returned {shorten(repr(value), 40)}, not a number", text
-            ) from None
+        except OverflowError:  # a whole number no float holds, such as 10**400
+            raise UnparseableAnswer(f"a {PARSE_HOOK} hook returned {_shown(value, 40)}, {off_scale}", text) from None
+        except Exception:  # noqa: BLE001 - whatever float() of the hook's value raises
+            raise UnparseableAnswer(f"a {PARSE_HOOK} hook returned {_shown(value, 40)}, not a number", text) from None
         if not (math.isfinite(number) and SCALE_MIN <= number <= SCALE_MAX):
-            raise UnparseableAnswer(
-                f"a parse_answer hook returned {number!r}, outside the scale {SCALE_MIN}..{SCALE_MAX}", text
-            )
+            raise UnparseableAnswer(f"a {PARSE_HOOK} hook returned {number!r}, {off_scale}", text)
         return number
 
     # --- requests ------------------------------------------------------------------------
@@ -261,22 +272,16 @@ class MoralRun:
             built = self.config.hook.pytest_moralpairs_build_messages(
                 sentence=sentence, prompt=prompt, pair=pair, persona=persona, config=self.config
             )
-        except Exception as exc:  # noqa: BLE001 - reported on the items that need these messages
-            name = type(exc).__name__
-            raise SettingsError(
-                f"the pytest_moralpairs_build_messages hook raised {name}{where}: {shorten(str(exc), 120)}"
-            ) from None
+            if not isinstance(built, (str, bytes, dict)) and hasattr(built, "__iter__"):
+                # Read here: a generator runs the hook's own code as it is read.
+                built = list(built)
+        except hook_errors() as exc:  # reported on the items that need these messages
+            raise SettingsError(hook_raised(BUILD_HOOK, exc, where)) from None
         if built is None:
             return None
-        try:
-            messages = tuple((str(m["role"]), str(m["content"])) for m in built)
-        except (TypeError, KeyError, IndexError):
-            messages = ()
-        if not messages:
-            raise SettingsError(
-                "a pytest_moralpairs_build_messages hook must return a non-empty list of "
-                f"{{'role': ..., 'content': ...}} dicts (or None), got {shorten(repr(built), 80)}{where}"
-            )
+        messages = _chat_messages(built)
+        if isinstance(messages, str):
+            raise SettingsError(f"a {BUILD_HOOK} hook {messages}{where}")
         return messages
 
     def request(
@@ -356,7 +361,7 @@ class MoralRun:
 
     def owned(self, request: RatingRequest) -> bool:
         """Whether this process asks for ``request`` (always, unless the work is shared out)."""
-        if self.share is None or not self.shares_answers():
+        if self.share is None or not self.shares_answers() or self._unsendable(request) is not None:
             return True
         index, count = self.share
         return int(self.engine.key(request)[:12], 16) % count == index
@@ -365,13 +370,13 @@ class MoralRun:
         """Rate, in one concurrent batch, every request this process owns."""
         self.prefetched = True
         with self._cache_warnings_to_pytest():
-            self.engine.rate_all(r for r in requests if self.owned(r))
+            self._rate_all(r for r in requests if self.owned(r))
 
     def rate_pair(self, requests: PairRequests) -> PairRatings:
         """The ratings of every request of the pair, in the shape of the requests."""
         wanted = requests.all
         self.await_others([r for r in wanted if not self.owned(r)])
-        ratings = self.engine.rate_all(wanted)
+        ratings = self._rate_all(wanted)
         baseline = None
         if requests.baseline is not None:
             baseline = (ratings[requests.baseline[0]], ratings[requests.baseline[1]])
@@ -387,8 +392,24 @@ class MoralRun:
 
     def rate_samples(self, *sentences: tuple[RatingRequest, ...]) -> list[list[Rating]]:
         """Rate groups of sample requests in one batch; the ratings in the same shape."""
-        ratings = self.engine.rate_all(r for group in sentences for r in group)
+        ratings = self._rate_all(r for group in sentences for r in group)
         return [[ratings[r] for r in group] for group in sentences]
+
+    def _rate_all(self, requests: Iterable[RatingRequest]) -> dict[RatingRequest, Rating]:
+        """The engine's ratings of ``requests``, but for those whose call cannot be made: an error
+        rating each, never sent (and so never tried again)."""
+        wanted = list(dict.fromkeys(requests))
+        unsendable = {r: rating for r in wanted if (rating := self._unsendable(r)) is not None}
+        ratings = self.engine.rate_all(r for r in wanted if r not in unsendable)
+        return {r: unsendable[r] if r in unsendable else ratings[r] for r in wanted}
+
+    def _unsendable(self, request: RatingRequest) -> Rating | None:
+        """The error rating of a request whose completion_kwargs hook raised, else None."""
+        try:
+            self.call_kwargs(request)
+        except HookFailed as exc:
+            return Rating(request, None, None, str(exc), ERROR_NOT_CALLED)
+        return None
 
     def await_others(self, requests: list[RatingRequest], poll: float = 0.05) -> None:
         """Wait for another worker to put the answers to ``requests`` in the shared cache.
@@ -483,7 +504,7 @@ class MoralRun:
             }
         if "prompt_hash" not in result:
             result["prompt_hash"] = self.prompt_hash(result.get("harmful"), result.get("harmless"))
-        previous = self.previous(nodeid, str(result.get("pair_id")))
+        previous = self.previous(nodeid, str(result.get("pair_id")), result.get("harmful"), result.get("harmless"))
         if self.settings.compare:
             result["previous"] = None  # compared, and new since the saved run
         if previous is not None:
@@ -526,17 +547,19 @@ class MoralRun:
         document = load_document(self.settings.compare)
         self.compared_with = document
         self._previous = index_pairs(document)
-        by_name: dict[str, Any] = {}
-        for result in document["pairs"]:
-            key = _by_file_name(pair_key(result))
-            by_name[key] = None if key in by_name else result  # None: ambiguous
-        self._previous_by_name = {k: v for k, v in by_name.items() if v is not None}
+        moved: dict[tuple[str, str, str], Any] = {}
+        for result in self._previous.values():
+            key = _moved_key(pair_key(result), result.get("harmful"), result.get("harmless"))
+            if key is not None:
+                moved[key] = None if key in moved else result  # None: ambiguous
+        self._previous_moved = {k: v for k, v in moved.items() if v is not None}
 
-    def previous(self, nodeid: str, pair_id: str) -> dict[str, Any] | None:
+    def previous(self, nodeid: str, pair_id: str, harmful: Any = None, harmless: Any = None) -> dict[str, Any] | None:
         """This pair's result in the ``--moral-compare`` run, or None (a new pair, or no compare).
 
-        Found by test id; failing that (the pair file moved to another folder), by the file's name
-        and the pair's id, when that names one saved pair only.
+        Found by test id; failing that (the pair file moved to another folder), by the file's name,
+        the pair's id and both its sentences, when they name one saved pair only: a pair of another
+        folder's file of the same name, with other sentences, is another pair.
         """
         if not self.settings.compare:
             return None
@@ -544,7 +567,10 @@ class MoralRun:
 
         self.load_previous()
         key = pair_key({"nodeid": nodeid, "pair_id": pair_id})
-        found = self._previous.get(key) or self._previous_by_name.get(_by_file_name(key))
+        found = self._previous.get(key)
+        if found is None:
+            moved = _moved_key(key, harmful, harmless)
+            found = self._previous_moved.get(moved) if moved is not None else None
         return found if isinstance(found, dict) else None
 
     def document_meta(self, usage: Usage, gate: dict[str, Any]) -> dict[str, Any]:
@@ -595,10 +621,68 @@ class MoralRun:
                 self._engine.cache.close()
 
 
-def _by_file_name(key: str) -> str:
-    """``moral/old/pony.moral.yaml::whip`` -> ``pony.moral.yaml::whip``."""
+def _moved_key(key: str, harmful: Any, harmless: Any) -> tuple[str, str, str] | None:
+    """What a pair keeps when its file moves to another folder: the file's name with the pair's
+    id (``moral/old/pony.moral.yaml::whip`` -> ``pony.moral.yaml::whip``) and both sentences.
+    None without both sentences: such a result is found by its test id only."""
+    if not (isinstance(harmful, str) and isinstance(harmless, str)):
+        return None
     path, sep, rest = key.partition("::")
-    return path.replace("\\", "/").rsplit("/", 1)[-1] + sep + rest
+    return path.replace("\\", "/").rsplit("/", 1)[-1] + sep + rest, harmful, harmless
+
+
+BUILD_HOOK = "pytest_moralpairs_build_messages"
+PARSE_HOOK = "pytest_moralpairs_parse_answer"
+KWARGS_HOOK = "pytest_moralpairs_completion_kwargs"
+
+
+class HookFailed(Exception):
+    """A user's hook raised; the message names the hook and what it raised."""
+
+
+def hook_errors() -> tuple[type[BaseException], ...]:
+    """What a user's hook may raise that fails the items needing it, not the run: any Exception,
+    and ``pytest.skip()`` / ``fail()`` / ``xfail()`` (pytest's OutcomeException, a BaseException).
+    Never KeyboardInterrupt or SystemExit. Found without importing pytest: a hook that raised one
+    has loaded it."""
+    outcomes = sys.modules.get("_pytest.outcomes")
+    return (Exception, outcomes.OutcomeException) if outcomes is not None else (Exception,)
+
+
+def hook_raised(hook: str, exc: BaseException, where: str = "") -> str:
+    """``the <hook> hook raised ValueError<where>: boom``."""
+    text = shorten(_text(exc), 120)
+    return f"the {hook} hook raised {type(exc).__name__}{where}" + (f": {text}" if text else "")
+
+
+def _shown(value: Any, limit: int) -> str:
+    """``repr(value)`` shortened for a message, even for a value whose ``repr`` raises."""
+    return shorten(_text(value, repr), limit)
+
+
+def _text(value: Any, how: Callable[[Any], str] = str) -> str:
+    try:
+        return how(value)
+    except Exception:  # noqa: BLE001 - a user's object that cannot show itself
+        return f"<{type(value).__name__} that cannot be shown>"
+
+
+def _chat_messages(built: Any) -> tuple[Message, ...] | str:
+    """The ``(role, content)`` pairs of what a build_messages hook returned, or what is wrong with it."""
+    shape = "{'role': ..., 'content': ...} dicts"
+    if not isinstance(built, list) or not built:
+        return f"must return a non-empty list of {shape} (or None), got {_shown(built, 80)}"
+    messages = []
+    for number, message in enumerate(built, 1):
+        if not isinstance(message, dict):
+            return f"must return a list of {shape}, got {_shown(message, 60)} as message {number}"
+        for key in ("role", "content"):
+            if not isinstance(message.get(key), str):
+                return (
+                    f"must return messages whose {key} is a str, got {_shown(message.get(key), 60)} in message {number}"
+                )
+        messages.append((message["role"], message["content"]))
+    return tuple(messages)
 
 
 def persona_summary(personas: Any) -> dict[str, Any] | None:
