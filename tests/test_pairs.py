@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from pytest_moralpairs import pairs as pairs_module
+from pytest_moralpairs import yamlfile
 from pytest_moralpairs.pairs import (
     HumanRating,
     Pair,
@@ -1116,7 +1117,7 @@ def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path):
 
 
 def test_a_file_over_the_size_limit_is_refused_unparsed(tmp_path, monkeypatch):
-    monkeypatch.setattr(pairs_module, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(yamlfile, "MAX_FILE_BYTES", 1000)
     path = tmp_path / "big.moral.yaml"
     path.write_text(GOOD + "# " + "x" * 1000 + "\n")
     with pytest.raises(PairFileError, match="larger than"):

@@ -2,7 +2,8 @@
 
 Every problem is reported as a :class:`Problem` naming the file, the line, the pair and what was
 wrong; a file with any problem raises :class:`PairFileError` carrying all of them at once. Values
-from the file are never echoed whole into messages: a file may be hostile or simply huge.
+from the file are never echoed whole into messages: a file may be hostile or simply huge. The
+YAML itself is read by :mod:`pytest_moralpairs.yamlfile`, as persona and lexicon files are.
 
 The format is also described, for editors, by ``schema/pairfile.schema.json``; the two are kept
 in agreement by the test suite. Persona files a pair file names are read by
@@ -11,23 +12,27 @@ in agreement by the test suite. Persona files a pair file names are read by
 
 from __future__ import annotations
 
-import difflib
-import gc
-import math
 import os
 import re
-import stat
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
-
-import yaml
-from yaml.constructor import ConstructorError
-from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .prompt import BUILTIN_PROMPTS, PromptTemplate
+from .yamlfile import (
+    MAX_NAME_CHARS,
+    Checker,
+    PairFileError,
+    Problem,
+    describe,
+    gc_paused,
+    is_number,
+    key_list,
+    line_of,
+    not_a_number,
+    read_file,
+    read_yaml,
+)
 
 if TYPE_CHECKING:
     from .personas import MinSpread, PersonaSet
@@ -36,30 +41,15 @@ if TYPE_CHECKING:
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 #: Tags become pytest markers; this is what ``-m`` expressions can name.
 _TAG_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NUMERIC_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _RESERVED_TAGS = frozenset({"and", "or", "not", "True", "False", "None"})
 #: pytest's own markers act when applied: a tag "skip" would silently skip the pair.
 _PYTEST_MARKERS = frozenset(
     {"skip", "skipif", "xfail", "usefixtures", "parametrize", "filterwarnings", "tryfirst", "trylast", "moralpairs"}
 )
-MAX_NAME_CHARS = 100
 MAX_SENTENCE_CHARS = 2000
 #: Tags in one 'tags' list (the defaults' list and a pair's own): each becomes a pytest marker on the
 #: pair, and a hand-written suite uses a handful; thousands are a generated file gone wrong.
 MAX_TAGS = 100
-#: Control characters (Unicode category Cc) other than tab and line feed. Printed raw they act on
-#: the terminal instead of showing (ESC starts colour and cursor codes, CR overwrites the line); the
-#: reader refuses them written raw, but YAML's escapes ("\e", "\0", "\r") put them in a string.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-#: Far above any hand-written suite; stops a stray multi-gigabyte file from being read whole.
-MAX_FILE_BYTES = 32 * 1024 * 1024
-#: How many values YAML aliases may repeat in total. Aliases share one object, so a "billion
-#: laughs" file costs nothing to load, but anything walking the data would expand it.
-MAX_ALIAS_EXPANSION = 100_000
-#: A pair file needs 6 levels (top, pairs, pair, human, side, mean); the rest is hostile.
-MAX_NESTING = 50
-#: A file with thousands of problems is reported by its first ones.
-MAX_SHOWN_PROBLEMS = 50
 #: A pair file shows this many problems of a persona file it names (the file's own check shows all).
 MAX_PERSONA_FILE_PROBLEMS = 10
 MAX_PATH_CHARS = 1000
@@ -164,361 +154,6 @@ class Suite:
     templates: tuple[TemplatePair, ...] = ()
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a pair file."""
-
-    path: str
-    message: str
-    pair: str | None = None
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = self.path + (f":{self.line}" if self.line else "")
-        if self.pair is not None:
-            where += f" pair {self.pair}"
-        return f"{where}: {self.message}"
-
-
-class PairFileError(Exception):
-    """A pair file that cannot be used; ``problems`` lists every reason found."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        lines = [str(p) for p in problems[:MAX_SHOWN_PROBLEMS]]
-        if len(problems) > MAX_SHOWN_PROBLEMS:
-            lines.append(f"... and {len(problems) - MAX_SHOWN_PROBLEMS} more problems")
-        super().__init__("\n".join(lines))
-
-
-def describe(value: Any) -> str:
-    """Name a value's type for an error message without echoing the value itself."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"a boolean ({value})"
-    if _too_large(value):
-        return "a number too large to compute with (a float holds at most about 1.8e+308)"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "not-a-number (.nan)" if math.isnan(value) else "an infinite number"
-    if isinstance(value, (int, float)):
-        return f"a number ({value!r})" if abs(value) < 1e12 else "a number"
-    if isinstance(value, str):
-        return f"a string ({_shorten(value)!r})"
-    if isinstance(value, list):
-        return f"a list of {len(value)} items"
-    if isinstance(value, dict):
-        return f"a mapping with {len(value)} keys"
-    return f"a value of type {type(value).__name__}"
-
-
-def _not_a_number(value: Any) -> str:
-    """``describe`` for a value that should have been a number, with a hint for numbers in quotes."""
-    if isinstance(value, str) and _NUMERIC_RE.fullmatch(value.strip()):
-        written = value.strip().lower()
-        if "e" in written:
-            # YAML 1.1, as PyYAML reads it: 1.0e+2 is a number, but 1e2, 1e+2 and 1.0e2 are text.
-            mantissa, _, exponent = written.partition("e")
-            mantissa += "" if "." in mantissa else ".0"
-            exponent = exponent if exponent[0] in "+-" else "+" + exponent
-            if f"{mantissa}e{exponent}" != written:
-                spelling = f"{mantissa}e{exponent}" if len(written) <= 30 else "1.0e+2"
-                return (
-                    f"{describe(value)}: YAML reads a number with an exponent as text unless it has a '.' and a "
-                    f"signed exponent; write {spelling}"
-                )
-        return f"{describe(value)}: write numbers without quotes"
-    return describe(value)
-
-
-def _shorten(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _show_key(key: Any) -> str:
-    return repr(_shorten(key)) if isinstance(key, str) else describe(key)
-
-
-def _key_list(keys: Iterable[Any], limit: int = 8) -> str:
-    shown = [_show_key(k) for k in keys]
-    if len(shown) > limit:
-        return ", ".join(shown[:limit]) + f" and {len(shown) - limit} more"
-    return ", ".join(shown)
-
-
-def _is_number(value: Any) -> bool:
-    """A finite real number a float holds; YAML's booleans are ints to Python but not numbers here."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return not _too_large(value) if isinstance(value, int) else math.isfinite(value)
-
-
-def _too_large(value: Any) -> bool:
-    """A whole number of 309 digits or more: no float holds it, and ``float()`` of it raises."""
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max
-
-
-def _control_character(text: str) -> str | None:
-    """The first control character of ``text`` but tab and line feed, said for a message; else None."""
-    found = _CONTROL_RE.search(text)
-    if found is None:
-        return None
-    return f"a control character (U+{ord(found.group()):04X}) at position {found.start() + 1}"
-
-
-# --- YAML loading ------------------------------------------------------------------------
-
-_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-_VALUE_TAG = "tag:yaml.org,2002:value"
-_STR_TAG = "tag:yaml.org,2002:str"
-
-
-class _LineDict(dict):
-    """A mapping that remembers where it and each key are, and which keys were repeated."""
-
-    def __init__(self, line: int) -> None:
-        super().__init__()
-        self.line: int | None = line
-        self.key_lines: dict[Any, int] = {}
-        self.duplicates: list[tuple[Any, int]] = []
-
-
-class _LineList(list):
-    """A list that remembers the line of each item (a pair that is not a mapping has no other)."""
-
-    def __init__(self, line: int, item_lines: list[int]) -> None:
-        super().__init__()
-        self.line: int | None = line
-        self.item_lines = item_lines
-
-
-class _RefusedValue(ConstructorError):
-    """A value this loader refuses; its message is ours and already short."""
-
-
-class _ShapeProblem(yaml.YAMLError):
-    def __init__(self, message: str, line: int | None):
-        super().__init__(message)
-        self.message = message
-        self.line = line
-
-
-class _PairLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe loader that records lines and repeated keys, and refuses alias bombs."""
-
-    def __init__(self, stream: Any) -> None:
-        super().__init__(stream)
-        #: Every repeated key, so none goes unreported even in a mapping the validator skips.
-        self.duplicates: list[tuple[_LineDict, Any, int]] = []
-        #: An alias needs an anchor, and an anchor is written with a literal '&': text without one
-        #: composes to a plain tree, which no alias can make large or circular.
-        self.may_alias = not isinstance(stream, (str, bytes)) or ("&" if isinstance(stream, str) else b"&") in stream
-
-    def get_single_data(self) -> Any:
-        node = self.get_single_node()
-        if node is None:
-            return None
-        if self.may_alias or not _within_nesting(node):
-            _check_shape(node)
-        return self.construct_document(node)
-
-    def construct_object(self, node: Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep=deep)
-        except (yaml.YAMLError, RecursionError, MemoryError):
-            raise
-        except Exception as exc:  # e.g. the date 2020-13-45, or an int of 5,000 digits
-            what = _shorten(node.tag.rsplit(":", 1)[-1])
-            reason = f": {_shorten(str(exc), 100)}" if isinstance(exc, ValueError) else ""
-            raise _RefusedValue(None, None, f"not a valid {what}{reason}", node.start_mark) from None
-
-
-def _within_nesting(root: Node) -> bool:
-    """Whether a document composed without aliases (a tree) is nested at most ``MAX_NESTING`` deep.
-
-    The fast path of :func:`_check_shape` for the usual file: it visits collections only and keeps
-    no tables. When it says no, :func:`_check_shape` runs to report the problem exactly as always.
-    """
-    stack: list[tuple[Node, int]] = [(root, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, depth = pop()
-        children = node.value
-        if not children:
-            continue
-        depth += 1  # the depth of this node's children; a scalar child counts as a level too
-        if depth > MAX_NESTING:
-            return False
-        if isinstance(node, MappingNode):
-            for key, value in children:
-                if isinstance(key, CollectionNode):
-                    push((key, depth))
-                if isinstance(value, CollectionNode):
-                    push((value, depth))
-        else:
-            for child in children:
-                if isinstance(child, CollectionNode):
-                    push((child, depth))
-    return True
-
-
-def _check_shape(root: Node) -> None:
-    """Refuse a document nested too deeply, whose aliases repeat too much of it, or that contains itself."""
-    if not isinstance(root, CollectionNode):
-        return
-    # Collections only: a scalar (size 1, height 1) is counted by its parent, as it can contain nothing.
-    sizes: dict[int, int] = {}
-    heights: dict[int, int] = {}
-    scalars: set[int] = set()
-    on_path: set[int] = set()
-    stack: list[tuple[Node, list[Node] | None]] = [(root, None)]
-    while stack:
-        node, children = stack.pop()
-        key = id(node)
-        if children is not None:  # every child is done: size and height of this node
-            on_path.discard(key)
-            size, below = 1, 0
-            for child in children:
-                if isinstance(child, CollectionNode):
-                    size += sizes[id(child)]
-                    below = max(below, heights[id(child)])
-                else:
-                    scalars.add(id(child))
-                    size += 1
-                    below = max(below, 1)
-            sizes[key] = size
-            heights[key] = below + 1
-            if below + 1 > MAX_NESTING:
-                # Deeper than any pair file needs, and deep enough to exhaust Python's stack later.
-                raise _ShapeProblem(
-                    f"invalid YAML: values nested more than {MAX_NESTING} levels deep", node.start_mark.line + 1
-                )
-            continue
-        if key in sizes:
-            continue
-        if key in on_path:
-            raise _ShapeProblem("invalid YAML: an alias refers to a value that contains it", node.start_mark.line + 1)
-        on_path.add(key)
-        children = _children(node)
-        stack.append((node, children))
-        stack.extend(
-            (child, None) for child in children if isinstance(child, CollectionNode) and id(child) not in sizes
-        )
-    repeated = sizes[id(root)] - len(sizes) - len(scalars)
-    if repeated > MAX_ALIAS_EXPANSION:
-        raise _ShapeProblem(
-            f"invalid YAML: its aliases (*name) expand to {repeated:.3g} repeated values, more than the "
-            f"{MAX_ALIAS_EXPANSION:,} allowed; is this a 'billion laughs' file?",
-            None,
-        )
-
-
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, SequenceNode):
-        return list(node.value)
-    if isinstance(node, MappingNode):
-        return [part for entry in node.value for part in entry]
-    return []
-
-
-def _mapping_entries(node: MappingNode) -> tuple[list[tuple[Node, Node]], list[tuple[Node, Node]]]:
-    """The mapping's own entries, and those it merges in with ``<<`` (in order of precedence)."""
-    own: list[tuple[Node, Node]] = []
-    merged: list[tuple[Node, Node]] = []
-    for key_node, value_node in node.value:
-        if key_node.tag != _MERGE_TAG:
-            if key_node.tag == _VALUE_TAG:  # a plain "=" key, as PyYAML's own loader reads it
-                key_node.tag = _STR_TAG
-            own.append((key_node, value_node))
-            continue
-        sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-        for source in sources:
-            if not isinstance(source, MappingNode):
-                raise _RefusedValue(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    f"'<<' merges mappings only, found a {source.id}",
-                    source.start_mark,
-                )
-            source_own, source_merged = _mapping_entries(source)
-            merged += source_own + source_merged
-    return own, merged
-
-
-def _construct(loader: _PairLoader, node: Node) -> Any:
-    """``loader.construct_object(node, deep=True)``, short-cut for the most common value: text."""
-    if node.tag == _STR_TAG and isinstance(node, ScalarNode):
-        return node.value  # what SafeConstructor.construct_yaml_str returns, without the bookkeeping
-    return loader.construct_object(node, deep=True)
-
-
-def _construct_mapping(loader: _PairLoader, node: MappingNode) -> Any:
-    data = _LineDict(node.start_mark.line + 1)
-    yield data
-    own, merged = _mapping_entries(node)
-    for entries, is_own in ((own, True), (merged, False)):
-        for key_node, value_node in entries:
-            key = _construct(loader, key_node)
-            try:
-                hash(key)
-            except TypeError:
-                raise _RefusedValue(
-                    None, None, "found a mapping key that is not a plain value", key_node.start_mark
-                ) from None
-            line = key_node.start_mark.line + 1
-            if key in data:
-                # Own keys may override merged ones, and earlier merges override later ones.
-                if is_own:
-                    data.duplicates.append((key, line))
-                    loader.duplicates.append((data, key, line))
-                continue
-            data[key] = _construct(loader, value_node)
-            data.key_lines[key] = line
-
-
-def _construct_sequence(loader: _PairLoader, node: SequenceNode) -> Any:
-    data = _LineList(node.start_mark.line + 1, [child.start_mark.line + 1 for child in node.value])
-    yield data
-    data.extend(_construct(loader, child) for child in node.value)
-
-
-def _construct_undefined(loader: _PairLoader, node: Node) -> Any:
-    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-    raise _RefusedValue(
-        None, None, f"the tag {_shorten(tag, 60)!r} is not allowed: pair files are plain YAML", node.start_mark
-    )
-
-
-_PairLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_PairLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
-_PairLoader.add_constructor(None, _construct_undefined)
-
-
-def _line_at(text: str | bytes, position: int | None) -> int | None:
-    if position is None or position < 0:
-        return None
-    newline = b"\n" if isinstance(text, bytes) else "\n"
-    return text[:position].count(newline) + 1  # type: ignore[arg-type]
-
-
-def _yaml_problem(path: str, exc: yaml.YAMLError, text: str | bytes) -> Problem:
-    if isinstance(exc, yaml.reader.ReaderError):
-        line = _line_at(text, exc.position)
-        if "character" in str(exc.reason) and isinstance(exc.character, int):
-            return Problem(path, f"not a text file: it contains the control character U+{exc.character:04X}", line=line)
-        return Problem(path, "not a text file: it holds bytes that are not valid UTF-8 text", line=line)
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line = mark.line + 1 if mark is not None else None
-    # The library's own words may quote a value (an alias name, say): keep them short.
-    limit = 200 if isinstance(exc, _RefusedValue) else 80
-    what = _shorten(str(getattr(exc, "problem", None) or type(exc).__name__), limit)
-    context = _shorten(str(getattr(exc, "context", None) or ""), 80)
-    if context:
-        what = f"{context} {what}" if what.startswith("but ") else f"{what} ({context})"
-    return Problem(path, f"invalid YAML: {what}", line=line)
-
-
 def load_suite(path: str | Path, name: str | None = None) -> Suite:
     """Read and validate one pair file; ``name`` is how messages refer to it (default: the path).
 
@@ -529,50 +164,14 @@ def load_suite(path: str | Path, name: str | None = None) -> Suite:
     return parse_suite(read_file(path, name), name, base_dir=path.parent)
 
 
-def read_file(path: Path, name: str) -> bytes:
-    """The bytes of one file the plugin reads (pair or lexicon file), at most one byte past the
-    size limit; raises :class:`PairFileError` naming it when it cannot be read."""
-    try:
-        # Look before opening: opening a named pipe would wait for a writer forever.
-        if not stat.S_ISREG(path.stat().st_mode):
-            raise PairFileError([Problem(name, "not a regular file")])
-        with path.open("rb") as handle:
-            return handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise PairFileError([Problem(name, f"cannot read the file: {exc.strerror or exc}")]) from None
-    except ValueError:  # a NUL in the path
-        raise PairFileError([Problem(_shorten(name, 100), "cannot read the file: not a usable path")]) from None
-
-
 def parse_suite(text: str | bytes, path: str = "<string>", base_dir: str | Path | None = None) -> Suite:
     """Validate pair-file text; raises :class:`PairFileError` listing every problem.
 
     ``base_dir`` is where persona files named in the text are looked for (default: the directory
     of ``path``).
     """
-    with _gc_paused():
+    with gc_paused():
         return _parse_suite(text, path, base_dir)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Hold off Python's cyclic garbage collector while one file is parsed.
-
-    A parse allocates hundreds of thousands of objects (YAML nodes and their marks) that all live
-    until it ends, so the collector promotes them and then runs full collections over the whole
-    heap, which grows with every file of a run. In `pytest --co` on 10,000 pairs those collections
-    cost as much as the parsing itself. Reference counting frees those objects when the parse
-    ends; whatever garbage it cannot free waits for the next collection, which runs as usual once
-    the collector is back on. (If the collector was already off, it stays off.)
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _parse_suite(text: str | bytes, path: str, base_dir: str | Path | None = None) -> Suite:
@@ -580,59 +179,17 @@ def _parse_suite(text: str | bytes, path: str, base_dir: str | Path | None = Non
     return _Validator(path, duplicates, base_dir).suite(document)
 
 
-def read_yaml(text: str | bytes, path: str) -> tuple[Any, Any]:
-    """Parse one YAML document with the safe loader every file of the plugin uses (pair, lexicon
-    and persona files): ``(document, duplicate keys found)``. A file that is too big, binary,
-    not YAML, or shaped to exhaust memory raises :class:`PairFileError` with one problem."""
-    if len(text) > MAX_FILE_BYTES:
-        raise PairFileError([Problem(path, f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB")])
-    nul = text.find(b"\x00" if isinstance(text, bytes) else "\x00")  # type: ignore[arg-type]
-    if nul >= 0:
-        raise PairFileError([Problem(path, "not a text file: it contains NUL bytes", line=_line_at(text, nul))])
-    loader = None
-    try:
-        loader = _PairLoader(text)
-        return loader.get_single_data(), loader.duplicates
-    except _ShapeProblem as exc:
-        raise PairFileError([Problem(path, exc.message, line=exc.line)]) from None
-    except yaml.YAMLError as exc:
-        raise PairFileError([_yaml_problem(path, exc, text)]) from None
-    except RecursionError:
-        raise PairFileError([Problem(path, "invalid YAML: nested too deeply")]) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-
-
 def _uses_personas(raw: dict, defaults: Mapping[str, Any]) -> bool:
     """Whether a pair has persona keys of its own or the file's defaults have any (most do not)."""
     return "personas_broken" in defaults or not PERSONA_KEYS.isdisjoint(raw)
 
 
-def _line(mapping: Any, key: Any, default: int | None = None) -> int | None:
-    """The line of ``key`` in a loaded mapping, else ``default``, else the mapping's own line."""
-    lines = getattr(mapping, "key_lines", {})
-    return lines.get(key) or default or getattr(mapping, "line", None)
-
-
-class _Validator:
-    def __init__(
-        self,
-        path: str,
-        duplicates: list[tuple[_LineDict, Any, int]] = (),  # type: ignore[assignment]
-        base_dir: str | Path | None = None,
-    ):
-        self.path = path
-        self.problems: list[Problem] = []
-        self.duplicates = duplicates
-        self.checked: set[int] = set()
-        self.document: Any = None
+class _Validator(Checker):
+    def __init__(self, path: str, duplicates: list[Any] = (), base_dir: str | Path | None = None):  # type: ignore[assignment]
+        super().__init__(path, duplicates)
         self.base_dir = Path(base_dir) if base_dir is not None else Path(path).parent
         #: Persona files named so far: the set, or the line where its problems were reported.
         self.persona_files: dict[str, PersonaSet | int | None] = {}
-
-    def problem(self, message: str, pair: str | None = None, line: int | None = None) -> None:
-        self.problems.append(Problem(self.path, message, pair, line))
 
     def suite(self, document: Any) -> Suite:
         if document is None:
@@ -645,20 +202,22 @@ class _Validator:
         self.keys(document, TOP_KEYS, "", None)
         version = document.get("version", 1)
         if isinstance(version, bool) or version != 1:
-            self.problem(f"'version' must be 1, found {describe(version)}", line=_line(document, "version"))
+            self.problem(f"'version' must be 1, found {describe(version)}", line=line_of(document, "version"))
         description = self.optional_text(
-            document.get("description"), "description", None, _line(document, "description")
+            document.get("description"), "description", None, line_of(document, "description")
         )
-        defaults = self.defaults(document.get("defaults"), _line(document, "defaults"))
+        defaults = self.defaults(document.get("defaults"), line_of(document, "defaults"))
         raw_pairs = document.get("pairs")
         pairs: list[Pair] = []
         templates: list[TemplatePair] = []
         if "pairs" not in document:
             self.problem("missing key 'pairs': a list of pairs")
         elif not isinstance(raw_pairs, list):
-            self.problem(f"'pairs' must be a list of pairs, found {describe(raw_pairs)}", line=_line(document, "pairs"))
+            self.problem(
+                f"'pairs' must be a list of pairs, found {describe(raw_pairs)}", line=line_of(document, "pairs")
+            )
         elif not raw_pairs:
-            self.problem("'pairs' is empty: a pair file needs at least one pair", line=_line(document, "pairs"))
+            self.problem("'pairs' is empty: a pair file needs at least one pair", line=line_of(document, "pairs"))
         else:
             item_lines = getattr(raw_pairs, "item_lines", [])
             seen: dict[str, int | None] = {}
@@ -675,11 +234,11 @@ class _Validator:
                         "duplicate id: ids must be unique in a file"
                         + (f" (first used on line {first})" if first else ""),
                         pair_id,
-                        _line(raw, "id"),
+                        line_of(raw, "id"),
                     )
                     continue
                 if pair_id is not None:
-                    seen[pair_id] = _line(raw, "id")
+                    seen[pair_id] = line_of(raw, "id")
                 if pair is not None:
                     (templates if isinstance(pair, TemplatePair) else pairs).append(pair)
         raw_defaults = document.get("defaults")
@@ -688,74 +247,20 @@ class _Validator:
             given = [k for k in ("persona_min_pass", "min_spread", "max_inconsistency") if k in raw_defaults]
             if given:
                 self.problem(
-                    f"{_key_list([f'defaults.{k}' for k in given])} {'applies' if len(given) == 1 else 'apply'} "
+                    f"{key_list([f'defaults.{k}' for k in given])} {'applies' if len(given) == 1 else 'apply'} "
                     "only to pairs rated per persona, and no pair of this file has 'personas'",
-                    line=_line(raw_defaults, given[0]),
+                    line=line_of(raw_defaults, given[0]),
                 )
-        for mapping, key, line in self.duplicates:
-            if id(mapping) not in self.checked:
-                self.problem(f"duplicate key {_show_key(key)}: a key may appear only once in a mapping", line=line)
-        if self.problems:
-            raise PairFileError(sorted(self.problems, key=lambda p: p.line or 0))
+        self.finish(PairFileError)
         return Suite(self.path, tuple(pairs), description, tuple(templates))
 
     # --- pieces ---------------------------------------------------------------------------
 
-    def keys(
-        self, mapping: dict, allowed: frozenset[str], where: str, pair: str | None, ignore: frozenset[str] = frozenset()
-    ) -> None:
-        """Report repeated and unknown keys; ``where`` names the mapping ('' for a pair's own).
-
-        Keys in ``ignore`` are neither allowed nor reported here: the caller explains them.
-        """
-        self.checked.add(id(mapping))
-        inside = f" in '{where}'" if where else ""
-        for key, line in getattr(mapping, "duplicates", ()):
-            self.problem(f"duplicate key {_show_key(key)}{inside}: a key may appear only once", pair, line)
-        unknown = [key for key in mapping if key not in allowed and key not in ignore]
-        if not unknown:
-            return
-        unknown.sort(key=lambda key: _line(mapping, key) or 0)
-        hints = ""
-        for key in unknown[:3]:
-            if not isinstance(key, str) or len(key) > MAX_NAME_CHARS:
-                continue
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            if close:
-                hints += f" ({_show_key(key)}: did you mean {close[0]!r}?)"
-        label = "top-level key" if mapping is self.document else "key"
-        self.problem(
-            f"unknown {label}(s) {_key_list(unknown)}{inside}; allowed: {_key_list(sorted(allowed))}{hints}",
-            pair,
-            _line(mapping, unknown[0]),
-        )
-
-    def optional_text(self, value: Any, what: str, pair: str | None, line: int | None) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            self.problem(f"'{what}' must be text, found {describe(value)}", pair, line)
-            return None
-        if self.control(value, what, pair, line):
-            return None
-        return value
-
-    def control(self, text: str, what: str, pair: str | None, line: int | None) -> bool:
-        """Report a control character in ``text`` (the file's text is printed); whether it has one."""
-        found = _control_character(text)
-        if found is not None:
-            self.problem(
-                f"'{what}' contains {found}: text may hold tabs and line breaks, no other control characters",
-                pair,
-                line,
-            )
-        return found is not None
-
     def threshold(self, value: Any, what: str, pair: str | None, line: int | None) -> float | None:
         if value is None:
             return None
-        if not _is_number(value):
-            self.problem(f"'{what}' must be a number, found {_not_a_number(value)}", pair, line)
+        if not is_number(value):
+            self.problem(f"'{what}' must be a number, found {not_a_number(value)}", pair, line)
             return None
         if not -8 <= value <= 8:
             self.problem(f"'{what}' must lie in -8..8 (the widest possible gap), found {describe(value)}", pair, line)
@@ -810,7 +315,7 @@ class _Validator:
                 return BUILTIN_PROMPTS[value]
             self.problem(
                 f"unknown prompt {describe(value)} in '{what}'; "
-                f"built-in prompts: {_key_list(sorted(BUILTIN_PROMPTS))}, "
+                f"built-in prompts: {key_list(sorted(BUILTIN_PROMPTS))}, "
                 "or give a mapping with 'template' (and optional 'name' and 'system')",
                 pair,
                 line,
@@ -821,9 +326,9 @@ class _Validator:
             return None
         self.keys(value, PROMPT_KEYS, what, pair)
         template = value.get("template")
-        template_line = _line(value, "template", line)
-        system = self.optional_text(value.get("system"), f"{what}.system", pair, _line(value, "system", line))
-        name = self.optional_text(value.get("name"), f"{what}.name", pair, _line(value, "name", line)) or "custom"
+        template_line = line_of(value, "template", line)
+        system = self.optional_text(value.get("system"), f"{what}.system", pair, line_of(value, "system", line))
+        name = self.optional_text(value.get("name"), f"{what}.name", pair, line_of(value, "name", line)) or "custom"
         if not isinstance(template, str) or "{sentence}" not in template:
             found = "it is missing" if template is None else f"found {describe(template)}"
             self.problem(
@@ -844,15 +349,17 @@ class _Validator:
             return {}
         self.keys(value, DEFAULT_KEYS, "defaults", None)
         out = {
-            "threshold": self.threshold(value.get("threshold"), "defaults.threshold", None, _line(value, "threshold")),
-            "tags": self.tags(value.get("tags"), "defaults.tags", None, _line(value, "tags")),
-            "prompt": self.prompt(value.get("prompt"), "defaults.prompt", None, _line(value, "prompt")),
+            "threshold": self.threshold(
+                value.get("threshold"), "defaults.threshold", None, line_of(value, "threshold")
+            ),
+            "tags": self.tags(value.get("tags"), "defaults.tags", None, line_of(value, "tags")),
+            "prompt": self.prompt(value.get("prompt"), "defaults.prompt", None, line_of(value, "prompt")),
         }
         if any(key in value for key in PERSONA_KEYS):
-            out.update(self.persona_keys(value, "defaults.", None, lambda key: _line(value, key)))
-            out["personas_line"] = _line(value, "personas") if value.get("personas") is not None else None
+            out.update(self.persona_keys(value, "defaults.", None, lambda key: line_of(value, key)))
+            out["personas_line"] = line_of(value, "personas") if value.get("personas") is not None else None
             # Where each setting a pair inherits is written: its problems are reported there.
-            out["persona_lines"] = {key: _line(value, key) for key in PERSONA_KEYS if key in value}
+            out["persona_lines"] = {key: line_of(value, key) for key in PERSONA_KEYS if key in value}
         return out
 
     # --- personas (see personas/files.py) ----------------------------------------------------
@@ -903,7 +410,7 @@ class _Validator:
                     f"{'it' if len(given) == 1 else 'them'}, or give the pair personas"
                 )
                 self.problem(
-                    f"{_key_list(given)} {'applies' if len(given) == 1 else 'apply'} only to pairs rated per "
+                    f"{key_list(given)} {'applies' if len(given) == 1 else 'apply'} only to pairs rated per "
                     f"persona: {fix}",
                     label,
                     at(given[0]),
@@ -1014,10 +521,10 @@ class _Validator:
     def min_pass(self, value: Any, what: str, pair: str | None, line: int | None) -> float | None:
         if value is None:
             return None
-        if not _is_number(value) or not 0 < value <= 1:
+        if not is_number(value) or not 0 < value <= 1:
             self.problem(
                 f"'{what}' must be the share of personas that must pass, more than 0 and at most 1 "
-                f"(1: every persona), found {_not_a_number(value)}",
+                f"(1: every persona), found {not_a_number(value)}",
                 pair,
                 line,
             )
@@ -1027,8 +534,8 @@ class _Validator:
     def bounded(self, value: Any, what: str, pair: str | None, line: int | None, top: float) -> float | None:
         if value is None:
             return None
-        if not _is_number(value) or not 0 <= value <= top:
-            self.problem(f"'{what}' must be a number in 0..{top:g}, found {_not_a_number(value)}", pair, line)
+        if not is_number(value) or not 0 <= value <= top:
+            self.problem(f"'{what}' must be a number in 0..{top:g}, found {not_a_number(value)}", pair, line)
             return None
         return float(value)
 
@@ -1038,10 +545,10 @@ class _Validator:
         from .personas import MinSpread
 
         if not isinstance(value, dict):
-            if not _is_number(value):
+            if not is_number(value):
                 self.problem(
                     f"'{what}' must be a standard deviation in 0..4, or a mapping with 'human_fraction' "
-                    f"(and/or 'sd'), found {_not_a_number(value)}",
+                    f"(and/or 'sd'), found {not_a_number(value)}",
                     pair,
                     line,
                 )
@@ -1050,14 +557,14 @@ class _Validator:
             return None if sd is None else MinSpread(sd=sd)
         self.keys(value, MIN_SPREAD_KEYS, what, pair)
         before = len(self.problems)
-        sd = self.bounded(value.get("sd"), f"{what}.sd", pair, _line(value, "sd", line), 4)
+        sd = self.bounded(value.get("sd"), f"{what}.sd", pair, line_of(value, "sd", line), 4)
         fraction = value.get("human_fraction")
-        if fraction is not None and (not _is_number(fraction) or not 0 < fraction <= 1):
+        if fraction is not None and (not is_number(fraction) or not 0 < fraction <= 1):
             self.problem(
                 f"'{what}.human_fraction' must be more than 0 and at most 1 (a fraction of the human raters' sd), "
-                f"found {_not_a_number(fraction)}",
+                f"found {not_a_number(fraction)}",
                 pair,
-                _line(value, "human_fraction", line),
+                line_of(value, "human_fraction", line),
             )
         if len(self.problems) > before:
             return None
@@ -1097,35 +604,37 @@ class _Validator:
         for side in SIDES:
             raw = value.get(side)
             where = f"human.{side}"
-            side_line = _line(value, side, line)
+            side_line = line_of(value, side, line)
             if raw is None:
                 continue
-            if _is_number(raw):
+            if is_number(raw):
                 raw = {"mean": raw}
             if not isinstance(raw, dict):
                 self.problem(
-                    f"'{where}' must be a number or a mapping with 'mean', found {_not_a_number(raw)}", pair, side_line
+                    f"'{where}' must be a number or a mapping with 'mean', found {not_a_number(raw)}", pair, side_line
                 )
                 continue
             self.keys(raw, HUMAN_RATING_KEYS, where, pair)
             mean, sd, n = raw.get("mean"), raw.get("sd"), raw.get("n")
             ok = True
-            if not _is_number(mean) or not -4 <= mean <= 4:
-                found = "it is missing" if "mean" not in raw else f"found {_not_a_number(mean)}"
-                self.problem(f"'{where}.mean' must be a number in -4..4; {found}", pair, _line(raw, "mean", side_line))
-                ok = False
-            if sd is not None and (not _is_number(sd) or sd < 0):
+            if not is_number(mean) or not -4 <= mean <= 4:
+                found = "it is missing" if "mean" not in raw else f"found {not_a_number(mean)}"
                 self.problem(
-                    f"'{where}.sd' must be a number >= 0, found {_not_a_number(sd)}", pair, _line(raw, "sd", side_line)
+                    f"'{where}.mean' must be a number in -4..4; {found}", pair, line_of(raw, "mean", side_line)
+                )
+                ok = False
+            if sd is not None and (not is_number(sd) or sd < 0):
+                self.problem(
+                    f"'{where}.sd' must be a number >= 0, found {not_a_number(sd)}", pair, line_of(raw, "sd", side_line)
                 )
                 ok = False
             # JSON has one kind of number: 30.0 is as whole as 30.
-            if n is not None and (not _is_number(n) or n < 1 or n != int(n)):
-                n_line = _line(raw, "n", side_line)
-                found = _not_a_number(n)
+            if n is not None and (not is_number(n) or n < 1 or n != int(n)):
+                n_line = line_of(raw, "n", side_line)
+                found = not_a_number(n)
                 self.problem(f"'{where}.n' must be a whole number >= 1, found {found}", pair, n_line)
                 ok = False
-            source = self.optional_text(raw.get("source"), f"{where}.source", pair, _line(raw, "source", side_line))
+            source = self.optional_text(raw.get("source"), f"{where}.source", pair, line_of(raw, "source", side_line))
             if ok:
                 out[side] = HumanRating(
                     float(mean), source, None if sd is None else float(sd), None if n is None else int(n)
@@ -1161,12 +670,12 @@ class _Validator:
         if "template" in raw:
             return self.template_pair(raw, label, defaults, line)
         before = len(self.problems)
-        pair_id = self.pair_id(raw, label, _line(raw, "id", line))
+        pair_id = self.pair_id(raw, label, line_of(raw, "id", line))
         label = pair_id or label
         self.keys(raw, PAIR_KEYS, "", label)
 
         def at(key: str) -> int | None:
-            return _line(raw, key, line)
+            return line_of(raw, key, line)
 
         harmful = self.sentence(raw.get("harmful"), "harmful", label, at("harmful"))
         harmless = self.sentence(raw.get("harmless"), "harmless", label, at("harmless"))
@@ -1200,17 +709,17 @@ class _Validator:
         self, raw: dict, label: str, defaults: Mapping[str, Any], line: int | None
     ) -> TemplatePair | None:
         before = len(self.problems)
-        pair_id = self.pair_id(raw, label, _line(raw, "id", line))
+        pair_id = self.pair_id(raw, label, line_of(raw, "id", line))
         label = pair_id or label
         self.keys(raw, TEMPLATE_KEYS, "", label, ignore=PERSONA_KEYS)
-        own = sorted((key for key in raw if key in PERSONA_KEYS), key=lambda key: _line(raw, key, line) or 0)
+        own = sorted((key for key in raw if key in PERSONA_KEYS), key=lambda key: line_of(raw, key, line) or 0)
         if own:
             self.problem(
-                f"template pairs are not rated per persona, so {_key_list(own)} cannot apply "
+                f"template pairs are not rated per persona, so {key_list(own)} cannot apply "
                 "(every generated example would cost two calls per persona): write the pair out with "
                 "'harmful' and 'harmless' to rate it per persona",
                 label,
-                _line(raw, own[0], line),
+                line_of(raw, own[0], line),
             )
         elif defaults.get("personas") is not None or defaults.get("personas_broken"):
             first = defaults.get("personas_line")
@@ -1223,7 +732,7 @@ class _Validator:
             )
 
         def at(key: str) -> int | None:
-            return _line(raw, key, line)
+            return line_of(raw, key, line)
 
         template = self.sentence(raw.get("template"), "template", label, at("template"))
         decides = raw.get("decides")
@@ -1283,7 +792,7 @@ class _Validator:
         out = []
         for name, fillers in value.items():
             where = f"slots.{str(name)[:40]}"
-            slot_line = _line(value, name, line)
+            slot_line = line_of(value, name, line)
             if not isinstance(name, str) or not _TAG_RE.fullmatch(name):
                 self.problem(f"slot name {describe(name)} must be a plain name", pair, slot_line)
                 continue
@@ -1299,7 +808,7 @@ class _Validator:
             harmless = self.fillers(fillers.get("harmless"), f"{where}.harmless", pair, slot_line)
             both = set(harmful) & set(harmless)
             if both:
-                self.problem(f"'{where}' lists {_key_list(sorted(both))} as both harmful and harmless", pair, slot_line)
+                self.problem(f"'{where}' lists {key_list(sorted(both))} as both harmful and harmless", pair, slot_line)
             elif harmful and harmless:
                 out.append(SlotFillers(name, harmful=harmful, harmless=harmless))
         return tuple(out)

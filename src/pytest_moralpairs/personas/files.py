@@ -17,21 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..pairs import (
+from ..yamlfile import (
     MAX_FILE_BYTES,
     MAX_NAME_CHARS,
+    Checker,
     PairFileError,
     Problem,
-    _gc_paused,
-    _is_number,
-    _line,
-    _not_a_number,
-    _shorten,
-    _show_key,
-    _too_large,
-    _Validator,
     describe,
+    gc_paused,
+    is_number,
+    line_of,
+    not_a_number,
     read_yaml,
+    shorten,
+    show_key,
+    too_large,
 )
 from .sets import (
     _PLACEHOLDER_RE,
@@ -82,7 +82,7 @@ def load_personas(path: str | Path, name: str | None = None) -> PersonaSet:
     except OSError as exc:
         raise PersonaFileError([Problem(name, f"cannot read the file: {exc.strerror or exc}")]) from None
     except ValueError:  # a NUL in the path
-        raise PersonaFileError([Problem(_shorten(name, 100), "cannot read the file: not a usable path")]) from None
+        raise PersonaFileError([Problem(shorten(name, 100), "cannot read the file: not a usable path")]) from None
     if isinstance(outcome, PersonaFileError):
         raise PersonaFileError(outcome.problems)
     return outcome
@@ -100,7 +100,7 @@ def _load_cached(real: str, name: str, stamp: tuple[int, int, int]) -> PersonaSe
 
 def parse_personas(text: str | bytes, path: str = "<string>") -> PersonaSet:
     """Validate persona-file text; raises :class:`PersonaFileError` listing every problem."""
-    with _gc_paused():
+    with gc_paused():
         try:
             document, duplicates = read_yaml(text, path)
         except PairFileError as exc:
@@ -136,7 +136,7 @@ class _Dimension:
 
 
 def validate_persona_list(
-    checker: _Validator, value: Any, what: str, pair: str | None, line: int | None, *, inline: bool = False
+    checker: Checker, value: Any, what: str, pair: str | None, line: int | None, *, inline: bool = False
 ) -> tuple[Persona, ...] | None:
     """The personas of a list (a persona file's ``personas``, or a pair file's inline list),
     problems reported through ``checker``; None if there were any."""
@@ -170,7 +170,7 @@ def validate_persona_list(
                     f"'{where}.weight': weights belong in a persona file, whose 'broad' persona they are compared "
                     "against; an inline list has no weights",
                     pair,
-                    _line(raw, "weight", item_line),
+                    line_of(raw, "weight", item_line),
                 )
         else:
             checker.problem(
@@ -180,14 +180,14 @@ def validate_persona_list(
                 item_line,
             )
             continue
-        text = _text(checker, raw.get("description"), text_what, pair, _line(raw, "description", item_line))
+        text = _text(checker, raw.get("description"), text_what, pair, line_of(raw, "description", item_line))
         raw_id = raw.get("id")
-        if raw_id is not None and not _good_id(checker, raw_id, f"{where}.id", pair, _line(raw, "id", item_line)):
+        if raw_id is not None and not _good_id(checker, raw_id, f"{where}.id", pair, line_of(raw, "id", item_line)):
             raw_id = None
         # A bad weight is reported here and kept: it was given, so it counts for "every one or none".
         weight = raw.get("weight") if not inline else None
         if weight is not None:
-            _good_weight(checker, weight, f"{where}.weight", pair, _line(raw, "weight"))
+            _good_weight(checker, weight, f"{where}.weight", pair, line_of(raw, "weight"))
         if text is not None:
             rows.append((raw_id, text, weight, item_line))
     seen_text: dict[str, int] = {}
@@ -239,12 +239,12 @@ def _too_light(what: str, weight: Any) -> str:
 
 
 def _twice(text: str, first: str, line: int | None) -> str:
-    found = ("" if first == text else f" as {_shorten(first)!r}") + (f" on line {line}" if line else "")
+    found = ("" if first == text else f" as {shorten(first)!r}") + (f" on line {line}" if line else "")
     hint = "" if first == text else "; letter case, spacing and a final '.' do not make another persona"
-    return f"the persona {_shorten(text)!r} twice" + (f" (first{found})" if found else "") + hint
+    return f"the persona {shorten(text)!r} twice" + (f" (first{found})" if found else "") + hint
 
 
-def _text(checker: _Validator, value: Any, what: str, pair: str | None, line: int | None) -> str | None:
+def _text(checker: Checker, value: Any, what: str, pair: str | None, line: int | None) -> str | None:
     if value is None:
         checker.problem(f"missing '{what}': the text that describes the persona", pair, line)
         return None
@@ -264,7 +264,7 @@ def _text(checker: _Validator, value: Any, what: str, pair: str | None, line: in
     return " ".join(text.split())
 
 
-def _good_id(checker: _Validator, value: Any, what: str, pair: str | None, line: int | None) -> bool:
+def _good_id(checker: Checker, value: Any, what: str, pair: str | None, line: int | None) -> bool:
     if not isinstance(value, str) or len(value) > MAX_NAME_CHARS or not _ID_RE.fullmatch(value):
         checker.problem(
             f"'{what}' must be a name of up to {MAX_NAME_CHARS} letters, digits, '_' or '-', starting with a letter "
@@ -279,17 +279,17 @@ def _good_id(checker: _Validator, value: Any, what: str, pair: str | None, line:
     return True
 
 
-def _good_weight(checker: _Validator, value: Any, what: str, pair: str | None, line: int | None) -> bool:
-    if _too_large(value) and value > 0:  # a whole number of 309 digits or more: no float holds it
+def _good_weight(checker: Checker, value: Any, what: str, pair: str | None, line: int | None) -> bool:
+    if too_large(value) and value > 0:  # a whole number of 309 digits or more: no float holds it
         checker.problem(f"'{what}' is too large to compute with (at most 1.0e+308): scale the weights down", pair, line)
         return False
-    if not _is_number(value) or value <= 0:
-        checker.problem(f"'{what}' must be a number > 0 (a population share), found {_not_a_number(value)}", pair, line)
+    if not is_number(value) or value <= 0:
+        checker.problem(f"'{what}' must be a number > 0 (a population share), found {not_a_number(value)}", pair, line)
         return False
     return True
 
 
-class _PersonaValidator(_Validator):
+class _PersonaValidator(Checker):
     """The pair-file validator's checks (keys, text, repeated keys) applied to a persona file."""
 
     def persona_set(self, document: Any) -> PersonaSet:
@@ -310,18 +310,19 @@ class _PersonaValidator(_Validator):
         self.keys(document, FILE_KEYS, "", None)
         version = document.get("version", 1)
         if isinstance(version, bool) or version != 1:
-            self.problem(f"'version' must be 1, found {describe(version)}", line=_line(document, "version"))
+            self.problem(f"'version' must be 1, found {describe(version)}", line=line_of(document, "version"))
         description = self.optional_text(
-            document.get("description"), "description", None, _line(document, "description")
+            document.get("description"), "description", None, line_of(document, "description")
         )
         broad = None
         if document.get("broad") is not None:
-            broad = _text(self, document.get("broad"), "broad", None, _line(document, "broad"))
+            broad = _text(self, document.get("broad"), "broad", None, line_of(document, "broad"))
         has_list, has_grid = "personas" in document, "dimensions" in document
         result: PersonaSet | None = None
         if has_list and has_grid:
             self.problem(
-                "give either 'personas' (a list) or 'dimensions' (a grid), not both", line=_line(document, "dimensions")
+                "give either 'personas' (a list) or 'dimensions' (a grid), not both",
+                line=line_of(document, "dimensions"),
             )
         elif not has_list and not has_grid:
             self.problem("missing key 'personas' (a list of personas) or 'dimensions' (a grid to expand)")
@@ -330,16 +331,16 @@ class _PersonaValidator(_Validator):
                 if key in document:
                     self.problem(
                         f"'{key}' describes the personas of a grid: it needs 'dimensions', not a 'personas' list",
-                        line=_line(document, key),
+                        line=line_of(document, key),
                     )
-            personas = validate_persona_list(self, document["personas"], "personas", None, _line(document, "personas"))
+            personas = validate_persona_list(
+                self, document["personas"], "personas", None, line_of(document, "personas")
+            )
             if personas is not None:
                 result = self.list_set(personas, broad, description, document)
         else:
             result = self.grid_set(document, broad, description)
-        for mapping, key, line in self.duplicates:
-            if id(mapping) not in self.checked:
-                self.problem(f"duplicate key {_show_key(key)}: a key may appear only once in a mapping", line=line)
+        self.unchecked_duplicates()
         if self.problems or result is None:
             raise PersonaFileError(sorted(self.problems, key=lambda p: p.line or 0))
         return result
@@ -359,12 +360,12 @@ class _PersonaValidator(_Validator):
         self.problem(
             "'broad' is compared with the weighted mix of the personas, which have no weights: "
             "give them weights, or leave 'broad' out",
-            line=_line(doc, "broad"),
+            line=line_of(doc, "broad"),
         )
 
     def grid_set(self, doc: dict, broad: str | None, description: str | None) -> PersonaSet | None:
         before = len(self.problems)
-        dimensions = self.dimensions(doc.get("dimensions"), _line(doc, "dimensions"))
+        dimensions = self.dimensions(doc.get("dimensions"), line_of(doc, "dimensions"))
         names = [d.name for d in dimensions]
         template = self.template(doc, "template", set(names) | {"broad"}, required=set(names), broad=broad)
         marginal = self.template(doc, "marginal", {"value", "broad"}, required={"value"}, broad=broad)
@@ -387,7 +388,7 @@ class _PersonaValidator(_Validator):
         if marginal is not None and broad is None:
             self.problem(
                 "'marginal' personas sit between 'broad' and the grid cells: give 'broad' too",
-                line=_line(doc, "marginal"),
+                line=line_of(doc, "marginal"),
             )
             return None
         count = math.prod(len(d.values) for d in dimensions)
@@ -395,7 +396,7 @@ class _PersonaValidator(_Validator):
             self.problem(
                 f"the grid expands to {count:,} personas; the limit is {MAX_PERSONAS:,} (each costs two calls per "
                 "pair): drop values or dimensions",
-                line=_line(doc, "dimensions"),
+                line=line_of(doc, "dimensions"),
             )
             return None
         if weighted_grid and not self.weights_usable(dimensions):
@@ -412,17 +413,17 @@ class _PersonaValidator(_Validator):
         except SamePersonas as twins:
             texts = {(d.name, v.id): v.text for d in dimensions for v in d.values}
             first, second = (
-                "(" + ", ".join(f"{n}: {_shorten(texts[n, vid])}" for n, vid in cell.attributes) + ")"
+                "(" + ", ".join(f"{n}: {shorten(texts[n, vid])}" for n, vid in cell.attributes) + ")"
                 for cell in (twins.first, twins.second)
             )
             self.problem(
-                f"the cells {first} and {second} are both described as {_shorten(twins.second.description)!r} "
+                f"the cells {first} and {second} are both described as {shorten(twins.second.description)!r} "
                 "(letter case, spacing and a final '.' aside): one persona would count twice; make the "
                 + ("'template' tell the values apart" if template is not None else "values differ"),
-                line=_line(doc, "template") if template is not None else _line(doc, "dimensions"),
+                line=line_of(doc, "template") if template is not None else line_of(doc, "dimensions"),
             )
         except ValueError as exc:  # the checks above leave none; never a traceback all the same
-            self.problem(f"cannot expand the grid: {exc}", line=_line(doc, "dimensions"))
+            self.problem(f"cannot expand the grid: {exc}", line=line_of(doc, "dimensions"))
         return None
 
     def weights_usable(self, dimensions: list[_Dimension]) -> bool:
@@ -439,7 +440,7 @@ class _PersonaValidator(_Validator):
             return False
         # The lightest cell combines each dimension's lightest value; its weight is their product.
         if math.prod(share for _, share in lightest) == 0:
-            cell = ", ".join(f"{d.name}: {_shorten(v.text)}" for d, (v, _) in zip(dimensions, lightest, strict=True))
+            cell = ", ".join(f"{d.name}: {shorten(v.text)}" for d, (v, _) in zip(dimensions, lightest, strict=True))
             self.problem(
                 f"the cell ({cell}) is too small a share of the population to count: the product of its values' "
                 "shares rounds to 0; give these values larger weights",
@@ -452,7 +453,7 @@ class _PersonaValidator(_Validator):
         value = doc.get(key)
         if value is None:
             return None
-        line = _line(doc, key)
+        line = line_of(doc, key)
         text = _text(self, value, key, None, line)
         if text is None:
             return None
@@ -461,7 +462,7 @@ class _PersonaValidator(_Validator):
         if unknown:
             choices = ", ".join("{" + a + "}" for a in sorted(allowed))
             self.problem(
-                f"'{key}' has the placeholder {{{_shorten(unknown[0])}}}, which names nothing; it may use {choices}",
+                f"'{key}' has the placeholder {{{shorten(unknown[0])}}}, which names nothing; it may use {choices}",
                 line=line,
             )
             return None
@@ -489,10 +490,10 @@ class _PersonaValidator(_Validator):
             return []
         self.checked.add(id(value))
         for key, dup_line in getattr(value, "duplicates", ()):
-            self.problem(f"duplicate dimension {_show_key(key)}: each dimension may be given once", line=dup_line)
+            self.problem(f"duplicate dimension {show_key(key)}: each dimension may be given once", line=dup_line)
         out = []
         for name, raw in value.items():
-            dim_line = _line(value, name, line)
+            dim_line = line_of(value, name, line)
             if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not _DIMENSION_RE.fullmatch(name):
                 self.problem(
                     f"dimension name {describe(name)} is not usable as a {{placeholder}}: use up to "
@@ -530,22 +531,22 @@ class _PersonaValidator(_Validator):
                     line=item_line,
                 )
                 continue
-            text = self.value_text(item.get("text"), f"{where}.text", _line(item, "text", item_line))
+            text = self.value_text(item.get("text"), f"{where}.text", line_of(item, "text", item_line))
             raw_id = item.get("id")
-            if raw_id is not None and not _good_id(self, raw_id, f"{where}.id", None, _line(item, "id", item_line)):
+            if raw_id is not None and not _good_id(self, raw_id, f"{where}.id", None, line_of(item, "id", item_line)):
                 continue
             weight = item.get("weight")
-            if weight is not None and not _good_weight(self, weight, f"{where}.weight", None, _line(item, "weight")):
+            if weight is not None and not _good_weight(self, weight, f"{where}.weight", None, line_of(item, "weight")):
                 continue
             if text is None:
                 continue
             value_id = raw_id if raw_id is not None else slug(text, 30)
             for other in dimension.values:
                 if persona_key(other.text) == persona_key(text):
-                    written = "" if other.text == text else f" ({_shorten(other.text)!r})"
+                    written = "" if other.text == text else f" ({shorten(other.text)!r})"
                     hint = ": letter case, spacing and a final '.' do not make another value" if written else ""
                     self.problem(
-                        f"'{where}' has the same text {_shorten(text)!r} as the value on line {other.line}"
+                        f"'{where}' has the same text {shorten(text)!r} as the value on line {other.line}"
                         + written
                         + hint,
                         line=item_line,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping, Sequence, Union
 
-from ..pairs import SIDES, _is_number
+from ..pairs import SIDES
+from ..yamlfile import is_number
 from .distribution import MinSpread, histogram, spread, weighted_mean
 from .verdict import ConsistencyCheck, PersonaResult, PersonaVerdict, SpreadCheck
 
@@ -34,7 +35,7 @@ def _value(rating: RatingLike, persona: str, side: str) -> tuple[float, str | No
     values, raw, model = [], None, None
     for item in many:
         value = getattr(item, "value", item)
-        if not _is_number(value):
+        if not is_number(value):
             raise ValueError(f"judge_personas(): the {side} sentence has no usable rating for persona {persona!r}")
         values.append(float(value))
         if raw is None:

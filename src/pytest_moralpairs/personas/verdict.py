@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..pairs import _shorten
+from ..yamlfile import shorten
 from .distribution import BUCKETS, _fmt, _fmt_sd
 
 
@@ -268,7 +268,7 @@ class PersonaVerdict:
             )
             for r in failed[:limit]:
                 ratings = f"{_fmt(r.harmful_rating):>7}  {_fmt(r.harmless_rating):>8}  {_fmt(r.gap):>4}"
-                lines.append(f"    {_shorten(r.persona, 40):<{width}}  {ratings}  {_shorten(r.description, 70)}")
+                lines.append(f"    {shorten(r.persona, 40):<{width}}  {ratings}  {shorten(r.description, 70)}")
             if len(failed) > limit:
                 lines.append(f"    ... and {len(failed) - limit} more")
             shared = self.shared_by_failed
@@ -292,9 +292,9 @@ class PersonaVerdict:
             )
             for c in bad[:limit]:
                 lines.append(
-                    f"    {_shorten(c.persona, 40)} ({c.side}): rated {_fmt(c.rating)}, weighted mix of "
+                    f"    {shorten(c.persona, 40)} ({c.side}): rated {_fmt(c.rating)}, weighted mix of "
                     f"{c.members} {'personas' if c.over == 'personas' else c.over + ' groups'} "
-                    f"{_fmt(round(c.mix, 2))}, off by {c.difference:.2f}  {_shorten(c.description, 60)}"
+                    f"{_fmt(round(c.mix, 2))}, off by {c.difference:.2f}  {shorten(c.description, 60)}"
                 )
             if len(bad) > limit:
                 lines.append(f"    ... and {len(bad) - limit} more")

@@ -50,19 +50,18 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, Union
 
-from ..pairs import (
+from ..yamlfile import (
     MAX_NAME_CHARS,
+    Checker,
     PairFileError,
     Problem,
-    _control_character,
-    _gc_paused,
-    _line,
-    _shorten,
-    _show_key,
-    _Validator,
+    control_character,
     describe,
+    gc_paused,
+    line_of,
     read_file,
     read_yaml,
+    shorten,
 )
 
 #: Slot names appear in ``{slot}`` placeholders: keep them to Python identifiers.
@@ -129,14 +128,14 @@ def _slot_problems(name: Any, harmful: tuple[Any, ...], harmless: tuple[Any, ...
             problems.append(f"'{side}' lists a filler twice")
     both = [f for f in harmful if f in harmless]
     if both:
-        problems.append(f"{_shorten(both[0])!r} is listed as both harmful and harmless")
+        problems.append(f"{shorten(both[0])!r} is listed as both harmful and harmless")
     return problems
 
 
 def _filler_problem(filler: Any) -> str | None:
     if not isinstance(filler, str):
         return f"a filler that is not text: {describe(filler)}"
-    control = _control_character(filler)
+    control = control_character(filler)
     if control is not None:  # fillers are printed in generated sentences and messages
         return f"a filler containing {control}"
     if not filler.strip():
@@ -200,7 +199,7 @@ class Lexicon:
         try:
             return self.slots[name]
         except KeyError:
-            raise TemplateError(f"unknown slot {{{_shorten(name)}}}{_known(name, self.slots)}") from None
+            raise TemplateError(f"unknown slot {{{shorten(name)}}}{_known(name, self.slots)}") from None
 
 
 def _known(name: str, slots: Mapping[str, Slot]) -> str:
@@ -237,7 +236,7 @@ def parse_template(text: str) -> tuple[str, ...]:
     """
     if not isinstance(text, str):
         raise TemplateError(f"a template must be text, found {describe(text)}")
-    shown = repr(_shorten(text, 60))
+    shown = repr(shorten(text, 60))
     try:
         parts = list(string.Formatter().parse(text))
     except ValueError as exc:
@@ -252,7 +251,7 @@ def parse_template(text: str) -> tuple[str, ...]:
             raise TemplateError(f"empty placeholder {{}} in template {shown}: write the slot name, as in {{verb}}")
         if not _SLOT_RE.fullmatch(name) or spec or conversion:
             raise TemplateError(
-                f"placeholder {{{_shorten(name)}...}} in template {shown} is not a bare slot name such as {{verb}}"
+                f"placeholder {{{shorten(name)}...}} in template {shown} is not a bare slot name such as {{verb}}"
             )
         if name not in names:
             names.append(name)
@@ -275,18 +274,18 @@ class Template:
 
     def __post_init__(self) -> None:
         names = parse_template(self.text)
-        shown = repr(_shorten(self.text, 60))
+        shown = repr(shorten(self.text, 60))
         if not names:
             raise TemplateError(f"template {shown} has no {{slot}} placeholders: there is nothing to vary")
         if self.decides is not None and self.decides not in names:
             raise TemplateError(
-                f"the decisive slot {{{_shorten(str(self.decides))}}} is not in template {shown}, "
+                f"the decisive slot {{{shorten(str(self.decides))}}} is not in template {shown}, "
                 f"which has {', '.join('{' + n + '}' for n in names)}"
             )
         overrides: dict[str, Slot] = {}
         for name, value in dict(self.slots_override).items():
             if name not in names:
-                raise TemplateError(f"slots_override names {{{_shorten(str(name))}}}, which template {shown} lacks")
+                raise TemplateError(f"slots_override names {{{shorten(str(name))}}}, which template {shown} lacks")
             overrides[name] = _as_slot(name, value)
         object.__setattr__(self, "slots_override", MappingProxyType(overrides))
 
@@ -303,7 +302,7 @@ class Template:
             if slot is None:
                 if name not in lexicon.slots:
                     raise TemplateError(
-                        f"template {_shorten(self.text, 60)!r}: unknown slot {{{name}}}{_known(name, lexicon.slots)}"
+                        f"template {shorten(self.text, 60)!r}: unknown slot {{{name}}}{_known(name, lexicon.slots)}"
                     )
                 slot = lexicon.slots[name]
             out[name] = slot
@@ -476,7 +475,7 @@ def _lexicon_error(exc: PairFileError) -> LexiconFileError:
 
 def parse_lexicon(text: str | bytes, path: str = "<string>") -> Lexicon:
     """Validate lexicon-file text; raises :class:`LexiconFileError` listing every problem."""
-    with _gc_paused():
+    with gc_paused():
         try:
             document, duplicates = read_yaml(text, path)
         except PairFileError as exc:
@@ -484,7 +483,7 @@ def parse_lexicon(text: str | bytes, path: str = "<string>") -> Lexicon:
     return _LexiconValidator(path, duplicates).lexicon(document)
 
 
-class _LexiconValidator(_Validator):
+class _LexiconValidator(Checker):
     """The pair-file validator's checks (keys, text) applied to a lexicon file."""
 
     def problem(self, message: str, pair: str | None = None, line: int | None = None) -> None:
@@ -501,21 +500,19 @@ class _LexiconValidator(_Validator):
         self.keys(document, TOP_KEYS, "", None)
         version = document.get("version", 1)
         if isinstance(version, bool) or version != 1:
-            self.problem(f"'version' must be 1, found {describe(version)}", line=_line(document, "version"))
-        self.optional_text(document.get("description"), "description", None, _line(document, "description"))
+            self.problem(f"'version' must be 1, found {describe(version)}", line=line_of(document, "version"))
+        self.optional_text(document.get("description"), "description", None, line_of(document, "description"))
         replace = document.get("replace", False)
         if not isinstance(replace, bool):
-            self.problem(f"'replace' must be true or false, found {describe(replace)}", line=_line(document, "replace"))
+            self.problem(
+                f"'replace' must be true or false, found {describe(replace)}", line=line_of(document, "replace")
+            )
             replace = False
         if "slots" not in document and "names" not in document:
             self.problem("a lexicon file needs 'slots' (and may have 'names'); it has neither")
-        slots = self.slots(document.get("slots"), _line(document, "slots")) if "slots" in document else {}
-        names = self.names(document.get("names"), _line(document, "names")) if "names" in document else ()
-        for mapping, key, line in self.duplicates:
-            if id(mapping) not in self.checked:
-                self.problem(f"duplicate key {_show_key(key)}: a key may appear only once in a mapping", line=line)
-        if self.problems:
-            raise LexiconFileError(sorted(self.problems, key=lambda p: p.line or 0))
+        slots = self.slots(document.get("slots"), line_of(document, "slots")) if "slots" in document else {}
+        names = self.names(document.get("names"), line_of(document, "names")) if "names" in document else ()
+        self.finish(LexiconFileError)
         return Lexicon(slots, names, replace=replace, path=self.path)
 
     def slots(self, value: Any, line: int | None) -> dict[str, Slot]:
@@ -531,12 +528,12 @@ class _LexiconValidator(_Validator):
             first = firsts.get(key)
             self.problem(
                 "duplicate slot name: each slot may be defined once" + (f" (first on line {first})" if first else ""),
-                _shorten(key) if isinstance(key, str) else describe(key),
+                shorten(key) if isinstance(key, str) else describe(key),
                 dup_line,
             )
         out: dict[str, Slot] = {}
         for key, raw in value.items():
-            slot_line = _line(value, key, line)
+            slot_line = line_of(value, key, line)
             if not isinstance(key, str) or len(key) > MAX_NAME_CHARS or not _SLOT_RE.fullmatch(key):
                 self.problem(
                     f"slot name {describe(key)} is not usable in a {{placeholder}}: use up to {MAX_NAME_CHARS} "
@@ -556,17 +553,17 @@ class _LexiconValidator(_Validator):
             return None
         before = len(self.problems)
         self.keys(raw, SLOT_KEYS, "", name)
-        self.optional_text(raw.get("note"), "note", name, _line(raw, "note", line))
+        self.optional_text(raw.get("note"), "note", name, line_of(raw, "note", line))
         sides: dict[str, tuple[str, ...]] = {}
         side_lines: dict[str, dict[str, int | None]] = {}
         for side in POLARITIES:
-            side_line = _line(raw, side, line)
+            side_line = line_of(raw, side, line)
             fillers, lines = self.fillers(raw.get(side), side, side in raw, name, side_line)
             sides[side], side_lines[side] = fillers, lines
         for filler in sides["harmless"]:
             if filler in side_lines["harmful"]:
                 self.problem(
-                    f"filler {_shorten(filler)!r} is listed as both harmful (line {side_lines['harmful'][filler]}) "
+                    f"filler {shorten(filler)!r} is listed as both harmful (line {side_lines['harmful'][filler]}) "
                     "and harmless: a filler has one polarity in a slot (override it in a template where context "
                     "flips it)",
                     name,
@@ -600,7 +597,7 @@ class _LexiconValidator(_Validator):
                 self.problem(f"'{side}' has {reason}", slot, item_line)
             elif filler in lines:
                 self.problem(
-                    f"'{side}' lists {_shorten(filler)!r} twice (first on line {lines[filler]})", slot, item_line
+                    f"'{side}' lists {shorten(filler)!r} twice (first on line {lines[filler]})", slot, item_line
                 )
             else:
                 fillers.append(filler)
@@ -626,7 +623,7 @@ class _LexiconValidator(_Validator):
             elif name == PERSON:
                 self.problem(f"'names' lists {PERSON!r} itself: replacing it by itself is no edit", line=item_line)
             elif name in names:
-                self.problem(f"'names' lists {_shorten(name)!r} twice", line=item_line)
+                self.problem(f"'names' lists {shorten(name)!r} twice", line=item_line)
             else:
                 names.append(name)
         return tuple(names)
