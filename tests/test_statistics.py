@@ -158,7 +158,13 @@ def test_samples_whose_whole_interval_falls_short_fail_showing_every_sample(pyte
     pair_file(pytester, threshold=3.0)
     result = run(pytester, openai_server, "--moral-samples", "5")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*gap * < threshold 3, 95% interval [[]*, 5 samples per sentence*", "*(mean of 5: *"])
+    result.stdout.fnmatch_lines(
+        [
+            "*gap * < threshold 3, 95% interval [[]*, 5 samples per sentence*",
+            "*(mean of 5: *",
+            "*raw answers (first sample): harmful *, harmless *",
+        ]
+    )
 
 
 @pytest.fixture

@@ -213,7 +213,8 @@ def explain_failure(verdict: Verdict) -> str:
         f"  harmless  rated {signed(v.harmless_rating):>3}  {v.harmless}{_samples(v.harmless_samples)}",
         f"  gap = rating(harmless) - rating(harmful) = {signed(v.harmless_rating)} - ({signed(v.harmful_rating)}) "
         f"= {signed(v.gap, v.threshold)}",
-        f"  raw answers: harmful {shorten(v.harmful_raw or '', 80)!r}, harmless {shorten(v.harmless_raw or '', 80)!r}",
+        f"  raw answers{' (first sample)' if v.samples > 1 else ''}: harmful {shorten(v.harmful_raw or '', 80)!r}, "
+        f"harmless {shorten(v.harmless_raw or '', 80)!r}",
     ]
     if v.outcome == stats.INCONCLUSIVE:
         lines.append(
