@@ -299,7 +299,7 @@ def test_a_completion_kwargs_hook_failing_for_one_test_leaves_the_next_tests_rat
     only_the_message(result)
 
 
-def test_a_build_messages_hook_calling_pytest_skip_fails_the_test_naming_the_hook(pytester: pytest.Pytester) -> None:
+def test_a_build_messages_hook_calling_pytest_skip_errors_the_test_naming_the_hook(pytester: pytest.Pytester) -> None:
     # Not a skip: hooks also run in the batch that rates every pair before the first test, where a
     # skip cannot mean one test. The same hook fails a YAML pair and a fixture's test alike.
     project(pytester, "def test_rates(moral_rate):\n    moral_rate(HURT)\n")
@@ -313,7 +313,7 @@ def test_a_build_messages_hook_calling_pytest_skip_fails_the_test_naming_the_hoo
         """
     )
     result = pytester.runpytest("--moral-model", MODEL)
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["the pytest_moralpairs_build_messages hook raised Skipped: not today"])
     only_the_message(result)
 

@@ -23,6 +23,7 @@ from pytest_moralpairs.answers import LOGPROB_OPTIONS, UnparseableAnswer, rating
 from pytest_moralpairs.cache import CachedAnswer, ResponseCache
 from pytest_moralpairs.engine import ERROR_NO_LOGPROBS, ERROR_NOT_CALLED, ModelSettings, RatingEngine, RatingRequest
 from pytest_moralpairs.llm import LiteLLMBackend, logprob_positions
+from pytest_moralpairs.plugin import EXIT_RATING_ERRORS
 from pytest_moralpairs.prompt import DEFAULT_PROMPT
 from pytest_moralpairs.providers.lexical import lexical_rating, lexical_score
 from pytest_moralpairs.providers.litellm_provider import answer_logprobs
@@ -348,6 +349,20 @@ def test_a_server_that_refuses_the_log_probability_parameters_stops_the_run_the_
         [f"*Interrupted: moralpairs: the model {MODEL} does not accept a request for log-probabilities*"]
     )
     assert openai_server.count == 1  # no further call once the first is refused
+
+
+def test_a_limit_on_the_number_of_log_probabilities_is_an_error_of_the_pair_not_a_stop(pytester, openai_server):
+    # The model gives log-probabilities, only fewer alternatives than asked: that is no reason to
+    # tell the user to give up on log-prob scoring.
+    openai_server.default = Reply.error(400, "top_logprobs 20 exceeds the maximum of 5")
+    write_pairs(pytester, ("p", "harm", "help"))
+
+    result = run(pytester, openai_server, "--moral-scoring=logprobs")
+
+    assert result.ret == EXIT_RATING_ERRORS
+    result.assert_outcomes(errors=1)
+    assert "does not accept a request for log-probabilities" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*bad request: top_logprobs 20 exceeds the maximum of 5*"])
 
 
 @pytest.mark.parametrize(

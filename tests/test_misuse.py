@@ -236,3 +236,31 @@ def test_an_ini_replay_value_that_is_not_true_or_false_names_the_option(pytester
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*ini option moral_replay must be true or false, got 'maybe'"])
+
+
+def test_a_result_hook_calling_pytest_fail_is_one_line_in_the_summary_too(pytester):
+    pytester.makeconftest(RESULT_HOOKS.format(body="pytest.fail('no job summary here')"))
+    write_pairs(pytester, ("fed", "Person X poisoned the dog.", "Person X fed the dog."))
+
+    result = offline(pytester, "--moral-model", OFFLINE)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["the pytest_moralpairs_result hook raised Failed: no job summary here (for *::fed*"])
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
+def test_a_cache_folder_name_no_file_system_takes_is_a_usage_error(pytester):
+    write_pairs(pytester, PONY)
+
+    result = offline(pytester, "--moral-model", OFFLINE, "--moral-cache-dir", "x" * 300)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*the response cache cannot be kept in 'xxx*: File name too long"])
+
+
+def test_collecting_only_creates_no_cache_folder(pytester):
+    write_pairs(pytester, PONY)
+
+    offline(pytester, "--moral-model", OFFLINE, "--moral-cache-dir", "kept/cache", "--co")
+
+    assert not (pytester.path / "kept").exists()

@@ -12,7 +12,6 @@ import os
 import re
 import textwrap
 import threading
-import time
 import tracemalloc
 from dataclasses import FrozenInstanceError
 from importlib import resources
@@ -947,7 +946,8 @@ def test_python_tags_are_refused_and_never_run(tmp_path):
     marker = tmp_path / "ran"
     text = pair_doc(f"note: !!python/object/apply:os.system ['touch {marker}']")
     problem = problems_of(text)[0]
-    assert "the tag '!!python/object/apply:os.system' is not allowed: pair files are plain YAML" in problem.message
+    refused = "the tag '!!python/object/apply:os.system' is not allowed: the plugin's files are plain YAML"
+    assert refused in problem.message
     assert problem.line == 5
     assert not marker.exists()
 
@@ -968,20 +968,17 @@ def _billion_laughs() -> str:
     return "\n".join(lines) + "\n" + pair_doc("tags: *a9")
 
 
-def test_an_alias_bomb_is_refused_fast_without_expanding_it():
+def test_an_alias_bomb_is_refused_without_expanding_it():
     text = _billion_laughs()
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         message = message_of(text)
-        elapsed = time.perf_counter() - started
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert "aliases (*name) expand to 8.34e+09 repeated values, more than the 100,000 allowed" in message
     assert "billion laughs" in message
-    assert elapsed < 0.5
-    assert peak < 5_000_000
+    assert peak < 5_000_000  # refused before anything is expanded (speed: benchmarks/, not tests)
 
 
 def test_aliases_may_repeat_modest_amounts():

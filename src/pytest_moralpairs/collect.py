@@ -179,7 +179,7 @@ class PairItem(MoralItem):
             from .personas import judge_personas
 
             across = judge_personas(pair, rated.personas, threshold=run.threshold_for(pair.threshold))
-        judge_and_record(self, verdict, "pair", rated.baseline, across)
+        judge_and_record(self, verdict, "pair", rated.baseline, across, pair.prompt)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, (self.pair.line - 1 if self.pair.line else None), f"moral pair {self.pair.id}"
@@ -282,7 +282,10 @@ class GeneratedItem(MoralItem):
             record(
                 self,
                 run.describe(
-                    checks.verdict_result(failure.verdict, self.check, exploration.examples), self.nodeid, self.check
+                    checks.verdict_result(failure.verdict, self.check, exploration.examples),
+                    self.nodeid,
+                    self.check,
+                    prompt=pair.prompt,
                 ),
             )
             reproduce = (
@@ -292,7 +295,7 @@ class GeneratedItem(MoralItem):
             )
             raise checks.GeneratedFailure(failure, pair.template, self.check, exploration.examples, reproduce) from None
         except RatingError as error:
-            record_error(self, label, error.rating, error.side or "", pair.threshold, self.check)
+            record_error(self, label, error.rating, error.side or "", pair.threshold, self.check, prompt=pair.prompt)
             raise
         except Unsatisfiable:
             # Every example was filtered out: no edit applies to any sentence of the template.
@@ -306,7 +309,10 @@ class GeneratedItem(MoralItem):
             record(
                 self,
                 run.describe(
-                    checks.verdict_result(exploration.last, self.check, exploration.examples), self.nodeid, self.check
+                    checks.verdict_result(exploration.last, self.check, exploration.examples),
+                    self.nodeid,
+                    self.check,
+                    prompt=pair.prompt,
                 ),
             )
 
@@ -341,13 +347,15 @@ class InconclusiveWarning(UserWarning):
     """A pair whose gap interval contains the threshold, run with ``--moral-inconclusive=warn``."""
 
 
-def judge_and_record(node: Any, verdict: Any, kind: str, baseline: Any = None, personas: Any = None) -> None:
+def judge_and_record(
+    node: Any, verdict: Any, kind: str, baseline: Any = None, personas: Any = None, prompt: Any = None
+) -> None:
     """Record the verdict's result on ``node`` (with the baseline model's and the saved run's
     gaps, and the verdict across personas), then fail as the run's gate says: a failed (or, by
     choice, inconclusive) pair, a pair that did not hold across its personas, or a gap that
     dropped by more than ``--moral-compare-fail`` against the saved run."""
     run = _run_of(node)
-    result = run.describe(verdict.to_dict(), node.nodeid, kind, baseline, personas)
+    result = run.describe(verdict.to_dict(), node.nodeid, kind, baseline, personas, prompt)
     record(node, result)
     regression = explain_regression(result, run.settings.compare_fail) if result.get("regressed") else None
     reports = []
@@ -391,6 +399,7 @@ def record_error(
     kind: str,
     pair: Any = None,
     persona: str | None = None,
+    prompt: Any = None,
 ) -> None:
     """Record that the pair could not be rated (with its saved run's result, if any)."""
     run = _run_of(node)
@@ -400,7 +409,7 @@ def record_error(
     if persona is not None:
         result["error"] = f"{side}, as persona {persona!r}: {rating.error}"
         result["error_persona"] = persona
-    record(node, run.describe(result, node.nodeid, kind))
+    record(node, run.describe(result, node.nodeid, kind, prompt=prompt or getattr(pair, "prompt", None)))
 
 
 def error_result(nodeid: str, pair_id: str, rating: Any, side: str, threshold: float | None = None) -> dict[str, Any]:

@@ -177,9 +177,11 @@ def _no_logprobs_message(request: RatingRequest, refused: bool = False) -> str:
 
 
 def _refuses_logprobs(fault: Fault) -> bool:
-    """A bad request that names the log-prob parameters: litellm's "anthropic does not support
-    parameters: ['logprobs', 'top_logprobs']", or a server's own refusal of them."""
-    return "logprobs" in fault.message.lower().replace("_", "")
+    """A bad request refusing the log-prob parameters as such: litellm's "anthropic does not
+    support parameters: ['logprobs', 'top_logprobs']", or a server's "logprobs are not supported".
+    Not a limit on them ("top_logprobs 20 exceeds max 5"): that is an ordinary bad request."""
+    text = fault.message.lower()
+    return "logprobs" in text and any(sign in text for sign in ("not support", "unsupported", "not available"))
 
 
 #: ``async (request) -> Answer`` (or the answer text); raises on a failed call.
@@ -481,7 +483,9 @@ class RatingEngine:
         credentials, the cost limit), or None."""
         if self.interrupted:
             return "the run was interrupted"
-        fatal = self.fatal_by_model.get(request.model.model)
+        # The run stops for a model under test: nothing more is sent, to any model. A yardstick's
+        # failure stops only its own calls.
+        fatal = self.fatal or self.fatal_by_model.get(request.model.model)
         if fatal is not None:
             return fatal
         if self.max_cost is not None and self.usage.cost >= self.max_cost:

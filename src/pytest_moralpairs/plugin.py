@@ -31,7 +31,7 @@ from .engine import RatingError, Usage
 from .prompt import BUILTIN_PROMPTS, PromptTemplate
 from .report.progress import ProgressLine
 from .report.terminal import alignment_lines, baseline_lines, compare_lines, gate_line, persona_lines, summary_lines
-from .run import MoralRun, is_xdist_worker
+from .run import MoralRun, hook_errors, hook_raised, is_xdist_worker
 from .settings import NO_MODEL_MESSAGE, SettingsError, check_setting, resolve
 from .stats import INCONCLUSIVE, pass_rate
 from .verdicts import Verdict
@@ -309,21 +309,25 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _unusable_cache_dir(settings: Any) -> str | None:
     """Why the response cache cannot live in ``--moral-cache-dir``, or None: found now, before any
-    call is made, rather than as an INTERNALERROR when the first answer is to be kept."""
+    call is made, rather than as an INTERNALERROR when the first answer is to be kept. Nothing is
+    created here (a run that rates nothing leaves no cache behind)."""
     if not settings.cache_dir or settings.cache == "off":
         return None
-    folder = Path(settings.cache_dir)
     what = f"the response cache cannot be kept in {settings.cache_dir!r} (--moral-cache-dir / moral_cache_dir)"
-    if folder.exists() and not folder.is_dir():
-        return f"{what}: it is not a folder"
-    if settings.replay or settings.cache == "read":
-        return None  # only read: a missing folder is an empty cache
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        folder = Path(settings.cache_dir).absolute()
+        if folder.exists() and not folder.is_dir():
+            return f"{what}: it is not a folder"
+        if settings.replay or settings.cache == "read":
+            return None  # only read: a missing folder is an empty cache
+        # The folder, or the nearest existing folder it will be made in, must take new files.
+        existing = next(f for f in (folder, *folder.parents) if f.exists())
+        if not existing.is_dir():
+            return f"{what}: {existing} is not a folder"
+        with tempfile.TemporaryFile(dir=existing):
             pass
-    except OSError as exc:
-        return f"{what}: {exc.strerror or exc}"
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        return f"{what}: {getattr(exc, 'strerror', None) or exc}"
     return None
 
 
@@ -489,7 +493,7 @@ class MoralReporter:
         if report.failed and isinstance(exc, OWN_ERRORS):
             # The purpose-built explanation is the whole report: no plugin traceback.
             report.longrepr = str(exc)
-            if isinstance(exc, RatingError) and call.when == "call":
+            if isinstance(exc, (RatingError, RatingSetupError)) and call.when == "call":
                 # No rating is not a verdict: like a YAML pair (rated in setup), the test ERRORs.
                 report.moralpairs_error = True
         if results:
@@ -535,10 +539,10 @@ class MoralReporter:
             return
         try:
             hook(result=copy.deepcopy(result), config=self.config)
-        except Exception as exc:  # a user's hook: reported once at the end, the run goes on
+        except hook_errors() as exc:  # a user's hook: reported once at the end, the run goes on
             if not self.hook_errors:
                 self.hook_errors.append(
-                    f"the pytest_moralpairs_result hook raised {type(exc).__name__}: {exc} "
+                    f"{hook_raised('pytest_moralpairs_result', exc)} "
                     f"(for {result.get('nodeid')}; later failures of the hook are not shown)"
                 )
 
@@ -783,10 +787,10 @@ def moral_pair(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
         for side, ratings in (("harmful", harmful_ratings), ("harmless", harmless_ratings)):
             for rating in ratings:
                 if not rating.ok:
-                    record_error(node, pair_id, rating, side, limit, "fixture")
+                    record_error(node, pair_id, rating, side, limit, "fixture", prompt=prompt)
                     raise RatingError(rating, side)
         verdict = run.verdict(pair_id, harmful_ratings, harmless_ratings, limit)
-        judge_and_record(node, verdict, "fixture", baseline)
+        judge_and_record(node, verdict, "fixture", baseline, prompt=prompt)
         return verdict
 
     return check

@@ -27,7 +27,6 @@ from .engine import (
     RatingError,
     RatingRequest,
     Usage,
-    default_key,
 )
 from .faults import RetryPolicy
 from .pairs import Pair
@@ -97,8 +96,6 @@ class MoralRun:
         self._default_voice: dict[tuple[str, PromptTemplate, int], tuple[Message, ...]] = {}
         #: The saved results by :func:`_moved_key`: found when a pair file moved to another folder.
         self._previous_moved: dict[tuple[str, str, str], dict[str, Any]] = {}
-        #: The digests of the prompt templates each sentence was asked with: a result's prompt_hash.
-        self._prompts: dict[str, set[str]] = {}
         #: The ``--moral-compare`` document, once loaded.
         self.compared_with: dict[str, Any] | None = None
         #: Seed of the generated checks: the one given, else a new one each run (shown on failure).
@@ -124,7 +121,8 @@ class MoralRun:
                 max_cost=self.settings.max_cost,
                 key=self._cache_key,
                 progress=lambda done, total: self.progress(done, total) if self.progress else None,
-                advisory=[self.settings.baseline_model] if self.settings.baseline_model else (),
+                # The yardstick's failures never stop the run; not when it is the model under test.
+                advisory=[b for b in [self.settings.baseline_model] if b and b != self.settings.model],
             )
         return self._engine
 
@@ -184,7 +182,7 @@ class MoralRun:
         if request not in self._kwargs:
             try:
                 self._kwargs[request] = call_kwargs(request, self._configure_call)
-            except Exception as exc:  # noqa: BLE001 - reported on the item that needs this call
+            except HookFailed as exc:  # reported on the items that need this call, never sent
                 self._kwargs[request] = exc
         kwargs = self._kwargs[request]
         if isinstance(kwargs, Exception):
@@ -194,10 +192,9 @@ class MoralRun:
     def _cache_key(self, request: RatingRequest) -> str:
         from .llm import cache_key  # litellm-free: the key needs no backend
 
-        try:
-            return cache_key(request, self.call_kwargs(request))
-        except Exception:  # noqa: BLE001 - the call will fail with the hook's error; never cached
-            return "unkeyable-" + default_key(request)
+        # A request whose completion_kwargs hook raised is never keyed: _rate_all and owned()
+        # take it out first.
+        return cache_key(request, self.call_kwargs(request))
 
     def _make_completer(self) -> Any:
         if self._backend is None:
@@ -295,7 +292,6 @@ class MoralRun:
     ) -> RatingRequest:
         options = LOGPROB_OPTIONS if self.settings.scoring == "logprobs" else ()
         messages = self.messages(sentence, prompt, pair, persona)
-        self._prompts.setdefault(sentence, set()).add((prompt or DEFAULT_PROMPT).digest)
         return RatingRequest(model=model, messages=messages, sentence=sentence, sample=sample, options=options)
 
     def samples(
@@ -479,6 +475,7 @@ class MoralRun:
         kind: str,
         baseline: tuple[Rating, Rating] | None = None,
         personas: Any = None,
+        prompt: PromptTemplate | None = None,
     ) -> dict[str, Any]:
         """A verdict's result dict for reports, completed with where it comes from, how it was
         scored, the baseline model's ratings, the verdict across personas (a
@@ -502,8 +499,8 @@ class MoralRun:
                 "harmless_rating": high,
                 "gap": round(high - low, 9) + 0.0,
             }
-        if "prompt_hash" not in result:
-            result["prompt_hash"] = self.prompt_hash(result.get("harmful"), result.get("harmless"))
+        # The pair's own prompt template (the default when it names none): a saved run tells which.
+        result["prompt_hash"] = (prompt or DEFAULT_PROMPT).digest
         previous = self.previous(nodeid, str(result.get("pair_id")), result.get("harmful"), result.get("harmless"))
         if self.settings.compare:
             result["previous"] = None  # compared, and new since the saved run
@@ -528,13 +525,6 @@ class MoralRun:
         # The final outcome decides: a pair failed across its personas or regressed is not passed.
         result["passed"] = result.get("outcome") == PASSED
         return result
-
-    def prompt_hash(self, *sentences: Any) -> str | None:
-        """The digest of the prompt template the sentences were asked with, or None when they were
-        not asked, or asked with more than one."""
-        asked = [self._prompts[s] for s in sentences if isinstance(s, str) and s in self._prompts]
-        common = set.intersection(*asked) if asked else set()
-        return next(iter(common)) if len(common) == 1 else None
 
     # --- the saved run to compare with -----------------------------------------------------
 

@@ -44,7 +44,7 @@ MAX_SHOWN_PROBLEMS = 50
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a pair file."""
+    """One thing wrong with a file the plugin reads (pair, persona or lexicon file)."""
 
     path: str
     message: str
@@ -59,7 +59,8 @@ class Problem:
 
 
 class PairFileError(Exception):
-    """A pair file that cannot be used; ``problems`` lists every reason found."""
+    """A file that cannot be used; ``problems`` lists every reason found. (Named for pair files,
+    the first kind; persona and lexicon files raise subclasses.)"""
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
@@ -364,7 +365,7 @@ def _construct_sequence(loader: _SafeLoader, node: SequenceNode) -> Any:
 def _construct_undefined(loader: _SafeLoader, node: Node) -> Any:
     tag = node.tag.replace("tag:yaml.org,2002:", "!!")
     raise _RefusedValue(
-        None, None, f"the tag {shorten(tag, 60)!r} is not allowed: pair files are plain YAML", node.start_mark
+        None, None, f"the tag {shorten(tag, 60)!r} is not allowed: the plugin's files are plain YAML", node.start_mark
     )
 
 
