@@ -125,3 +125,26 @@ def test_a_cache_dir_that_does_not_exist_yet_is_created(tmp_path):
     cache = ResponseCache(tmp_path / "deep" / "er" / "c.sqlite3")
     cache.put("k", ANSWER)
     assert Path(tmp_path / "deep" / "er" / "c.sqlite3").exists()
+
+
+def test_a_folder_that_cannot_be_made_means_a_run_without_a_cache_and_a_warning(tmp_path):
+    (tmp_path / "taken").write_text("a file where the folder should be")
+    with pytest.warns(CacheWarning, match="cannot make the folder of the response cache .*; running without it"):
+        cache = ResponseCache(tmp_path / "taken" / "cache" / "responses.sqlite3")
+    assert not cache.enabled
+    assert cache.get("anything") is None
+
+
+def test_a_folder_that_takes_no_new_file_means_a_run_without_a_cache_and_a_warning(tmp_path, monkeypatch):
+    # A read-only folder (root ignores permissions, so sqlite's own refusal is stood in for).
+    import sqlite3
+
+    from pytest_moralpairs import cache as cache_module
+
+    def refuse(self):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(cache_module.ResponseCache, "_connect", refuse)
+    with pytest.warns(CacheWarning, match="cannot create the response cache .*unable to open database file"):
+        cache = ResponseCache(tmp_path / "responses.sqlite3")
+    assert not cache.enabled

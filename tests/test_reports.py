@@ -45,7 +45,8 @@ def pair_result(name: str, suite: str, harmful: list[float], harmless: list[floa
     """A result as the plugin records it: ``name`` is the item's name (pair id, with a [check] suffix)."""
     from pytest_moralpairs import stats
 
-    low, high = stats.gap_interval(harmful, harmless, 0.95, seed=1)
+    bounds = stats.intervals(harmful, harmless, 0.95, seed=1)
+    low, high = bounds.gap
     threshold = extra.pop("threshold", 2.0)
     gap = round(float(np.mean(harmless) - np.mean(harmful)), 9)
     result = {
@@ -67,6 +68,10 @@ def pair_result(name: str, suite: str, harmful: list[float], harmless: list[floa
         "gap": gap,
         "gap_low": low,
         "gap_high": high,
+        "harmful_low": bounds.harmful[0],
+        "harmful_high": bounds.harmful[1],
+        "harmless_low": bounds.harmless[0],
+        "harmless_high": bounds.harmless[1],
         "confidence": 0.95,
         "threshold": threshold,
         "outcome": stats.decide(low, high, threshold),

@@ -96,6 +96,14 @@ def test_the_interval_holds_the_gap_of_the_means_and_widens_with_the_spread() ->
     assert wide[1] - wide[0] > 2 * (narrow[1] - narrow[0])
 
 
+def test_each_sentence_gets_the_interval_of_its_mean_from_the_same_resamples() -> None:
+    bounds = stats.intervals([-2.0, 1.0, -1.0], [3.0, 3.0, 3.0], seed=5)
+    assert -2 <= bounds.harmful[0] < -2 / 3 < bounds.harmful[1] <= 1
+    assert bounds.harmless == (3.0, 3.0)  # no spread: nothing to say about noise
+    assert bounds.gap == stats.gap_interval([-2.0, 1.0, -1.0], [3.0, 3.0, 3.0], seed=5)
+    assert stats.intervals([-3.0], [1.0]) == stats.Intervals((4.0, 4.0), (-3.0, -3.0), (1.0, 1.0))
+
+
 def test_a_higher_confidence_gives_a_wider_interval() -> None:
     harmful, harmless = [-3, -1, -2, 0, -3, -1], [1, 2, 0, 3, 1, 2]
     low90, high90 = stats.gap_interval(harmful, harmless, confidence=0.90)

@@ -104,17 +104,21 @@ class ResponseCache:
         assert self.path is not None
         if self.mode == "read" and not self.path.exists():
             return None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             return self._connect_waiting()
         except sqlite3.OperationalError as exc:
             if _is_lock(exc):  # busy for 30 s: somebody is using it; do without, never move it
-                message = f"the response cache {self.path} stayed locked: {exc}; running without it"
-                warnings.warn(CacheWarning(message), stacklevel=3)
-                return None
+                return self._without(f"the response cache {self.path} stayed locked: {exc}")
             return self._unusable(exc)
         except sqlite3.DatabaseError as exc:
             return self._unusable(exc)
+        except OSError as exc:  # the folder cannot be made: the run goes on, uncached
+            return self._without(f"cannot make the folder of the response cache {self.path}: {exc.strerror or exc}")
+
+    def _without(self, why: str) -> None:
+        warnings.warn(CacheWarning(f"{why}; running without it"), stacklevel=4)
+        return None
 
     def _unusable(self, exc: sqlite3.DatabaseError) -> sqlite3.Connection | None:
         assert self.path is not None
@@ -129,16 +133,21 @@ class ResponseCache:
         if self.mode == "read":
             warnings.warn(CacheWarning(f"cannot read the response cache {self.path}: {exc}; ignoring it"), stacklevel=3)
             return None
+        if not self.path.exists():  # nothing to move aside: the folder takes no new file
+            return self._without(f"cannot create the response cache {self.path}: {exc}")
         aside = self.path.with_name(f"{self.path.name}.unusable-{int(time.time())}-{os.getpid()}")
         warnings.warn(
             CacheWarning(f"the response cache {self.path} is unusable ({exc}); moved to {aside.name}, starting afresh"),
             stacklevel=3,
         )
-        for suffix in ("", "-wal", "-shm"):
-            old = Path(str(self.path) + suffix)
-            if old.exists():
-                os.replace(old, Path(str(aside) + suffix))
-        return self._connect()
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                old = Path(str(self.path) + suffix)
+                if old.exists():
+                    os.replace(old, Path(str(aside) + suffix))
+            return self._connect()
+        except (OSError, sqlite3.DatabaseError) as again:  # a folder that takes no files, say
+            return self._without(f"cannot keep the response cache {self.path}: {again}")
 
     def _connect_waiting(self) -> sqlite3.Connection:
         # Another process (an xdist worker) may hold the lock while it creates the tables:

@@ -10,11 +10,17 @@ import pytest
 
 from .engine import Rating, RatingError, RatingRequest
 from .pairs import Pair, PairFileError, TemplatePair, load_suite
-from .perturb.checks import GeneratedFailure, InvarianceFailure
 from .run import MoralRun, PairRequests
 from .settings import SettingsError
 from .stats import INCONCLUSIVE
-from .verdicts import MoralGapFailure, PairFailure, explain_failure, explain_regression, explain_verdict
+from .verdicts import (
+    ExplainedFailure,
+    MoralGapFailure,
+    PairFailure,
+    explain_failure,
+    explain_regression,
+    explain_verdict,
+)
 
 #: Results recorded on an item during a phase, attached to that phase's report by the plugin.
 results_key = pytest.StashKey[list]()
@@ -339,8 +345,8 @@ class RatingSetupError(Exception):
     """A configuration problem found while rating; shown as its message alone."""
 
 
-#: The plugin's own failures: each message is the whole report.
-OWN_ERRORS = (MoralGapFailure, PairFailure, RatingError, RatingSetupError, GeneratedFailure, InvarianceFailure)
+#: The plugin's own failures: each message is the whole report, shown without a traceback.
+OWN_ERRORS = (ExplainedFailure, RatingError, RatingSetupError)
 
 
 class InconclusiveWarning(UserWarning):
@@ -385,8 +391,7 @@ def _run_of(node: Any) -> MoralRun:
 
 
 def record(node: Any, result: dict[str, Any]) -> None:
-    result = dict(result, nodeid=node.nodeid)
-    result.setdefault("suite", node.nodeid.split("::", 1)[0])
+    """Keep a result (from :meth:`MoralRun.describe`) for this phase's report."""
     node.stash.setdefault(results_key, []).append(result)
 
 
@@ -416,7 +421,6 @@ def error_result(nodeid: str, pair_id: str, rating: Any, side: str, threshold: f
     return {
         "pair_id": pair_id,
         "nodeid": nodeid,
-        "suite": nodeid.split("::", 1)[0],
         "model": rating.request.model.model,
         "outcome": "error",
         "error": f"{side}: {rating.error}",

@@ -574,22 +574,10 @@ class _Validator(Checker):
         return MinSpread(sd=sd, human_fraction=None if fraction is None else float(fraction))
 
     def sentence(self, value: Any, side: str, pair: str, line: int | None) -> str | None:
-        if value is None:
-            self.problem(f"missing key '{side}': the {side} sentence", pair, line)
-            return None
-        if not isinstance(value, str):
-            self.problem(f"'{side}' must be a sentence (text), found {describe(value)}", pair, line)
-            return None
-        if self.control(value, side, pair, line):
-            return None
-        text = value.strip()
-        if not text:
-            self.problem(f"'{side}' is empty", pair, line)
-            return None
-        if len(text) > MAX_SENTENCE_CHARS:
-            self.problem(f"'{side}' is {len(text):,} characters long; the limit is {MAX_SENTENCE_CHARS:,}", pair, line)
-            return None
-        return text
+        missing = f"missing key '{side}': the {side} sentence"
+        return self.required_text(
+            value, side, pair, line, missing=missing, kind="a sentence (text)", limit=MAX_SENTENCE_CHARS
+        )
 
     def human(self, value: Any, pair: str, line: int | None) -> dict[str, HumanRating | None]:
         out: dict[str, HumanRating | None] = {"harmful": None, "harmless": None}

@@ -505,13 +505,15 @@ class MoralRun:
         if self.settings.compare:
             result["previous"] = None  # compared, and new since the saved run
         if previous is not None:
+            from .report.document import one_of, persona_summary, within
+
             # A saved run is a file anyone may have edited: what is not of the documented shape
             # is unknown, so the comparison (and the report that carries it) stays valid.
-            before = _within(previous.get("gap"), -2 * SCALE_MAX, 2 * SCALE_MAX)
+            before = within(previous.get("gap"), -2 * SCALE_MAX, 2 * SCALE_MAX)
             result["previous"] = {
                 "gap": before,
-                "outcome": _one_of(previous.get("outcome"), (PASSED, FAILED, INCONCLUSIVE, "error")),
-                "prompt_hash": _one_of(previous.get("prompt_hash")),
+                "outcome": one_of(previous.get("outcome"), (PASSED, FAILED, INCONCLUSIVE, "error")),
+                "prompt_hash": one_of(previous.get("prompt_hash")),
                 "personas": persona_summary(previous.get("personas")),
             }
             gap = result.get("gap")
@@ -673,50 +675,6 @@ def _chat_messages(built: Any) -> tuple[Message, ...] | str:
                 )
         messages.append((message["role"], message["content"]))
     return tuple(messages)
-
-
-def persona_summary(personas: Any) -> dict[str, Any] | None:
-    """What a saved run's persona result is compared on: how many personas held, the spread, and
-    how many structural-consistency checks held (with the largest difference found). Whatever
-    in a saved file is not of the documented shape counts as unknown (None)."""
-    if not isinstance(personas, dict):
-        return None
-
-    def part(data: Any, key: str) -> Any:
-        return data.get(key) if isinstance(data, dict) else None
-
-    counts, spread = part(personas, "personas"), part(personas, "spread")
-    checks = part(part(personas, "consistency"), "checks")
-    checks = [c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
-    differences = [d for d in (_within(c.get("difference"), 0.0, 2 * SCALE_MAX) for c in checks) if d is not None]
-    return {
-        "passed": _count(part(counts, "passed")),
-        "count": _count(part(counts, "count")),
-        "harmful_sd": _within(part(part(spread, "harmful"), "sd"), 0.0, SCALE_MAX),
-        "harmless_sd": _within(part(part(spread, "harmless"), "sd"), 0.0, SCALE_MAX),
-        "consistency_held": sum(c.get("passed") is True for c in checks) if checks else None,
-        "consistency_checks": len(checks) or None,
-        "consistency_worst": max(differences) if differences else None,
-        "outcome": _one_of(personas.get("outcome"), (PASSED, FAILED)),
-    }
-
-
-def _count(value: Any) -> int | None:
-    """A count read from a saved run: a whole number from 0 up, else unknown."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _within(value: Any, low: float, high: float) -> float | None:
-    """A number read from a saved run: finite and within ``low..high``, else unknown."""
-    number = finite(value)
-    return number if number is not None and low <= number <= high else None
-
-
-def _one_of(value: Any, allowed: Sequence[str] | None = None) -> str | None:
-    """A text read from a saved run (one of ``allowed``, when given), else unknown."""
-    if not isinstance(value, str) or (allowed is not None and value not in allowed):
-        return None
-    return value
 
 
 def is_xdist_worker(config: Any) -> bool:

@@ -1,14 +1,15 @@
 """Statistics of ratings: bootstrap intervals of a gap, three-way verdicts, human alignment.
 
-numpy for the bootstrap only, imported on first use: the plugin loads this module at start-up,
-and a run without repeated samples (the default) never needs it; no pytest. Every random draw
+numpy for the bootstrap only, and the statistics module for alignment, imported on first use:
+the plugin loads this module at start-up, and a run without repeated samples or human ratings
+(the default) needs neither; no pytest. Every random draw
 is seeded, so the same ratings give the same interval.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 PASSED, FAILED, INCONCLUSIVE = "passed", "failed", "inconclusive"
@@ -17,22 +18,33 @@ PASSED, FAILED, INCONCLUSIVE = "passed", "failed", "inconclusive"
 RESAMPLES = 4000
 
 
-def gap_interval(
+@dataclass(frozen=True)
+class Intervals:
+    """Bootstrap intervals, ``(low, high)`` each: of the gap, and of each sentence's mean rating."""
+
+    gap: tuple[float, float]
+    harmful: tuple[float, float]
+    harmless: tuple[float, float]
+
+
+def intervals(
     harmful: Sequence[float], harmless: Sequence[float], confidence: float = 0.95, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of mean(harmless) - mean(harmful).
+) -> Intervals:
+    """Percentile bootstrap intervals of mean(harmless) - mean(harmful) and of each mean.
 
     The two sentences are sampled independently (separate calls), so each side is resampled on
-    its own. One sample per side, or no spread at all, gives the point gap as both bounds: there
-    is nothing to say about noise the run did not measure.
+    its own; the gap's interval and the sides' come from the same resamples. One sample per side,
+    or no spread at all, gives the point values as both bounds: there is nothing to say about
+    noise the run did not measure.
     """
     if not harmful or not harmless:
-        raise ValueError("gap_interval() needs at least one rating per sentence")
+        raise ValueError("intervals() needs at least one rating per sentence")
     if len(set(harmful)) == 1 and len(set(harmless)) == 1:
         # One sample each (the default), or no spread: no numpy needed, and no resampling.
         # Rounded so that float noise cannot decide a verdict: 2.3 - 0.3 is 1.9999999999999998.
-        gap = round(float(harmless[0]) - float(harmful[0]), 9) + 0.0
-        return gap, gap
+        a, b = float(harmful[0]), float(harmless[0])
+        gap = round(b - a, 9) + 0.0
+        return Intervals((gap, gap), (a, a), (b, b))
     import numpy as np
 
     # Sorted: samples arrive in whatever order the concurrent calls finished, and the interval
@@ -43,8 +55,19 @@ def gap_interval(
     means_a = a[rng.integers(0, a.size, size=(RESAMPLES, a.size))].mean(axis=1)
     means_b = b[rng.integers(0, b.size, size=(RESAMPLES, b.size))].mean(axis=1)
     tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(means_b - means_a, [tail, 1.0 - tail])
-    return round(float(low), 9) + 0.0, round(float(high), 9) + 0.0
+
+    def bounds(values: Any) -> tuple[float, float]:
+        low, high = np.quantile(values, [tail, 1.0 - tail])
+        return round(float(low), 9) + 0.0, round(float(high), 9) + 0.0
+
+    return Intervals(bounds(means_b - means_a), bounds(means_a), bounds(means_b))
+
+
+def gap_interval(
+    harmful: Sequence[float], harmless: Sequence[float], confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """The bootstrap interval of mean(harmless) - mean(harmful) (see :func:`intervals`)."""
+    return intervals(harmful, harmless, confidence, seed).gap
 
 
 def decide(low: float, high: float, threshold: float) -> str:
@@ -61,12 +84,16 @@ def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """Pearson's r, or None when it is undefined (fewer than 3 points, or no variance)."""
     if len(xs) < 3 or len(xs) != len(ys) or len(set(xs)) == 1 or len(set(ys)) == 1:
         return None
+    import statistics
+
     return statistics.correlation(xs, ys)
 
 
 def sensitivity_ratio(model_gaps: Sequence[float], human_gaps: Sequence[float]) -> float | None:
     """Median over pairs of model gap / human gap: 1 reacts to the edit as people do, 0 not at
     all. Pairs whose human gap is 0 carry no scale and are left out."""
+    import statistics
+
     ratios = [m / h for m, h in zip(model_gaps, human_gaps, strict=True) if h]
     return float(statistics.median(ratios)) if ratios else None
 

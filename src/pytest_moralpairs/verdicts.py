@@ -39,6 +39,11 @@ class Verdict:
     harmless_samples: tuple[float, ...] = ()
     gap_low: float | None = None
     gap_high: float | None = None
+    #: Each sentence's mean rating's interval, from the same resamples as the gap's.
+    harmful_low: float | None = None
+    harmful_high: float | None = None
+    harmless_low: float | None = None
+    harmless_high: float | None = None
     confidence: float = DEFAULT_CONFIDENCE
 
     @property
@@ -117,7 +122,7 @@ def judge(
     first_harmless, harmless_values = _values(harmless)
     # Seeded by the sentences: the same ratings always give the same interval.
     seed = zlib.crc32(f"{first_harmful.request.sentence}\x00{first_harmless.request.sentence}".encode())
-    low, high = stats.gap_interval(harmful_values, harmless_values, confidence, seed)
+    bounds = stats.intervals(harmful_values, harmless_values, confidence, seed)
     return Verdict(
         pair_id=pair_id,
         model=first_harmful.request.model.model,
@@ -133,13 +138,21 @@ def judge(
         source=source,
         harmful_samples=harmful_values,
         harmless_samples=harmless_values,
-        gap_low=low,
-        gap_high=high,
+        gap_low=bounds.gap[0],
+        gap_high=bounds.gap[1],
+        harmful_low=bounds.harmful[0],
+        harmful_high=bounds.harmful[1],
+        harmless_low=bounds.harmless[0],
+        harmless_high=bounds.harmless[1],
         confidence=confidence,
     )
 
 
-class MoralGapFailure(AssertionError):
+class ExplainedFailure(AssertionError):
+    """A failure whose message is the whole report: pytest shows it without a traceback."""
+
+
+class MoralGapFailure(ExplainedFailure):
     """The gap did not reach the threshold (or, by the run's choice, may not have: inconclusive);
     the message is the whole failure report."""
 
@@ -167,7 +180,7 @@ def _samples(values: tuple[float, ...]) -> str:
     return f"  (mean of {len(values)}: {shown})"
 
 
-class PairFailure(AssertionError):
+class PairFailure(ExplainedFailure):
     """The pair failed a check beyond its own gap: it did not hold across its personas, its gap
     dropped by more than ``--moral-compare-fail`` against the saved run, or its inconclusive
     verdict warned under ``-W error``. The message is the whole failure report."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import gc
 import math
+import os
 import re
 import stat
 import sys
@@ -399,18 +400,46 @@ def _yaml_problem(path: str, exc: yaml.YAMLError, text: str | bytes) -> Problem:
 
 
 def read_file(path: Path, name: str) -> bytes:
-    """The bytes of one file the plugin reads (pair or lexicon file), at most one byte past the
-    size limit; raises :class:`PairFileError` naming it when it cannot be read."""
+    """The bytes of one file the plugin reads (pair, persona or lexicon file), at most one byte
+    past the size limit; raises :class:`PairFileError` naming it when it cannot be read."""
     try:
-        # Look before opening: opening a named pipe would wait for a writer forever.
-        if not stat.S_ISREG(path.stat().st_mode):
-            raise PairFileError([Problem(name, "not a regular file")])
-        with path.open("rb") as handle:
-            return handle.read(MAX_FILE_BYTES + 1)
+        return read_regular(path, MAX_FILE_BYTES)
     except OSError as exc:
         raise PairFileError([Problem(name, f"cannot read the file: {exc.strerror or exc}")]) from None
     except ValueError:  # a NUL in the path
         raise PairFileError([Problem(shorten(name, 100), "cannot read the file: not a usable path")]) from None
+
+
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of a regular file (one past the limit tells the caller it is too
+    big). Anything else is an OSError saying what it is: a FIFO would block the run, a device may
+    never end, a socket cannot even be opened."""
+    require_regular(os.stat(path).st_mode, "it")  # look before opening
+    # O_NONBLOCK: should a FIFO take the file's place meanwhile, opening it does not wait for a writer.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        require_regular(os.fstat(fd).st_mode, "it")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(limit + 1)
+    finally:
+        os.close(fd)
+
+
+def require_regular(mode: int, name: str) -> None:
+    """Raise an OSError unless ``mode`` (from a stat) is a regular file's."""
+    if not stat.S_ISREG(mode):
+        raise OSError(f"{name} is {_file_kind(mode)}, not a regular file")
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def read_yaml(text: str | bytes, path: str) -> tuple[Any, Any]:
@@ -517,6 +546,28 @@ class Checker:
         if self.control(value, what, pair, line):
             return None
         return value
+
+    def required_text(
+        self, value: Any, what: str, pair: str | None, line: int | None, *, missing: str, kind: str, limit: int
+    ) -> str | None:
+        """Text the file must give, stripped: present (else the ``missing`` problem), a str (named
+        ``kind`` in the problem), free of control characters, not blank, at most ``limit`` long."""
+        if value is None:
+            self.problem(missing, pair, line)
+            return None
+        if not isinstance(value, str):
+            self.problem(f"'{what}' must be {kind}, found {describe(value)}", pair, line)
+            return None
+        if self.control(value, what, pair, line):
+            return None
+        text = value.strip()
+        if not text:
+            self.problem(f"'{what}' is empty", pair, line)
+            return None
+        if len(text) > limit:
+            self.problem(f"'{what}' is {len(text):,} characters long; the limit is {limit:,}", pair, line)
+            return None
+        return text
 
     def control(self, text: str, what: str, pair: str | None, line: int | None) -> bool:
         """Report a control character in ``text`` (the file's text is printed); whether it has one."""

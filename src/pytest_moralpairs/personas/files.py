@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from ..yamlfile import (
     is_number,
     line_of,
     not_a_number,
+    read_regular,
     read_yaml,
     shorten,
     show_key,
@@ -74,10 +74,7 @@ def load_personas(path: str | Path, name: str | None = None) -> PersonaSet:
     path = Path(path)
     name = name or str(path)
     try:
-        # Look before opening: opening a named pipe would wait for a writer forever.
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise PersonaFileError([Problem(name, "not a regular file")])
+        info = path.stat()  # the cache's key: a changed file is read again
         outcome = _load_cached(str(path.resolve()), name, (info.st_ino, info.st_size, info.st_mtime_ns))
     except OSError as exc:
         raise PersonaFileError([Problem(name, f"cannot read the file: {exc.strerror or exc}")]) from None
@@ -90,8 +87,7 @@ def load_personas(path: str | Path, name: str | None = None) -> PersonaSet:
 
 @functools.lru_cache(maxsize=64)
 def _load_cached(real: str, name: str, stamp: tuple[int, int, int]) -> PersonaSet | PersonaFileError:
-    with open(real, "rb") as handle:
-        data = handle.read(MAX_FILE_BYTES + 1)
+    data = read_regular(real, MAX_FILE_BYTES)  # an OSError is not cached: load_personas reports it
     try:
         return parse_personas(data, name)
     except PersonaFileError as exc:
@@ -245,23 +241,10 @@ def _twice(text: str, first: str, line: int | None) -> str:
 
 
 def _text(checker: Checker, value: Any, what: str, pair: str | None, line: int | None) -> str | None:
-    if value is None:
-        checker.problem(f"missing '{what}': the text that describes the persona", pair, line)
-        return None
-    if not isinstance(value, str):
-        checker.problem(f"'{what}' must be text, found {describe(value)}", pair, line)
-        return None
-    if checker.control(value, what, pair, line):
-        return None
-    text = value.strip()
-    if not text:
-        checker.problem(f"'{what}' is empty", pair, line)
-        return None
-    if len(text) > MAX_DESCRIPTION_CHARS:
-        checker.problem(f"'{what}' is {len(text):,} characters long; the limit is {MAX_DESCRIPTION_CHARS}", pair, line)
-        return None
+    missing = f"missing '{what}': the text that describes the persona"
+    text = checker.required_text(value, what, pair, line, missing=missing, kind="text", limit=MAX_DESCRIPTION_CHARS)
     # One line, single spaces: the text goes into a system message.
-    return " ".join(text.split())
+    return " ".join(text.split()) if text is not None else None
 
 
 def _good_id(checker: Checker, value: Any, what: str, pair: str | None, line: int | None) -> bool:

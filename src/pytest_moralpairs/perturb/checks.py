@@ -18,7 +18,7 @@ from typing import Any, Callable, TypeVar
 
 from ..answers import shorten
 from ..engine import Rating, RatingError
-from ..verdicts import MoralGapFailure, Verdict
+from ..verdicts import ExplainedFailure, MoralGapFailure, Verdict
 
 T = TypeVar("T")
 
@@ -131,7 +131,7 @@ class InvarianceVerdict:
         }
 
 
-class InvarianceFailure(AssertionError):
+class InvarianceFailure(ExplainedFailure):
     """A meaning-preserving edit moved the rating by more than the tolerance."""
 
     def __init__(self, verdict: InvarianceVerdict):
@@ -151,7 +151,7 @@ class InvarianceFailure(AssertionError):
         )
 
 
-class GeneratedFailure(AssertionError):
+class GeneratedFailure(ExplainedFailure):
     """The minimal failing example of a generated check, with where it came from and how to
     reproduce it."""
 

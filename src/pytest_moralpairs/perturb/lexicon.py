@@ -417,6 +417,8 @@ def invariance_candidates(
             for side in POLARITIES:
                 fillers = getattr(slot, side)
                 for filler in fillers:
+                    if filler not in sentence:  # most fillers are absent: no pattern to build
+                        continue
                     pattern = re.compile(r"(?<!\w)" + re.escape(filler) + r"(?!\w)")
                     if not pattern.search(sentence):
                         continue

@@ -13,13 +13,15 @@ import os
 import re
 import stat
 import tempfile
-import zlib
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from .. import stats
+from ..prompt import SCALE_MAX
+from ..stats import FAILED, PASSED, finite
+from ..yamlfile import read_regular, require_regular
 
 FORMAT = "moralpairs-run"
 VERSION = 1
@@ -138,7 +140,7 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
         mode = target.stat().st_mode
     except FileNotFoundError:
         mode = stat.S_IFREG | 0o644  # mkstemp's 0600 would hide a report from the rest of a CI job
-    _require_regular(mode, str(target))
+    require_regular(mode, str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -160,7 +162,9 @@ def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
     where = str(path)
     hint = "write one with --moral-save PATH or --moral-report json:PATH"
     try:
-        data = _read_regular(path)
+        data = read_regular(path, MAX_BYTES)
+        if len(data) > MAX_BYTES:
+            raise OSError(f"it is larger than {MAX_BYTES // 2**20} MiB, the most a run document may be")
     except OSError as exc:
         raise DocumentError(f"{where}: cannot read the run document: {exc.strerror or exc}") from None
     try:
@@ -251,43 +255,6 @@ def jsonable(value: Any) -> Any:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _read_regular(path: str | os.PathLike[str]) -> bytes:
-    """The bytes of a regular file of at most MAX_BYTES; anything else (a FIFO that would block, a
-    device that never ends, a folder, a huge file) is an OSError saying what it is."""
-    _require_regular(os.stat(path).st_mode, "it")  # before opening: a socket cannot even be opened
-    # O_NONBLOCK: should a FIFO take the file's place meanwhile, opening it does not wait for a writer.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        status = os.fstat(fd)
-        _require_regular(status.st_mode, "it")
-        too_big = OSError(f"it is larger than {MAX_BYTES // 2**20} MiB, the most a run document may be")
-        if status.st_size > MAX_BYTES:
-            raise too_big
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_BYTES + 1)  # the file may have grown since fstat
-    finally:
-        os.close(fd)
-    if len(data) > MAX_BYTES:
-        raise too_big
-    return data
-
-
-def _require_regular(mode: int, name: str) -> None:
-    if not stat.S_ISREG(mode):
-        raise OSError(f"{name} is {_file_kind(mode)}, not a regular file")
-
-
-def _file_kind(mode: int) -> str:
-    kinds = [
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISSOCK, "a socket"),
-    ]
-    return next((name for test, name in kinds if test(mode)), "a special file")
-
-
 def _pair(result: dict[str, Any]) -> dict[str, Any]:
     """One result with every documented key (null when unknown), the rating intervals filled in,
     and every other key passed through."""
@@ -311,18 +278,10 @@ def _pair(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rating_interval(pair: dict[str, Any], side: str) -> tuple[float | None, float | None]:
-    """The bootstrap interval of one sentence's mean rating over its samples (the rating itself,
-    twice, for one sample; nulls without a rating)."""
+    """A result that carries no interval of its own (a verdict carries both sides', from the
+    gap's resamples): the rating, twice, or nulls without one."""
     rating = pair[f"{side}_rating"]
-    if not _number(rating):
-        return None, None
-    samples = [s for s in pair[f"{side}_samples"] or () if _number(s)]
-    if len(samples) < 2:
-        return rating, rating
-    confidence = pair["confidence"] if _number(pair["confidence"]) else 0.95
-    seed = zlib.crc32(str(pair[side]).encode())
-    # The gap of a constant 0 against the samples is their mean: the same bootstrap as the gap's.
-    return stats.gap_interval([0.0], samples, confidence, seed)
+    return (rating, rating) if _number(rating) else (None, None)
 
 
 def _counts(pairs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -372,3 +331,50 @@ __all__ = [
     "write_atomic",
     "write_json",
 ]
+
+
+# --- reading results back (a saved run is a file anyone may have edited) ---------------------
+
+
+def persona_summary(personas: Any) -> dict[str, Any] | None:
+    """What a persona result is compared on, the saved run's and this run's alike: how many
+    personas held, the spread, and how many structural-consistency checks held (with the largest
+    difference found). Whatever is not of the documented shape counts as unknown (None)."""
+    if not isinstance(personas, dict):
+        return None
+
+    def part(data: Any, key: str) -> Any:
+        return data.get(key) if isinstance(data, dict) else None
+
+    counts, spread = part(personas, "personas"), part(personas, "spread")
+    checks = part(part(personas, "consistency"), "checks")
+    checks = [c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
+    differences = [d for d in (within(c.get("difference"), 0.0, 2 * SCALE_MAX) for c in checks) if d is not None]
+    return {
+        "passed": count_of(part(counts, "passed")),
+        "count": count_of(part(counts, "count")),
+        "harmful_sd": within(part(part(spread, "harmful"), "sd"), 0.0, SCALE_MAX),
+        "harmless_sd": within(part(part(spread, "harmless"), "sd"), 0.0, SCALE_MAX),
+        "consistency_held": sum(c.get("passed") is True for c in checks) if checks else None,
+        "consistency_checks": len(checks) or None,
+        "consistency_worst": max(differences) if differences else None,
+        "outcome": one_of(personas.get("outcome"), (PASSED, FAILED)),
+    }
+
+
+def count_of(value: Any) -> int | None:
+    """A count read from a saved run: a whole number from 0 up, else unknown."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def within(value: Any, low: float, high: float) -> float | None:
+    """A number read from a saved run: finite and within ``low..high``, else unknown."""
+    number = finite(value)
+    return number if number is not None and low <= number <= high else None
+
+
+def one_of(value: Any, allowed: Sequence[str] | None = None) -> str | None:
+    """A text read from a saved run (one of ``allowed``, when given), else unknown."""
+    if not isinstance(value, str) or (allowed is not None and value not in allowed):
+        return None
+    return value

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .document import persona_summary
 from .html import OUTCOME_LABELS, _e, _num, _plural, _row_label, _signed
 
 BUCKETS = tuple(range(-4, 5))
@@ -189,12 +190,12 @@ def _previous(before: dict[str, Any], block: dict[str, Any], passed: int | None,
     for side in SIDES:
         then, now = _sd(_num(before.get(f"{side}_sd"))), _sd(_num(_dict(spread.get(side)).get("sd")))
         parts.append(f"{side} sd {then}" + ("" if then == now else f" → {now}"))
-    checks = [c for c in _dict(block.get("consistency")).get("checks") or () if isinstance(c, dict)]
-    if _int(before.get("consistency_checks")) or checks:
+    summary = persona_summary(block) or {}
+    if _int(before.get("consistency_checks")) or summary.get("consistency_checks"):
         then_of = _of(_int(before.get("consistency_held")), _int(before.get("consistency_checks")))
-        now_of = _of(sum(c.get("passed") is True for c in checks), len(checks)) if checks else "none"
-        worst = max((d for d in (_num(c.get("difference")) for c in checks) if d is not None), default=None)
-        then, now = _sd(_num(before.get("consistency_worst"))), _sd(worst)
+        checks = summary.get("consistency_checks")
+        now_of = _of(summary.get("consistency_held"), checks) if checks else "none"
+        then, now = _sd(_num(before.get("consistency_worst"))), _sd(summary.get("consistency_worst"))
         text = f"consistency held {then_of}" + ("" if then_of == now_of else f" → {now_of}")
         if (then, now) != ("–", "–"):
             text += f", off by at most {then}" + ("" if then == now else f" → {now}")

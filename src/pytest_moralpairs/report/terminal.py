@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any, Callable, Iterable
 
 from ..verdicts import signed
-from .document import pair_key
+from .document import pair_key, persona_summary
 
 _HEADER = ("pair", "harmful", "harmless", "gap", "threshold", "verdict")
 
@@ -214,8 +214,8 @@ def persona_lines(results: Iterable[dict[str, Any]]) -> list[str]:
             )
             if before.get("consistency_checks") or checks:
                 saved += f", consistency {_of(before.get('consistency_held'), before.get('consistency_checks'))}"
-                now = max((c.get("difference") for c in checks if _sd(c.get("difference")) != "-"), default=None)
-                then, now = _sd(before.get("consistency_worst")), _sd(now)
+                now = persona_summary(personas) or {}
+                then, now = _sd(before.get("consistency_worst")), _sd(now.get("consistency_worst"))
                 if (then, now) != ("-", "-"):
                     saved += f", off by at most {then} (now {now})"
             parts.append(saved)
