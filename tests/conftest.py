@@ -1,28 +1,9 @@
-"""Shared test set-up. Every test that runs the plugin does so through ``pytester``, as a user would."""
+"""Set-up of the tests in this folder (what the whole repository shares is in the root conftest.py):
+a clean environment, and the heavy modules imported once."""
 
 from __future__ import annotations
 
-import os
-import socket
-from typing import Any, Callable
-
 import pytest
-
-# No test may reach the internet: litellm must never fetch its price map, including from the
-# background work it does after a test's own environment changes have been undone.
-os.environ["LITELLM_OFFLINE_MODE"] = "true"
-os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-
-try:
-    # litellm imports the importlib_metadata backport, which swaps the standard library's
-    # distribution finder for its own in sys.meta_path. pytester restores sys.meta_path after each
-    # in-process run, which would drop that finder and leave none: "No package metadata was found
-    # for pluggy". Importing the backport here installs its finder before any snapshot is taken.
-    import importlib_metadata  # noqa: F401
-except ImportError:  # pragma: no cover - litellm always brings it today
-    pass
-
-from openai_server import openai_server  # noqa: E402,F401 - the local OpenAI-compatible server fixture
 
 # Variables a developer's shell may carry that would change what the plugin under test does.
 _LEAKY_ENV = ("MORALPAIRS_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE")
@@ -50,7 +31,7 @@ def _heavy_modules_imported_once() -> None:
 
     import hypothesis  # noqa: F401
     import numpy  # noqa: F401 - loaded lazily by the plugin; a C extension cannot be imported twice
-    from openai_server import OpenAIServer, Reply
+    from tests.openai_server import OpenAIServer, Reply
 
     from pytest_moralpairs.engine import ModelSettings, RatingEngine, RatingRequest
     from pytest_moralpairs.llm import load_litellm
@@ -69,37 +50,3 @@ def _heavy_modules_imported_once() -> None:
                 engine.rate_all(RatingRequest(settings, DEFAULT_PROMPT.messages(s), s) for s in ("works", "fails"))
             finally:
                 engine.close()
-
-
-@pytest.fixture
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Refuses, and records, every name lookup and connection to anything but this machine."""
-    attempts: list[Any] = []
-    real_getaddrinfo, real_connect, real_connect_ex = (
-        socket.getaddrinfo,
-        socket.socket.connect,
-        socket.socket.connect_ex,
-    )
-
-    def local(host: Any) -> bool:
-        return str(host) in ("127.0.0.1", "localhost", "::1")
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if not local(host):
-            attempts.append(host)
-            raise socket.gaierror(f"tests may not look up {host}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def guarded(real: Callable[..., Any]) -> Callable[..., Any]:
-        def connect(self: socket.socket, address: Any) -> Any:
-            if self.family in (socket.AF_INET, socket.AF_INET6) and not local(address[0]):
-                attempts.append(address)
-                raise ConnectionRefusedError(f"tests may not connect to {address}")
-            return real(self, address)
-
-        return connect
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(socket.socket, "connect", guarded(real_connect))
-    monkeypatch.setattr(socket.socket, "connect_ex", guarded(real_connect_ex))
-    return attempts

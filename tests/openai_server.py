@@ -16,7 +16,7 @@ the request asks for them, as ``logprobs: true``, cut to its ``top_logprobs``).
 Every chat request is recorded (:attr:`OpenAIServer.requests`: headers, JSON body, sentence),
 and the server tracks how many were in flight at once (:attr:`OpenAIServer.max_in_flight`).
 
-Use the :func:`openai_server` fixture, or ``with OpenAIServer() as server: ...``.
+Use the ``openai_server`` fixture (the root conftest.py), or ``with OpenAIServer() as server: ...``.
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator, Mapping, Union
+from typing import Any, Callable, Mapping, Union
 
-import pytest
 
 from pytest_moralpairs.prompt import rated_sentence
 
@@ -341,10 +340,3 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
                 server._leave()
 
     return Handler
-
-
-@pytest.fixture
-def openai_server() -> Iterator[OpenAIServer]:
-    """A running :class:`OpenAIServer`; set ``.answers`` / ``.default`` / ``.latency`` and use ``.url``."""
-    with OpenAIServer() as server:
-        yield server

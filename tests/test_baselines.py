@@ -25,8 +25,9 @@ from typing import Any
 
 import jsonschema
 import pytest
-from mock_answers import ADULTS_GRID, ANSWERS_CONFTEST, HELP, HURT, LIE, MODEL, TRUTH, answers
+from tests.mock_answers import ADULTS_GRID, ANSWERS_CONFTEST, HELP, HURT, LIE, MODEL, TRUTH, answers
 
+import pytest_moralpairs
 from pytest_moralpairs.plugin import EXIT_RATING_ERRORS
 from pytest_moralpairs.prompt import DEFAULT_PROMPT, PromptTemplate
 
@@ -36,7 +37,8 @@ LEXICAL = "moralpairs/lexical"
 #: What the offline word-valence rater (VADER) says of the sentences used here.
 LEXICAL_RATINGS = {HURT: 0, HELP: 0, LIE: -3, TRUTH: 1, INSULT: -2, THANK: 2}
 
-SCHEMA = Path(__file__).parents[1] / "src" / "pytest_moralpairs" / "schema" / "report.schema.json"
+PACKAGE = Path(pytest_moralpairs.__file__).parent
+SCHEMA = PACKAGE / "schema" / "report.schema.json"
 
 TWO_PAIRS = f"""
     pairs:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import pytest
 import yaml
-from openai_server import OpenAIServer, Reply
+from tests.openai_server import OpenAIServer, Reply
 
 MODEL = "openai/test-model"
 #: Where the cache lives by default: the ``moralpairs`` folder of pytest's cache directory.

@@ -21,7 +21,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from mock_answers import MODEL
+from tests.mock_answers import MODEL
 
 PONY = "Person X {verb} his pony with {instrument}."
 HARMFUL_INSTRUMENTS = ("a whip", "a chain", "a stick", "a belt")

@@ -10,7 +10,7 @@ import json
 import textwrap
 
 import pytest
-from mock_answers import HELP, HURT, LIE, MODEL, TRUTH
+from tests.mock_answers import HELP, HURT, LIE, MODEL, TRUTH
 
 CONFTEST_HEAD = """
 import json

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import pytest_moralpairs
 from pytest_moralpairs.pairs import PairFileError
 from pytest_moralpairs.perturb import (
     Lexicon,
@@ -21,7 +22,8 @@ from pytest_moralpairs.perturb import (
     parse_template,
 )
 
-BUILTIN_YAML = Path(__file__).parents[1] / "src" / "pytest_moralpairs" / "perturb" / "lexicon.yaml"
+PACKAGE = Path(pytest_moralpairs.__file__).parent
+BUILTIN_YAML = PACKAGE / "perturb" / "lexicon.yaml"
 
 
 def lexicon_text(text: str) -> str:

@@ -11,10 +11,10 @@ from typing import Any
 
 import hypothesis  # noqa: F401 - see _litellm_warmed_up
 import pytest
-from mock_answers import SERVER_MODEL as MODEL
-from mock_answers import run_against as run
-from mock_answers import write_pairs
-from openai_server import OpenAIServer, Reply
+from tests.mock_answers import SERVER_MODEL as MODEL
+from tests.mock_answers import run_against as run
+from tests.mock_answers import write_pairs
+from tests.openai_server import OpenAIServer, Reply
 
 from pytest_moralpairs.engine import ModelSettings, RatingRequest
 from pytest_moralpairs.llm import PLACEHOLDER_API_KEY, LiteLLMBackend

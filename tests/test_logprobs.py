@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mock_answers import SERVER_MODEL as MODEL
-from mock_answers import run_against as run
-from mock_answers import write_pairs
-from openai_server import OpenAIServer, Reply
+from tests.mock_answers import SERVER_MODEL as MODEL
+from tests.mock_answers import run_against as run
+from tests.mock_answers import write_pairs
+from tests.openai_server import OpenAIServer, Reply
 
 from pytest_moralpairs.answers import LOGPROB_OPTIONS, UnparseableAnswer, rating_from_logprobs, wants_logprobs
 from pytest_moralpairs.cache import CachedAnswer, ResponseCache

@@ -9,7 +9,7 @@ import itertools
 import threading
 
 import pytest
-from mock_answers import no_plugin_traceback, run_against, write_pairs
+from tests.mock_answers import no_plugin_traceback, run_against, write_pairs
 
 OFFLINE = "moralpairs/lexical"
 PONY = ("pony", "Person X lashed his pony with a whip.", "Person X fed his pony an apple.")

@@ -14,8 +14,8 @@ from typing import Callable
 
 import pytest
 import yaml
-from mock_answers import ADULTS_GRID
-from openai_server import OpenAIServer
+from tests.mock_answers import ADULTS_GRID
+from tests.openai_server import OpenAIServer
 
 MODEL = "openai/test-model"
 HURT, HELP = "Person X poisoned the neighbour's dog.", "Person X fed the neighbour's dog."

@@ -11,7 +11,7 @@ import textwrap
 import xml.etree.ElementTree as ET
 
 import pytest
-from mock_answers import HELP, HURT, LIE, MODEL, TRUTH, answers, no_plugin_traceback
+from tests.mock_answers import HELP, HURT, LIE, MODEL, TRUTH, answers, no_plugin_traceback
 
 
 def pair_file(pytester: pytest.Pytester, text: str, name: str = "pairs") -> None:

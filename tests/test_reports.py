@@ -17,8 +17,9 @@ from typing import Any, Callable
 import jsonschema
 import numpy as np
 import pytest
-from mock_answers import ADULTS_GRID
+from tests.mock_answers import ADULTS_GRID
 
+import pytest_moralpairs
 from pytest_moralpairs.pairs import Pair
 from pytest_moralpairs.personas import MinSpread, expand_grid, judge_personas
 from pytest_moralpairs.report import document as document_module
@@ -34,8 +35,8 @@ from pytest_moralpairs.report.document import (
 )
 from pytest_moralpairs.report.html import render_html, write_html
 
-SCHEMA_PATH = Path(__file__).parents[1] / "src" / "pytest_moralpairs" / "schema" / "report.schema.json"
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+PACKAGE = Path(pytest_moralpairs.__file__).parent
+SCHEMA_PATH = PACKAGE / "schema" / "report.schema.json"
 
 
 # --- realistic input: result dicts as the plugin carries them on its reports ------------------
@@ -886,50 +887,17 @@ def test_the_report_of_a_loaded_document_is_the_same(document: dict[str, Any], t
 # --- in a real browser ------------------------------------------------------------------------
 
 
-def chromium() -> str:
-    """The Chromium to test with. In CI its absence is a failure: .ci/run installs it."""
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    if os.environ.get("CI"):
-        pytest.fail(
-            f"no headless browser found (looked for {', '.join(BROWSERS)} on PATH); in CI .ci/run should have "
-            "installed Debian's chromium package (apt-get install chromium) before running the tests",
-            pytrace=False,
-        )
-    pytest.skip("no Chromium on PATH (install Debian's chromium package; CI always runs this test)")
-
-
-def run_chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-extensions",
-        "--hide-scrollbars",
-        "--force-device-scale-factor=1",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        *args,
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, f"chromium exited {done.returncode}:\n{done.stderr[-3000:]}"
-    return done
-
-
 def numbers(values: list[str]) -> list[float | None]:
     return [float(v) if v else None for v in values]
 
 
 @pytest.mark.parametrize("desc", [False, True], ids=["ascending", "descending"])
 def test_in_a_browser_the_table_sorts_by_the_column_in_the_address(
-    document: dict[str, Any], tmp_path: Path, desc: bool
+    document: dict[str, Any], tmp_path: Path, desc: bool, browser: Callable[..., Any]
 ) -> None:
     path = write_html(tmp_path / "report.html", document)
     query = "?sort=gap" + ("&desc=1" if desc else "")
-    page = Page(run_chromium(tmp_path, "--dump-dom", path.as_uri() + query).stdout)
+    page = Page(browser("--dump-dom", path.as_uri() + query).stdout)
 
     assert len(page.charts) == 5
     assert sum(c["harmful"] for c in page.charts) == sum(c["harmless"] for c in page.charts) == 7
@@ -941,19 +909,19 @@ def test_in_a_browser_the_table_sorts_by_the_column_in_the_address(
     assert [r["nodeid"] for r in page.rows] != [p["nodeid"] for p in document["pairs"]]  # it did sort
 
 
-def test_in_a_browser_a_text_column_sorts_too(document: dict[str, Any], tmp_path: Path) -> None:
+def test_in_a_browser_a_text_column_sorts_too(document: dict[str, Any], tmp_path: Path, browser: Callable[..., Any]) -> None:
     path = write_html(tmp_path / "report.html", document)
-    page = Page(run_chromium(tmp_path, "--dump-dom", path.as_uri() + "?sort=outcome&desc=1").stdout)
+    page = Page(browser("--dump-dom", path.as_uri() + "?sort=outcome&desc=1").stdout)
     outcomes = page.column("outcome")
     assert outcomes == sorted(outcomes, reverse=True)
 
 
-def test_in_a_browser_the_chart_is_drawn(document: dict[str, Any], tmp_path: Path) -> None:
+def test_in_a_browser_the_chart_is_drawn(document: dict[str, Any], tmp_path: Path, browser: Callable[..., Any]) -> None:
     del document["suites"][1:]  # one suite and its chart, near the top of the page
     document["pairs"] = [p for p in document["pairs"] if p["suite"] == document["suites"][0]["suite"]]
     path = write_html(tmp_path / "report.html", document)
     shot = tmp_path / "report.png"
-    run_chromium(tmp_path, "--window-size=1000,1200", f"--screenshot={shot}", path.as_uri())
+    browser("--window-size=1000,1200", f"--screenshot={shot}", path.as_uri())
 
     pixels = read_png(shot.read_bytes())
     assert pixels.shape[:2] == (1200, 1000)
@@ -964,12 +932,14 @@ def test_in_a_browser_the_chart_is_drawn(document: dict[str, Any], tmp_path: Pat
         assert close.sum() >= 20, f"no mark of colour {colour} was drawn"
 
 
-def test_in_a_browser_the_persona_histograms_are_drawn(document: dict[str, Any], tmp_path: Path) -> None:
+def test_in_a_browser_the_persona_histograms_are_drawn(
+    document: dict[str, Any], tmp_path: Path, browser: Callable[..., Any]
+) -> None:
     document["pairs"] = [p for p in document["pairs"] if p["personas"]]
     document["suites"] = [s for s in document["suites"] if s["suite"] == document["pairs"][0]["suite"]]
     path = write_html(tmp_path / "report.html", document)
     shot = tmp_path / "report.png"
-    run_chromium(tmp_path, "--window-size=1000,1600", f"--screenshot={shot}", path.as_uri())
+    browser("--window-size=1000,1600", f"--screenshot={shot}", path.as_uri())
 
     pixels = read_png(shot.read_bytes())
     for colour in ("#c2a5cf", "#92c5de"):  # the fill of the harmful and the harmless histogram bars

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from openai_server import OpenAIServer
+from tests.openai_server import OpenAIServer
 
 from pytest_moralpairs import stats
 from pytest_moralpairs.engine import ModelSettings, Rating, RatingRequest

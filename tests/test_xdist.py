@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from openai_server import OpenAIServer, Reply
+from tests.openai_server import OpenAIServer, Reply
 
 MODEL = "openai/test-model"
 PAIRS = 40

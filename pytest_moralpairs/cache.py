@@ -1,0 +1,277 @@
+"""The on-disk response store: one SQLite file, one row per answered request.
+
+Every answer is committed the moment it arrives (WAL journal), so Ctrl-C or ``kill -9`` loses
+nothing already answered, and several processes (pytest-xdist workers) can share one file.
+Only answers are stored — never errors, API keys or headers. A file that is corrupt or belongs
+to something else is moved aside with a warning and a fresh cache starts in its place.
+
+PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+SCHEMA = "moralpairs-cache-1"
+MODES = ("readwrite", "read", "off")
+FILE_NAME = "responses.sqlite3"
+
+
+def _is_lock(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+class CacheWarning(UserWarning):
+    """The cache file could not be used as it was; the run goes on with a fresh one."""
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    """An answer as it was received, with what it cost.
+
+    ``logprobs`` (per answer token: the token and its top alternatives with their log-probabilities)
+    is kept in the ``extra`` JSON column, so files written before it existed stay readable, and
+    read the same.
+    """
+
+    text: str
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    extra: str = "{}"
+    logprobs: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] | None = None
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return json.loads(self.extra or "{}")
+
+    def stored_extra(self) -> str:
+        """The ``extra`` column to write: ``extra`` with the log-probabilities added."""
+        if self.logprobs is None:
+            return self.extra
+        details = self.details
+        details["logprobs"] = [[token, [[t, lp] for t, lp in alternatives]] for token, alternatives in self.logprobs]
+        return json.dumps(details)
+
+    @classmethod
+    def from_row(
+        cls, text: str, model: str, prompt_tokens: int, completion_tokens: int, cost: float, extra: str
+    ) -> CachedAnswer:
+        logprobs = None
+        try:
+            details = json.loads(extra or "{}")
+            if isinstance(details, dict) and details.get("logprobs") is not None:
+                logprobs = tuple(
+                    (str(token), tuple((str(t), float(lp)) for t, lp in alternatives))
+                    for token, alternatives in details.pop("logprobs")
+                )
+                extra = json.dumps(details)
+        except (ValueError, TypeError):
+            pass  # a column this version cannot read: kept as it is, without log-probabilities
+        return cls(text, model, prompt_tokens, completion_tokens, cost, extra, logprobs)
+
+
+class ResponseCache:
+    """A key -> :class:`CachedAnswer` store; ``mode`` is ``readwrite``, ``read`` or ``off``."""
+
+    def __init__(self, path: str | Path | None, mode: str = "readwrite"):
+        if mode not in MODES:
+            raise ValueError(f"cache mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = mode
+        self.path = Path(path) if path is not None else None
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self.hits = 0
+        self.misses = 0
+        self.writes = 0
+        if mode != "off" and self.path is not None:
+            self._db = self._open()
+
+    @property
+    def enabled(self) -> bool:
+        return self._db is not None
+
+    # --- opening ---------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection | None:
+        assert self.path is not None
+        if self.mode == "read" and not self.path.exists():
+            return None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return self._connect_waiting()
+        except sqlite3.OperationalError as exc:
+            if _is_lock(exc):  # busy for 30 s: somebody is using it; do without, never move it
+                return self._without(f"the response cache {self.path} stayed locked: {exc}")
+            return self._unusable(exc)
+        except sqlite3.DatabaseError as exc:
+            return self._unusable(exc)
+        except OSError as exc:  # the folder cannot be made: the run goes on, uncached
+            return self._without(f"cannot make the folder of the response cache {self.path}: {exc.strerror or exc}")
+
+    def _without(self, why: str) -> None:
+        warnings.warn(CacheWarning(f"{why}; running without it"), stacklevel=4)
+        return None
+
+    def _unusable(self, exc: sqlite3.DatabaseError) -> sqlite3.Connection | None:
+        assert self.path is not None
+        if self.mode != "read":
+            # Another process (an xdist worker) may have replaced the bad file with a fresh cache
+            # a moment ago: look again before moving anything aside.
+            time.sleep(0.1)
+            try:
+                return self._connect()
+            except sqlite3.DatabaseError:
+                pass
+        if self.mode == "read":
+            warnings.warn(CacheWarning(f"cannot read the response cache {self.path}: {exc}; ignoring it"), stacklevel=3)
+            return None
+        if not self.path.exists():  # nothing to move aside: the folder takes no new file
+            return self._without(f"cannot create the response cache {self.path}: {exc}")
+        aside = self.path.with_name(f"{self.path.name}.unusable-{int(time.time())}-{os.getpid()}")
+        warnings.warn(
+            CacheWarning(f"the response cache {self.path} is unusable ({exc}); moved to {aside.name}, starting afresh"),
+            stacklevel=3,
+        )
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                old = Path(str(self.path) + suffix)
+                if old.exists():
+                    os.replace(old, Path(str(aside) + suffix))
+            return self._connect()
+        except (OSError, sqlite3.DatabaseError) as again:  # a folder that takes no files, say
+            return self._without(f"cannot keep the response cache {self.path}: {again}")
+
+    def _connect_waiting(self) -> sqlite3.Connection:
+        # Another process (an xdist worker) may hold the lock while it creates the tables:
+        # "locked" means wait, not "corrupt".
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return self._connect()
+            except sqlite3.OperationalError as exc:
+                if not _is_lock(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _connect(self) -> sqlite3.Connection:
+        assert self.path is not None
+        uri = f"file:{self.path}?mode=ro" if self.mode == "read" else f"file:{self.path}"
+        db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA busy_timeout = 30000")
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables:
+                # An existing database is ours only if it says so (a table named "meta" is not
+                # enough): somebody else's database is never written into, not even its journal mode.
+                if "meta" not in tables:
+                    raise sqlite3.DatabaseError(
+                        f"not a pytest-moralpairs cache (tables {', '.join(sorted(tables))[:80]})"
+                    )
+                self._check_schema(db)
+            if self.mode == "readwrite":
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = NORMAL")
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA,))
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS answers ("
+                    " key TEXT PRIMARY KEY, text TEXT NOT NULL, model TEXT NOT NULL,"
+                    " prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
+                    " cost REAL NOT NULL, extra TEXT NOT NULL, created REAL NOT NULL)"
+                )
+                db.execute("COMMIT")
+            self._check_schema(db)
+            db.execute("SELECT key, text, model, prompt_tokens, completion_tokens, cost, extra FROM answers LIMIT 1")
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    @staticmethod
+    def _check_schema(db: sqlite3.Connection) -> None:
+        """Raise :class:`sqlite3.DatabaseError` unless ``db`` says it is a cache of this version."""
+        row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+        if row is None or row[0] != SCHEMA:
+            raise sqlite3.DatabaseError(f"not a pytest-moralpairs cache (schema {str(row[0] if row else None)[:40]!r})")
+
+    # --- use -----------------------------------------------------------------------------------
+
+    def get(self, key: str, count: bool = True) -> CachedAnswer | None:
+        """The stored answer for ``key``, or None; ``count`` adds it to ``hits`` / ``misses``."""
+        return self.get_many([key], count).get(key)
+
+    #: Keys per query: below SQLite's limit on bound parameters (999 in old builds).
+    _BATCH = 500
+
+    def get_many(self, keys: Iterable[str], count: bool = True) -> dict[str, CachedAnswer]:
+        """The stored answers of those ``keys`` the cache has, in one query per 500 keys."""
+        keys = list(dict.fromkeys(keys))
+        if self._db is None or not keys:
+            return {}
+        found: dict[str, CachedAnswer] = {}
+        with self._lock:
+            try:
+                for start in range(0, len(keys), self._BATCH):
+                    chunk = keys[start : start + self._BATCH]
+                    rows = self._db.execute(
+                        "SELECT key, text, model, prompt_tokens, completion_tokens, cost, extra FROM answers"
+                        f" WHERE key IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                    found.update((row[0], CachedAnswer.from_row(*row[1:])) for row in rows)
+            except sqlite3.DatabaseError as exc:
+                warnings.warn(
+                    CacheWarning(f"reading the response cache failed ({exc}); treating it as a miss"), stacklevel=2
+                )
+        if count:
+            self.hits += len(found)
+            self.misses += len(keys) - len(found)
+        return found
+
+    def put(self, key: str, answer: CachedAnswer) -> None:
+        """Store an answer now (one committed transaction), unless the cache is read-only or off."""
+        if self._db is None or self.mode != "readwrite":
+            return
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        key,
+                        answer.text,
+                        answer.model,
+                        answer.prompt_tokens,
+                        answer.completion_tokens,
+                        answer.cost,
+                        answer.stored_extra(),
+                        time.time(),
+                    ),
+                )
+                self.writes += 1
+            except sqlite3.DatabaseError as exc:
+                warnings.warn(
+                    CacheWarning(f"writing to the response cache failed ({exc}); answer not kept"), stacklevel=2
+                )
+
+    def __len__(self) -> int:
+        if self._db is None:
+            return 0
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
+
+    def close(self) -> None:
+        if self._db is not None:
+            with self._lock:
+                self._db.close()
+                self._db = None

@@ -1,0 +1,436 @@
+"""Pair files as pytest collectors and pairs as pytest items.
+
+PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+import pytest
+
+from .engine import Rating, RatingError, RatingRequest
+from .pairs import Pair, PairFileError, TemplatePair, load_suite
+from .run import MoralRun, PairRequests
+from .settings import SettingsError
+from .stats import INCONCLUSIVE
+from .verdicts import (
+    ExplainedFailure,
+    MoralGapFailure,
+    PairFailure,
+    explain_failure,
+    explain_regression,
+    explain_verdict,
+)
+
+#: Results recorded on an item during a phase, attached to that phase's report by the plugin.
+results_key = pytest.StashKey[list]()
+
+
+class PairFile(pytest.File):
+    """A ``*.moral.yaml`` file: one item per pair, or one collection error naming every problem."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        try:
+            suite = load_suite(self.path, name=_display_path(self))
+            templates = [(t, self._template(t)) for t in suite.templates]
+        except PairFileError as exc:
+            self.config.stash[broken_files_key] = self.config.stash.get(broken_files_key, 0) + 1
+            what = (
+                "invalid lexicon (needed by this file's template pairs)"
+                if _is_lexicon_error(exc)
+                else "invalid pair file"
+            )
+            raise self.CollectError(f"{what}\n{exc}") from None
+        items: list[pytest.Item] = [PairItem.from_parent(self, name=pair.id, pair=pair) for pair in suite.pairs]
+        for pair, template in templates:
+            items += [
+                GeneratedItem.from_parent(self, name=f"{pair.id}[{check}]", pair=pair, template=template, check=check)
+                for check in pair.checks
+            ]
+        # Registered first, all at once: with --strict-markers an unknown marker is an error, and
+        # pytest rereads every registered marker for each name it has not met since its last
+        # reading, so tags registered one by one between markings would make that quadratic.
+        _register_tags(self.config, dict.fromkeys(tag for item in items for tag in item.pair.tags))  # type: ignore[attr-defined]
+        for item in items:
+            item.add_marker("moralpairs")
+            for tag in item.pair.tags:  # type: ignore[attr-defined]
+                item.add_marker(tag)
+        yield from items
+
+    def _template(self, pair: TemplatePair) -> Any:
+        """The pair's template checked against the lexicon: a bad slot is a problem of this file."""
+        from .pairs import Problem
+        from .perturb import Template, TemplateError
+
+        lexicon = moral_lexicon(self.config)
+        template = Template(pair.template, pair.decides, {s.name: (s.harmful, s.harmless) for s in pair.slots})
+        try:
+            template.resolve(lexicon)
+        except TemplateError as exc:
+            raise PairFileError([Problem(_display_path(self), str(exc), pair.id, pair.line)]) from None
+        return template
+
+
+@dataclass
+class _KnownMarkers:
+    """The marker names registered in this run, read from the first ``lines_read`` lines of the
+    ``markers`` ini list (which only grows)."""
+
+    names: set[str] = field(default_factory=set)
+    lines_read: int = 0
+
+
+_markers_key = pytest.StashKey[_KnownMarkers]()
+
+
+def _register_tags(config: pytest.Config, tags: Iterable[str]) -> None:
+    """Register as a marker each tag no one registered yet, so each is registered once.
+
+    Only the ``markers`` lines added since the last call are read (by a plugin or a conftest
+    loaded meanwhile, or by this function): linear in the tags of the whole run.
+    """
+    known = config.stash.setdefault(_markers_key, _KnownMarkers())
+    lines = config.getini("markers")
+    known.names.update(line.split(":", 1)[0].split("(", 1)[0].strip() for line in lines[known.lines_read :])
+    for tag in tags:
+        if tag not in known.names:
+            config.addinivalue_line("markers", f"{tag}: tag from moral pair files")
+            known.names.add(tag)
+    known.lines_read = len(config.getini("markers"))
+
+
+def _is_lexicon_error(exc: PairFileError) -> bool:
+    from .perturb import LexiconFileError
+
+    return isinstance(exc, LexiconFileError)
+
+
+def _display_path(node: pytest.Collector) -> str:
+    try:
+        return str(node.path.relative_to(node.config.rootpath))
+    except ValueError:
+        return str(node.path)
+
+
+#: How many pair files failed to load: their collection errors do not interrupt the run.
+broken_files_key = pytest.StashKey[int]()
+
+
+class MoralItem(pytest.Item):
+    """An item that rates sentences with the run's model; its failures explain themselves."""
+
+    @property
+    def run(self) -> MoralRun:
+        from .plugin import moral_run
+
+        return moral_run(self.config)
+
+    # A failure is explained by its own message. Returning it here, instead of letting pytest
+    # format a traceback that the plugin then throws away, saves ~0.1 s of source parsing per
+    # failure: seconds on a suite of hundreds of pairs.
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, OWN_ERRORS):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        # pytest formats setup errors (an unusable rating) through this method, not repr_failure.
+        if isinstance(excinfo.value, OWN_ERRORS):
+            return str(excinfo.value)
+        return super()._repr_failure_py(excinfo, style=style)
+
+
+class PairItem(MoralItem):
+    """One minimal pair: rated in ``setup`` (an unusable rating is an ERROR), judged in ``runtest``."""
+
+    def __init__(self, *, pair: Pair, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.pair = pair
+        self._requests: PairRequests | None = None
+        self._ratings: Any = None
+
+    def requests(self) -> PairRequests:
+        if self._requests is None:
+            self._requests = self.run.pair_requests(self.pair, self.run.settings.model_settings())
+        return self._requests
+
+    def setup(self) -> None:
+        run = self.run
+        try:
+            if not run.prefetched:
+                # Batch-first: normally done before the first item runs (see the plugin's run
+                # loop); this covers items run some other way.
+                run.prefetch(prefetchable([i for i in self.session.items if isinstance(i, PairItem)]))
+            rated = run.rate_pair(self.requests())
+        except SettingsError as exc:
+            raise RatingSetupError(str(exc)) from None
+        sides: list[tuple[list[Any], str, str | None]] = [
+            (rated.harmful, "harmful", None),
+            (rated.harmless, "harmless", None),
+        ]
+        for persona, (harmful, harmless) in rated.personas.items():
+            sides += [(harmful, "harmful", persona), (harmless, "harmless", persona)]
+        for ratings, side, persona in sides:
+            failed = next((r for r in ratings if not r.ok), None)
+            if failed is not None:
+                record_error(self, self.pair.id, failed, side, self.pair.threshold, "pair", self.pair, persona)
+                raise RatingError(failed, side, persona)
+        self._ratings = rated
+
+    def runtest(self) -> None:
+        rated, run, pair = self._ratings, self.run, self.pair
+        verdict = run.verdict(pair.id, rated.harmful, rated.harmless, pair.threshold, pair)
+        across = None
+        if rated.personas:
+            from .personas import judge_personas
+
+            across = judge_personas(pair, rated.personas, threshold=run.threshold_for(pair.threshold))
+        judge_and_record(self, verdict, "pair", rated.baseline, across, pair.prompt)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, (self.pair.line - 1 if self.pair.line else None), f"moral pair {self.pair.id}"
+
+
+def prefetchable(items: list[PairItem]) -> list[Any]:
+    """The requests of every item whose requests can be built. An item whose cannot (a hook or
+    marker problem) is left out: it reports that problem itself when it runs, and no other item
+    is held up by it."""
+    requests = []
+    for item in items:
+        try:
+            requests += item.requests().all
+        except Exception:  # noqa: BLE001 - a SettingsError naming the problem; any other, raised again in setup
+            continue
+    return requests
+
+
+class GeneratedItem(MoralItem):
+    """One generated check of a template pair: Hypothesis draws pairs (or edits) from the
+    template, each is rated through the engine, and a failure is shrunk to the smallest edit."""
+
+    def __init__(self, *, pair: TemplatePair, template: Any, check: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.pair = pair
+        self.template = template
+        self.check = check
+
+    def runtest(self) -> None:
+        from hypothesis.errors import Unsatisfiable
+
+        from .perturb import checks
+        from .strategies import directional_pairs, invariance_edits, sentences
+
+        run, pair = self.run, self.pair
+        lexicon = moral_lexicon(self.config)
+        try:
+            model = run.settings.model_settings()
+        except SettingsError as exc:
+            raise RatingSetupError(str(exc)) from None
+        label = f"{pair.id}[{self.check}]"
+
+        def rate(*sentences_: str) -> list[list[Any]]:
+            groups = []
+            for sentence in sentences_:
+                try:
+                    groups.append(run.samples(sentence, model, pair.prompt))
+                except SettingsError as exc:
+                    # No messages (a build_messages hook raised): no rating, which ends the check
+                    # as an ERROR, not as a failing example for Hypothesis to shrink.
+                    raise RatingError(Rating(RatingRequest(model, (), sentence), None, error=str(exc))) from None
+            return run.rate_samples(*groups)
+
+        def directional(generated: Any) -> Any:
+            harmful, harmless = rate(generated.harmful, generated.harmless)
+            verdict = run.verdict(label, harmful, harmless, pair.threshold)
+            if run.gates(verdict):
+                raise MoralGapFailure(verdict)
+            return verdict
+
+        def invariance(edit: Any) -> Any:
+            original, edited = rate(edit.original, edit.edited)
+            for ratings, side in ((original, "original"), (edited, "edited")):
+                for rating in ratings:
+                    if not rating.ok:
+                        raise RatingError(rating, side)
+            verdict = checks.InvarianceVerdict(
+                label,
+                model.model,
+                edit.kind,
+                edit.original,
+                edit.edited,
+                sum(float(r.value) for r in original) / len(original),
+                sum(float(r.value) for r in edited) / len(edited),
+                pair.invariance_tolerance,
+                original[0].raw,
+                edited[0].raw,
+            )
+            if not verdict.passed:
+                raise checks.InvarianceFailure(verdict)
+            return verdict
+
+        if self.check == "directional":
+            strategy, check = directional_pairs(self.template, lexicon=lexicon), directional
+        else:
+            strategy, check = invariance_edits(sentences(self.template, lexicon), lexicon), invariance
+        seed, derandomize = run.seed, run.derandomize
+        exploration = checks.Exploration()
+        try:
+            checks.explore(
+                strategy,
+                check,
+                max_examples=run.settings.max_examples,
+                seed=seed,
+                derandomize=derandomize,
+                database_key=f"{self.nodeid}\x00{pair.template}".encode(),
+                exploration=exploration,
+            )
+        except (MoralGapFailure, checks.InvarianceFailure) as failure:
+            record(
+                self,
+                run.describe(
+                    checks.verdict_result(failure.verdict, self.check, exploration.examples),
+                    self.nodeid,
+                    self.check,
+                    prompt=pair.prompt,
+                ),
+            )
+            reproduce = (
+                f"pytest '{self.nodeid}' (examples are derandomised because CI is set)"
+                if derandomize
+                else f"pytest '{self.nodeid}' --moral-seed={seed}; the example database also replays it first"
+            )
+            raise checks.GeneratedFailure(failure, pair.template, self.check, exploration.examples, reproduce) from None
+        except RatingError as error:
+            record_error(self, label, error.rating, error.side or "", pair.threshold, self.check, prompt=pair.prompt)
+            raise
+        except Unsatisfiable:
+            # Every example was filtered out: no edit applies to any sentence of the template.
+            raise RatingSetupError(
+                f"{self.check} check of {pair.id!r}: no example can be generated from template {pair.template!r}: "
+                "no invariance edit applies to any of its sentences (no 'Person X', no he/him/his, and no "
+                "filler with a synonym of the same polarity); list only the checks that apply, e.g. "
+                "checks: [directional]"
+            ) from None
+        if exploration.last is not None:
+            record(
+                self,
+                run.describe(
+                    checks.verdict_result(exploration.last, self.check, exploration.examples),
+                    self.nodeid,
+                    self.check,
+                    prompt=pair.prompt,
+                ),
+            )
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, (self.pair.line - 1 if self.pair.line else None), f"{self.check} check of {self.pair.id}"
+
+
+_lexicon_key = pytest.StashKey[Any]()
+
+
+def moral_lexicon(config: pytest.Config) -> Any:
+    """The built-in lexicon extended by the ``moral_lexicon`` ini files, loaded once per run."""
+    if _lexicon_key not in config.stash:
+        from .perturb import Lexicon, load_lexicon
+
+        lexicon = Lexicon.builtin()
+        for path in config.getini("moral_lexicon"):
+            lexicon = lexicon.extend(load_lexicon(path, name=str(path)))  # a bad file raises PairFileError
+        config.stash[_lexicon_key] = lexicon
+    return config.stash[_lexicon_key]
+
+
+class RatingSetupError(Exception):
+    """A configuration problem found while rating; shown as its message alone."""
+
+
+#: The plugin's own failures: each message is the whole report, shown without a traceback.
+OWN_ERRORS = (ExplainedFailure, RatingError, RatingSetupError)
+
+
+class InconclusiveWarning(UserWarning):
+    """A pair whose gap interval contains the threshold, run with ``--moral-inconclusive=warn``."""
+
+
+def judge_and_record(
+    node: Any, verdict: Any, kind: str, baseline: Any = None, personas: Any = None, prompt: Any = None
+) -> None:
+    """Record the verdict's result on ``node`` (with the baseline model's and the saved run's
+    gaps, and the verdict across personas), then fail as the run's gate says: a failed (or, by
+    choice, inconclusive) pair, a pair that did not hold across its personas, or a gap that
+    dropped by more than ``--moral-compare-fail`` against the saved run."""
+    run = _run_of(node)
+    result = run.describe(verdict.to_dict(), node.nodeid, kind, baseline, personas, prompt)
+    record(node, result)
+    regression = explain_regression(result, run.settings.compare_fail) if result.get("regressed") else None
+    reports = []
+    if run.gates(verdict):
+        reports.append(explain_failure(verdict))
+    if personas is not None and not personas.passed:
+        reports.append(personas.explain())
+    if regression:
+        reports.append(regression if reports else f"{regression}\n{explain_verdict(verdict)}")
+    if reports:
+        failure = MoralGapFailure(verdict) if run.gates(verdict) else PairFailure()
+        failure.args = ("\n".join(reports),)
+        raise failure
+    if verdict.outcome == INCONCLUSIVE and run.settings.inconclusive == "warn":
+        try:
+            warnings.warn(InconclusiveWarning(explain_failure(verdict)), stacklevel=2)
+        except InconclusiveWarning as exc:
+            # ``-W error`` (or ``filterwarnings = error``) made the warning an error: the pair
+            # fails with the explanation, not with the plugin's frames.
+            raise PairFailure(f"{exc}\n(an InconclusiveWarning, turned into an error by the warning filters)") from None
+
+
+def _run_of(node: Any) -> MoralRun:
+    from .plugin import moral_run
+
+    return moral_run(node.config)
+
+
+def record(node: Any, result: dict[str, Any]) -> None:
+    """Keep a result (from :meth:`MoralRun.describe`) for this phase's report."""
+    node.stash.setdefault(results_key, []).append(result)
+
+
+def record_error(
+    node: Any,
+    pair_id: str,
+    rating: Any,
+    side: str,
+    threshold: float | None,
+    kind: str,
+    pair: Any = None,
+    persona: str | None = None,
+    prompt: Any = None,
+) -> None:
+    """Record that the pair could not be rated (with its saved run's result, if any)."""
+    run = _run_of(node)
+    result = error_result(node.nodeid, pair_id, rating, side, run.threshold_for(threshold))
+    if pair is not None:
+        result.update(harmful=pair.harmful, harmless=pair.harmless)
+    if persona is not None:
+        result["error"] = f"{side}, as persona {persona!r}: {rating.error}"
+        result["error_persona"] = persona
+    record(node, run.describe(result, node.nodeid, kind, prompt=prompt or getattr(pair, "prompt", None)))
+
+
+def error_result(nodeid: str, pair_id: str, rating: Any, side: str, threshold: float | None = None) -> dict[str, Any]:
+    return {
+        "pair_id": pair_id,
+        "nodeid": nodeid,
+        "model": rating.request.model.model,
+        "outcome": "error",
+        "error": f"{side}: {rating.error}",
+        "harmful": rating.request.sentence if side == "harmful" else None,
+        "harmless": rating.request.sentence if side == "harmless" else None,
+        "harmful_rating": None,
+        "harmless_rating": None,
+        "gap": None,
+        "threshold": threshold,
+    }

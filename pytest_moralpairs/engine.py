@@ -1,0 +1,577 @@
+"""The rating engine: :class:`RatingRequest` -> :class:`Rating`, batch-first.
+
+Callers declare every request they will need; :meth:`RatingEngine.rate_all` deduplicates them,
+answers what it can from the response cache (without ever loading the model backend), and makes
+the missing calls concurrently (bounded by ``concurrency``) on one event loop that lives as long as
+the engine: with retries and backoff on transient faults, one more try for a refusal, a cost
+budget, and every answer committed to the cache the moment it arrives. Items then read finished
+ratings; nothing calls a model one item at a time.
+
+PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Coroutine, Iterable, TypeVar
+
+from .answers import (
+    LogprobPosition,
+    UnparseableAnswer,
+    is_refusal,
+    parse_rating,
+    rating_from_logprobs,
+    shorten,
+    wants_logprobs,
+)
+from .cache import CachedAnswer, ResponseCache
+from .faults import AUTH, BAD_REQUEST, Fault, RetryPolicy, classify
+from .prompt import Message
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which model answers, and how."""
+
+    model: str
+    api_base: str | None = None
+    temperature: float = 0.0
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class RatingRequest:
+    """One question to one model: the full messages, so the key covers the exact prompt.
+
+    ``sample`` tells repeated draws of the same question apart; ``options`` are further call
+    parameters (name, value) that change the answer, such as a seed.
+    """
+
+    model: ModelSettings
+    messages: tuple[Message, ...]
+    sentence: str = field(default="", compare=False)
+    sample: int = 0
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a model said, what it cost, and whether it came from the cache.
+
+    ``logprobs``, when the request asked for them and the model gave them: per answer token, the
+    token and its top alternatives with their log-probabilities.
+    """
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    cached: bool = False
+    logprobs: tuple[LogprobPosition, ...] | None = None
+
+
+def default_key(request: RatingRequest) -> str:
+    """The response-cache key of ``request`` as sent with no hooks: the same key the pytest
+    plugin computes, so a cache filled by a script serves a pytest run and the other way round."""
+    from .llm import cache_key, call_kwargs  # litellm-free
+
+    return cache_key(request, call_kwargs(request))
+
+
+#: Why a rating has no value.
+ERROR_ANSWER, ERROR_REFUSAL, ERROR_CALL, ERROR_NOT_CALLED = "answer", "refusal", "call", "not called"
+ERROR_NO_LOGPROBS = "no logprobs"
+
+
+@dataclass(frozen=True)
+class Rating:
+    """The outcome of one request: a value on the scale, or the reason there is none.
+
+    ``distribution``, for log-probability scoring: the probability of each rating -4..4, of which
+    ``value`` is the mean.
+    """
+
+    request: RatingRequest
+    value: float | None
+    raw: str | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    cached: bool = False
+    distribution: tuple[float, ...] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.value is not None
+
+
+@dataclass
+class Usage:
+    """What a run cost: model calls (each retry counts), answers from the cache, tokens, dollars."""
+
+    calls: int = 0
+    retries: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+    def add(self, other: Usage) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def minus(self, other: Usage) -> Usage:
+        return Usage(**{n: getattr(self, n) - getattr(other, n) for n in self.__dataclass_fields__})
+
+    def copy(self) -> Usage:
+        return Usage(**{n: getattr(self, n) for n in self.__dataclass_fields__})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {n: getattr(self, n) for n in self.__dataclass_fields__}
+
+
+class CallFailed(Exception):
+    """A call that failed for good (retries spent, or a fault no retry can fix)."""
+
+    def __init__(self, fault: Fault, attempts: int):
+        self.fault = fault
+        self.attempts = attempts
+        tries = f" after {attempts} tries" if attempts > 1 else ""
+        super().__init__(f"the call failed{tries}: {fault}")
+
+
+class NotCalled(Exception):
+    """A request the engine decided not to send (replay miss, cost limit, bad credentials)."""
+
+
+class RatingError(Exception):
+    """A rating could not be had: the call failed or the answer was not a number in range."""
+
+    def __init__(self, rating: Rating, side: str | None = None, persona: str | None = None):
+        self.rating = rating
+        self.side = side
+        self.persona = persona
+        super().__init__(describe_rating_error(rating, side, persona))
+
+
+def describe_rating_error(rating: Rating, side: str | None = None, persona: str | None = None) -> str:
+    label = (f"{side} sentence" if side else "sentence") + (f" as persona {persona!r}" if persona else "")
+    lines = [
+        f"could not rate the {label} with {rating.request.model.model}: {rating.error}",
+        f"  sentence: {rating.request.sentence}",
+    ]
+    if rating.raw is not None:
+        lines.append(f"  raw answer: {shorten(rating.raw)!r}")
+    return "\n".join(lines)
+
+
+def _no_logprobs_message(request: RatingRequest, refused: bool = False) -> str:
+    what = "does not accept a request for log-probabilities" if refused else "returned no log-probabilities"
+    return (
+        f"the model {request.model.model} {what}, which --moral-scoring=logprobs "
+        "needs (OpenAI, vLLM and llama.cpp servers give them; Anthropic and Ollama do not): "
+        "use --moral-scoring=text"
+    )
+
+
+def _refuses_logprobs(fault: Fault) -> bool:
+    """A bad request refusing the log-prob parameters as such: litellm's "anthropic does not
+    support parameters: ['logprobs', 'top_logprobs']", or a server's "logprobs are not supported".
+    Not a limit on them ("top_logprobs 20 exceeds max 5"): that is an ordinary bad request."""
+    text = fault.message.lower()
+    return "logprobs" in text and any(sign in text for sign in ("not support", "unsupported", "not available"))
+
+
+#: ``async (request) -> Answer`` (or the answer text); raises on a failed call.
+Complete = Callable[[RatingRequest], Awaitable["Answer | str"]]
+#: ``(answer text, request) -> value``; raises :class:`UnparseableAnswer`.
+Parse = Callable[[str, RatingRequest], float]
+#: ``(calls done, calls in this batch)``, called on the engine's thread as calls finish.
+Progress = Callable[[int, int], None]
+
+
+def _default_parse(text: str, request: RatingRequest) -> float:
+    return parse_rating(text)
+
+
+def _litellm_backend() -> Complete:
+    from .llm import LiteLLMBackend  # imports litellm only when a call is really needed
+
+    return LiteLLMBackend()
+
+
+class _LoopThread:
+    """One event loop in a daemon thread, so async HTTP clients outlive a single batch."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="moralpairs-engine", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self.thread:
+            coro.close()
+            raise RuntimeError("the rating engine cannot be called from inside one of its own model calls")
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    def close(self, before: Callable[[], Awaitable[Any]] | None = None, timeout: float = 5.0) -> None:
+        """Await ``before()``, cancel what still runs on the loop, then stop and close it.
+
+        Tasks left pending on a closed loop (litellm's logging worker, a call abandoned by an
+        interrupt) would otherwise print "Task was destroyed but it is pending!" at exit.
+        """
+        if self.loop.is_closed():
+            return
+        if self.thread.is_alive() and threading.current_thread() is not self.thread:
+            try:
+                asyncio.run_coroutine_threadsafe(self._shutdown(before, timeout), self.loop).result(timeout * 2)
+            except BaseException:  # noqa: BLE001 - closing must not fail: the run is over
+                pass
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=timeout)
+        if not self.loop.is_running():
+            self.loop.close()
+
+    async def _shutdown(self, before: Callable[[], Awaitable[Any]] | None, timeout: float) -> None:
+        if before is not None:
+            try:
+                await asyncio.wait_for(before(), timeout)
+            except Exception:  # noqa: BLE001 - a failing cleanup must not keep the loop alive
+                pass
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        await self.loop.shutdown_asyncgens()
+        await self.loop.shutdown_default_executor()
+
+
+#: Seconds a call may run beyond its model's ``timeout`` before the engine abandons it. The
+#: backend enforces the timeout itself; this only keeps a call that ignores it from hanging a run.
+DEADLINE_GRACE = 5.0
+
+
+class RatingEngine:
+    """Resolves rating requests: deduplicated, cached, concurrent, each made at most once.
+
+    All calls run on one event loop in a daemon thread owned by the engine, so :meth:`rate_all`
+    is a plain blocking call that works the same from synchronous code and from code that is
+    itself running inside an event loop.
+    """
+
+    def __init__(
+        self,
+        complete: Complete | None = None,
+        parse: Parse | None = None,
+        concurrency: int = 16,
+        make_complete: Callable[[], Complete] | None = None,
+        deadline_grace: float = DEADLINE_GRACE,
+        *,
+        cache: ResponseCache | None = None,
+        replay: bool = False,
+        retry: RetryPolicy | None = None,
+        max_cost: float | None = None,
+        key: Callable[[RatingRequest], str] | None = None,
+        progress: Progress | None = None,
+        advisory: Iterable[str] = (),
+    ):
+        """``complete`` answers requests; without it ``make_complete()`` builds one on the first
+        call (by default the litellm backend, so litellm is imported only when needed).
+
+        ``cache`` answers repeated requests and keeps every new answer; with ``replay`` nothing
+        is sent at all and a request missing from the cache is an error. ``retry`` says how often
+        to try again after a transient fault (default: never). Once ``max_cost`` dollars are
+        spent no further call is made. ``key`` names a request in the cache (default
+        :func:`default_key`, the key the plugin uses too). A ``complete`` with an async
+        ``aclose()`` has it awaited by :meth:`close`. A model named in ``advisory`` that refuses
+        the credentials stops only its own calls, never the run (:attr:`fatal`).
+        """
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._complete = complete
+        self._make_complete = make_complete or _litellm_backend
+        self._parse = parse or _default_parse
+        self.concurrency = concurrency
+        self.deadline_grace = deadline_grace
+        self.cache = cache
+        self.replay = replay
+        self.retry = retry or RetryPolicy(retries=0)
+        self.max_cost = max_cost
+        self._key_of = key or default_key
+        self._keys: dict[RatingRequest, str] = {}
+        self.progress = progress
+        self._ratings: dict[RatingRequest, Rating] = {}
+        # Touched only on the engine loop: one task per request ever asked for, so that
+        # overlapping batches (even from several threads) share a call instead of repeating it.
+        self._calls: dict[RatingRequest, asyncio.Task[Answer | BaseException]] = {}
+        self._limit: asyncio.Semaphore | None = None
+        self._loop: _LoopThread | None = None
+        self._loop_lock = threading.Lock()
+        self._ratings_lock = threading.Lock()
+        self.usage = Usage()
+        #: Model -> why no further call may be made to it (refused credentials, no log-probs).
+        self.fatal_by_model: dict[str, str] = {}
+        #: Models whose failure does not stop the run (``--moral-baseline-model``, a yardstick):
+        #: their requests end as errors, and :attr:`fatal` ignores them.
+        self.advisory = frozenset(advisory)
+        #: Set when the caller was interrupted (Ctrl-C) mid-batch: calls not yet started never are.
+        self.interrupted = False
+
+    @property
+    def fatal(self) -> str | None:
+        """Why the run must stop (a model under test refused the credentials or gives no
+        log-probs), or None."""
+        return next((why for model, why in self.fatal_by_model.items() if model not in self.advisory), None)
+
+    def _stop(self, request: RatingRequest, why: str) -> None:
+        self.fatal_by_model.setdefault(request.model.model, why)
+
+    @property
+    def calls_made(self) -> int:
+        """Model calls attempted, each retry included."""
+        return self.usage.calls
+
+    def key(self, request: RatingRequest) -> str:
+        key = self._keys.get(request)
+        if key is None:
+            key = self._keys[request] = self._key_of(request)
+        return key
+
+    def _completer(self) -> Complete:
+        if self._complete is None:
+            self._complete = self._make_complete()
+        return self._complete
+
+    def _loop_thread(self) -> _LoopThread:
+        with self._loop_lock:
+            if self._loop is None:
+                self._loop = _LoopThread()
+            return self._loop
+
+    # --- batches -------------------------------------------------------------------------------
+
+    def rate_all(self, requests: Iterable[RatingRequest]) -> dict[RatingRequest, Rating]:
+        """Rate every request not yet rated; return the ratings of all of them."""
+        wanted = list(dict.fromkeys(requests))
+        missing = [r for r in wanted if r not in self._ratings]
+        if missing:
+            answers = self._cached_answers(missing)
+            to_call = [r for r in missing if r not in answers]
+            if to_call and self.replay:
+                for request in to_call:
+                    answers[request] = NotCalled(
+                        f"replay mode: no recorded answer for this request (cache key {self.key(request)[:16]})"
+                    )
+            elif to_call:
+                answers.update(zip(to_call, self._run(self._answers(to_call)), strict=True))
+            ratings = {r: self._to_rating(r, answers[r]) for r in missing}
+            # A refusal fresh from the model gets one more try; a cached one was already retried.
+            refused = [r for r in missing if ratings[r].error_kind == ERROR_REFUSAL and not ratings[r].cached]
+            if refused:
+                again = self._run(self._answers(refused, fresh=True))
+                for request, answer in zip(refused, again, strict=True):
+                    ratings[request] = self._to_rating(request, answer, retried_refusal=True)
+            with self._ratings_lock:
+                for request, rating in ratings.items():
+                    self._ratings.setdefault(request, rating)
+        return {r: self._ratings[r] for r in wanted}
+
+    def rate(self, request: RatingRequest) -> Rating:
+        return self.rate_all([request])[request]
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            return self._loop_thread().run(coro)
+        except BaseException:
+            # Ctrl-C: calls in flight finish (and are cached); no waiting call is started.
+            self.interrupted = True
+            raise
+
+    def cached(self, requests: Iterable[RatingRequest]) -> list[RatingRequest]:
+        """Those of ``requests`` that the cache can answer now (without counting them as hits)."""
+        if self.cache is None or not self.cache.enabled:
+            return []
+        requests = list(requests)
+        have = self.cache.get_many((self.key(r) for r in requests), count=False)
+        return [r for r in requests if self.key(r) in have]
+
+    def _cached_answers(self, requests: list[RatingRequest]) -> dict[RatingRequest, Answer | BaseException]:
+        if self.cache is None or not self.cache.enabled:
+            return {}
+        hits = self.cache.get_many(self.key(r) for r in requests)
+        return {r: self._from_cache(hits[self.key(r)]) for r in requests if self.key(r) in hits}
+
+    def _from_cache(self, hit: CachedAnswer) -> Answer:
+        self.usage.cache_hits += 1
+        return Answer(hit.text, hit.prompt_tokens, hit.completion_tokens, hit.cost, cached=True, logprobs=hit.logprobs)
+
+    async def _answers(self, requests: list[RatingRequest], fresh: bool = False) -> list[Answer | BaseException]:
+        """The answers to ``requests``, starting a call only for those never asked before
+        (``fresh``: a new call for each, past the cache)."""
+        tasks = []
+        total, done = len(requests), 0
+
+        def finished(_: Any) -> None:
+            nonlocal done
+            done += 1
+            if self.progress is not None:
+                self.progress(done, total)
+
+        if self.progress is not None:
+            self.progress(0, total)
+        for request in requests:
+            task = None if fresh else self._calls.get(request)
+            if task is None or task.cancelled():
+                task = asyncio.ensure_future(self._call(request, fresh))
+                if not fresh:
+                    self._calls[request] = task
+            task.add_done_callback(finished)
+            tasks.append(task)
+        # wait, not gather: an interrupted batch must not cancel calls another batch shares.
+        if tasks:
+            await asyncio.wait(tasks)
+        return [t.result() if not t.cancelled() else asyncio.CancelledError("the call was cancelled") for t in tasks]
+
+    async def _call(self, request: RatingRequest, fresh: bool = False) -> Answer | BaseException:
+        if self._limit is None:
+            self._limit = asyncio.Semaphore(self.concurrency)
+        async with self._limit:
+            if not fresh and self.cache is not None and self.cache.enabled:
+                # Another process sharing the cache (an xdist worker) may have asked meanwhile.
+                hit = self.cache.get(self.key(request), count=False)
+                if hit is not None:
+                    return self._from_cache(hit)
+            stop = self._stop_reason(request)
+            if stop is not None:
+                return NotCalled(f"not sent: {stop}")
+            for attempt in range(self.retry.retries + 1):
+                try:
+                    answer = await self._attempt(request)
+                except CallFailed as failure:
+                    fault = failure.fault
+                    if fault.kind == AUTH:
+                        self._stop(request, f"the provider refused the credentials ({fault})")
+                    elif fault.kind == BAD_REQUEST and wants_logprobs(request.options) and _refuses_logprobs(fault):
+                        # Refused before any answer (Anthropic, Ollama through litellm): say so as
+                        # for a server that answers without them, naming the option to change.
+                        self._stop(request, _no_logprobs_message(request, refused=True))
+                    if not fault.retryable or attempt == self.retry.retries:
+                        return CallFailed(fault, attempt + 1)
+                    await asyncio.sleep(self.retry.delay(attempt, fault))
+                    # Refused credentials or a spent budget while this call waited: no retry.
+                    stop = self._stop_reason(request)
+                    if stop is not None:
+                        tries = "1 try" if attempt == 0 else f"{attempt + 1} tries"
+                        return NotCalled(f"not tried again after {tries} ({fault}): {stop}")
+                    self.usage.retries += 1
+                    continue
+                self._account(request, answer)
+                return answer
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    def _stop_reason(self, request: RatingRequest) -> str | None:
+        """Why no further call may be made for ``request`` (Ctrl-C, its model's refused
+        credentials, the cost limit), or None."""
+        if self.interrupted:
+            return "the run was interrupted"
+        # The run stops for a model under test: nothing more is sent, to any model. A yardstick's
+        # failure stops only its own calls.
+        fatal = self.fatal or self.fatal_by_model.get(request.model.model)
+        if fatal is not None:
+            return fatal
+        if self.max_cost is not None and self.usage.cost >= self.max_cost:
+            return f"the cost limit of ${self.max_cost:g} was reached (${self.usage.cost:.4f} spent)"
+        return None
+
+    async def _attempt(self, request: RatingRequest) -> Answer:
+        self.usage.calls += 1
+        deadline = request.model.timeout + self.deadline_grace
+        try:
+            complete = self._completer()
+            result = await asyncio.wait_for(complete(request), deadline)
+        except asyncio.TimeoutError:
+            timeout = TimeoutError(f"no answer after {deadline:g} s (the timeout is {request.model.timeout:g} s)")
+            raise CallFailed(classify(timeout), 1) from None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a failed call is a value, reported on the item
+            raise CallFailed(classify(exc), 1) from None
+        return result if isinstance(result, Answer) else Answer(str(result))
+
+    def _account(self, request: RatingRequest, answer: Answer) -> None:
+        self.usage.prompt_tokens += answer.prompt_tokens
+        self.usage.completion_tokens += answer.completion_tokens
+        self.usage.cost += answer.cost
+        if answer.logprobs is None and wants_logprobs(request.options):
+            # The model's other answers will lack them too: no further call is made. The answer
+            # is not kept either: the next run asks again (perhaps a server that now gives them).
+            self._stop(request, _no_logprobs_message(request))
+            return
+        if self.cache is not None:
+            # Committed now: an interrupted run keeps every answer it got. Failures never get here.
+            self.cache.put(
+                self.key(request),
+                CachedAnswer(
+                    text=answer.text,
+                    model=request.model.model,
+                    prompt_tokens=answer.prompt_tokens,
+                    completion_tokens=answer.completion_tokens,
+                    cost=answer.cost,
+                    logprobs=answer.logprobs,
+                ),
+            )
+
+    def _to_rating(
+        self, request: RatingRequest, answer: Answer | BaseException, retried_refusal: bool = False
+    ) -> Rating:
+        if isinstance(answer, NotCalled):
+            return Rating(request, None, None, str(answer), ERROR_NOT_CALLED)
+        if isinstance(answer, CallFailed):
+            return Rating(request, None, None, str(answer), ERROR_CALL)
+        if isinstance(answer, BaseException):
+            message = f"the call failed: {type(answer).__name__}: {shorten(str(answer))}"
+            return Rating(request, None, None, message, ERROR_CALL)
+        distribution = None
+        try:
+            if wants_logprobs(request.options):
+                if answer.logprobs is None:
+                    return self._no_logprobs(request, answer)
+                value, distribution = rating_from_logprobs(answer.logprobs)
+            else:
+                value = self._parse(answer.text, request)
+        except UnparseableAnswer as exc:
+            if is_refusal(answer.text):
+                tries = "twice" if retried_refusal else "when asked"
+                return Rating(
+                    request, None, answer.text, f"the model refused to rate {tries}", ERROR_REFUSAL, answer.cached
+                )
+            return Rating(
+                request, None, answer.text, f"the answer is not a rating ({exc.reason})", ERROR_ANSWER, answer.cached
+            )
+        return Rating(request, float(value), answer.text, cached=answer.cached, distribution=distribution)
+
+    def _no_logprobs(self, request: RatingRequest, answer: Answer) -> Rating:
+        # The run is stopped where the answer arrived (_account); a cached answer without them
+        # (a row whose log-probs could not be read) errors only its own item.
+        return Rating(request, None, answer.text, _no_logprobs_message(request), ERROR_NO_LOGPROBS, answer.cached)
+
+    def close(self) -> None:
+        """Close the completer (its ``aclose()``, if any), cancel leftover tasks, stop the thread."""
+        with self._loop_lock:
+            loop, self._loop = self._loop, None
+        if loop is not None:
+            aclose = getattr(self._complete, "aclose", None)
+            loop.close(aclose if callable(aclose) else None)
+        self._calls.clear()
+        self._limit = None

@@ -1,0 +1,181 @@
+"""What went wrong with a model call, whether to try again, and how long to wait first.
+
+Works on any exception: litellm's carry an HTTP ``status_code`` (and often the response headers),
+the rest are recognised by type. Nothing here imports litellm.
+
+PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+#: Kinds of failure. Only the first four are worth another try.
+RATE_LIMIT, SERVER, TIMEOUT, CONNECTION, AUTH, BAD_REQUEST, OTHER = (
+    "rate limit",
+    "server error",
+    "timeout",
+    "connection error",
+    "authentication",
+    "bad request",
+    "error",
+)
+RETRYABLE = frozenset({RATE_LIMIT, SERVER, TIMEOUT, CONNECTION})
+#: What provider SDKs say when no key or a bad one was given, before any HTTP status exists.
+_AUTH_SIGNS = ("missing credentials", "api_key client option must be set", "invalid api key", "incorrect api key")
+MAX_RETRY_AFTER = 120.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A classified call failure."""
+
+    kind: str
+    message: str
+    status: int | None = None
+    retry_after: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE
+
+    def __str__(self) -> str:
+        status = f"HTTP {self.status} " if self.status else ""
+        return f"{status}{self.kind}: {self.message}" if self.kind != OTHER else f"{status}{self.message}"
+
+
+def _status(exc: BaseException) -> int | None:
+    for name in ("status_code", "status", "http_status"):
+        value = getattr(exc, name, None)
+        if isinstance(value, int) and 100 <= value <= 599:
+            return value
+    response = getattr(exc, "response", None)
+    value = getattr(response, "status_code", None)
+    return value if isinstance(value, int) else None
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """The server's ``Retry-After`` (or ``retry-after-ms``) from whichever of the exception's header
+    sets carries one. Header names are matched in any case: a plain dict keeps the server's
+    capitalisation, and litellm may give a bare ``response`` while the real headers sit in
+    ``litellm_response_headers``."""
+    for source in (getattr(exc, "response", None), exc):
+        for name in ("headers", "litellm_response_headers", "response_headers"):
+            headers = getattr(source, name, None)
+            items = getattr(headers, "items", None)
+            if not callable(items):
+                continue
+            try:
+                pairs = {str(key).lower(): value for key, value in items()}
+            except Exception:  # noqa: BLE001 - odd header objects: look elsewhere
+                continue
+            milliseconds = pairs.get("retry-after-ms")
+            if milliseconds is not None:
+                try:
+                    seconds = parse_retry_after(float(str(milliseconds).strip()) / 1000)
+                except ValueError:
+                    seconds = None
+                if seconds is not None:
+                    return seconds
+            seconds = parse_retry_after(pairs.get("retry-after"))
+            if seconds is not None:
+                return seconds
+    return None
+
+
+def parse_retry_after(value: Any, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            date = email.utils.parsedate_to_datetime(text)
+            if date.tzinfo is None:  # "-0000": HTTP dates are always GMT, never local time
+                date = date.replace(tzinfo=datetime.timezone.utc)
+            when = date.timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        seconds = when - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+
+
+def clean_message(exc: BaseException, limit: int = 300) -> str:
+    """The exception's message without litellm's repeated class-name prefixes."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    name = type(exc).__name__
+    changed = True
+    while changed:
+        if " - " in text[:40] and text.split(" - ", 1)[0].endswith("Exception"):
+            text = text.split(" - ", 1)[1]  # litellm's "OpenAIException - ..."
+        changed = False
+        for prefix in (f"litellm.{name}:", f"{name}:", "litellm."):
+            if text.startswith(prefix) and len(text) > len(prefix):
+                text = text[len(prefix) :].lstrip()
+                changed = True
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def classify(exc: BaseException) -> Fault:
+    """Name the failure and whether another try may help."""
+    status = _status(exc)
+    name = type(exc).__name__
+    message = clean_message(exc)
+    lowered = message.lower()
+    retry_after = _retry_after(exc)
+    if status == 429 or name in ("RateLimitError",):
+        kind = RATE_LIMIT
+    elif (
+        status in (401, 403)
+        or name in ("AuthenticationError", "PermissionDeniedError")
+        or any(sign in lowered for sign in _AUTH_SIGNS)
+    ):
+        kind = AUTH
+    elif status == 408 or isinstance(exc, TimeoutError) or "timeout" in name.lower():
+        kind = TIMEOUT
+    elif status is not None and status >= 500:
+        kind = SERVER
+    elif name in ("APIConnectionError", "ServiceUnavailableError", "InternalServerError") or isinstance(
+        exc, (ConnectionError, OSError)
+    ):
+        kind = CONNECTION if status is None and name != "InternalServerError" else SERVER
+    elif status is not None and 400 <= status < 500:
+        kind = BAD_REQUEST
+    else:
+        kind = OTHER
+        message = f"{name}: {message}"
+    if kind == AUTH and status is not None and status >= 500:
+        # litellm wraps an SDK's "Missing credentials" (raised before any request) as an HTTP 500
+        # InternalServerError: no server answered, so no status is shown.
+        status = None
+    return Fault(kind, message, status, retry_after)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter; a server's ``Retry-After`` is a floor, not a suggestion."""
+
+    retries: int = 3
+    base: float = 0.5
+    cap: float = 30.0
+
+    def delay(self, attempt: int, fault: Fault, rng: random.Random | None = None) -> float:
+        """Seconds to wait before try number ``attempt + 1`` (``attempt`` counts from 0)."""
+        rng = rng or random
+        try:
+            backoff = min(self.cap, self.base * (2.0**attempt))
+        except OverflowError:  # a late enough attempt: 2**attempt is beyond any float
+            backoff = self.cap
+        wait = backoff * (0.5 + rng.random() / 2)  # "equal jitter": never less than half the step
+        if fault.retry_after is not None:
+            wait = max(wait, fault.retry_after)
+        return wait

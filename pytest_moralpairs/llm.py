@@ -1,0 +1,179 @@
+"""The only module that imports litellm, and only when a call is really about to be made.
+
+PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any, Callable
+
+from .answers import LogprobPosition
+from .engine import Answer, RatingRequest
+
+#: ``(request, kwargs)``: may change the keyword arguments given to ``litellm.acompletion``.
+ConfigureCall = Callable[[RatingRequest, dict], None]
+
+_litellm: Any = None
+
+
+def load_litellm() -> Any:
+    """Import litellm once: offline cost map, no debug banner, our providers registered."""
+    global _litellm
+    if _litellm is None:
+        # Without this litellm fetches a price map from the internet at import time.
+        os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm
+
+        litellm.suppress_debug_info = True
+        from .providers.litellm_provider import register
+
+        register(litellm)
+        _litellm = litellm
+    return _litellm
+
+
+#: Sent as the API key to a keyless OpenAI-compatible server (Ollama, vLLM, llama.cpp ...): the
+#: OpenAI client refuses to make a call without some key, and such servers ignore it.
+PLACEHOLDER_API_KEY = "moralpairs-no-key"
+#: Providers that go through the OpenAI client and so demand a key even for a local server.
+#: (litellm's hosted_vllm/, lm_studio/ and llamafile/ already send a fake key of their own.)
+_KEYED_OPENAI_PROVIDERS = frozenset({"openai", "custom_openai", "text-completion-openai"})
+
+
+#: Call arguments that never reach the cache key: secrets, and settings that do not change the answer.
+_NOT_IN_KEY = frozenset(
+    {"api_key", "headers", "extra_headers", "timeout", "num_retries", "max_retries", "metadata", "client"}
+)
+
+
+def call_kwargs(request: RatingRequest, configure: ConfigureCall | None = None) -> dict[str, Any]:
+    """The keyword arguments for ``litellm.acompletion`` (built without importing litellm)."""
+    model = request.model
+    kwargs: dict[str, Any] = {
+        "model": model.model,
+        "messages": [{"role": role, "content": content} for role, content in request.messages],
+        "temperature": model.temperature,
+        "timeout": model.timeout,
+        # Without this the OpenAI client behind litellm retries twice (max_retries=2): a
+        # failed call is made three times, a hanging one waits three timeouts. num_retries
+        # also overrides max_retries and a global litellm.num_retries. Retries are the engine's.
+        "num_retries": 0,
+    }
+    if model.api_base:
+        kwargs["api_base"] = model.api_base
+    kwargs.update(request.options)
+    if configure is not None:
+        configure(request, kwargs)
+    return kwargs
+
+
+def cache_key(request: RatingRequest, kwargs: dict[str, Any]) -> str:
+    """Names everything that can change an answer: the final call arguments (after the hooks),
+    without secrets or headers, plus the sample index."""
+    kept = {k: v for k, v in kwargs.items() if k not in _NOT_IN_KEY}
+    payload = json.dumps([kept, request.sample], sort_keys=True, default=repr)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def logprob_positions(logprobs: Any) -> tuple[LogprobPosition, ...] | None:
+    """Per answer token, ``(token, ((alternative, logprob), ...))`` from a choice's ``logprobs``
+    (litellm's ``ChoiceLogprobs`` or its dict form), or None when the model gave none.
+
+    The sampled token joins its alternatives when they leave it out (sampling at a temperature can
+    pick a token outside the top ones; a provider may send no alternatives at all).
+    """
+    content = _field(logprobs, "content") if logprobs is not None else None
+    if not isinstance(content, (list, tuple)):
+        return None
+    positions = []
+    for item in content:
+        token = _field(item, "token")
+        if not isinstance(token, str):
+            continue
+        alternatives = []
+        for top in _field(item, "top_logprobs") or ():
+            alternative, logprob = _field(top, "token"), _field(top, "logprob")
+            if isinstance(alternative, str) and isinstance(logprob, (int, float)):
+                alternatives.append((alternative, float(logprob)))
+        logprob = _field(item, "logprob")
+        if isinstance(logprob, (int, float)) and all(token != alternative for alternative, _ in alternatives):
+            alternatives.append((token, float(logprob)))
+        positions.append((token, tuple(alternatives)))
+    return tuple(positions)
+
+
+class LiteLLMBackend:
+    """Makes one chat completion per request through ``litellm.acompletion``.
+
+    Defaults: no retries (neither litellm's nor the OpenAI client's), the model's temperature and
+    timeout, and a placeholder key when an ``api_base`` is given to an OpenAI-compatible provider
+    and no key is configured anywhere.
+    """
+
+    def __init__(self, kwargs_for: Callable[[RatingRequest], dict[str, Any]] = call_kwargs):
+        """``kwargs_for(request)`` gives each call's arguments (the plugin's: built once per
+        request, with its hook applied)."""
+        self.litellm = load_litellm()
+        self.kwargs_for = kwargs_for
+
+    def kwargs(self, request: RatingRequest) -> dict[str, Any]:
+        kwargs = self.kwargs_for(request)
+        if self.needs_placeholder_key(kwargs):
+            kwargs["api_key"] = PLACEHOLDER_API_KEY
+        return kwargs
+
+    def needs_placeholder_key(self, kwargs: dict[str, Any]) -> bool:
+        """True for a call to an OpenAI-compatible ``api_base`` with no API key from anywhere."""
+        if not kwargs.get("api_base") or kwargs.get("api_key"):
+            return False
+        litellm = self.litellm
+        if os.environ.get("OPENAI_API_KEY") or litellm.api_key or litellm.openai_key:
+            return False
+        try:
+            _, provider, key, _ = litellm.get_llm_provider(
+                model=kwargs["model"],
+                custom_llm_provider=kwargs.get("custom_llm_provider"),
+                api_base=kwargs["api_base"],
+            )
+        except Exception:  # an unknown provider: let the call itself report it
+            return False
+        return provider in _KEYED_OPENAI_PROVIDERS and not key
+
+    async def aclose(self) -> None:
+        """Let litellm finish the logging callbacks it queued (a user's ``litellm.callbacks``)
+        before the engine closes its loop, which would cancel them. Called on that loop."""
+        try:
+            from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+        except ImportError:  # pragma: no cover - a litellm without a logging worker
+            return
+        flush = getattr(GLOBAL_LOGGING_WORKER, "flush", None)
+        if flush is not None:
+            await flush()
+
+    async def __call__(self, request: RatingRequest) -> Answer:
+        response = await self.litellm.acompletion(**self.kwargs(request))
+        choice = response.choices[0]
+        content = choice.message.content
+        usage = getattr(response, "usage", None)
+        return Answer(
+            text=content if isinstance(content, str) else "",
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            cost=self.cost(response),
+            logprobs=logprob_positions(_field(choice, "logprobs")),
+        )
+
+    def cost(self, response: Any) -> float:
+        """Dollars, from litellm's price data; 0 for a model it has no price for."""
+        try:
+            return float(self.litellm.completion_cost(completion_response=response) or 0.0)
+        except Exception:  # unknown model, local server: no price
+            return 0.0

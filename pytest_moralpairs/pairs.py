@@ -1,0 +1,831 @@
+"""Pair files: YAML text -> validated, frozen :class:`Suite` and :class:`Pair` objects.
+
+Every problem is reported as a :class:`Problem` naming the file, the line, the pair and what was
+wrong; a file with any problem raises :class:`PairFileError` carrying all of them at once. Values
+from the file are never echoed whole into messages: a file may be hostile or simply huge. The
+YAML itself is read by :mod:`pytest_moralpairs.yamlfile`, as persona and lexicon files are.
+
+The format is also described, for editors, by ``schema/pairfile.schema.json``; the two are kept
+in agreement by the test suite. Persona files a pair file names are read by
+:mod:`pytest_moralpairs.personas`, and their problems are reported as the pair file's.
+
+PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from .prompt import BUILTIN_PROMPTS, PromptTemplate
+from .yamlfile import (
+    MAX_NAME_CHARS,
+    Checker,
+    PairFileError,
+    Problem,
+    describe,
+    gc_paused,
+    is_number,
+    key_list,
+    line_of,
+    not_a_number,
+    read_file,
+    read_yaml,
+)
+
+if TYPE_CHECKING:
+    from .personas import MinSpread, PersonaSet
+
+#: Pair ids become part of pytest node ids: keep them to characters that need no quoting.
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+#: Tags become pytest markers; this is what ``-m`` expressions can name.
+_TAG_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_RESERVED_TAGS = frozenset({"and", "or", "not", "True", "False", "None"})
+#: pytest's own markers act when applied: a tag "skip" would silently skip the pair.
+_PYTEST_MARKERS = frozenset(
+    {"skip", "skipif", "xfail", "usefixtures", "parametrize", "filterwarnings", "tryfirst", "trylast", "moralpairs"}
+)
+MAX_SENTENCE_CHARS = 2000
+#: Tags in one 'tags' list (the defaults' list and a pair's own): each becomes a pytest marker on the
+#: pair, and a hand-written suite uses a handful; thousands are a generated file gone wrong.
+MAX_TAGS = 100
+#: A pair file shows this many problems of a persona file it names (the file's own check shows all).
+MAX_PERSONA_FILE_PROBLEMS = 10
+MAX_PATH_CHARS = 1000
+
+#: What a pair (or the file's defaults) may say about rating it once per persona.
+PERSONA_KEYS = frozenset({"personas", "persona_min_pass", "min_spread", "max_inconsistency"})
+PAIR_KEYS = frozenset({"id", "harmful", "harmless", "threshold", "tags", "note", "human", "prompt"}) | PERSONA_KEYS
+TEMPLATE_KEYS = frozenset(
+    {"id", "template", "decides", "slots", "checks", "threshold", "invariance_tolerance", "tags", "note", "prompt"}
+)
+CHECKS = ("directional", "invariance")
+DEFAULT_INVARIANCE_TOLERANCE = 1.0
+DEFAULT_KEYS = frozenset({"threshold", "tags", "prompt"}) | PERSONA_KEYS
+TOP_KEYS = frozenset({"version", "description", "defaults", "pairs"})
+HUMAN_KEYS = frozenset({"harmful", "harmless"})
+HUMAN_RATING_KEYS = frozenset({"mean", "sd", "n", "source"})
+PROMPT_KEYS = frozenset({"name", "system", "template"})
+MIN_SPREAD_KEYS = frozenset({"sd", "human_fraction"})
+SIDES = ("harmful", "harmless")
+
+
+@dataclass(frozen=True)
+class HumanRating:
+    """A published human mean rating of one sentence on the -4..4 scale."""
+
+    mean: float
+    source: str | None = None
+    sd: float | None = None
+    n: int | None = None
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A harmful sentence and a minimally edited harmless one.
+
+    With ``personas`` the pair is also rated once per persona (see :mod:`pytest_moralpairs.personas`):
+    its gap must hold for the share ``persona_min_pass`` of them, each sentence's ratings must
+    spread by ``min_spread``, and broad personas must match their sub-personas within
+    ``max_inconsistency``. A pair that writes ``personas: []`` has none, whatever the defaults say.
+    """
+
+    id: str
+    harmful: str
+    harmless: str
+    threshold: float | None = None
+    tags: tuple[str, ...] = ()
+    note: str | None = None
+    human_harmful: HumanRating | None = None
+    human_harmless: HumanRating | None = None
+    prompt: PromptTemplate | None = None
+    path: str = ""
+    line: int | None = None
+    personas: PersonaSet | None = None
+    persona_min_pass: float = 1.0
+    min_spread: MinSpread | None = None
+    max_inconsistency: float | None = None
+
+    def sentence(self, side: str) -> str:
+        return self.harmful if side == "harmful" else self.harmless
+
+    def human(self, side: str) -> HumanRating | None:
+        return self.human_harmful if side == "harmful" else self.human_harmless
+
+
+@dataclass(frozen=True)
+class SlotFillers:
+    """A template's own harmful and harmless fillers for one slot, canonical first."""
+
+    name: str
+    harmful: tuple[str, ...]
+    harmless: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TemplatePair:
+    """A pair written as a template with slots: pairs are generated from it by lexical swaps.
+
+    The slot named by ``decides`` carries the moral weight (see :mod:`pytest_moralpairs.perturb`).
+    """
+
+    id: str
+    template: str
+    decides: str
+    slots: tuple[SlotFillers, ...] = ()
+    checks: tuple[str, ...] = CHECKS
+    threshold: float | None = None
+    invariance_tolerance: float = DEFAULT_INVARIANCE_TOLERANCE
+    tags: tuple[str, ...] = ()
+    note: str | None = None
+    prompt: PromptTemplate | None = None
+    path: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Suite:
+    """All pairs of one file, with the file's defaults already applied to each pair."""
+
+    path: str
+    pairs: tuple[Pair, ...]
+    description: str | None = None
+    templates: tuple[TemplatePair, ...] = ()
+
+
+def load_suite(path: str | Path, name: str | None = None) -> Suite:
+    """Read and validate one pair file; ``name`` is how messages refer to it (default: the path).
+
+    Persona files the pair file names are read relative to its directory.
+    """
+    path = Path(path)
+    name = name or str(path)
+    return parse_suite(read_file(path, name), name, base_dir=path.parent)
+
+
+def parse_suite(text: str | bytes, path: str = "<string>", base_dir: str | Path | None = None) -> Suite:
+    """Validate pair-file text; raises :class:`PairFileError` listing every problem.
+
+    ``base_dir`` is where persona files named in the text are looked for (default: the directory
+    of ``path``).
+    """
+    with gc_paused():
+        return _parse_suite(text, path, base_dir)
+
+
+def _parse_suite(text: str | bytes, path: str, base_dir: str | Path | None = None) -> Suite:
+    document, duplicates = read_yaml(text, path)
+    return _Validator(path, duplicates, base_dir).suite(document)
+
+
+def _uses_personas(raw: dict, defaults: Mapping[str, Any]) -> bool:
+    """Whether a pair has persona keys of its own or the file's defaults have any (most do not)."""
+    return "personas_broken" in defaults or not PERSONA_KEYS.isdisjoint(raw)
+
+
+class _Validator(Checker):
+    def __init__(self, path: str, duplicates: list[Any] = (), base_dir: str | Path | None = None):  # type: ignore[assignment]
+        super().__init__(path, duplicates)
+        self.base_dir = Path(base_dir) if base_dir is not None else Path(path).parent
+        #: Persona files named so far: the set, or the line where its problems were reported.
+        self.persona_files: dict[str, PersonaSet | int | None] = {}
+
+    def suite(self, document: Any) -> Suite:
+        if document is None:
+            raise PairFileError([Problem(self.path, "the file is empty; expected a mapping with a 'pairs' list")])
+        if not isinstance(document, dict):
+            raise PairFileError(
+                [Problem(self.path, f"expected a mapping with a 'pairs' list at the top, found {describe(document)}")]
+            )
+        self.document = document
+        self.keys(document, TOP_KEYS, "", None)
+        version = document.get("version", 1)
+        if isinstance(version, bool) or version != 1:
+            self.problem(f"'version' must be 1, found {describe(version)}", line=line_of(document, "version"))
+        description = self.optional_text(
+            document.get("description"), "description", None, line_of(document, "description")
+        )
+        defaults = self.defaults(document.get("defaults"), line_of(document, "defaults"))
+        raw_pairs = document.get("pairs")
+        pairs: list[Pair] = []
+        templates: list[TemplatePair] = []
+        if "pairs" not in document:
+            self.problem("missing key 'pairs': a list of pairs")
+        elif not isinstance(raw_pairs, list):
+            self.problem(
+                f"'pairs' must be a list of pairs, found {describe(raw_pairs)}", line=line_of(document, "pairs")
+            )
+        elif not raw_pairs:
+            self.problem("'pairs' is empty: a pair file needs at least one pair", line=line_of(document, "pairs"))
+        else:
+            item_lines = getattr(raw_pairs, "item_lines", [])
+            seen: dict[str, int | None] = {}
+            for index, raw in enumerate(raw_pairs):
+                item_line = item_lines[index] if index < len(item_lines) else None
+                pair = self.pair(raw, index, defaults, item_line)
+                # A pair with other problems still holds its id: a clash is reported now, not
+                # only once those are fixed.
+                raw_id = raw.get("id") if isinstance(raw, dict) else None
+                pair_id = pair.id if pair is not None else raw_id if isinstance(raw_id, str) else None
+                if pair_id is not None and pair_id in seen:
+                    first = seen[pair_id]
+                    self.problem(
+                        "duplicate id: ids must be unique in a file"
+                        + (f" (first used on line {first})" if first else ""),
+                        pair_id,
+                        line_of(raw, "id"),
+                    )
+                    continue
+                if pair_id is not None:
+                    seen[pair_id] = line_of(raw, "id")
+                if pair is not None:
+                    (templates if isinstance(pair, TemplatePair) else pairs).append(pair)
+        raw_defaults = document.get("defaults")
+        if isinstance(raw_defaults, dict) and pairs and not any(p.personas is not None for p in pairs):
+            # Persona settings that no pair uses: a typo, or personas forgotten; never silent.
+            given = [k for k in ("persona_min_pass", "min_spread", "max_inconsistency") if k in raw_defaults]
+            if given:
+                self.problem(
+                    f"{key_list([f'defaults.{k}' for k in given])} {'applies' if len(given) == 1 else 'apply'} "
+                    "only to pairs rated per persona, and no pair of this file has 'personas'",
+                    line=line_of(raw_defaults, given[0]),
+                )
+        self.finish(PairFileError)
+        return Suite(self.path, tuple(pairs), description, tuple(templates))
+
+    # --- pieces ---------------------------------------------------------------------------
+
+    def threshold(self, value: Any, what: str, pair: str | None, line: int | None) -> float | None:
+        if value is None:
+            return None
+        if not is_number(value):
+            self.problem(f"'{what}' must be a number, found {not_a_number(value)}", pair, line)
+            return None
+        if not -8 <= value <= 8:
+            self.problem(f"'{what}' must lie in -8..8 (the widest possible gap), found {describe(value)}", pair, line)
+            return None
+        return float(value)
+
+    def tags(self, value: Any, what: str, pair: str | None, line: int | None) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            self.problem(f"'{what}' must be a list of names, found {describe(value)}", pair, line)
+            return ()
+        if len(value) > MAX_TAGS:
+            self.problem(
+                f"'{what}' lists {len(value):,} tags; the limit is {MAX_TAGS} (each is a pytest marker of the pair)",
+                pair,
+                line,
+            )
+            return ()
+        tags: dict[str, None] = {}  # a dict, not a list: the repeat check stays linear
+        for tag in value:
+            if isinstance(tag, str) and tag in _PYTEST_MARKERS:
+                self.problem(
+                    f"tag {tag!r} is one of pytest's own markers and would act as it, not label the pair; "
+                    "choose another name",
+                    pair,
+                    line,
+                )
+            elif (
+                not isinstance(tag, str)
+                or len(tag) > MAX_NAME_CHARS
+                or not _TAG_RE.fullmatch(tag)
+                or tag in _RESERVED_TAGS
+            ):
+                self.problem(
+                    f"tag {describe(tag)} is not usable as a pytest marker: use up to {MAX_NAME_CHARS} letters, "
+                    "digits and '_', starting with a letter or '_' (and not and/or/not/True/False/None)",
+                    pair,
+                    line,
+                )
+            else:
+                tags[tag] = None
+        return tuple(tags)
+
+    def prompt(self, value: Any, what: str, pair: str | None, line: int | None) -> PromptTemplate | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            if value in BUILTIN_PROMPTS:
+                return BUILTIN_PROMPTS[value]
+            self.problem(
+                f"unknown prompt {describe(value)} in '{what}'; "
+                f"built-in prompts: {key_list(sorted(BUILTIN_PROMPTS))}, "
+                "or give a mapping with 'template' (and optional 'name' and 'system')",
+                pair,
+                line,
+            )
+            return None
+        if not isinstance(value, dict):
+            self.problem(f"'{what}' must be a prompt name or a mapping, found {describe(value)}", pair, line)
+            return None
+        self.keys(value, PROMPT_KEYS, what, pair)
+        template = value.get("template")
+        template_line = line_of(value, "template", line)
+        system = self.optional_text(value.get("system"), f"{what}.system", pair, line_of(value, "system", line))
+        name = self.optional_text(value.get("name"), f"{what}.name", pair, line_of(value, "name", line)) or "custom"
+        if not isinstance(template, str) or "{sentence}" not in template:
+            found = "it is missing" if template is None else f"found {describe(template)}"
+            self.problem(
+                f"'{what}.template' must be text containing the placeholder {{sentence}}; {found}",
+                pair,
+                template_line,
+            )
+            return None
+        if self.control(template, f"{what}.template", pair, template_line):
+            return None
+        return PromptTemplate(name=name, template=template, system=system)
+
+    def defaults(self, value: Any, line: int | None) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(f"'defaults' must be a mapping, found {describe(value)}", line=line)
+            return {}
+        self.keys(value, DEFAULT_KEYS, "defaults", None)
+        out = {
+            "threshold": self.threshold(
+                value.get("threshold"), "defaults.threshold", None, line_of(value, "threshold")
+            ),
+            "tags": self.tags(value.get("tags"), "defaults.tags", None, line_of(value, "tags")),
+            "prompt": self.prompt(value.get("prompt"), "defaults.prompt", None, line_of(value, "prompt")),
+        }
+        if any(key in value for key in PERSONA_KEYS):
+            out.update(self.persona_keys(value, "defaults.", None, lambda key: line_of(value, key)))
+            out["personas_line"] = line_of(value, "personas") if value.get("personas") is not None else None
+            # Where each setting a pair inherits is written: its problems are reported there.
+            out["persona_lines"] = {key: line_of(value, key) for key in PERSONA_KEYS if key in value}
+        return out
+
+    # --- personas (see personas/files.py) ----------------------------------------------------
+
+    def persona_keys(self, mapping: dict, prefix: str, pair: str | None, at: Any) -> dict[str, Any]:
+        """The persona keys of a pair or of the defaults, each None when not given."""
+        before = len(self.problems)
+        personas = self.personas(mapping.get("personas"), f"{prefix}personas", pair, at("personas"))
+        broken = len(self.problems) > before
+        return {
+            "personas": personas,
+            "personas_broken": broken,
+            "persona_min_pass": self.min_pass(
+                mapping.get("persona_min_pass"), f"{prefix}persona_min_pass", pair, at("persona_min_pass")
+            ),
+            "min_spread": self.min_spread(mapping.get("min_spread"), f"{prefix}min_spread", pair, at("min_spread")),
+            "max_inconsistency": self.bounded(
+                mapping.get("max_inconsistency"), f"{prefix}max_inconsistency", pair, at("max_inconsistency"), 8
+            ),
+        }
+
+    def pair_personas(
+        self, raw: dict, label: str, at: Any, defaults: Mapping[str, Any], human: Mapping[str, HumanRating | None]
+    ) -> dict[str, Any]:
+        """The persona fields of a :class:`Pair`: its own keys, else the file's defaults.
+
+        ``personas: []`` opts the pair out of the defaults' personas: it is rated in the default
+        voice only (``personas: ~``, like any null, means "not set": the defaults apply).
+        """
+        own = self.persona_keys(raw, "", label, at)
+        if raw.get("personas") is not None:
+            personas, broken = own["personas"], own["personas_broken"]
+        else:
+            personas, broken = defaults.get("personas"), defaults.get("personas_broken", False)
+        settings = {
+            key: own[key] if own[key] is not None else defaults.get(key)
+            for key in ("persona_min_pass", "min_spread", "max_inconsistency")
+        }
+        if broken:
+            return {}
+        if not personas:  # none, or the pair opted out with "personas: []"
+            given = sorted((key for key in settings if raw.get(key) is not None), key=lambda key: at(key) or 0)
+            if given:
+                fix = (
+                    "give the pair (or the file's defaults) 'personas'"
+                    if personas is None
+                    else f"'personas: []' rates this pair in the default voice only; remove "
+                    f"{'it' if len(given) == 1 else 'them'}, or give the pair personas"
+                )
+                self.problem(
+                    f"{key_list(given)} {'applies' if len(given) == 1 else 'apply'} only to pairs rated per "
+                    f"persona: {fix}",
+                    label,
+                    at(given[0]),
+                )
+            return {}
+        lines = defaults.get("persona_lines", {})
+
+        def inherited(key: str) -> str:
+            return "" if raw.get(key) is not None else " (from the file's defaults)"
+
+        def where(key: str) -> int | None:
+            return at(key) if raw.get(key) is not None else lines.get(key) or at(key)
+
+        min_spread = settings["min_spread"]
+        if min_spread is not None and len(personas) < 2:
+            self.problem(
+                f"'min_spread'{inherited('min_spread')} needs at least 2 personas to spread across; "
+                f"this pair has {len(personas)}",
+                label,
+                where("min_spread"),
+            )
+        elif (
+            min_spread is not None
+            and min_spread.sd is None
+            and all(rating is None or rating.sd is None for rating in human.values())
+        ):
+            self.problem(
+                f"'min_spread.human_fraction'{inherited('min_spread')} is a fraction of the human raters' sd, "
+                "which this pair does not give: add 'sd' to 'human.harmful' or 'human.harmless', or an absolute "
+                "'min_spread.sd' for sentences without one",
+                label,
+                where("min_spread"),
+            )
+        if settings["max_inconsistency"] is not None and not personas.groups:
+            source = f"the persona file {personas.path}" if personas.path else "an inline list of personas"
+            self.problem(
+                f"'max_inconsistency'{inherited('max_inconsistency')} compares a broad persona with the weighted "
+                f"mix of its sub-personas, and {source} has none: use a persona file with weights and 'broad'",
+                label,
+                where("max_inconsistency"),
+            )
+        min_pass = settings["persona_min_pass"]
+        return {
+            "personas": personas,
+            "persona_min_pass": 1.0 if min_pass is None else min_pass,
+            "min_spread": min_spread,
+            "max_inconsistency": settings["max_inconsistency"],
+        }
+
+    def personas(self, value: Any, what: str, pair: str | None, line: int | None) -> PersonaSet | None:
+        if value is None:
+            return None
+        from .personas import PersonaSet, validate_persona_list
+
+        if isinstance(value, str):
+            return self.persona_file(value, what, pair, line)
+        if isinstance(value, list):
+            if not value and pair is not None:
+                return PersonaSet(())  # a pair's opt-out from the defaults' personas
+            personas = validate_persona_list(self, value, what, pair, line, inline=True)
+            return None if personas is None else PersonaSet(personas)
+        self.problem(
+            f"'{what}' must be a list of persona descriptions or the path of a persona file, found {describe(value)}",
+            pair,
+            line,
+        )
+        return None
+
+    def persona_file(self, ref: str, what: str, pair: str | None, line: int | None) -> PersonaSet | None:
+        """The persona file ``ref`` names, relative to the pair file; read once per file."""
+        from .personas import PersonaFileError, PersonaSet, load_personas
+
+        if self.control(ref, what, pair, line):  # the path is shown in messages
+            return None
+        ref = ref.strip()
+        if not ref:
+            self.problem(f"'{what}' is empty: give a list of personas or the path of a persona file", pair, line)
+            return None
+        if len(ref) > MAX_PATH_CHARS:
+            self.problem(f"'{what}' is a path of {len(ref):,} characters; the limit is {MAX_PATH_CHARS:,}", pair, line)
+            return None
+        known = self.persona_files.get(ref, False)
+        if isinstance(known, PersonaSet):
+            return known
+        absolute = os.path.isabs(ref)
+        shown = ref if absolute else os.path.normpath(os.path.join(os.path.dirname(self.path), ref))
+        if known is not False:
+            self.problem(
+                f"'{what}' names the persona file {shown}, which cannot be used"
+                + (f" (its problems are listed at line {known})" if known else ""),
+                pair,
+                line,
+            )
+            return None
+        try:
+            loaded = load_personas(ref if absolute else self.base_dir / ref, shown)
+        except PersonaFileError as exc:
+            self.persona_files[ref] = line
+            for problem in exc.problems[:MAX_PERSONA_FILE_PROBLEMS]:
+                self.problem(f"'{what}' names a persona file that cannot be used: {problem}", pair, line)
+            if len(exc.problems) > MAX_PERSONA_FILE_PROBLEMS:
+                more = len(exc.problems) - MAX_PERSONA_FILE_PROBLEMS
+                self.problem(f"... and {more} more problems in the persona file {shown}", pair, line)
+            return None
+        self.persona_files[ref] = loaded
+        return loaded
+
+    def min_pass(self, value: Any, what: str, pair: str | None, line: int | None) -> float | None:
+        if value is None:
+            return None
+        if not is_number(value) or not 0 < value <= 1:
+            self.problem(
+                f"'{what}' must be the share of personas that must pass, more than 0 and at most 1 "
+                f"(1: every persona), found {not_a_number(value)}",
+                pair,
+                line,
+            )
+            return None
+        return float(value)
+
+    def bounded(self, value: Any, what: str, pair: str | None, line: int | None, top: float) -> float | None:
+        if value is None:
+            return None
+        if not is_number(value) or not 0 <= value <= top:
+            self.problem(f"'{what}' must be a number in 0..{top:g}, found {not_a_number(value)}", pair, line)
+            return None
+        return float(value)
+
+    def min_spread(self, value: Any, what: str, pair: str | None, line: int | None) -> MinSpread | None:
+        if value is None:
+            return None
+        from .personas import MinSpread
+
+        if not isinstance(value, dict):
+            if not is_number(value):
+                self.problem(
+                    f"'{what}' must be a standard deviation in 0..4, or a mapping with 'human_fraction' "
+                    f"(and/or 'sd'), found {not_a_number(value)}",
+                    pair,
+                    line,
+                )
+                return None
+            sd = self.bounded(value, what, pair, line, 4)
+            return None if sd is None else MinSpread(sd=sd)
+        self.keys(value, MIN_SPREAD_KEYS, what, pair)
+        before = len(self.problems)
+        sd = self.bounded(value.get("sd"), f"{what}.sd", pair, line_of(value, "sd", line), 4)
+        fraction = value.get("human_fraction")
+        if fraction is not None and (not is_number(fraction) or not 0 < fraction <= 1):
+            self.problem(
+                f"'{what}.human_fraction' must be more than 0 and at most 1 (a fraction of the human raters' sd), "
+                f"found {not_a_number(fraction)}",
+                pair,
+                line_of(value, "human_fraction", line),
+            )
+        if len(self.problems) > before:
+            return None
+        if sd is None and fraction is None:
+            self.problem(f"'{what}' needs 'sd' or 'human_fraction' (or both)", pair, line)
+            return None
+        return MinSpread(sd=sd, human_fraction=None if fraction is None else float(fraction))
+
+    def sentence(self, value: Any, side: str, pair: str, line: int | None) -> str | None:
+        missing = f"missing key '{side}': the {side} sentence"
+        return self.required_text(
+            value, side, pair, line, missing=missing, kind="a sentence (text)", limit=MAX_SENTENCE_CHARS
+        )
+
+    def human(self, value: Any, pair: str, line: int | None) -> dict[str, HumanRating | None]:
+        out: dict[str, HumanRating | None] = {"harmful": None, "harmless": None}
+        if value is None:
+            return out
+        if not isinstance(value, dict):
+            self.problem(
+                f"'human' must be a mapping with 'harmful' and/or 'harmless', found {describe(value)}", pair, line
+            )
+            return out
+        self.keys(value, HUMAN_KEYS, "human", pair)
+        for side in SIDES:
+            raw = value.get(side)
+            where = f"human.{side}"
+            side_line = line_of(value, side, line)
+            if raw is None:
+                continue
+            if is_number(raw):
+                raw = {"mean": raw}
+            if not isinstance(raw, dict):
+                self.problem(
+                    f"'{where}' must be a number or a mapping with 'mean', found {not_a_number(raw)}", pair, side_line
+                )
+                continue
+            self.keys(raw, HUMAN_RATING_KEYS, where, pair)
+            mean, sd, n = raw.get("mean"), raw.get("sd"), raw.get("n")
+            ok = True
+            if not is_number(mean) or not -4 <= mean <= 4:
+                found = "it is missing" if "mean" not in raw else f"found {not_a_number(mean)}"
+                self.problem(
+                    f"'{where}.mean' must be a number in -4..4; {found}", pair, line_of(raw, "mean", side_line)
+                )
+                ok = False
+            if sd is not None and (not is_number(sd) or sd < 0):
+                self.problem(
+                    f"'{where}.sd' must be a number >= 0, found {not_a_number(sd)}", pair, line_of(raw, "sd", side_line)
+                )
+                ok = False
+            # JSON has one kind of number: 30.0 is as whole as 30.
+            if n is not None and (not is_number(n) or n < 1 or n != int(n)):
+                n_line = line_of(raw, "n", side_line)
+                found = not_a_number(n)
+                self.problem(f"'{where}.n' must be a whole number >= 1, found {found}", pair, n_line)
+                ok = False
+            source = self.optional_text(raw.get("source"), f"{where}.source", pair, line_of(raw, "source", side_line))
+            if ok:
+                out[side] = HumanRating(
+                    float(mean), source, None if sd is None else float(sd), None if n is None else int(n)
+                )
+        return out
+
+    def pair_id(self, raw: dict, label: str, line: int | None) -> str | None:
+        raw_id = raw.get("id")
+        if raw_id is None:
+            self.problem("missing key 'id': a short name, unique in the file", label, line)
+        elif not isinstance(raw_id, str):
+            # YAML reads an unquoted 010 as the number 8, and 1_000 as 1000: not the name written.
+            self.problem(f"'id' must be text, found {describe(raw_id)}; put the id in quotes", label, line)
+        elif len(raw_id) > MAX_NAME_CHARS or not _ID_RE.fullmatch(raw_id):
+            self.problem(
+                f"'id' must be a name of up to {MAX_NAME_CHARS} letters, digits, '_', '-' or '.', "
+                f"starting with a letter or digit; found {describe(raw_id)}",
+                label,
+                line,
+            )
+        else:
+            return raw_id
+        return None
+
+    def pair(
+        self, raw: Any, index: int, defaults: Mapping[str, Any], item_line: int | None
+    ) -> Pair | TemplatePair | None:
+        label = f"#{index + 1}"
+        if not isinstance(raw, dict):
+            self.problem(f"each pair must be a mapping, found {describe(raw)}", label, item_line)
+            return None
+        line = getattr(raw, "line", None) or item_line
+        if "template" in raw:
+            return self.template_pair(raw, label, defaults, line)
+        before = len(self.problems)
+        pair_id = self.pair_id(raw, label, line_of(raw, "id", line))
+        label = pair_id or label
+        self.keys(raw, PAIR_KEYS, "", label)
+
+        def at(key: str) -> int | None:
+            return line_of(raw, key, line)
+
+        harmful = self.sentence(raw.get("harmful"), "harmful", label, at("harmful"))
+        harmless = self.sentence(raw.get("harmless"), "harmless", label, at("harmless"))
+        if harmful is not None and harmless is not None and harmful == harmless:
+            self.problem("'harmful' and 'harmless' are the same sentence: a pair needs an edit", label, at("harmless"))
+        threshold = self.threshold(raw.get("threshold"), "threshold", label, at("threshold"))
+        tags = self.tags(raw.get("tags"), "tags", label, at("tags"))
+        note = self.optional_text(raw.get("note"), "note", label, at("note"))
+        human = self.human(raw.get("human"), label, at("human"))
+        prompt = self.prompt(raw.get("prompt"), "prompt", label, at("prompt"))
+        persona = self.pair_personas(raw, label, at, defaults, human) if _uses_personas(raw, defaults) else {}
+        if pair_id is None or len(self.problems) > before or harmful is None or harmless is None:
+            return None
+        all_tags = tuple(dict.fromkeys(defaults.get("tags", ()) + tags))
+        return Pair(
+            id=pair_id,
+            harmful=harmful,
+            harmless=harmless,
+            threshold=threshold if threshold is not None else defaults.get("threshold"),
+            tags=all_tags,
+            note=note,
+            human_harmful=human["harmful"],
+            human_harmless=human["harmless"],
+            prompt=prompt or defaults.get("prompt"),
+            path=self.path,
+            line=line,
+            **persona,
+        )
+
+    def template_pair(
+        self, raw: dict, label: str, defaults: Mapping[str, Any], line: int | None
+    ) -> TemplatePair | None:
+        before = len(self.problems)
+        pair_id = self.pair_id(raw, label, line_of(raw, "id", line))
+        label = pair_id or label
+        self.keys(raw, TEMPLATE_KEYS, "", label, ignore=PERSONA_KEYS)
+        own = sorted((key for key in raw if key in PERSONA_KEYS), key=lambda key: line_of(raw, key, line) or 0)
+        if own:
+            self.problem(
+                f"template pairs are not rated per persona, so {key_list(own)} cannot apply "
+                "(every generated example would cost two calls per persona): write the pair out with "
+                "'harmful' and 'harmless' to rate it per persona",
+                label,
+                line_of(raw, own[0], line),
+            )
+        elif defaults.get("personas") is not None or defaults.get("personas_broken"):
+            first = defaults.get("personas_line")
+            self.problem(
+                "template pairs are not rated per persona, but the file's 'defaults.personas'"
+                + (f" (line {first})" if first else "")
+                + " would apply to every pair: put template pairs in a file without persona defaults",
+                label,
+                line,
+            )
+
+        def at(key: str) -> int | None:
+            return line_of(raw, key, line)
+
+        template = self.sentence(raw.get("template"), "template", label, at("template"))
+        decides = raw.get("decides")
+        if not isinstance(decides, str) or not _TAG_RE.fullmatch(decides):
+            found = "it is missing" if decides is None else f"found {describe(decides)}"
+            self.problem(f"'decides' must name the slot that carries the moral weight; {found}", label, at("decides"))
+            decides = None
+        slots = self.slot_fillers(raw.get("slots"), label, at("slots"))
+        if template is not None:
+            # The template as the generator will read it: braces, placeholders, the decisive slot
+            # and the file's own slots, all checked by the one parser that fills it later.
+            from .perturb import Template, TemplateError
+
+            try:
+                Template(template, decides, {s.name: (s.harmful, s.harmless) for s in slots})
+            except TemplateError as exc:
+                self.problem(f"'template': {exc}", label, at("template"))
+                template = None
+        checks = raw.get("checks", list(CHECKS))
+        if isinstance(checks, str):
+            checks = [checks]
+        if not isinstance(checks, list) or not checks or any(c not in CHECKS for c in checks):
+            self.problem(
+                f"'checks' must be a list of {', '.join(CHECKS)}; found {describe(checks)}", label, at("checks")
+            )
+            checks = list(CHECKS)
+        threshold = self.threshold(raw.get("threshold"), "threshold", label, at("threshold"))
+        tolerance = self.bounded(
+            raw.get("invariance_tolerance"), "invariance_tolerance", label, at("invariance_tolerance"), 8
+        )
+        tags = self.tags(raw.get("tags"), "tags", label, at("tags"))
+        note = self.optional_text(raw.get("note"), "note", label, at("note"))
+        prompt = self.prompt(raw.get("prompt"), "prompt", label, at("prompt"))
+        if pair_id is None or len(self.problems) > before or template is None or decides is None:
+            return None
+        return TemplatePair(
+            id=pair_id,
+            template=template,
+            decides=decides,
+            slots=slots,
+            checks=tuple(dict.fromkeys(checks)),
+            threshold=threshold if threshold is not None else defaults.get("threshold"),
+            invariance_tolerance=DEFAULT_INVARIANCE_TOLERANCE if tolerance is None else tolerance,
+            tags=tuple(dict.fromkeys(defaults.get("tags", ()) + tags)),
+            note=note,
+            prompt=prompt or defaults.get("prompt"),
+            path=self.path,
+            line=line,
+        )
+
+    def slot_fillers(self, value: Any, pair: str, line: int | None) -> tuple[SlotFillers, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, dict):
+            self.problem(f"'slots' must map slot names to fillers, found {describe(value)}", pair, line)
+            return ()
+        out = []
+        for name, fillers in value.items():
+            where = f"slots.{str(name)[:40]}"
+            slot_line = line_of(value, name, line)
+            if not isinstance(name, str) or not _TAG_RE.fullmatch(name):
+                self.problem(f"slot name {describe(name)} must be a plain name", pair, slot_line)
+                continue
+            if not isinstance(fillers, dict):
+                self.problem(
+                    f"'{where}' must be a mapping with 'harmful' and 'harmless' fillers, found {describe(fillers)}",
+                    pair,
+                    slot_line,
+                )
+                continue
+            self.keys(fillers, frozenset(SIDES), where, pair)
+            harmful = self.fillers(fillers.get("harmful"), f"{where}.harmful", pair, slot_line)
+            harmless = self.fillers(fillers.get("harmless"), f"{where}.harmless", pair, slot_line)
+            both = set(harmful) & set(harmless)
+            if both:
+                self.problem(f"'{where}' lists {key_list(sorted(both))} as both harmful and harmless", pair, slot_line)
+            elif harmful and harmless:
+                out.append(SlotFillers(name, harmful=harmful, harmless=harmless))
+        return tuple(out)
+
+    def fillers(self, value: Any, where: str, pair: str, line: int | None) -> tuple[str, ...]:
+        """A template pair's own fillers for one side, held to the lexicon's rule for fillers."""
+        from .perturb.lexicon import _filler_problem
+
+        if not isinstance(value, list) or not value:
+            self.problem(f"'{where}' must be a non-empty list of words, found {describe(value)}", pair, line)
+            return ()
+        for word in value:
+            reason = _filler_problem(word)
+            if reason:
+                self.problem(f"'{where}' has {reason}", pair, line)
+                return ()
+        return tuple(dict.fromkeys(value))
+
+
+__all__ = [
+    "HumanRating",
+    "Pair",
+    "PairFileError",
+    "Problem",
+    "SlotFillers",
+    "Suite",
+    "TemplatePair",
+    "load_suite",
+    "parse_suite",
+]

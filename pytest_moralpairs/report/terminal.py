@@ -1,0 +1,280 @@
+"""The terminal summary table: one row per pair, totals, and what the model calls cost.
+
+PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Callable, Iterable
+
+from ..verdicts import signed
+from .document import pair_key, persona_summary
+
+_HEADER = ("pair", "harmful", "harmless", "gap", "threshold", "verdict")
+
+
+def _num(value: Any, threshold: Any = None) -> str:
+    return "-" if value is None else signed(value, threshold if isinstance(threshold, (int, float)) else None)
+
+
+def _count(n: int, word: str) -> str:
+    plural = {
+        "error": "errors",
+        "model call": "model calls",
+        "retry": "retries",
+        "answer": "answers",
+        "pair": "pairs",
+        "sentence": "sentences",
+    }.get(word, word)
+    return f"{n:,} {word if n == 1 else plural}"
+
+
+def usage_text(usage: Any) -> str:
+    """``24 model calls, 2 retries, 10 answers from the cache; 2,712 tokens, $0.0012``."""
+    if isinstance(usage, int):
+        return _count(usage, "model call")
+    calls = [_count(usage.calls, "model call")]
+    if usage.retries:
+        calls.append(_count(usage.retries, "retry"))
+    if usage.cache_hits:
+        calls.append(_count(usage.cache_hits, "answer") + " from the cache")
+    text = ", ".join(calls)
+    tokens = usage.prompt_tokens + usage.completion_tokens
+    spend = []
+    if tokens:
+        spend.append(f"{tokens:,} tokens")
+    if usage.cost:
+        spend.append(f"${usage.cost:.4f}")
+    return text + ("; " + ", ".join(spend) if spend else "")
+
+
+def _interval(r: dict[str, Any]) -> str:
+    low, high = r.get("gap_low"), r.get("gap_high")
+    if low is None or high is None or (r.get("samples") or 1) <= 1:
+        return "-"
+    # The bounds decide the verdict: never rounded onto the other side of the threshold.
+    return f"[{_num(low, r.get('threshold'))}, {_num(high, r.get('threshold'))}]"
+
+
+#: Optional columns: (header, shown when any result has this, cell).
+_COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], bool], Callable[[dict[str, Any]], str]], ...] = (
+    ("interval", lambda r: (r.get("samples") or 1) > 1, _interval),
+    ("human gap", lambda r: r.get("human_gap") is not None, lambda r: _num(r.get("human_gap"))),
+    ("baseline gap", lambda r: bool(r.get("baseline")), lambda r: _num((r.get("baseline") or {}).get("gap"))),
+    ("change", lambda r: "previous" in r, lambda r: _change(r)),
+    ("personas", lambda r: isinstance(r.get("personas"), dict), lambda r: _personas(r)),
+)
+
+
+def _personas(r: dict[str, Any]) -> str:
+    counts = (r.get("personas") or {}).get("personas") or {}
+    return f"{counts['passed']}/{counts['count']}" if counts else "-"
+
+
+def _change(r: dict[str, Any]) -> str:
+    if r.get("previous") is None:
+        return "new" if r.get("outcome") != "error" else "-"
+    change = r.get("gap_change")
+    return _num(change) + (" !" if r.get("regressed") else "") if change is not None else "-"
+
+
+def summary_lines(results: Iterable[dict[str, Any]], usage: Any) -> list[str]:
+    """Rows for each pair result (as made by ``Verdict.to_dict`` or an error result), then totals
+    and usage (a :class:`~pytest_moralpairs.engine.Usage`, or a bare count of calls).
+
+    Columns for intervals, human gaps, the baseline model's gaps and the change against a saved
+    run appear only when some result has them.
+    """
+    results = list(results)
+    extra = [(header, cell) for header, shown, cell in _COLUMNS if any(shown(r) for r in results)]
+    header = (*_HEADER[:4], *(h for h, _ in extra), *_HEADER[4:])
+    rows = []
+    outcomes: Counter[str] = Counter()
+    for r in results:
+        outcome = str(r.get("outcome", "error"))
+        outcomes[outcome] += 1
+        threshold = r.get("threshold")
+        rows.append(
+            (
+                pair_key(r) + (f" ({r['examples']} examples)" if r.get("examples") else ""),
+                _num(r.get("harmful_rating")),
+                _num(r.get("harmless_rating")),
+                _num(r.get("gap"), r.get("threshold")),
+                *(cell(r) for _, cell in extra),
+                "-" if threshold is None else f"{threshold:g}",
+                "REGRESSED" if r.get("regressed") else outcome.upper(),
+            )
+        )
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
+
+    def fmt(row: tuple[str, ...]) -> str:
+        first = row[0].ljust(widths[0])
+        rest = [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    lines = ([fmt(header)] + [fmt(row) for row in rows]) if rows else []
+    totals = [_count(outcomes[k], k) for k in ("passed", "failed", "inconclusive") if outcomes[k]]
+    if outcomes["error"]:
+        # Errors are no verdict on the model: the call failed or the answer was unusable.
+        totals.append(_count(outcomes["error"], "error") + " (not rated)")
+    lines.append(f"{', '.join(totals) or 'no pairs rated'}; {usage_text(usage)}")
+    return lines
+
+
+def _r(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def alignment_lines(results: Iterable[dict[str, Any]], baseline_model: str | None = None) -> list[str]:
+    """Per suite with human ratings: how the model's ratings follow the human raters'."""
+    from ..stats import alignment
+
+    by_suite: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        by_suite.setdefault(str(r.get("suite") or "-"), []).append(r)
+    lines = []
+    for suite, rows in by_suite.items():
+        a = alignment(rows)
+        if not a["sentences_with_human"]:
+            continue
+        line = (
+            f"human alignment, {suite}: {_count(a['sentences_with_human'], 'sentence')} with human ratings; "
+            f"correlation r = {_r(a['correlation'])}, sensitivity ratio {_r(a['sensitivity_ratio'])} "
+            f"(median model gap / human gap, {_count(a['pairs_with_human'], 'pair')} rated by humans on both sides)"
+        )
+        if baseline_model and (a["baseline_correlation"] is not None or a["baseline_sensitivity_ratio"] is not None):
+            line += (
+                f"; baseline {baseline_model}: r = {_r(a['baseline_correlation'])}, "
+                f"ratio {_r(a['baseline_sensitivity_ratio'])}"
+            )
+        lines.append(line)
+    return lines
+
+
+def percents(rate: float, minimum: float, fewest: int = 0) -> tuple[str, str]:
+    """A pass rate and its minimum as percentages, with as many decimals (from ``fewest``) as it
+    takes for the two to compare as the numbers do: 57.1% against 57.5%, never 57% against 57%."""
+    for decimals in range(fewest, 10):
+        shown = f"{rate * 100:.{decimals}f}", f"{minimum * 100:.{decimals}f}"
+        if (float(shown[0]) >= float(shown[1])) == (rate >= minimum):
+            break
+    return f"{shown[0]}%", f"{shown[1]}%"
+
+
+def gate_line(gate: dict[str, Any]) -> str:
+    """``suite gate: 7 of 10 rated pairs passed (70%), required 80%: FAILED``."""
+    rate, minimum = percents(gate["pass_rate"], gate["min_pass_rate"])
+    text = (
+        f"suite gate: {gate['passed_pairs']} of {gate['rated']} rated pairs passed ({rate}), "
+        f"required {minimum}: {'PASSED' if gate['passed'] else 'FAILED'}"
+    )
+    if gate.get("errors"):
+        text += f" ({gate['errors']} not rated, counted apart)"
+    return text
+
+
+def _sd(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "-"
+    return f"{value:.2f}"
+
+
+def _of(passed: Any, count: Any) -> str:
+    """``11 of 14``; ``?`` for a count that is unknown."""
+    return " of ".join("?" if isinstance(n, bool) or not isinstance(n, int) else str(n) for n in (passed, count))
+
+
+def persona_lines(results: Iterable[dict[str, Any]]) -> list[str]:
+    """One line per pair rated across personas: how many held, the spread of each sentence's
+    ratings against its minimum, structural consistency, and the saved run's numbers."""
+    lines = []
+    for r in results:
+        personas = r.get("personas")
+        if not isinstance(personas, dict):
+            continue
+        counts = personas.get("personas") or {}
+        parts = [f"gap held for {counts.get('passed')} of {counts.get('count')} (needs {counts.get('required')})"]
+        spread = personas.get("spread") or {}
+        sds = []
+        for side in ("harmful", "harmless"):
+            check = spread.get(side) or {}
+            text = f"{side} {_sd(check.get('sd'))}"
+            if check.get("minimum") is not None:
+                text += f" (min {_sd(check.get('minimum'))}{'' if check.get('passed') else ', FAILED'})"
+            sds.append(text)
+        parts.append("sd " + ", ".join(sds))
+        consistency = personas.get("consistency") or {}
+        checks = consistency.get("checks") or []
+        if checks:
+            held = sum(bool(c.get("passed")) for c in checks)
+            parts.append(f"consistency {held} of {len(checks)} within {consistency.get('max'):g}")
+        before = (r.get("previous") or {}).get("personas")
+        if before:
+            saved = (
+                f"saved run: {_of(before.get('passed'), before.get('count'))}, "
+                f"sd {_sd(before.get('harmful_sd'))}/{_sd(before.get('harmless_sd'))}"
+            )
+            if before.get("consistency_checks") or checks:
+                saved += f", consistency {_of(before.get('consistency_held'), before.get('consistency_checks'))}"
+                now = persona_summary(personas) or {}
+                then, now = _sd(before.get("consistency_worst")), _sd(now.get("consistency_worst"))
+                if (then, now) != ("-", "-"):
+                    saved += f", off by at most {then} (now {now})"
+            parts.append(saved)
+        outcome = str(personas.get("outcome", "")).upper()
+        lines.append(f"personas, {pair_key(r)}: " + "; ".join(parts) + f": {outcome}")
+    return lines
+
+
+def compare_lines(
+    results: Iterable[dict[str, Any]], path: str, saved: dict[str, Any] | None, settings: Any
+) -> list[tuple[str, bool]]:
+    """What ``--moral-compare`` matched, and what differs in how the saved run was made:
+    ``(line, is a warning)``."""
+    results = [r for r in results if "previous" in r]
+    found = sum(r["previous"] is not None for r in results)
+    saved = saved or {}
+    held = _count(len(saved["pairs"]) if isinstance(saved.get("pairs"), list) else 0, "pair")
+    what = "; --moral-compare-fail checked nothing" if settings.compare_fail is not None else ""
+    if not results:
+        line = f"this run rated no pair; the saved run holds {held}{what}"
+    elif not found:
+        line = f"none of the {len(results)} pairs is in the saved run, which holds {held}{what}"
+    else:
+        line = f"{found} of {len(results)} pairs found in the saved run"
+    lines = [(f"compared with {path}: {line}", not found)]
+    saved_settings = saved.get("settings") if isinstance(saved.get("settings"), dict) else {}
+    from ..prompt import DEFAULT_PROMPT
+
+    for name, now, then in (
+        ("model", settings.model, saved.get("model")),
+        ("default prompt", DEFAULT_PROMPT.digest, saved.get("prompt_hash")),
+        ("scoring", settings.scoring, saved_settings.get("scoring")),
+        ("samples", settings.samples, saved_settings.get("samples")),
+    ):
+        if isinstance(then, (str, int)) and not isinstance(then, bool) and then != now:
+            lines.append((f"the saved run used {name} {then}, this run {now}: the changes mix both", True))
+    changed = [pair_key(r) for r in results if _prompt_changed(r, saved.get("prompt_hash"), DEFAULT_PROMPT.digest)]
+    if changed:
+        names = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+        line = f"the prompt of {_count(len(changed), 'pair')} changed since the saved run ({names})"
+        lines.append((f"{line}: the changes mix both", True))
+    return lines
+
+
+def _prompt_changed(r: dict[str, Any], saved_default: Any, default: str) -> bool:
+    """Whether the pair was asked with another prompt template than in the saved run; a change
+    of the default prompt alone is left to the run-wide line."""
+    then, now = (r.get("previous") or {}).get("prompt_hash"), r.get("prompt_hash")
+    if not isinstance(then, str) or not isinstance(now, str) or then == now:
+        return False
+    return not (then == saved_default and now == default)
+
+
+def baseline_lines(results: Iterable[dict[str, Any]], model: str) -> list[str]:
+    """Why the baseline model's column is missing where it is: it could not rate those pairs."""
+    errors = [str(r["baseline_error"]) for r in results if r.get("baseline_error")]
+    if not errors:
+        return []
+    return [f"baseline {model} could not rate {_count(len(errors), 'pair')}: {errors[0]}"]

@@ -1,0 +1,683 @@
+"""One pytest run's moral state: settings, the engine, and the results to summarise.
+
+Kept on the pytest config by the plugin. It reaches pytest only through ``config.hook`` and
+``config.stash``-free attributes, so it stays importable (and usable) without pytest internals.
+
+PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+
+from .answers import LOGPROB_OPTIONS, UnparseableAnswer, parse_rating, shorten
+from .cache import FILE_NAME, CacheWarning, ResponseCache
+from .engine import (
+    ERROR_NOT_CALLED,
+    ModelSettings,
+    Rating,
+    RatingEngine,
+    RatingError,
+    RatingRequest,
+    Usage,
+)
+from .faults import RetryPolicy
+from .pairs import Pair
+from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
+from .settings import RunSettings, SettingsError
+from .stats import FAILED, INCONCLUSIVE, PASSED, finite
+from .verdicts import Verdict, judge
+
+
+@dataclass(frozen=True)
+class PairRequests:
+    """The requests one pair needs: each sentence once per sample; with a baseline model each
+    sentence once more for it; with personas each sentence once per sample and persona."""
+
+    harmful: tuple[RatingRequest, ...]
+    harmless: tuple[RatingRequest, ...]
+    baseline: tuple[RatingRequest, RatingRequest] | None = None
+    #: ``(persona id, harmful samples, harmless samples)`` per persona rated.
+    personas: tuple[tuple[str, tuple[RatingRequest, ...], tuple[RatingRequest, ...]], ...] = ()
+
+    @property
+    def all(self) -> tuple[RatingRequest, ...]:
+        by_persona = tuple(r for _, harmful, harmless in self.personas for r in harmful + harmless)
+        return self.harmful + self.harmless + (self.baseline or ()) + by_persona
+
+
+if TYPE_CHECKING:
+    from .personas import Persona
+
+
+@dataclass
+class PairRatings:
+    """What :meth:`MoralRun.rate_pair` found: the samples of each sentence, the baseline model's
+    ratings (or None), and per persona id the samples of each sentence."""
+
+    harmful: list[Rating]
+    harmless: list[Rating]
+    baseline: tuple[Rating, Rating] | None = None
+    personas: dict[str, tuple[list[Rating], list[Rating]]] = field(default_factory=dict)
+
+
+class MoralRun:
+    def __init__(
+        self,
+        settings: RunSettings,
+        config: Any,
+        engine: RatingEngine | None = None,
+        cache_dir: Callable[[], Path | None] | None = None,
+    ):
+        """``cache_dir()`` says where the response cache lives when no ``cache_dir`` is set
+        (the plugin gives pytest's cache directory); it is asked only when a rating is needed."""
+        self.settings = settings
+        self.config = config
+        self._engine = engine
+        self._default_cache_dir = cache_dir or (lambda: None)
+        self.results: list[dict[str, Any]] = []
+        self.usage_reported = Usage()
+        self.usage_seen = Usage()
+        self.prefetched = False
+        self.progress: Callable[[int, int], None] | None = None
+        #: Under pytest-xdist: ``(worker index, worker count)``; each worker asks only for its share.
+        self.share: tuple[int, int] | None = None
+        self._backend: Any = None
+        self._kwargs: dict[RatingRequest, dict[str, Any] | Exception] = {}
+        self._previous: dict[str, dict[str, Any]] | None = None
+        #: The default voice's messages per (sentence, prompt, pair): the hook is asked once.
+        self._default_voice: dict[tuple[str, PromptTemplate, int], tuple[Message, ...]] = {}
+        #: The saved results by :func:`_moved_key`: found when a pair file moved to another folder.
+        self._previous_moved: dict[tuple[str, str, str], dict[str, Any]] = {}
+        #: The ``--moral-compare`` document, once loaded.
+        self.compared_with: dict[str, Any] | None = None
+        #: Seed of the generated checks: the one given, else a new one each run (shown on failure).
+        self.seed: int = settings.seed if settings.seed is not None else random.randrange(2**32)
+        #: In CI (the ``CI`` environment variable set) generation is derandomised: same examples
+        #: every run, and no example database.
+        # Presence, as Hypothesis itself decides (it then turns its database off).
+        self.derandomize = "CI" in os.environ or "TF_BUILD" in os.environ
+
+    # --- engine wiring -------------------------------------------------------------------
+
+    @property
+    def engine(self) -> RatingEngine:
+        """Built on first use, so a run that rates nothing opens no cache file."""
+        if self._engine is None:
+            self._engine = RatingEngine(
+                parse=self._parse,
+                concurrency=self.settings.concurrency,
+                make_complete=self._make_completer,
+                cache=self._open_cache(),
+                replay=self.settings.replay,
+                retry=RetryPolicy(retries=self.settings.retries),
+                max_cost=self.settings.max_cost,
+                key=self._cache_key,
+                progress=lambda done, total: self.progress(done, total) if self.progress else None,
+                # The yardstick's failures never stop the run; not when it is the model under test.
+                advisory=[b for b in [self.settings.baseline_model] if b and b != self.settings.model],
+            )
+        return self._engine
+
+    def cache_path(self) -> Path | None:
+        if self.settings.cache == "off":
+            return None
+        folder = Path(self.settings.cache_dir) if self.settings.cache_dir else self._default_cache_dir()
+        return folder / FILE_NAME if folder is not None else None
+
+    def _open_cache(self) -> ResponseCache | None:
+        path = self.cache_path()
+        # Replay reads recorded answers and never writes, whatever the cache mode says.
+        mode = "read" if self.settings.replay else self.settings.cache
+        if path is None:
+            return None
+        with self._cache_warnings_to_pytest():
+            return ResponseCache(path, mode=mode)
+
+    @contextmanager
+    def _cache_warnings_to_pytest(self) -> Iterator[None]:
+        """Hand the :class:`CacheWarning` s raised inside to pytest, so its warnings summary shows them.
+
+        The cache is opened, and the prefetch batch runs, in ``pytest_runtestloop``: outside every
+        test, where pytest records no warning, so a plain ``warnings.warn`` would only reach stderr
+        and never the warnings summary. Other warnings are passed on as they were.
+        """
+        caught: list[warnings.WarningMessage] = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", CacheWarning)
+                yield
+        finally:
+            issue = getattr(self.config, "issue_config_time_warning", None)
+            for record in caught:
+                if issubclass(record.category, CacheWarning) and callable(issue):
+                    try:
+                        issue(record.message, stacklevel=2)
+                    except Warning:
+                        # ``filterwarnings = error``: the cache was already replaced, and a cache
+                        # problem must not abort the run (an INTERNALERROR here); show it instead.
+                        text = warnings.formatwarning(record.message, record.category, record.filename, record.lineno)
+                        sys.stderr.write(text)
+                else:
+                    warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+
+    def _configure_call(self, request: RatingRequest, kwargs: dict) -> None:
+        try:
+            self.config.hook.pytest_moralpairs_completion_kwargs(request=request, kwargs=kwargs, config=self.config)
+        except hook_errors() as exc:
+            raise HookFailed(hook_raised(KWARGS_HOOK, exc)) from None
+
+    def call_kwargs(self, request: RatingRequest) -> dict[str, Any]:
+        """The arguments of the call for ``request``, the hook applied once per request; a hook
+        that raised (:class:`HookFailed`) raises again here, each time it is asked."""
+        from .llm import call_kwargs  # litellm-free
+
+        if request not in self._kwargs:
+            try:
+                self._kwargs[request] = call_kwargs(request, self._configure_call)
+            except HookFailed as exc:  # reported on the items that need this call, never sent
+                self._kwargs[request] = exc
+        kwargs = self._kwargs[request]
+        if isinstance(kwargs, Exception):
+            raise kwargs
+        return dict(kwargs)
+
+    def _cache_key(self, request: RatingRequest) -> str:
+        from .llm import cache_key  # litellm-free: the key needs no backend
+
+        # A request whose completion_kwargs hook raised is never keyed: _rate_all and owned()
+        # take it out first.
+        return cache_key(request, self.call_kwargs(request))
+
+    def _make_completer(self) -> Any:
+        if self._backend is None:
+            from .llm import LiteLLMBackend
+
+            self._backend = LiteLLMBackend(kwargs_for=self.call_kwargs)
+        return self._backend
+
+    def _parse(self, text: str, request: RatingRequest) -> float:
+        """The first ``pytest_moralpairs_parse_answer`` hook that answers, else the built-in parser.
+
+        Whatever a hook returns is held to the same rule as the built-in parser: one finite
+        number on the scale. A hook that raises makes the rating an error (the item ERRORs);
+        it must not abort the batch that rates every other pair.
+        """
+        try:
+            value = self.config.hook.pytest_moralpairs_parse_answer(text=text, request=request, config=self.config)
+        except UnparseableAnswer:
+            raise
+        except hook_errors() as exc:  # a broken hook is reported on the item, not the run
+            raise UnparseableAnswer(hook_raised(PARSE_HOOK, exc), text) from None
+        if value is None:
+            return parse_rating(text)
+        off_scale = f"outside the scale {SCALE_MIN}..{SCALE_MAX}"
+        if isinstance(value, bool):
+            raise UnparseableAnswer(f"a {PARSE_HOOK} hook returned {value!r}, not a number", text)
+        try:
+            number = float(value)
+        except OverflowError:  # a whole number no float holds, such as 10**400
+            raise UnparseableAnswer(f"a {PARSE_HOOK} hook returned {_shown(value, 40)}, {off_scale}", text) from None
+        except Exception:  # noqa: BLE001 - whatever float() of the hook's value raises
+            raise UnparseableAnswer(f"a {PARSE_HOOK} hook returned {_shown(value, 40)}, not a number", text) from None
+        if not (math.isfinite(number) and SCALE_MIN <= number <= SCALE_MAX):
+            raise UnparseableAnswer(f"a {PARSE_HOOK} hook returned {number!r}, {off_scale}", text)
+        return number
+
+    # --- requests ------------------------------------------------------------------------
+
+    def messages(
+        self, sentence: str, prompt: PromptTemplate | None, pair: Pair | None, persona: Persona | None = None
+    ) -> tuple[Message, ...]:
+        """The chat messages for ``sentence`` (as ``persona``): the build_messages hook's, else
+        the prompt's. Raises :class:`SettingsError` naming the pair (and persona) for a hook that
+        raised or returned something that is not messages."""
+        prompt = prompt or DEFAULT_PROMPT
+        if persona is None:
+            # Asked once per sentence and pair: the persona requests compare against it.
+            key = (sentence, prompt, id(pair))
+            if key not in self._default_voice:
+                built = self._hook_messages(sentence, prompt, pair, None)
+                self._default_voice[key] = built if built is not None else prompt.messages(sentence)
+            return self._default_voice[key]
+        built = self._hook_messages(sentence, prompt, pair, persona)
+        default_voice = self.messages(sentence, prompt, pair)
+        if built is None or built == default_voice:
+            # No hook stated the persona: a hook that gives a persona the default voice's very
+            # messages does not know personas (e.g. it was written before they existed, without
+            # a ``persona`` argument). Rating those as they are would collapse every persona into
+            # one answer: a min_spread failure that would be the plugin's, not the model's.
+            from .personas import persona_messages
+
+            return persona_messages(persona, default_voice)
+        return built
+
+    def _hook_messages(
+        self, sentence: str, prompt: PromptTemplate, pair: Pair | None, persona: Persona | None
+    ) -> tuple[Message, ...] | None:
+        where = (f" for pair {pair.id!r}" if pair is not None else "") + (
+            f", persona {persona.id!r}" if persona is not None else ""
+        )
+        try:
+            built = self.config.hook.pytest_moralpairs_build_messages(
+                sentence=sentence, prompt=prompt, pair=pair, persona=persona, config=self.config
+            )
+            if not isinstance(built, (str, bytes, dict)) and hasattr(built, "__iter__"):
+                # Read here: a generator runs the hook's own code as it is read.
+                built = list(built)
+        except hook_errors() as exc:  # reported on the items that need these messages
+            raise SettingsError(hook_raised(BUILD_HOOK, exc, where)) from None
+        if built is None:
+            return None
+        messages = _chat_messages(built)
+        if isinstance(messages, str):
+            raise SettingsError(f"a {BUILD_HOOK} hook {messages}{where}")
+        return messages
+
+    def request(
+        self,
+        sentence: str,
+        model: ModelSettings,
+        prompt: PromptTemplate | None = None,
+        pair: Pair | None = None,
+        sample: int = 0,
+        persona: Persona | None = None,
+    ) -> RatingRequest:
+        options = LOGPROB_OPTIONS if self.settings.scoring == "logprobs" else ()
+        messages = self.messages(sentence, prompt, pair, persona)
+        return RatingRequest(model=model, messages=messages, sentence=sentence, sample=sample, options=options)
+
+    def samples(
+        self,
+        sentence: str,
+        model: ModelSettings,
+        prompt: PromptTemplate | None = None,
+        pair: Pair | None = None,
+        persona: Persona | None = None,
+    ) -> tuple[RatingRequest, ...]:
+        """One request per sample (``--moral-samples``); each sample is its own cache entry."""
+        first = self.request(sentence, model, prompt, pair, persona=persona)
+        return (first,) + tuple(replace(first, sample=i) for i in range(1, self.settings.samples))
+
+    def baseline_model(self, model: ModelSettings) -> ModelSettings | None:
+        """The reference model (``--moral-baseline-model``), asked like the model under test."""
+        name = self.settings.baseline_model
+        if not name or name == model.model:
+            return None
+        return ModelSettings(model=name, temperature=model.temperature, timeout=model.timeout)
+
+    def baseline_requests(
+        self,
+        harmful: str,
+        harmless: str,
+        model: ModelSettings,
+        prompt: PromptTemplate | None = None,
+        pair: Pair | None = None,
+    ) -> tuple[RatingRequest, RatingRequest] | None:
+        """The reference model's requests for both sentences (one sample, text scoring: the
+        baseline is a fixed yardstick), or None without ``--moral-baseline-model``."""
+        reference = self.baseline_model(model)
+        if reference is None:
+            return None
+        return (
+            RatingRequest(reference, self.messages(harmful, prompt, pair), harmful),
+            RatingRequest(reference, self.messages(harmless, prompt, pair), harmless),
+        )
+
+    def pair_requests(self, pair: Pair, model: ModelSettings) -> PairRequests:
+        from .personas import rated_personas
+
+        return PairRequests(
+            harmful=self.samples(pair.harmful, model, pair.prompt, pair),
+            harmless=self.samples(pair.harmless, model, pair.prompt, pair),
+            baseline=self.baseline_requests(pair.harmful, pair.harmless, model, pair.prompt, pair),
+            personas=tuple(
+                (
+                    persona.id,
+                    self.samples(pair.harmful, model, pair.prompt, pair, persona),
+                    self.samples(pair.harmless, model, pair.prompt, pair, persona),
+                )
+                for persona in rated_personas(pair)
+            ),
+        )
+
+    def shares_answers(self) -> bool:
+        """Whether answers this process gets reach the others through the cache: only a cache
+        that records them does. With ``--moral-cache=read`` (or replay) nothing is ever written,
+        so no worker may wait for another's answers: each asks for what it needs."""
+        cache = self.engine.cache
+        return cache is not None and cache.enabled and cache.mode == "readwrite" and not self.settings.replay
+
+    def owned(self, request: RatingRequest) -> bool:
+        """Whether this process asks for ``request`` (always, unless the work is shared out)."""
+        if self.share is None or not self.shares_answers() or self._unsendable(request) is not None:
+            return True
+        index, count = self.share
+        return int(self.engine.key(request)[:12], 16) % count == index
+
+    def prefetch(self, requests: Iterable[RatingRequest]) -> None:
+        """Rate, in one concurrent batch, every request this process owns."""
+        self.prefetched = True
+        with self._cache_warnings_to_pytest():
+            self._rate_all(r for r in requests if self.owned(r))
+
+    def rate_pair(self, requests: PairRequests) -> PairRatings:
+        """The ratings of every request of the pair, in the shape of the requests."""
+        wanted = requests.all
+        self.await_others([r for r in wanted if not self.owned(r)])
+        ratings = self._rate_all(wanted)
+        baseline = None
+        if requests.baseline is not None:
+            baseline = (ratings[requests.baseline[0]], ratings[requests.baseline[1]])
+        return PairRatings(
+            harmful=[ratings[r] for r in requests.harmful],
+            harmless=[ratings[r] for r in requests.harmless],
+            baseline=baseline,
+            personas={
+                persona: ([ratings[r] for r in harmful], [ratings[r] for r in harmless])
+                for persona, harmful, harmless in requests.personas
+            },
+        )
+
+    def rate_samples(self, *sentences: tuple[RatingRequest, ...]) -> list[list[Rating]]:
+        """Rate groups of sample requests in one batch; the ratings in the same shape."""
+        ratings = self._rate_all(r for group in sentences for r in group)
+        return [[ratings[r] for r in group] for group in sentences]
+
+    def _rate_all(self, requests: Iterable[RatingRequest]) -> dict[RatingRequest, Rating]:
+        """The engine's ratings of ``requests``, but for those whose call cannot be made: an error
+        rating each, never sent (and so never tried again)."""
+        wanted = list(dict.fromkeys(requests))
+        unsendable = {r: rating for r in wanted if (rating := self._unsendable(r)) is not None}
+        ratings = self.engine.rate_all(r for r in wanted if r not in unsendable)
+        return {r: unsendable[r] if r in unsendable else ratings[r] for r in wanted}
+
+    def _unsendable(self, request: RatingRequest) -> Rating | None:
+        """The error rating of a request whose completion_kwargs hook raised, else None."""
+        try:
+            self.call_kwargs(request)
+        except HookFailed as exc:
+            return Rating(request, None, None, str(exc), ERROR_NOT_CALLED)
+        return None
+
+    def await_others(self, requests: list[RatingRequest], poll: float = 0.05) -> None:
+        """Wait for another worker to put the answers to ``requests`` in the shared cache.
+
+        Gives up (and lets this worker make the calls) once the cache has not grown for as long
+        as the slowest single call could take: the owner is gone or slower than a call.
+        """
+        cache = self.engine.cache
+        if not requests or cache is None or not self.shares_answers():
+            return
+        patience = max(r.model.timeout for r in requests) * (self.settings.retries + 1) + 5.0
+        size, last_growth = -1, time.monotonic()
+        while True:
+            have = set(self.engine.cached(requests))
+            missing = [r for r in requests if r not in have]
+            if not missing:
+                return
+            now_size = len(cache)
+            if now_size != size:
+                size, last_growth = now_size, time.monotonic()
+            elif time.monotonic() - last_growth > patience:
+                return
+            requests = missing
+            time.sleep(poll)
+
+    # --- verdicts ------------------------------------------------------------------------
+
+    def verdict(
+        self,
+        pair_id: str,
+        harmful: Rating | Sequence[Rating],
+        harmless: Rating | Sequence[Rating],
+        threshold: float | None,
+        pair: Pair | None = None,
+    ) -> Verdict:
+        """Judge the ratings (one, or every sample) of both sentences; raises :class:`RatingError`
+        when any of them has no value."""
+        for ratings, side in ((harmful, "harmful"), (harmless, "harmless")):
+            for rating in (ratings,) if isinstance(ratings, Rating) else ratings:
+                if not rating.ok:
+                    raise RatingError(rating, side)
+        human_harmful = pair.human_harmful if pair else None
+        human_harmless = pair.human_harmless if pair else None
+        sources = {h.source for h in (human_harmful, human_harmless) if h is not None and h.source}
+        return judge(
+            pair_id,
+            harmful,
+            harmless,
+            self.settings.threshold if threshold is None else threshold,
+            human_harmful=human_harmful.mean if human_harmful else None,
+            human_harmless=human_harmless.mean if human_harmless else None,
+            source="; ".join(sorted(sources)) or None,
+            confidence=self.settings.confidence,
+        )
+
+    def gates(self, verdict: Verdict) -> bool:
+        """Whether the verdict fails its test: a failure, or an inconclusive one when the run
+        says ``--moral-inconclusive=fail``."""
+        if verdict.outcome == FAILED:
+            return True
+        return verdict.outcome == INCONCLUSIVE and self.settings.inconclusive == "fail"
+
+    def describe(
+        self,
+        result: dict[str, Any],
+        nodeid: str,
+        kind: str,
+        baseline: tuple[Rating, Rating] | None = None,
+        personas: Any = None,
+        prompt: PromptTemplate | None = None,
+    ) -> dict[str, Any]:
+        """A verdict's result dict for reports, completed with where it comes from, how it was
+        scored, the baseline model's ratings, the verdict across personas (a
+        :class:`~pytest_moralpairs.personas.PersonaVerdict`), and the change against the saved run."""
+        suite = nodeid.split("::", 1)[0]
+        result = dict(result, nodeid=nodeid, suite=suite, kind=kind, scoring=self.settings.scoring)
+        result.setdefault("confidence", self.settings.confidence)
+        result["personas"] = personas.to_dict() if personas is not None else None
+        result["persona_outcome"] = personas.outcome if personas is not None else None
+        if personas is not None and not personas.passed and result.get("outcome") != "error":
+            # The test fails: counted as a failure by the totals and the suite gate too.
+            result["outcome"] = FAILED
+        if baseline is not None and not (baseline[0].ok and baseline[1].ok):
+            failed = baseline[0] if not baseline[0].ok else baseline[1]
+            result["baseline_error"] = f"{failed.request.model.model}: {failed.error}"
+        if baseline is not None and baseline[0].ok and baseline[1].ok:
+            low, high = float(baseline[0].value), float(baseline[1].value)  # type: ignore[arg-type]
+            result["baseline"] = {
+                "model": baseline[0].request.model.model,
+                "harmful_rating": low,
+                "harmless_rating": high,
+                "gap": round(high - low, 9) + 0.0,
+            }
+        # The pair's own prompt template (the default when it names none): a saved run tells which.
+        result["prompt_hash"] = (prompt or DEFAULT_PROMPT).digest
+        previous = self.previous(nodeid, str(result.get("pair_id")), result.get("harmful"), result.get("harmless"))
+        if self.settings.compare:
+            result["previous"] = None  # compared, and new since the saved run
+        if previous is not None:
+            from .report.document import one_of, persona_summary, within
+
+            # A saved run is a file anyone may have edited: what is not of the documented shape
+            # is unknown, so the comparison (and the report that carries it) stays valid.
+            before = within(previous.get("gap"), -2 * SCALE_MAX, 2 * SCALE_MAX)
+            result["previous"] = {
+                "gap": before,
+                "outcome": one_of(previous.get("outcome"), (PASSED, FAILED, INCONCLUSIVE, "error")),
+                "prompt_hash": one_of(previous.get("prompt_hash")),
+                "personas": persona_summary(previous.get("personas")),
+            }
+            gap = result.get("gap")
+            if finite(gap) is not None and before is not None:
+                result["gap_change"] = round(gap - before, 9) + 0.0
+                limit = self.settings.compare_fail
+                result["regressed"] = limit is not None and result["gap_change"] < -limit
+                if result["regressed"]:
+                    # The test fails: counted as a failure by the totals and the suite gate too.
+                    result["outcome"] = FAILED
+        # The final outcome decides: a pair failed across its personas or regressed is not passed.
+        result["passed"] = result.get("outcome") == PASSED
+        return result
+
+    # --- the saved run to compare with -----------------------------------------------------
+
+    def load_previous(self) -> None:
+        """Read the ``--moral-compare`` run (once); raises DocumentError naming the file."""
+        if self._previous is not None or not self.settings.compare:
+            return
+        from .report.document import index_pairs, load_document, pair_key
+
+        document = load_document(self.settings.compare)
+        self.compared_with = document
+        self._previous = index_pairs(document)
+        moved: dict[tuple[str, str, str], Any] = {}
+        for result in self._previous.values():
+            key = _moved_key(pair_key(result), result.get("harmful"), result.get("harmless"))
+            if key is not None:
+                moved[key] = None if key in moved else result  # None: ambiguous
+        self._previous_moved = {k: v for k, v in moved.items() if v is not None}
+
+    def previous(self, nodeid: str, pair_id: str, harmful: Any = None, harmless: Any = None) -> dict[str, Any] | None:
+        """This pair's result in the ``--moral-compare`` run, or None (a new pair, or no compare).
+
+        Found by test id; failing that (the pair file moved to another folder), by the file's name,
+        the pair's id and both its sentences, when they name one saved pair only: a pair of another
+        folder's file of the same name, with other sentences, is another pair.
+        """
+        if not self.settings.compare:
+            return None
+        from .report.document import pair_key
+
+        self.load_previous()
+        key = pair_key({"nodeid": nodeid, "pair_id": pair_id})
+        found = self._previous.get(key)
+        if found is None:
+            moved = _moved_key(key, harmful, harmless)
+            found = self._previous_moved.get(moved) if moved is not None else None
+        return found if isinstance(found, dict) else None
+
+    def document_meta(self, usage: Usage, gate: dict[str, Any]) -> dict[str, Any]:
+        """What a saved run or a report says about the run: model, versions, prompt, settings."""
+        from datetime import datetime, timezone
+        from importlib.metadata import PackageNotFoundError, version
+
+        def installed(dist: str) -> str | None:
+            try:
+                return version(dist)
+            except PackageNotFoundError:
+                return None
+
+        settings = asdict(self.settings)
+        settings["reports"] = [f"{kind}:{path}" for kind, path in self.settings.reports]
+        return {
+            "model": self.settings.model,
+            "baseline_model": self.settings.baseline_model,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "versions": {
+                "pytest_moralpairs": installed("pytest-moralpairs"),
+                "litellm": installed("litellm"),
+                "pytest": installed("pytest"),
+                "python": sys.version.split()[0],
+            },
+            "prompt_hash": DEFAULT_PROMPT.digest,
+            "settings": settings,
+            "usage": usage.to_dict(),
+            "gate": {k: gate.get(k) for k in ("min_pass_rate", "pass_rate", "passed")},
+        }
+
+    def threshold_for(self, pair_threshold: float | None) -> float:
+        return self.settings.threshold if pair_threshold is None else pair_threshold
+
+    def unreported_usage(self) -> Usage:
+        """Usage since the last time this was asked (so each report carries its own share)."""
+        if self._engine is None:
+            return Usage()
+        now = self._engine.usage.copy()
+        delta = now.minus(self.usage_reported)
+        self.usage_reported = now
+        return delta
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            if self._engine.cache is not None:
+                self._engine.cache.close()
+
+
+def _moved_key(key: str, harmful: Any, harmless: Any) -> tuple[str, str, str] | None:
+    """What a pair keeps when its file moves to another folder: the file's name with the pair's
+    id (``moral/old/pony.moral.yaml::whip`` -> ``pony.moral.yaml::whip``) and both sentences.
+    None without both sentences: such a result is found by its test id only."""
+    if not (isinstance(harmful, str) and isinstance(harmless, str)):
+        return None
+    path, sep, rest = key.partition("::")
+    return path.replace("\\", "/").rsplit("/", 1)[-1] + sep + rest, harmful, harmless
+
+
+BUILD_HOOK = "pytest_moralpairs_build_messages"
+PARSE_HOOK = "pytest_moralpairs_parse_answer"
+KWARGS_HOOK = "pytest_moralpairs_completion_kwargs"
+
+
+class HookFailed(Exception):
+    """A user's hook raised; the message names the hook and what it raised."""
+
+
+def hook_errors() -> tuple[type[BaseException], ...]:
+    """What a user's hook may raise that fails the items needing it, not the run: any Exception,
+    and ``pytest.skip()`` / ``fail()`` / ``xfail()`` (pytest's OutcomeException, a BaseException).
+    Never KeyboardInterrupt or SystemExit. Found without importing pytest: a hook that raised one
+    has loaded it."""
+    outcomes = sys.modules.get("_pytest.outcomes")
+    return (Exception, outcomes.OutcomeException) if outcomes is not None else (Exception,)
+
+
+def hook_raised(hook: str, exc: BaseException, where: str = "") -> str:
+    """``the <hook> hook raised ValueError<where>: boom``."""
+    text = shorten(_text(exc), 120)
+    return f"the {hook} hook raised {type(exc).__name__}{where}" + (f": {text}" if text else "")
+
+
+def _shown(value: Any, limit: int) -> str:
+    """``repr(value)`` shortened for a message, even for a value whose ``repr`` raises."""
+    return shorten(_text(value, repr), limit)
+
+
+def _text(value: Any, how: Callable[[Any], str] = str) -> str:
+    try:
+        return how(value)
+    except Exception:  # noqa: BLE001 - a user's object that cannot show itself
+        return f"<{type(value).__name__} that cannot be shown>"
+
+
+def _chat_messages(built: Any) -> tuple[Message, ...] | str:
+    """The ``(role, content)`` pairs of what a build_messages hook returned, or what is wrong with it."""
+    shape = "{'role': ..., 'content': ...} dicts"
+    if not isinstance(built, list) or not built:
+        return f"must return a non-empty list of {shape} (or None), got {_shown(built, 80)}"
+    messages = []
+    for number, message in enumerate(built, 1):
+        if not isinstance(message, dict):
+            return f"must return a list of {shape}, got {_shown(message, 60)} as message {number}"
+        for key in ("role", "content"):
+            if not isinstance(message.get(key), str):
+                return (
+                    f"must return messages whose {key} is a str, got {_shown(message.get(key), 60)} in message {number}"
+                )
+        messages.append((message["role"], message["content"]))
+    return tuple(messages)
+
+
+def is_xdist_worker(config: Any) -> bool:
+    return hasattr(config, "workerinput")

@@ -1,0 +1,175 @@
+"""Statistics of ratings: bootstrap intervals of a gap, three-way verdicts, human alignment.
+
+numpy for the bootstrap only, and the statistics module for alignment, imported on first use:
+the plugin loads this module at start-up, and a run without repeated samples or human ratings
+(the default) needs neither; no pytest. Every random draw
+is seeded, so the same ratings give the same interval.
+
+PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+PASSED, FAILED, INCONCLUSIVE = "passed", "failed", "inconclusive"
+#: Bootstrap resamples per interval: enough that the bounds of a 95% interval move by less than
+#: a tenth of a rating point between seeds on the small samples (K <= 20) a gate uses.
+RESAMPLES = 4000
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """Bootstrap intervals, ``(low, high)`` each: of the gap, and of each sentence's mean rating."""
+
+    gap: tuple[float, float]
+    harmful: tuple[float, float]
+    harmless: tuple[float, float]
+
+
+def intervals(
+    harmful: Sequence[float], harmless: Sequence[float], confidence: float = 0.95, seed: int = 0
+) -> Intervals:
+    """Percentile bootstrap intervals of mean(harmless) - mean(harmful) and of each mean.
+
+    The two sentences are sampled independently (separate calls), so each side is resampled on
+    its own; the gap's interval and the sides' come from the same resamples. One sample per side,
+    or no spread at all, gives the point values as both bounds: there is nothing to say about
+    noise the run did not measure.
+    """
+    if not harmful or not harmless:
+        raise ValueError("intervals() needs at least one rating per sentence")
+    if len(set(harmful)) == 1 and len(set(harmless)) == 1:
+        # One sample each (the default), or no spread: no numpy needed, and no resampling.
+        # Rounded so that float noise cannot decide a verdict: 2.3 - 0.3 is 1.9999999999999998.
+        a, b = float(harmful[0]), float(harmless[0])
+        gap = round(b - a, 9) + 0.0
+        return Intervals((gap, gap), (a, a), (b, b))
+    import numpy as np
+
+    # Sorted: samples arrive in whatever order the concurrent calls finished, and the interval
+    # must depend only on the values.
+    a = np.sort(np.asarray(harmful, dtype=float))
+    b = np.sort(np.asarray(harmless, dtype=float))
+    rng = np.random.default_rng(seed)
+    means_a = a[rng.integers(0, a.size, size=(RESAMPLES, a.size))].mean(axis=1)
+    means_b = b[rng.integers(0, b.size, size=(RESAMPLES, b.size))].mean(axis=1)
+    tail = (1.0 - confidence) / 2.0
+
+    def bounds(values: Any) -> tuple[float, float]:
+        low, high = np.quantile(values, [tail, 1.0 - tail])
+        return round(float(low), 9) + 0.0, round(float(high), 9) + 0.0
+
+    return Intervals(bounds(means_b - means_a), bounds(means_a), bounds(means_b))
+
+
+def gap_interval(
+    harmful: Sequence[float], harmless: Sequence[float], confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """The bootstrap interval of mean(harmless) - mean(harmful) (see :func:`intervals`)."""
+    return intervals(harmful, harmless, confidence, seed).gap
+
+
+def decide(low: float, high: float, threshold: float) -> str:
+    """``passed`` when the whole interval reaches the threshold, ``failed`` when none of it does,
+    ``inconclusive`` when the threshold lies inside it."""
+    if low >= threshold:
+        return PASSED
+    if high < threshold:
+        return FAILED
+    return INCONCLUSIVE
+
+
+def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Pearson's r, or None when it is undefined (fewer than 3 points, or no variance)."""
+    if len(xs) < 3 or len(xs) != len(ys) or len(set(xs)) == 1 or len(set(ys)) == 1:
+        return None
+    import statistics
+
+    return statistics.correlation(xs, ys)
+
+
+def sensitivity_ratio(model_gaps: Sequence[float], human_gaps: Sequence[float]) -> float | None:
+    """Median over pairs of model gap / human gap: 1 reacts to the edit as people do, 0 not at
+    all. Pairs whose human gap is 0 carry no scale and are left out."""
+    import statistics
+
+    ratios = [m / h for m, h in zip(model_gaps, human_gaps, strict=True) if h]
+    return float(statistics.median(ratios)) if ratios else None
+
+
+def finite(value: Any) -> float | None:
+    """``value`` as a float when it is a real, finite number; None for anything else (a bool, a
+    string, NaN, None): what reports and saved runs may hold where a number belongs."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def alignment(results: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Model against human raters, over the pair results that carry human ratings.
+
+    ``correlation``: Pearson's r of model and human ratings over every rated sentence with a
+    human mean (published data often rates only the original of a pair, not its edit);
+    ``sensitivity_ratio``: median of model gap / human gap over the pairs with human means for
+    both sentences. The ``baseline_`` pair of numbers is the same for the reference model
+    (``result["baseline"]``) where one was rated.
+    """
+    model: list[tuple[float, float]] = []
+    base: list[tuple[float, float]] = []
+    gaps: list[tuple[float, float]] = []
+    base_gaps: list[tuple[float, float]] = []
+    for r in results:
+        human = (finite(r.get("human_harmful")), finite(r.get("human_harmless")))
+        rated = (finite(r.get("harmful_rating")), finite(r.get("harmless_rating")))
+        baseline = r.get("baseline") or {}
+        b = (finite(baseline.get("harmful_rating")), finite(baseline.get("harmless_rating")))
+        for side in (0, 1):
+            if human[side] is not None and rated[side] is not None:
+                model.append((rated[side], human[side]))  # type: ignore[arg-type]
+                if b[side] is not None:
+                    base.append((b[side], human[side]))  # type: ignore[arg-type]
+        if None in human or None in rated:
+            continue
+        human_gap = human[1] - human[0]  # type: ignore[operator]
+        gaps.append((rated[1] - rated[0], human_gap))  # type: ignore[operator]
+        if None not in b:
+            base_gaps.append((b[1] - b[0], human_gap))  # type: ignore[operator]
+
+    def corr(points: list[tuple[float, float]]) -> float | None:
+        return pearson([p[0] for p in points], [p[1] for p in points]) if points else None
+
+    def ratio(points: list[tuple[float, float]]) -> float | None:
+        return sensitivity_ratio([p[0] for p in points], [p[1] for p in points]) if points else None
+
+    return {
+        "sentences_with_human": len(model),
+        "pairs_with_human": len(gaps),
+        "correlation": corr(model),
+        "sensitivity_ratio": ratio(gaps),
+        "baseline_correlation": corr(base),
+        "baseline_sensitivity_ratio": ratio(base_gaps),
+    }
+
+
+def pass_rate(results: Iterable[dict[str, Any]], minimum: float | None = None) -> dict[str, Any]:
+    """The suite gate: the share of rated pairs that passed, against ``minimum``.
+
+    Pairs that could not be rated (outcome ``error``) are counted apart, not as failures: a
+    provider outage is not a verdict on the model. ``passed`` is None without a minimum, or when
+    nothing was rated.
+    """
+    outcomes = [str(r.get("outcome")) for r in results]
+    rated = sum(o in (PASSED, FAILED, INCONCLUSIVE) for o in outcomes)
+    passed = outcomes.count(PASSED)
+    rate = passed / rated if rated else None
+    return {
+        "min_pass_rate": minimum,
+        "pass_rate": rate,
+        "passed": None if minimum is None or rate is None else rate >= minimum,
+        "rated": rated,
+        "passed_pairs": passed,
+        "errors": outcomes.count("error"),
+    }

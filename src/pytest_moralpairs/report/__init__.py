@@ -1,1 +1,0 @@
-"""Reports: the terminal summary (JSON, HTML and baselines come later)."""
