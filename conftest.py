@@ -9,6 +9,7 @@ user's run of the examples never meets anything here.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -127,3 +128,42 @@ def browser(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         return done
 
     return run
+
+
+@pytest.fixture
+def read_only() -> Iterator[Callable[[Path], Path]]:
+    """``read_only(path)`` makes a folder or a file read-only for this process, for real, until
+    the test ends. As a normal user through its permission bits; as root (CI runs as root), where
+    permission bits do not bind, through a read-only bind mount. Skips where neither works, except
+    in CI, where that is a failure."""
+    undo: list[Callable[[], None]] = []
+
+    def make(path: Path) -> Path:
+        path = Path(path)
+        if os.geteuid() != 0:
+            targets = [path, *(p for p in path.iterdir() if p.is_file())] if path.is_dir() else [path]
+            modes = {p: p.stat().st_mode for p in targets}
+            for p, mode in modes.items():
+                p.chmod(mode & ~0o222)
+            undo.append(lambda: [p.chmod(mode) for p, mode in modes.items()])
+            return path
+        done = subprocess.run(
+            f"mount --bind {shlex.quote(str(path))} {shlex.quote(str(path))} && "
+            f"mount -o remount,bind,ro {shlex.quote(str(path))}",
+            shell=True,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            subprocess.run(["umount", str(path)], capture_output=True, check=False)
+            message = f"cannot make {path} read-only as root (a read-only bind mount failed: {done.stderr.strip()})"
+            if IN_CI:
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
+        undo.append(lambda: subprocess.run(["umount", "--lazy", str(path)], capture_output=True, check=False))
+        return path
+
+    yield make
+    for step in reversed(undo):
+        step()

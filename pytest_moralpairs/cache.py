@@ -3,7 +3,8 @@
 Every answer is committed the moment it arrives (WAL journal), so Ctrl-C or ``kill -9`` loses
 nothing already answered, and several processes (pytest-xdist workers) can share one file.
 Only answers are stored — never errors, API keys or headers. A file that is corrupt or belongs
-to something else is moved aside with a warning and a fresh cache starts in its place.
+to something else is moved aside with a warning and a fresh cache starts in its place; a cache
+that may be read but not written (a folder CI restored read-only) is read and never moved.
 
 PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
 """
@@ -12,9 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
+import urllib.parse
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +31,32 @@ FILE_NAME = "responses.sqlite3"
 
 def _is_lock(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
+
+
+# SQLite's primary result codes (the low byte of an extended code).
+_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 3, 8, 11, 14, 26
+
+
+def _code(exc: sqlite3.Error) -> int:
+    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
+def _cannot_write(exc: sqlite3.Error) -> bool:
+    """A file or folder this process may read but not write (or a read-only file system)."""
+    text = str(exc).lower()
+    return _code(exc) in (_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN) or "readonly" in text or (
+        "unable to open" in text
+    )
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    """A file that is damaged, not a database, or somebody else's database: the only kind of cache
+    that is moved aside."""
+    return isinstance(exc, NotOurs) or _code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "not a database" in str(exc)
+
+
+class NotOurs(sqlite3.DatabaseError):
+    """A database that is not a pytest-moralpairs cache of this version."""
 
 
 class CacheWarning(UserWarning):
@@ -93,8 +123,14 @@ class ResponseCache:
         self.hits = 0
         self.misses = 0
         self.writes = 0
+        #: False once answers cannot be kept: read mode, a cache that cannot be written, a write that failed.
+        self.writable = mode == "readwrite"
+        #: A private copy of a read-only cache whose answers were still in its WAL file.
+        self._copy_dir: str | None = None
         if mode != "off" and self.path is not None:
             self._db = self._open()
+        if self._db is None:
+            self.writable = False
 
     @property
     def enabled(self) -> bool:
@@ -104,39 +140,67 @@ class ResponseCache:
 
     def _open(self) -> sqlite3.Connection | None:
         assert self.path is not None
-        if self.mode == "read" and not self.path.exists():
-            return None
+        if self.mode == "read":
+            return self._open_to_read() if self.path.exists() else None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # the folder cannot be made: the run goes on, uncached
+            return self._without(f"cannot make the folder of the response cache {self.path}: {exc.strerror or exc}")
+        try:
             return self._connect_waiting()
         except sqlite3.OperationalError as exc:
             if _is_lock(exc):  # busy for 30 s: somebody is using it; do without, never move it
                 return self._without(f"the response cache {self.path} stayed locked: {exc}")
+            if _cannot_write(exc) and self.path.is_file():
+                # A cache restored read-only (CI does that), or a folder that takes no files: the
+                # answers in it are still good. Read them; keep no new ones.
+                return self._read_only_instead(exc)
             return self._unusable(exc)
         except sqlite3.DatabaseError as exc:
             return self._unusable(exc)
-        except OSError as exc:  # the folder cannot be made: the run goes on, uncached
-            return self._without(f"cannot make the folder of the response cache {self.path}: {exc.strerror or exc}")
+
+    def _open_to_read(self) -> sqlite3.Connection | None:
+        """Open an existing cache for reading only (``read`` mode and replay)."""
+        try:
+            return self._connect_read_only()
+        except sqlite3.DatabaseError as exc:
+            warnings.warn(CacheWarning(f"cannot read the response cache {self.path}: {exc}; ignoring it"), stacklevel=4)
+            return None
+
+    def _read_only_instead(self, why: sqlite3.Error) -> sqlite3.Connection | None:
+        try:
+            db = self._connect_read_only()
+        except sqlite3.DatabaseError as exc:
+            return self._without(f"cannot read or write the response cache {self.path}: {exc}")
+        self.writable = False
+        warnings.warn(
+            CacheWarning(
+                f"the response cache {self.path} cannot be written ({why}): its answers are read, "
+                "new answers are not kept"
+            ),
+            stacklevel=4,
+        )
+        return db
 
     def _without(self, why: str) -> None:
         warnings.warn(CacheWarning(f"{why}; running without it"), stacklevel=4)
         return None
 
     def _unusable(self, exc: sqlite3.DatabaseError) -> sqlite3.Connection | None:
+        """A cache that could not be opened for writing: moved aside (and a fresh one started) only
+        when it is corrupt or not ours; any other failure (I/O, permissions) leaves it alone."""
         assert self.path is not None
-        if self.mode != "read":
-            # Another process (an xdist worker) may have replaced the bad file with a fresh cache
-            # a moment ago: look again before moving anything aside.
-            time.sleep(0.1)
-            try:
-                return self._connect()
-            except sqlite3.DatabaseError:
-                pass
-        if self.mode == "read":
-            warnings.warn(CacheWarning(f"cannot read the response cache {self.path}: {exc}; ignoring it"), stacklevel=3)
-            return None
+        # Another process (an xdist worker) may have replaced the bad file with a fresh cache
+        # a moment ago: look again before moving anything aside.
+        time.sleep(0.1)
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError:
+            pass
         if not self.path.exists():  # nothing to move aside: the folder takes no new file
             return self._without(f"cannot create the response cache {self.path}: {exc}")
+        if not _is_corrupt(exc):
+            return self._without(f"cannot use the response cache {self.path}: {exc}")
         aside = self.path.with_name(f"{self.path.name}.unusable-{int(time.time())}-{os.getpid()}")
         warnings.warn(
             CacheWarning(f"the response cache {self.path} is unusable ({exc}); moved to {aside.name}, starting afresh"),
@@ -163,9 +227,36 @@ class ResponseCache:
                     raise
                 time.sleep(0.05)
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """The cache opened so that nothing is ever written, wherever it lies.
+
+        SQLite opens a WAL database read-only only where it can create the ``-shm`` file beside
+        it. In a read-only folder it cannot: then a cache whose answers are all in the main file
+        (no ``-wal``, or an empty one: the last writer closed cleanly) is opened as immutable, and
+        one with answers still in its ``-wal`` (a writer was killed) is read from a private copy.
+        """
         assert self.path is not None
-        uri = f"file:{self.path}?mode=ro" if self.mode == "read" else f"file:{self.path}"
+        try:
+            return self._connect(self.path, "mode=ro")
+        except sqlite3.OperationalError as exc:
+            if not _cannot_write(exc):
+                raise
+        wal = Path(f"{self.path}-wal")
+        if not wal.exists() or wal.stat().st_size == 0:
+            return self._connect(self.path, "mode=ro&immutable=1")
+        self._copy_dir = tempfile.mkdtemp(prefix="moralpairs-cache-")
+        copy = Path(self._copy_dir) / self.path.name
+        shutil.copyfile(self.path, copy)
+        shutil.copyfile(wal, f"{copy}-wal")
+        return self._connect(copy, "mode=ro")
+
+    def _connect(self, path: Path | None = None, options: str = "") -> sqlite3.Connection:
+        """Open ``path`` (the cache file by default) with SQLite URI ``options``; without
+        options in ``readwrite`` mode, create the tables a new cache needs."""
+        path = path if path is not None else self.path
+        assert path is not None
+        write = not options
+        uri = f"file:{urllib.parse.quote(str(path))}" + (f"?{options}" if options else "")
         db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False, isolation_level=None)
         try:
             db.execute("PRAGMA busy_timeout = 30000")
@@ -174,11 +265,9 @@ class ResponseCache:
                 # An existing database is ours only if it says so (a table named "meta" is not
                 # enough): somebody else's database is never written into, not even its journal mode.
                 if "meta" not in tables:
-                    raise sqlite3.DatabaseError(
-                        f"not a pytest-moralpairs cache (tables {', '.join(sorted(tables))[:80]})"
-                    )
+                    raise NotOurs(f"not a pytest-moralpairs cache (tables {', '.join(sorted(tables))[:80]})")
                 self._check_schema(db)
-            if self.mode == "readwrite":
+            if write:
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = NORMAL")
                 db.execute("BEGIN IMMEDIATE")
@@ -191,6 +280,8 @@ class ResponseCache:
                     " cost REAL NOT NULL, extra TEXT NOT NULL, created REAL NOT NULL)"
                 )
                 db.execute("COMMIT")
+            else:
+                db.execute("PRAGMA query_only = ON")
             self._check_schema(db)
             db.execute("SELECT key, text, model, prompt_tokens, completion_tokens, cost, extra FROM answers LIMIT 1")
         except sqlite3.DatabaseError:
@@ -203,7 +294,7 @@ class ResponseCache:
         """Raise :class:`sqlite3.DatabaseError` unless ``db`` says it is a cache of this version."""
         row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
         if row is None or row[0] != SCHEMA:
-            raise sqlite3.DatabaseError(f"not a pytest-moralpairs cache (schema {str(row[0] if row else None)[:40]!r})")
+            raise NotOurs(f"not a pytest-moralpairs cache (schema {str(row[0] if row else None)[:40]!r})")
 
     # --- use -----------------------------------------------------------------------------------
 
@@ -241,7 +332,7 @@ class ResponseCache:
 
     def put(self, key: str, answer: CachedAnswer) -> None:
         """Store an answer now (one committed transaction), unless the cache is read-only or off."""
-        if self._db is None or self.mode != "readwrite":
+        if self._db is None or not self.writable:
             return
         with self._lock:
             try:
@@ -260,9 +351,13 @@ class ResponseCache:
                 )
                 self.writes += 1
             except sqlite3.DatabaseError as exc:
-                warnings.warn(
-                    CacheWarning(f"writing to the response cache failed ({exc}); answer not kept"), stacklevel=2
-                )
+                # A disk that filled up or turned read-only mid-run: said once, not once per answer.
+                if _cannot_write(exc) or "full" in str(exc).lower():
+                    self.writable = False
+                    why = "answers from now on are not kept"
+                else:
+                    why = "answer not kept"
+                warnings.warn(CacheWarning(f"writing to the response cache failed ({exc}); {why}"), stacklevel=2)
 
     def __len__(self) -> int:
         if self._db is None:
@@ -275,3 +370,6 @@ class ResponseCache:
             with self._lock:
                 self._db.close()
                 self._db = None
+        if self._copy_dir is not None:
+            shutil.rmtree(self._copy_dir, ignore_errors=True)
+            self._copy_dir = None

@@ -29,6 +29,7 @@ from .collect import (
     record_error,
     results_key,
 )
+from .cache import FILE_NAME
 from .engine import RatingError, Usage
 from .prompt import BUILTIN_PROMPTS, PromptTemplate
 from .report.progress import ProgressLine
@@ -322,6 +323,8 @@ def _unusable_cache_dir(settings: Any) -> str | None:
             return f"{what}: it is not a folder"
         if settings.replay or settings.cache == "read":
             return None  # only read: a missing folder is an empty cache
+        if (folder / FILE_NAME).is_file():
+            return None  # answers to read, even where none can be kept (the cache warns then)
         # The folder, or the nearest existing folder it will be made in, must take new files.
         existing = next(f for f in (folder, *folder.parents) if f.exists())
         if not existing.is_dir():

@@ -355,7 +355,7 @@ class MoralRun:
         that records them does. With ``--moral-cache=read`` (or replay) nothing is ever written,
         so no worker may wait for another's answers: each asks for what it needs."""
         cache = self.engine.cache
-        return cache is not None and cache.enabled and cache.mode == "readwrite" and not self.settings.replay
+        return cache is not None and cache.enabled and cache.writable and not self.settings.replay
 
     def owned(self, request: RatingRequest) -> bool:
         """Whether this process asks for ``request`` (always, unless the work is shared out)."""
