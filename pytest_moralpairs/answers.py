@@ -34,6 +34,9 @@ _NUMBER = re.compile(
     r"(?![\w]|\.\d)"
 )
 MAX_ANSWER_CHARS = 2000
+#: Control characters but tab, line feed and carriage return: an answer holding one carries a
+#: terminal escape sequence or binary junk ("\x1b]2;PWNED\x07 five"), and no digit in it is a rating.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class UnparseableAnswer(ValueError):
@@ -56,12 +59,19 @@ def parse_rating(text: str | None, low: float = SCALE_MIN, high: float = SCALE_M
     Restatements of the scale ("from -4 to 4", "out of 4") are not counted as numbers.
 
     Raises :class:`UnparseableAnswer` when there is no number, more than one distinct number,
-    or a number outside ``low..high``.
+    a number outside ``low..high``, or a control character (an escape sequence is not an answer).
     """
     if text is None or not text.strip():
         raise UnparseableAnswer("the answer is empty", text or "")
     if len(text) > MAX_ANSWER_CHARS:
         raise UnparseableAnswer("the answer is too long to be a rating", text)
+    control = _CONTROL.search(text)
+    if control is not None:
+        raise UnparseableAnswer(
+            f"the answer holds a control character (U+{ord(control.group()):04X} at position {control.start() + 1}), "
+            "as an escape sequence does; no number in it is read",
+            text,
+        )
     cleaned = _MARKUP.sub(" ", text.translate(_MINUS))
     cleaned = _SCALE_TALK.sub(" ", cleaned)
     values = []

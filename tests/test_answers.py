@@ -82,6 +82,23 @@ def test_refuses_an_answer_that_is_not_exactly_one_number_on_the_scale(answer: s
     assert info.value.raw == answer
 
 
+@pytest.mark.parametrize(
+    "answer",
+    ["\x1b]2;PWNED\x07 five", "\x1b[31m-3\x1b[0m", "\x9b2m 4", "3\x00", "\x08-2"],
+    ids=["osc-title", "colour", "c1-csi", "nul", "backspace"],
+)
+def test_an_answer_with_a_control_character_is_never_read_as_a_rating(answer: str) -> None:
+    # An escape sequence can hold digits ("]2;" sets a window title); none of them is a rating.
+    with pytest.raises(UnparseableAnswer, match=r"control character \(U\+00") as info:
+        parse_rating(answer)
+    assert info.value.raw == answer
+    assert "\x1b" not in str(info.value).replace("\\x1b", "")  # shown escaped, never raw
+
+
+def test_line_endings_are_not_control_characters_here() -> None:
+    assert parse_rating("Rating:\t-3\r\n") == -3
+
+
 def test_refusal_message_quotes_the_answer_shortened() -> None:
     with pytest.raises(UnparseableAnswer) as info:
         parse_rating("I cannot rate this. " * 20)

@@ -162,6 +162,23 @@ def test_an_unparseable_answer_errors_the_item_showing_the_raw_answer(pytester, 
     )
 
 
+def test_an_answer_holding_a_terminal_escape_sequence_errors_the_item_and_is_shown_escaped(pytester, openai_server):
+    # "]2;" in an escape sequence that sets the terminal's title once read as the rating 2.
+    openai_server.answers = {"odd harm": "\x1b]2;PWNED\x07 five", "odd help": "3"}
+    write_pairs(pytester, ("odd", "odd harm", "odd help"))
+
+    result = run(pytester, openai_server)
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*the answer is not a rating (the answer holds a control character (U+001B at position 1)*",
+            "  raw answer: '\\x1b]2;PWNED\\x07 five'",
+        ]
+    )
+    assert "\x1b" not in result.stdout.str() and "\x07" not in result.stdout.str()
+
+
 @pytest.mark.parametrize(
     "reply",
     [Reply.error(500), Reply.error(503), Reply.error(429, retry_after=0.1), Reply.hanging()],
