@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import json
 import random
 import time
 from dataclasses import dataclass
 from typing import Any
 
-#: Kinds of failure. Only the first four are worth another try.
-RATE_LIMIT, SERVER, TIMEOUT, CONNECTION, AUTH, BAD_REQUEST, OTHER = (
+#: Kinds of failure. Only the first five are worth another try.
+RATE_LIMIT, SERVER, TIMEOUT, CONNECTION, MALFORMED, AUTH, BAD_REQUEST, OTHER = (
     "rate limit",
     "server error",
     "timeout",
     "connection error",
+    "malformed response",
     "authentication",
     "bad request",
     "error",
 )
-RETRYABLE = frozenset({RATE_LIMIT, SERVER, TIMEOUT, CONNECTION})
+#: A malformed response (a proxy's error page sent with status 200, a body cut short) is often
+#: passing, so it is tried again like a server error.
+RETRYABLE = frozenset({RATE_LIMIT, SERVER, TIMEOUT, CONNECTION, MALFORMED})
 #: What provider SDKs say when no key or a bad one was given, before any HTTP status exists.
 _AUTH_SIGNS = ("missing credentials", "api_key client option must be set", "invalid api key", "incorrect api key")
 MAX_RETRY_AFTER = 120.0
@@ -125,6 +129,30 @@ def clean_message(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class MalformedResponse(Exception):
+    """The server answered, but not with a chat completion a rating can be read from."""
+
+
+def _malformed(exc: BaseException) -> str | None:
+    """What was wrong with a response that came back but could not be read, or None.
+
+    litellm reports a body it could not parse as JSON as an "HTTP 500" of its own making (the
+    provider's status is not kept): the cause, a :class:`json.JSONDecodeError`, is in the chain.
+    """
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 8:
+        if isinstance(current, MalformedResponse):
+            return clean_message(current)
+        if isinstance(current, json.JSONDecodeError):
+            return f"the body is not JSON ({current.msg} at line {current.lineno} column {current.colno})"
+        current, seen = current.__cause__ or current.__context__, seen + 1
+    text = str(exc)
+    if "no 'choices'" in text or "no choices" in text:
+        return "the body is JSON but holds no 'choices': not a chat completion"
+    return None
+
+
 def classify(exc: BaseException) -> Fault:
     """Name the failure and whether another try may help."""
     status = _status(exc)
@@ -132,6 +160,10 @@ def classify(exc: BaseException) -> Fault:
     message = clean_message(exc)
     lowered = message.lower()
     retry_after = _retry_after(exc)
+    malformed = _malformed(exc)
+    if malformed is not None:
+        # Said as what came back: no status is shown, the server's own was not an error.
+        return Fault(MALFORMED, malformed, None, retry_after)
     if status == 429 or name in ("RateLimitError",):
         kind = RATE_LIMIT
     elif (

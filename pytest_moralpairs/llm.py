@@ -11,6 +11,7 @@ import os
 from typing import Any, Callable
 
 from .answers import LogprobPosition
+from .faults import MalformedResponse
 from .engine import Answer, RatingRequest
 
 #: ``(request, kwargs)``: may change the keyword arguments given to ``litellm.acompletion``.
@@ -160,6 +161,8 @@ class LiteLLMBackend:
 
     async def __call__(self, request: RatingRequest) -> Answer:
         response = await self.litellm.acompletion(**self.kwargs(request))
+        if not getattr(response, "choices", None):
+            raise MalformedResponse("the body is a chat completion with no choices: the model gave no answer")
         choice = response.choices[0]
         content = choice.message.content
         usage = getattr(response, "usage", None)

@@ -113,9 +113,12 @@ def test_a_sentence_shared_by_two_pairs_is_requested_once(pytester, openai_serve
     [
         (Reply.error(500, "the model crashed"), "HTTP 500 server error: the model crashed"),
         (Reply.error(400, "no such model"), "HTTP 400 bad request: no such model"),
-        (Reply.garbage(), "HTTP 500 server error: *Expecting value*"),
+        # A 200 whose body cannot be read is said as what came back, never as an "HTTP 500".
+        (Reply.garbage(), "malformed response: the body is not JSON (Expecting value at line 1 column 1)"),
+        (Reply(body={"id": "x"}), "malformed response: the body is JSON but holds no 'choices': not a chat completion"),
+        (Reply(body={"id": "x", "choices": []}), "malformed response: the body is a chat completion with no choices*"),
     ],
-    ids=["http-500", "http-400", "garbage-json"],
+    ids=["http-500", "http-400", "garbage-json", "json-without-choices", "no-choices"],
 )
 def test_a_failed_call_errors_its_item_with_the_cause_and_other_pairs_still_pass(pytester, openai_server, reply, cause):
     openai_server.answers = {"good harm": "-3", "good help": "3", "broken harm": reply}
