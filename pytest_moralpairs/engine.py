@@ -429,6 +429,13 @@ class RatingEngine:
                 self.progress(done, total)
 
         if self.progress is not None:
+            if requests and not self.interrupted:
+                # The client first (importing litellm takes seconds): the batch's clock, and so
+                # its rate and ETA, starts when the first request can go out.
+                try:
+                    self._completer()
+                except Exception:  # noqa: BLE001 - reported by each call that needs it
+                    pass
             self.progress(0, total)
         for request in requests:
             task = None if fresh else self._calls.get(request)

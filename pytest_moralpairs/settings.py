@@ -98,6 +98,15 @@ LIMITS: dict[str, tuple[Callable[[Any], Any], float, float]] = {
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
+def _bound(value: float) -> str:
+    """A limit as a person reads it: 86400, 0.999, 1,000,000,000, 2**63-1 (never 9.22337e+18)."""
+    if value == 2**63 - 1:
+        return "2**63-1"
+    if abs(value) >= 1e6 and float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _number(name: str, value: Any, cast: Callable[[Any], Any], low: float, high: float) -> Any:
     kind = "a whole number" if cast is int else "a number"
     if isinstance(value, bool):
@@ -107,7 +116,8 @@ def _number(name: str, value: Any, cast: Callable[[Any], Any], low: float, high:
     except (TypeError, ValueError, OverflowError):
         raise SettingsError(f"{name} must be {kind}, got {str(value)[:40]!r}") from None
     if not (isinstance(number, (int, float)) and math.isfinite(number) and low <= number <= high):
-        raise SettingsError(f"{name} must lie in {low:g}..{high:g}, got {number!r}")
+        got = repr(number) if abs(number) < 1e6 else _bound(number)
+        raise SettingsError(f"{name} must lie in {_bound(low)}..{_bound(high)}, got {got}")
     return number
 
 

@@ -402,3 +402,24 @@ def test_after_ctrl_c_calls_in_flight_finish_but_no_waiting_call_is_started(make
 
     assert 1 <= asked_at_interrupt <= 3
     assert len(model.asked) == asked_at_interrupt
+
+
+def test_a_batchs_progress_clock_starts_once_the_model_client_is_loaded() -> None:
+    # Loading litellm takes seconds: counted in the rate, the first ETA said "1706 s" for 6.5 s.
+    events: list[str] = []
+
+    def make_complete() -> Any:
+        events.append("client loaded")
+
+        async def complete(request: RatingRequest) -> str:
+            return "1"
+
+        return complete
+
+    engine = RatingEngine(make_complete=make_complete, progress=lambda done, total: events.append(f"{done}/{total}"))
+    try:
+        engine.rate_all(request(s) for s in ("a", "b"))
+    finally:
+        engine.close()
+
+    assert events[:2] == ["client loaded", "0/2"]

@@ -436,3 +436,18 @@ def test_junit_xml_marks_an_erroring_pair_with_outcome_error(pytester: pytest.Py
     pair_file(pytester, ONE_PAIR)
     properties = _junit_properties(pytester)
     assert properties["lake"] == {"moral_model": MODEL, "moral_outcome": "error", "moral_threshold": "2.0"}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--moral-seed", "-1"], "--moral-seed must lie in 0..2**63-1, got -1"),
+        (["--moral-max-cost", "1e12"], "--moral-max-cost must lie in 0..1,000,000,000, got 1,000,000,000,000"),
+    ],
+    ids=["seed", "max-cost"],
+)
+def test_a_range_in_an_option_error_is_written_as_a_person_reads_it(pytester, args, message):
+    # Not "0..9.22337e+18".
+    result = pytester.runpytest("--moral-model", "moralpairs/lexical", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_moralpairs.report.progress import ProgressLine
+from pytest_moralpairs.report.progress import ESTIMATE_AFTER, ProgressLine
 
 
 class Clock:
@@ -108,22 +108,37 @@ def test_the_final_line_gives_the_rate_and_the_elapsed_time(written, clock):
 
 def test_the_eta_is_the_calls_left_at_the_rate_so_far(written, clock):
     line = progress(written, clock, tty=True)
-    line(0, 10)
+    line(0, 20)
 
-    clock.now += 1.0
-    line(2, 10)  # 2 calls a second; 8 left
+    clock.now += 2.5
+    line(5, 20)  # 2 calls a second; 15 left
 
-    assert written[-1] == "\rmoralpairs: 2/10 model calls, 2.0/s, ETA 4 s"
+    assert written[-1] == "\rmoralpairs: 5/20 model calls, 2.0/s, ETA 8 s"
+
+
+def test_no_rate_or_eta_is_shown_before_a_few_answers(written, clock):
+    # Concurrent calls all answer after one latency: the first answers say nothing of the rate.
+    line = progress(written, clock, tty=True, min_interval=0)
+    line(0, 100)
+
+    for done in range(1, ESTIMATE_AFTER):
+        clock.now += 3.0
+        line(done, 100)
+        assert written[-1].rstrip(" ") == f"\rmoralpairs: {done}/100 model calls"
+    clock.now += 3.0
+    line(ESTIMATE_AFTER, 100)
+
+    assert ", ETA " in written[-1]
 
 
 def test_a_shorter_redraw_blanks_what_is_left_of_the_longer_line_before_it(written, clock):
     line = progress(written, clock, tty=True, min_interval=0)
     line(0, 10)
-    clock.now += 1.0
-    line(1, 10)  # "..., 1.0/s, ETA 9 s"
+    clock.now += 5.0
+    line(5, 10)  # "..., 1.0/s, ETA 5 s"
     longer = written[-1]
 
-    clock.now += 9.0
+    clock.now += 5.0
     line(10, 10)  # "..., 1.0/s in 10.0 s"
 
     assert len(written[-1]) >= len(longer)

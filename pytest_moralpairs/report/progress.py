@@ -10,6 +10,10 @@ import time
 from typing import Callable
 
 
+#: Answers a batch needs before the line shows a rate and an ETA.
+ESTIMATE_AFTER = 5
+
+
 class ProgressLine:
     """Redraws one terminal line as calls finish; on a non-terminal, writes a line now and then.
 
@@ -36,7 +40,9 @@ class ProgressLine:
         self.total = 0
 
     def __call__(self, done: int, total: int) -> None:
-        """``(0, total)`` starts a batch; then ``(done, total)`` as each call finishes."""
+        """``(0, total)`` starts a batch, and its clock: the engine says it when the first request
+        is about to go out (after the model client is loaded); then ``(done, total)`` as each call
+        finishes."""
         with self._lock:
             now = self.clock()
             if self._start is None or done == 0 or done < self.done:
@@ -53,12 +59,12 @@ class ProgressLine:
         elapsed = max(now - (self._start or now), 1e-9)
         rate = self.done / elapsed if self.done else 0.0
         text = f"moralpairs: {self.done}/{self.total} model calls"
-        if self.done:
-            text += f", {rate:.1f}/s"
-        if 0 < self.done < self.total and rate > 0:
-            text += f", ETA {(self.total - self.done) / rate:.0f} s"
-        elif self.done >= self.total:
-            text += f" in {elapsed:.1f} s"
+        if self.done >= self.total:
+            return text + (f", {rate:.1f}/s" if self.done else "") + f" in {elapsed:.1f} s"
+        if self.done >= ESTIMATE_AFTER and rate > 0:
+            # The first answers of a concurrent batch all arrive after one latency: a rate read
+            # from them says "1706 s" for a job of seconds.
+            text += f", {rate:.1f}/s, ETA {(self.total - self.done) / rate:.0f} s"
         return text
 
     def _draw(self, text: str) -> None:
