@@ -451,3 +451,47 @@ def test_a_range_in_an_option_error_is_written_as_a_person_reads_it(pytester, ar
     result = pytester.runpytest("--moral-model", "moralpairs/lexical", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{message}"])
+
+
+# --- many failing pairs --------------------------------------------------------------------------
+
+SETUP_TEARDOWN_COUNTER = """
+import pytest
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter):
+    kept = [r for r in terminalreporter.stats.get("", ()) if r.nodeid.startswith("pairs.moral.yaml")]
+    terminalreporter.write_line(f"setup/teardown reports kept for the failure summary: {len(kept)}")
+"""
+
+
+def _failing_pairs(pytester: pytest.Pytester, count: int) -> None:
+    rows = "".join(f"  - {{id: p{i}, harmful: 'I lied {i}.', harmless: 'I lied too {i}.'}}\n" for i in range(count))
+    pair_file(pytester, "defaults: {threshold: 8}\npairs:\n" + rows)
+
+
+def test_failing_pairs_leave_pytest_no_setup_or_teardown_report_to_scan(pytester: pytest.Pytester) -> None:
+    # pytest's failure summary scans every passed setup/teardown report once per failure: with
+    # thousands of failing pairs that is quadratic. The plugin drops the ones with nothing to show.
+    pytester.makeconftest(SETUP_TEARDOWN_COUNTER)
+    _failing_pairs(pytester, 30)
+
+    result = pytester.runpytest("--moral-model", "moralpairs/lexical")
+
+    result.assert_outcomes(failed=30)
+    result.stdout.fnmatch_lines(["setup/teardown reports kept for the failure summary: 0"])
+
+
+def test_output_a_failing_pair_captured_in_teardown_is_still_shown(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        SETUP_TEARDOWN_COUNTER
+        + "\ndef pytest_runtest_teardown(item):\n    print('teardown of', item.name)\n"
+    )
+    _failing_pairs(pytester, 2)
+
+    result = pytester.runpytest("--moral-model", "moralpairs/lexical")
+
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        ["*Captured stdout teardown*", "teardown of p0", "*", "setup/teardown reports kept for the failure summary: 2"]
+    )
