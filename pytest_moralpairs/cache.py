@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 import warnings
@@ -78,6 +79,29 @@ class CachedAnswer:
         except (ValueError, TypeError):
             pass  # a column this version cannot read: kept as it is, without log-probabilities
         return cls(text, model, prompt_tokens, completion_tokens, cost, extra, logprobs)
+
+
+def unusable_folder(folder: str | os.PathLike[str], mode: str = "readwrite") -> str | None:
+    """Why a cache opened in ``mode`` cannot be kept in ``folder`` (``it is not a folder``, the
+    error the file system gave), or None. Found before any call is made rather than when the first
+    answer is to be kept; nothing is created (a run that rates nothing leaves no cache behind)."""
+    if mode == "off":
+        return None
+    try:
+        path = Path(folder).absolute()
+        if path.exists() and not path.is_dir():
+            return "it is not a folder"
+        if mode == "read":
+            return None  # only read: a missing folder is an empty cache
+        # The folder, or the nearest existing folder it will be made in, must take new files.
+        existing = next(f for f in (path, *path.parents) if f.exists())
+        if not existing.is_dir():
+            return f"{existing} is not a folder"
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        return str(getattr(exc, "strerror", None) or exc)
+    return None
 
 
 class ResponseCache:

@@ -755,8 +755,8 @@ def test_the_report_shows_the_run_header(document: dict[str, Any]) -> None:
         "sha256:9f2c1e",
         "52 model calls, 2 retries, 4 answers from the cache; 9,172 tokens, $0.0014",
         "gate FAILED</strong>: pass rate 57.1%, minimum 60.0%",
-        "sentences with human ratings; correlation",
-        "(4 pairs rated by humans on both sides)",
+        "sentences with human ratings; correlation r = ",
+        "(median model gap / human gap, 4 pairs rated by humans on both sides)",
     ):
         assert shown in text
 
