@@ -44,8 +44,10 @@ def _code(exc: sqlite3.Error) -> int:
 def _cannot_write(exc: sqlite3.Error) -> bool:
     """A file or folder this process may read but not write (or a read-only file system)."""
     text = str(exc).lower()
-    return _code(exc) in (_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN) or "readonly" in text or (
-        "unable to open" in text
+    return (
+        _code(exc) in (_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN)
+        or "readonly" in text
+        or ("unable to open" in text)
     )
 
 
@@ -108,6 +110,31 @@ class CachedAnswer:
         except (ValueError, TypeError):
             pass  # a column this version cannot read: kept as it is, without log-probabilities
         return cls(text, model, prompt_tokens, completion_tokens, cost, extra, logprobs)
+
+
+def unusable_folder(folder: str | os.PathLike[str], mode: str = "readwrite") -> str | None:
+    """Why a cache opened in ``mode`` cannot be kept in ``folder`` (``it is not a folder``, the
+    error the file system gave), or None. Found before any call is made rather than when the first
+    answer is to be kept; nothing is created (a run that rates nothing leaves no cache behind)."""
+    if mode == "off":
+        return None
+    try:
+        path = Path(folder).absolute()
+        if path.exists() and not path.is_dir():
+            return "it is not a folder"
+        if mode == "read":
+            return None  # only read: a missing folder is an empty cache
+        if (path / FILE_NAME).is_file():
+            return None  # answers to read, even where none can be kept (the cache warns then)
+        # The folder, or the nearest existing folder it will be made in, must take new files.
+        existing = next(f for f in (path, *path.parents) if f.exists())
+        if not existing.is_dir():
+            return f"{existing} is not a folder"
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        return str(getattr(exc, "strerror", None) or exc)
+    return None
 
 
 class ResponseCache:

@@ -15,7 +15,8 @@ from .engine import Rating, RatingError, RatingRequest
 from .pairs import Pair, PairFileError, TemplatePair, load_suite
 from .run import MoralRun, PairRequests
 from .settings import SettingsError
-from .stats import INCONCLUSIVE
+from .stash import broken_files_key, moral_run, results_key
+from .stats import INCONCLUSIVE, mean
 from .verdicts import (
     ExplainedFailure,
     MoralGapFailure,
@@ -24,9 +25,6 @@ from .verdicts import (
     explain_regression,
     explain_verdict,
 )
-
-#: Results recorded on an item during a phase, attached to that phase's report by the plugin.
-results_key = pytest.StashKey[list]()
 
 
 class PairFile(pytest.File):
@@ -115,17 +113,11 @@ def _display_path(node: pytest.Collector) -> str:
         return str(node.path)
 
 
-#: How many pair files failed to load: their collection errors do not interrupt the run.
-broken_files_key = pytest.StashKey[int]()
-
-
 class MoralItem(pytest.Item):
     """An item that rates sentences with the run's model; its failures explain themselves."""
 
     @property
     def run(self) -> MoralRun:
-        from .plugin import moral_run
-
         return moral_run(self.config)
 
     # A failure is explained by its own message. Returning it here, instead of letting pytest
@@ -261,8 +253,8 @@ class GeneratedItem(MoralItem):
                 edit.kind,
                 edit.original,
                 edit.edited,
-                sum(float(r.value) for r in original) / len(original),
-                sum(float(r.value) for r in edited) / len(edited),
+                mean(float(r.value) for r in original),  # type: ignore[arg-type]
+                mean(float(r.value) for r in edited),  # type: ignore[arg-type]
                 pair.invariance_tolerance,
                 original[0].raw,
                 edited[0].raw,
@@ -288,15 +280,7 @@ class GeneratedItem(MoralItem):
                 exploration=exploration,
             )
         except (MoralGapFailure, checks.InvarianceFailure) as failure:
-            record(
-                self,
-                run.describe(
-                    checks.verdict_result(failure.verdict, self.check, exploration.examples),
-                    self.nodeid,
-                    self.check,
-                    prompt=pair.prompt,
-                ),
-            )
+            self._record(failure.verdict, exploration.examples)
             reproduce = (
                 f"pytest '{self.nodeid}' (examples are derandomised because CI is set)"
                 if derandomize
@@ -315,15 +299,14 @@ class GeneratedItem(MoralItem):
                 "checks: [directional]"
             ) from None
         if exploration.last is not None:
-            record(
-                self,
-                run.describe(
-                    checks.verdict_result(exploration.last, self.check, exploration.examples),
-                    self.nodeid,
-                    self.check,
-                    prompt=pair.prompt,
-                ),
-            )
+            self._record(exploration.last, exploration.examples)
+
+    def _record(self, verdict: Any, examples: int) -> None:
+        """Keep the check's result: its last verdict (the shrunk failure, else the last example)."""
+        from .perturb import checks
+
+        result = checks.verdict_result(verdict, self.check, examples)
+        record(self, self.run.describe(result, self.nodeid, self.check, prompt=self.pair.prompt))
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, (self.pair.line - 1 if self.pair.line else None), f"{self.check} check of {self.pair.id}"
@@ -363,7 +346,7 @@ def judge_and_record(
     gaps, and the verdict across personas), then fail as the run's gate says: a failed (or, by
     choice, inconclusive) pair, a pair that did not hold across its personas, or a gap that
     dropped by more than ``--moral-compare-fail`` against the saved run."""
-    run = _run_of(node)
+    run = moral_run(node.config)
     result = run.describe(verdict.to_dict(), node.nodeid, kind, baseline, personas, prompt)
     record(node, result)
     regression = explain_regression(result, run.settings.compare_fail) if result.get("regressed") else None
@@ -387,12 +370,6 @@ def judge_and_record(
             raise PairFailure(f"{exc}\n(an InconclusiveWarning, turned into an error by the warning filters)") from None
 
 
-def _run_of(node: Any) -> MoralRun:
-    from .plugin import moral_run
-
-    return moral_run(node.config)
-
-
 def record(node: Any, result: dict[str, Any]) -> None:
     """Keep a result (from :meth:`MoralRun.describe`) for this phase's report."""
     node.stash.setdefault(results_key, []).append(result)
@@ -410,7 +387,7 @@ def record_error(
     prompt: Any = None,
 ) -> None:
     """Record that the pair could not be rated (with its saved run's result, if any)."""
-    run = _run_of(node)
+    run = moral_run(node.config)
     result = error_result(node.nodeid, pair_id, rating, side, run.threshold_for(threshold))
     if pair is not None:
         result.update(harmful=pair.harmful, harmless=pair.harmless)

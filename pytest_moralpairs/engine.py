@@ -15,11 +15,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Coroutine, Iterable, TypeVar
 
 from .answers import (
-    LogprobPosition,
     UnparseableAnswer,
     is_refusal,
     parse_rating,
@@ -29,58 +28,10 @@ from .answers import (
 )
 from .cache import CachedAnswer, ResponseCache
 from .faults import AUTH, BAD_REQUEST, Fault, RetryPolicy, classify
-from .prompt import Message
+from .llm import LiteLLMBackend
+from .request import Answer, ModelSettings, RatingRequest, default_key  # noqa: F401 - ModelSettings: the engine's API
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """Which model answers, and how."""
-
-    model: str
-    api_base: str | None = None
-    temperature: float = 0.0
-    timeout: float = 60.0
-
-
-@dataclass(frozen=True)
-class RatingRequest:
-    """One question to one model: the full messages, so the key covers the exact prompt.
-
-    ``sample`` tells repeated draws of the same question apart; ``options`` are further call
-    parameters (name, value) that change the answer, such as a seed.
-    """
-
-    model: ModelSettings
-    messages: tuple[Message, ...]
-    sentence: str = field(default="", compare=False)
-    sample: int = 0
-    options: tuple[tuple[str, Any], ...] = ()
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What a model said, what it cost, and whether it came from the cache.
-
-    ``logprobs``, when the request asked for them and the model gave them: per answer token, the
-    token and its top alternatives with their log-probabilities.
-    """
-
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    cached: bool = False
-    logprobs: tuple[LogprobPosition, ...] | None = None
-
-
-def default_key(request: RatingRequest) -> str:
-    """The response-cache key of ``request`` as sent with no hooks: the same key the pytest
-    plugin computes, so a cache filled by a script serves a pytest run and the other way round."""
-    from .llm import cache_key, call_kwargs  # litellm-free
-
-    return cache_key(request, call_kwargs(request))
 
 
 #: Why a rating has no value.
@@ -198,12 +149,6 @@ def _default_parse(text: str, request: RatingRequest) -> float:
     return parse_rating(text)
 
 
-def _litellm_backend() -> Complete:
-    from .llm import LiteLLMBackend  # imports litellm only when a call is really needed
-
-    return LiteLLMBackend()
-
-
 class _LoopThread:
     """One event loop in a daemon thread, so async HTTP clients outlive a single batch."""
 
@@ -300,7 +245,8 @@ class RatingEngine:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._complete = complete
-        self._make_complete = make_complete or _litellm_backend
+        # The litellm backend imports litellm when built: only once a call is really needed.
+        self._make_complete = make_complete or LiteLLMBackend
         self._parse = parse or _default_parse
         self.concurrency = concurrency
         self.deadline_grace = deadline_grace

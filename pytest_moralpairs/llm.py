@@ -5,17 +5,12 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from typing import Any, Callable
 
 from .answers import LogprobPosition
 from .faults import MalformedResponse
-from .engine import Answer, RatingRequest
-
-#: ``(request, kwargs)``: may change the keyword arguments given to ``litellm.acompletion``.
-ConfigureCall = Callable[[RatingRequest, dict], None]
+from .request import Answer, RatingRequest, call_kwargs
 
 _litellm: Any = None
 
@@ -43,41 +38,6 @@ PLACEHOLDER_API_KEY = "moralpairs-no-key"
 #: Providers that go through the OpenAI client and so demand a key even for a local server.
 #: (litellm's hosted_vllm/, lm_studio/ and llamafile/ already send a fake key of their own.)
 _KEYED_OPENAI_PROVIDERS = frozenset({"openai", "custom_openai", "text-completion-openai"})
-
-
-#: Call arguments that never reach the cache key: secrets, and settings that do not change the answer.
-_NOT_IN_KEY = frozenset(
-    {"api_key", "headers", "extra_headers", "timeout", "num_retries", "max_retries", "metadata", "client"}
-)
-
-
-def call_kwargs(request: RatingRequest, configure: ConfigureCall | None = None) -> dict[str, Any]:
-    """The keyword arguments for ``litellm.acompletion`` (built without importing litellm)."""
-    model = request.model
-    kwargs: dict[str, Any] = {
-        "model": model.model,
-        "messages": [{"role": role, "content": content} for role, content in request.messages],
-        "temperature": model.temperature,
-        "timeout": model.timeout,
-        # Without this the OpenAI client behind litellm retries twice (max_retries=2): a
-        # failed call is made three times, a hanging one waits three timeouts. num_retries
-        # also overrides max_retries and a global litellm.num_retries. Retries are the engine's.
-        "num_retries": 0,
-    }
-    if model.api_base:
-        kwargs["api_base"] = model.api_base
-    kwargs.update(request.options)
-    if configure is not None:
-        configure(request, kwargs)
-    return kwargs
-
-
-def cache_key(request: RatingRequest, kwargs: dict[str, Any]) -> str:
-    """Names everything that can change an answer: the final call arguments (after the hooks),
-    without secrets or headers, plus the sample index."""
-    kept = {k: v for k, v in kwargs.items() if k not in _NOT_IN_KEY}
-    payload = json.dumps([kept, request.sample], sort_keys=True, default=repr)
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _field(item: Any, name: str) -> Any:

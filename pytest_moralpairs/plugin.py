@@ -1,5 +1,7 @@
-"""The pytest adapter: options, collection, fixtures, markers, reports. Logic lives elsewhere.
+"""The pytest adapter: options, hooks, fixtures, the marker. Logic lives elsewhere.
 
+What each option is (flag, ini name, help) is in settings.py, the summary's lines in
+report/terminal.py, collection in collect.py, and what is kept on pytest's config in stash.py.
 Imports nothing heavy: litellm is loaded by the engine on the first real model call.
 
 PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
@@ -10,8 +12,6 @@ from __future__ import annotations
 import copy
 import fnmatch
 import os
-import tempfile
-from pathlib import Path
 from typing import Any, Callable, Generator
 
 import pytest
@@ -23,142 +23,40 @@ from .collect import (
     PairFile,
     PairItem,
     RatingSetupError,
-    broken_files_key,
     judge_and_record,
     prefetchable,
     record_error,
-    results_key,
 )
-from .cache import FILE_NAME
 from .engine import RatingError, Usage
-from .prompt import BUILTIN_PROMPTS, PromptTemplate
+from .prompt import PromptTemplate, as_prompt
 from .report.progress import ProgressLine
-from .report.terminal import alignment_lines, baseline_lines, compare_lines, gate_line, persona_lines, summary_lines
+from .report.terminal import section
 from .run import MoralRun, hook_errors, hook_raised, is_xdist_worker
-from .settings import NO_MODEL_MESSAGE, SettingsError, check_setting, resolve
-from .stats import INCONCLUSIVE, pass_rate
+from .settings import (
+    DEFAULT_FILE_GLOBS,
+    FILES_INI_HELP,
+    LEXICON_INI_HELP,
+    MARKER_HELP,
+    NO_MODEL_MESSAGE,
+    OPTIONS,
+    REPLAY,
+    REPORT,
+    SamplingWarning,  # noqa: F401 - still importable from here, as warning filters may name it
+    SettingsError,
+    SettingsWarning,
+    check_setting,
+    flag,
+    ini_name,
+    marker_overrides,
+    resolve,
+    setting_warnings,
+    unusable_cache_dir,
+)
+from .stash import broken_files_key, moral_run, results_key, run_key
+from .stats import INCONCLUSIVE, mean, pass_rate
 from .verdicts import Verdict
 
-DEFAULT_FILE_GLOBS = ["*.moral.yaml", "*.moral.yml"]
 FIXTURES_NEEDING_A_MODEL = frozenset({"moral_rate", "moral_pair", "moral_model"})
-
-_run_key = pytest.StashKey[MoralRun]()
-
-# (setting, command-line flag, ini name, help)
-_SETTINGS = (
-    (
-        "model",
-        "--moral-model",
-        "moral_model",
-        "litellm model string, e.g. openai/gpt-4o-mini or moralpairs/lexical (also: env MORALPAIRS_MODEL)",
-    ),
-    (
-        "api_base",
-        "--moral-api-base",
-        "moral_api_base",
-        "base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp ...)",
-    ),
-    ("temperature", "--moral-temperature", "moral_temperature", "sampling temperature (default 0)"),
-    ("timeout", "--moral-timeout", "moral_timeout", "seconds to wait for one model answer (default 60)"),
-    (
-        "threshold",
-        "--moral-threshold",
-        "moral_threshold",
-        "minimum gap rating(harmless) - rating(harmful) for pairs that set none (default 2.0)",
-    ),
-    ("concurrency", "--moral-concurrency", "moral_concurrency", "model calls in flight at once (default 16)"),
-    (
-        "retries",
-        "--moral-retries",
-        "moral_retries",
-        "tries after a rate limit, server error, timeout or lost connection, with exponential backoff "
-        "and jitter, honouring Retry-After (default 3)",
-    ),
-    (
-        "max_cost",
-        "--moral-max-cost",
-        "moral_max_cost",
-        "stop making model calls once this many US dollars are spent (litellm's prices); the pairs left unrated ERROR",
-    ),
-    (
-        "cache",
-        "--moral-cache",
-        "moral_cache",
-        "response cache: readwrite (default) reads and records answers, read only reads, off neither",
-    ),
-    (
-        "cache_dir",
-        "--moral-cache-dir",
-        "moral_cache_dir",
-        "folder of the response cache (default: moralpairs/ in pytest's cache dir), e.g. one a CI job keeps",
-    ),
-    (
-        "seed",
-        "--moral-seed",
-        "moral_seed",
-        "seed of the generated pairs of template pairs (default: a new one each run, shown on failure); "
-        "ignored when the CI environment variable is set, where generation is derandomised",
-    ),
-    (
-        "max_examples",
-        "--moral-max-examples",
-        "moral_max_examples",
-        "generated examples tried per check of a template pair (default 10)",
-    ),
-    (
-        "samples",
-        "--moral-samples",
-        "moral_samples",
-        "rate each sentence K times (at --moral-temperature; each sample its own cache entry) and judge the "
-        "gap by its bootstrap confidence interval (default 1)",
-    ),
-    (
-        "confidence",
-        "--moral-confidence",
-        "moral_confidence",
-        "confidence level of the gap's bootstrap interval (default 0.95)",
-    ),
-    (
-        "inconclusive",
-        "--moral-inconclusive",
-        "moral_inconclusive",
-        "what a pair whose interval contains the threshold does: fail (default), pass, or warn (passes with a warning)",
-    ),
-    (
-        "scoring",
-        "--moral-scoring",
-        "moral_scoring",
-        "text (default): parse the answer; logprobs: the probability-weighted rating of the first answer "
-        "token's top log-probabilities (needs a provider that returns them)",
-    ),
-    (
-        "baseline_model",
-        "--moral-baseline-model",
-        "moral_baseline_model",
-        "also rate every pair with this reference model (e.g. moralpairs/lexical, the word-valence null "
-        "model) and show its gaps and human alignment beside the model's; never decides a verdict",
-    ),
-    (
-        "min_pass_rate",
-        "--moral-min-pass-rate",
-        "moral_min_pass_rate",
-        "fail the session when fewer than this share of the rated pairs pass (0..1 or a percentage), "
-        "xfail-marked pairs included; pairs that could not be rated are counted apart",
-    ),
-    ("save", "--moral-save", "moral_save", "write this run (ratings, gaps, intervals, versions) as JSON to PATH"),
-    (
-        "compare",
-        "--moral-compare",
-        "moral_compare",
-        "compare each pair's gap with a run saved by --moral-save (or a JSON report) and show the change",
-    ),
-    (
-        "compare_fail",
-        "--moral-compare-fail",
-        "moral_compare_fail",
-        "fail pairs whose gap dropped by more than DELTA rating points against --moral-compare",
-    ),
-)
 
 #: Exit status when no pair failed but some could not be rated (call failures, unusable answers,
 #: replay misses, the cost limit): the gate could not decide, which is not a moral failure.
@@ -184,71 +82,21 @@ JUNIT_PROPERTIES = (
 )
 
 
-#: What ``pytest --help`` shows as the value of an option (default: the setting's name).
-_METAVARS = {
-    "api_base": "URL",
-    "temperature": "T",
-    "timeout": "SECONDS",
-    "threshold": "GAP",
-    "concurrency": "N",
-    "retries": "N",
-    "max_cost": "USD",
-    "cache": "readwrite|read|off",
-    "cache_dir": "DIR",
-    "seed": "N",
-    "max_examples": "N",
-    "samples": "K",
-    "confidence": "LEVEL",
-    "inconclusive": "fail|pass|warn",
-    "scoring": "text|logprobs",
-    "baseline_model": "MODEL",
-    "min_pass_rate": "R",
-    "save": "PATH",
-    "compare": "PATH",
-    "compare_fail": "DELTA",
-}
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("moralpairs", "moral minimal pairs (pytest-moralpairs)")
-    for name, flag, ini, help_text in _SETTINGS:
-        metavar = _METAVARS.get(name, name.upper())
-        group.addoption(flag, dest=f"moral_{name}", default=None, metavar=metavar, help=help_text)
-        parser.addini(ini, help=help_text, default=None)
-    group.addoption(
-        "--moral-replay",
-        dest="moral_replay",
-        action="store_const",
-        const=True,
-        default=None,
-        help="replay only: every rating must come from the response cache, a missing one ERRORs, no "
-        "call is made (gate pull requests on recorded answers, offline and free)",
-    )
+    for option in OPTIONS:
+        dest = f"moral_{option.name}"
+        group.addoption(option.flag, dest=dest, default=None, metavar=option.metavar, help=option.help)
+        parser.addini(option.ini, help=option.help, default=None)
+    group.addoption(REPLAY.flag, dest="moral_replay", action="store_const", const=True, default=None, help=REPLAY.help)
     # Read as text: settings.resolve names the option in its error and reads an empty value as unset.
-    parser.addini("moral_replay", help="replay only (see --moral-replay): true or false", default=None)
+    parser.addini(REPLAY.ini, help=REPLAY.ini_help or REPLAY.help, default=None)
     group.addoption(
-        "--moral-report",
-        dest="moral_report",
-        action="append",
-        default=[],
-        metavar="KIND:PATH",
-        help="write a report: json:PATH (machine-readable, documented schema) or html:PATH (one "
-        "self-contained page with charts and a sortable table); repeatable",
+        REPORT.flag, dest="moral_report", action="append", default=[], metavar=REPORT.metavar, help=REPORT.help
     )
-    parser.addini("moral_report", type="args", default=[], help="report(s) to write, as for --moral-report")
-    parser.addini(
-        "moral_files",
-        type="args",
-        default=DEFAULT_FILE_GLOBS,
-        help="glob(s) naming pair files to collect (default: *.moral.yaml *.moral.yml)",
-    )
-    parser.addini(
-        "moral_lexicon",
-        type="paths",
-        default=[],
-        help="lexicon file(s) that extend (or, with 'replace: true', replace) the built-in swap lexicon "
-        "used by template pairs",
-    )
+    parser.addini(REPORT.ini, type="args", default=[], help=REPORT.ini_help or REPORT.help)
+    parser.addini("moral_files", type="args", default=DEFAULT_FILE_GLOBS, help=FILES_INI_HELP)
+    parser.addini("moral_lexicon", type="paths", default=[], help=LEXICON_INI_HELP)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -256,18 +104,13 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "moralpairs(model=None, threshold=None, api_base=None, temperature=None, timeout=None): "
-        "moral-pair settings for one test (used by the moral_rate / moral_pair fixtures)",
-    )
+    config.addinivalue_line("markers", MARKER_HELP)
 
     def lookup(name: str) -> tuple[str, Any]:
-        flag = "--moral-" + name.replace("_", "-")
         value = config.getoption(f"moral_{name}")
         if value not in (None, "", []):  # [] : --moral-report not given
-            return flag, value
-        return f"ini option moral_{name}", config.getini(f"moral_{name}")
+            return flag(name), value
+        return f"ini option {ini_name(name)}", config.getini(ini_name(name))
 
     try:
         settings = resolve(lookup, dict(os.environ))
@@ -278,24 +121,9 @@ def pytest_configure(config: pytest.Config) -> None:
         cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
         return cache.mkdir("moralpairs") if cache is not None else None
 
-    if settings.samples > 1 and settings.temperature == 0 and settings.scoring == "text":
-        _warn(
-            config,
-            SamplingWarning(
-                f"--moral-samples {settings.samples} at temperature 0: a deterministic model gives every sample "
-                "the same answer, so the samples cost calls and measure no noise; set --moral-temperature "
-                "(e.g. 0.7)"
-            ),
-        )
-    if settings.baseline_model and settings.baseline_model == settings.model:
-        _warn(
-            config,
-            SettingsWarning(
-                f"--moral-baseline-model is the model under test ({settings.model}): no baseline is shown; "
-                "name another model as the yardstick"
-            ),
-        )
-    problem = _unusable_cache_dir(settings)
+    for warning in setting_warnings(settings):
+        _warn(config, warning)
+    problem = unusable_cache_dir(settings)
     if problem:
         raise pytest.UsageError(f"pytest-moralpairs: {problem}")
     run = MoralRun(settings, config, cache_dir=pytest_cache_dir)
@@ -306,42 +134,8 @@ def pytest_configure(config: pytest.Config) -> None:
             run.load_previous()  # now: a bad file stops the run before it starts
         except DocumentError as exc:
             raise pytest.UsageError(f"pytest-moralpairs: --moral-compare: {exc}") from None
-    config.stash[_run_key] = run
+    config.stash[run_key] = run
     config.pluginmanager.register(MoralReporter(config, run), "moralpairs-reporter")
-
-
-def _unusable_cache_dir(settings: Any) -> str | None:
-    """Why the response cache cannot live in ``--moral-cache-dir``, or None: found now, before any
-    call is made, rather than as an INTERNALERROR when the first answer is to be kept. Nothing is
-    created here (a run that rates nothing leaves no cache behind)."""
-    if not settings.cache_dir or settings.cache == "off":
-        return None
-    what = f"the response cache cannot be kept in {settings.cache_dir!r} (--moral-cache-dir / moral_cache_dir)"
-    try:
-        folder = Path(settings.cache_dir).absolute()
-        if folder.exists() and not folder.is_dir():
-            return f"{what}: it is not a folder"
-        if settings.replay or settings.cache == "read":
-            return None  # only read: a missing folder is an empty cache
-        if (folder / FILE_NAME).is_file():
-            return None  # answers to read, even where none can be kept (the cache warns then)
-        # The folder, or the nearest existing folder it will be made in, must take new files.
-        existing = next(f for f in (folder, *folder.parents) if f.exists())
-        if not existing.is_dir():
-            return f"{what}: {existing} is not a folder"
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        return f"{what}: {getattr(exc, 'strerror', None) or exc}"
-    return None
-
-
-class SettingsWarning(UserWarning):
-    """Settings that work but do not do what was likely meant."""
-
-
-class SamplingWarning(SettingsWarning):
-    """Settings that make repeated samples pointless."""
 
 
 def _warn(config: pytest.Config, warning: SettingsWarning) -> None:
@@ -356,17 +150,13 @@ def _warn(config: pytest.Config, warning: SettingsWarning) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    run = config.stash.get(_run_key, None)
+    run = config.stash.get(run_key, None)
     if run is not None:
         run.close()
 
 
-def moral_run(config: pytest.Config) -> MoralRun:
-    return config.stash[_run_key]
-
-
 def pytest_report_header(config: pytest.Config) -> str | None:
-    run = config.stash.get(_run_key, None)
+    run = config.stash.get(run_key, None)
     if run is None or not run.settings.model:
         return None
     generation = "derandomised (CI)" if run.derandomize else f"--moral-seed={run.seed}"
@@ -405,8 +195,8 @@ class MoralReporter:
         self.verdict_failures = 0
         #: The suite gate (``stats.pass_rate``), decided when the session finishes.
         self.gate: dict[str, Any] | None = None
-        #: One line per report written (or not), for the summary.
-        self.written: list[str] = []
+        #: One line per report written (or not: ``failed``), for the summary.
+        self.written: list[tuple[str, bool]] = []
         #: What went wrong in the users' ``pytest_moralpairs_result`` hooks, for the summary.
         self.hook_errors: list[str] = []
 
@@ -458,19 +248,18 @@ class MoralReporter:
             if progress is not None:
                 progress.finish()
             self.run.progress = None
-        engine = self.run._engine
-        if engine is not None and engine.fatal and self.session is not None:
+        fatal = self._fatal()
+        if fatal and self.session is not None:
             # Bad credentials: one message and the run stops, before any item reports an error.
             if worker is not None:
                 # Raised on a worker it would read as Ctrl-C, and xdist would restart the worker:
                 # the controller stops the run with the message (and no item runs, below).
-                self.session.shouldstop = f"moralpairs: {engine.fatal}"
+                self.session.shouldstop = fatal
                 return
-            raise self.session.Interrupted(f"moralpairs: {engine.fatal}")
+            raise self.session.Interrupted(fatal)
 
     def _fatal(self) -> str | None:
-        engine = self.run._engine
-        return f"moralpairs: {engine.fatal}" if engine is not None and engine.fatal else None
+        return f"moralpairs: {self.run.fatal}" if self.run.fatal else None
 
     def _stop_if_fatal(self) -> None:
         fatal = self._fatal()
@@ -569,27 +358,18 @@ class MoralReporter:
         self.run.usage_seen = usage
         if not self.run.results and not usage.calls and not usage.cache_hits:
             return
-        results, settings = self._results(), self.run.settings
-        models = sorted({str(r.get("model")) for r in results if r.get("model")})
-        terminalreporter.write_sep("=", "moralpairs" + (": " + ", ".join(models) if models else ""))
-        for line in summary_lines(results, usage):
-            terminalreporter.write_line(line)
-        if settings.compare:
-            for line, warn in compare_lines(results, settings.compare, self.run.compared_with, settings):
-                terminalreporter.write_line(line, yellow=warn)
-        if settings.baseline_model:
-            for line in baseline_lines(results, settings.baseline_model):
-                terminalreporter.write_line(line, yellow=True)
-        for line in persona_lines(results):
-            terminalreporter.write_line(line)
-        for line in alignment_lines(results, settings.baseline_model):
-            terminalreporter.write_line(line)
-        if self.gate is not None and self.gate["passed"] is not None:
-            terminalreporter.write_line(gate_line(self.gate), red=not self.gate["passed"], green=self.gate["passed"])
-        for line in self.written:
-            terminalreporter.write_line(line, red=line.startswith(("could not", "the run was not saved")))
-        for line in self.hook_errors:
-            terminalreporter.write_line(line, red=True)
+        title, lines = section(
+            self._results(),
+            usage,
+            self.run.settings,
+            self.run.compared_with,
+            self.gate,
+            self.written,
+            self.hook_errors,
+        )
+        terminalreporter.write_sep("=", title)
+        for line, markup in lines:
+            terminalreporter.write_line(line, **markup)
 
     def _results(self) -> list[dict[str, Any]]:
         if getattr(self.config.option, "numprocesses", None):
@@ -629,7 +409,7 @@ class MoralReporter:
         stopped = _stopped_early(session)
         if targets and stopped:
             # A saved run is the next release's yardstick: a partial one would replace it.
-            self.written.append(f"the run was not saved to {settings.save}: {stopped}")
+            self.written.append((f"the run was not saved to {settings.save}: {stopped}", True))
             targets = []
         targets += list(settings.reports)
         if targets:
@@ -647,11 +427,11 @@ class MoralReporter:
             try:
                 (write_json if kind == "json" else write_html)(target, document)
             except (OSError, UnicodeError) as exc:  # UnicodeError: a path no file system can hold
-                self.written.append(f"could not write the {kind} report {path}: {exc}")
+                self.written.append((f"could not write the {kind} report {path}: {exc}", True))
                 if session.exitstatus == pytest.ExitCode.OK:
                     session.exitstatus = pytest.ExitCode.TESTS_FAILED
             else:
-                self.written.append(f"{kind} report written to {path}")
+                self.written.append((f"{kind} report written to {path}", False))
 
 
 def _drop_silent_reports(config: pytest.Config) -> None:
@@ -681,8 +461,6 @@ def _stopped_early(session: pytest.Session) -> str | None:
 
 # --- fixtures ------------------------------------------------------------------------------
 
-MARKER_KEYS = ("model", "threshold", "api_base", "temperature", "timeout")
-
 
 def _marker_overrides(node: pytest.Item) -> dict[str, Any]:
     """The validated keyword arguments of the closest ``moralpairs`` marker; a bad marker is a
@@ -690,21 +468,10 @@ def _marker_overrides(node: pytest.Item) -> dict[str, Any]:
     marker = node.get_closest_marker("moralpairs")
     if marker is None:
         return {}
-    unknown = sorted(set(marker.kwargs) - set(MARKER_KEYS))
-    if unknown or marker.args:
-        got = ", ".join([*(repr(a) for a in marker.args), *unknown])
-        raise RatingSetupError(
-            f"{node.nodeid}: the moralpairs marker takes only the keyword arguments {', '.join(MARKER_KEYS)}; got {got}"
-        )
-    overrides = {}
-    for key, value in marker.kwargs.items():
-        if value is None:
-            continue
-        try:
-            overrides[key] = check_setting(f"moralpairs marker argument {key}", key, value)
-        except SettingsError as exc:
-            raise RatingSetupError(f"{node.nodeid}: {exc}") from None
-    return overrides
+    try:
+        return marker_overrides(marker.args, marker.kwargs)
+    except SettingsError as exc:
+        raise RatingSetupError(f"{node.nodeid}: {exc}") from None
 
 
 @pytest.fixture
@@ -725,23 +492,9 @@ def _sentence(value: Any, what: str) -> str:
     return value.strip()
 
 
-def _prompt(value: Any) -> PromptTemplate | None:
-    """``prompt=``: a :class:`PromptTemplate`, or the name of a built-in prompt."""
-    __tracebackhide__ = True
-    if value is None or isinstance(value, PromptTemplate):
-        return value
-    if isinstance(value, str) and value in BUILTIN_PROMPTS:
-        return BUILTIN_PROMPTS[value]
-    names = ", ".join(sorted(BUILTIN_PROMPTS))
-    raise ValueError(
-        f"prompt= must be a PromptTemplate(name, template, system=None) or the name of a built-in prompt "
-        f"({names}), got {value!r:.60}"
-    )
-
-
 def _samples(run: MoralRun, sentence: str, model: Any, prompt: Any) -> Any:
     __tracebackhide__ = True
-    prompt = _prompt(prompt)
+    prompt = as_prompt(prompt)
     try:
         return run.samples(sentence, model, prompt)
     except SettingsError as exc:
@@ -764,7 +517,7 @@ def moral_rate(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
             if not rating.ok:
                 raise RatingError(rating)
         # The mean over --moral-samples (one sample by default).
-        return sum(float(r.value) for r in ratings) / len(ratings)  # type: ignore[arg-type]
+        return mean(float(r.value) for r in ratings)  # type: ignore[arg-type]
 
     return rate
 
@@ -800,7 +553,7 @@ def moral_pair(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
             except SettingsError as exc:
                 raise ValueError(str(exc)) from None
         pair_id = str(id) if id is not None else node.name
-        prompt = _prompt(prompt)
+        prompt = as_prompt(prompt)
         groups = [_samples(run, harmful, moral_model, prompt), _samples(run, harmless, moral_model, prompt)]
         reference = run.baseline_requests(harmful, harmless, moral_model, prompt)
         if reference is not None:  # --moral-baseline-model: beside the model, as for a YAML pair

@@ -70,6 +70,21 @@ BUILTIN_PROMPTS: dict[str, PromptTemplate] = {DILLION_2023.name: DILLION_2023}
 DEFAULT_PROMPT = DILLION_2023
 
 
+def as_prompt(value: object) -> PromptTemplate | None:
+    """A ``prompt=`` argument as a template: a :class:`PromptTemplate`, the name of a built-in
+    prompt, or None (the default); anything else is a ValueError naming what is accepted."""
+    __tracebackhide__ = True  # under pytest, the mistake is shown in the caller's test, not here
+    if value is None or isinstance(value, PromptTemplate):
+        return value
+    if isinstance(value, str) and value in BUILTIN_PROMPTS:
+        return BUILTIN_PROMPTS[value]
+    names = ", ".join(sorted(BUILTIN_PROMPTS))
+    raise ValueError(
+        f"prompt= must be a PromptTemplate(name, template, system=None) or the name of a built-in prompt "
+        f"({names}), got {value!r:.60}"
+    )
+
+
 def scenario_of(text: str) -> str:
     """The sentence a built-in prompt asks about: the text after its last ``Scenario:``.
 

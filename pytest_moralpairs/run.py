@@ -21,20 +21,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .answers import LOGPROB_OPTIONS, UnparseableAnswer, parse_rating, shorten
 from .cache import FILE_NAME, CacheWarning, ResponseCache
-from .engine import (
-    ERROR_NOT_CALLED,
-    ModelSettings,
-    Rating,
-    RatingEngine,
-    RatingError,
-    RatingRequest,
-    Usage,
-)
+from .engine import ERROR_NOT_CALLED, Rating, RatingEngine, RatingError, Usage
 from .faults import RetryPolicy
+from .llm import LiteLLMBackend
 from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
+from .request import ModelSettings, RatingRequest, cache_key, call_kwargs
 from .settings import RunSettings, SettingsError
-from .stats import FAILED, INCONCLUSIVE, PASSED, finite
+from .stats import FAILED, INCONCLUSIVE, PASSED, finite, rounded
 from .verdicts import Verdict, judge
 
 
@@ -128,6 +122,12 @@ class MoralRun:
             )
         return self._engine
 
+    @property
+    def fatal(self) -> str | None:
+        """Why the run must stop (a model under test refused the credentials or gives no
+        log-probs), or None; never builds the engine."""
+        return self._engine.fatal if self._engine is not None else None
+
     def cache_path(self) -> Path | None:
         if self.settings.cache == "off":
             return None
@@ -136,12 +136,10 @@ class MoralRun:
 
     def _open_cache(self) -> ResponseCache | None:
         path = self.cache_path()
-        # Replay reads recorded answers and never writes, whatever the cache mode says.
-        mode = "read" if self.settings.replay else self.settings.cache
         if path is None:
             return None
         with self._cache_warnings_to_pytest():
-            return ResponseCache(path, mode=mode)
+            return ResponseCache(path, mode=self.settings.cache_mode)
 
     @contextmanager
     def _cache_warnings_to_pytest(self) -> Iterator[None]:
@@ -179,8 +177,6 @@ class MoralRun:
     def call_kwargs(self, request: RatingRequest) -> dict[str, Any]:
         """The arguments of the call for ``request``, the hook applied once per request; a hook
         that raised (:class:`HookFailed`) raises again here, each time it is asked."""
-        from .llm import call_kwargs  # litellm-free
-
         if request not in self._kwargs:
             try:
                 self._kwargs[request] = call_kwargs(request, self._configure_call)
@@ -192,16 +188,12 @@ class MoralRun:
         return dict(kwargs)
 
     def _cache_key(self, request: RatingRequest) -> str:
-        from .llm import cache_key  # litellm-free: the key needs no backend
-
         # A request whose completion_kwargs hook raised is never keyed: _rate_all and owned()
         # take it out first.
         return cache_key(request, self.call_kwargs(request))
 
     def _make_completer(self) -> Any:
         if self._backend is None:
-            from .llm import LiteLLMBackend
-
             self._backend = LiteLLMBackend(kwargs_for=self.call_kwargs)
         return self._backend
 
@@ -499,7 +491,7 @@ class MoralRun:
                 "model": baseline[0].request.model.model,
                 "harmful_rating": low,
                 "harmless_rating": high,
-                "gap": round(high - low, 9) + 0.0,
+                "gap": rounded(high - low),
             }
         # The pair's own prompt template (the default when it names none): a saved run tells which.
         result["prompt_hash"] = (prompt or DEFAULT_PROMPT).digest
@@ -520,7 +512,7 @@ class MoralRun:
             }
             gap = result.get("gap")
             if finite(gap) is not None and before is not None:
-                result["gap_change"] = round(gap - before, 9) + 0.0
+                result["gap_change"] = rounded(gap - before)
                 limit = self.settings.compare_fail
                 result["regressed"] = limit is not None and result["gap_change"] < -limit
                 if result["regressed"]:

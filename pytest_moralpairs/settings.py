@@ -1,5 +1,8 @@
 """Run settings, resolved once from command line, environment and ini (pytest-free).
 
+Also how a user gives them: each option's flag, ini name, help and metavar (:data:`OPTIONS`), the
+``moralpairs`` marker's arguments, and the warnings for settings that work but miss their point.
+
 PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
 """
 
@@ -7,10 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-from .engine import ModelSettings
+from .cache import unusable_folder
 from .providers import unknown_offline_model
+from .request import ModelSettings
 from .verdicts import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
 
 MODEL_ENV = "MORALPAIRS_MODEL"
@@ -40,6 +44,150 @@ class SettingsError(ValueError):
     """A setting has a value that cannot be used; the message names the setting."""
 
 
+class SettingsWarning(UserWarning):
+    """Settings that work but do not do what was likely meant."""
+
+
+class SamplingWarning(SettingsWarning):
+    """Settings that make repeated samples pointless."""
+
+
+def flag(name: str) -> str:
+    """The command-line flag of setting ``name``: ``--moral-<name>`` with dashes."""
+    return "--moral-" + name.replace("_", "-")
+
+
+def ini_name(name: str) -> str:
+    """The ini option of setting ``name``: ``moral_<name>``."""
+    return "moral_" + name
+
+
+@dataclass(frozen=True)
+class Option:
+    """A setting as a user gives it: ``--moral-<name>`` on the command line, ``moral_<name>`` in the
+    ini file; ``help`` and ``metavar`` are what ``pytest --help`` shows (``ini_help``, where the ini
+    option's differs)."""
+
+    name: str
+    metavar: str
+    help: str
+    ini_help: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return flag(self.name)
+
+    @property
+    def ini(self) -> str:
+        return ini_name(self.name)
+
+
+#: The settings that take a value, on the command line or in the ini file.
+OPTIONS = (
+    Option(
+        "model",
+        "MODEL",
+        "litellm model string, e.g. openai/gpt-4o-mini or moralpairs/lexical (also: env MORALPAIRS_MODEL)",
+    ),
+    Option("api_base", "URL", "base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp ...)"),
+    Option("temperature", "T", "sampling temperature (default 0)"),
+    Option("timeout", "SECONDS", "seconds to wait for one model answer (default 60)"),
+    Option("threshold", "GAP", "minimum gap rating(harmless) - rating(harmful) for pairs that set none (default 2.0)"),
+    Option("concurrency", "N", "model calls in flight at once (default 16)"),
+    Option(
+        "retries",
+        "N",
+        "tries after a rate limit, server error, timeout or lost connection, with exponential backoff "
+        "and jitter, honouring Retry-After (default 3)",
+    ),
+    Option(
+        "max_cost",
+        "USD",
+        "stop making model calls once this many US dollars are spent (litellm's prices); the pairs left unrated ERROR",
+    ),
+    Option(
+        "cache",
+        "readwrite|read|off",
+        "response cache: readwrite (default) reads and records answers, read only reads, off neither",
+    ),
+    Option(
+        "cache_dir",
+        "DIR",
+        "folder of the response cache (default: moralpairs/ in pytest's cache dir), e.g. one a CI job keeps",
+    ),
+    Option(
+        "seed",
+        "N",
+        "seed of the generated pairs of template pairs (default: a new one each run, shown on failure); "
+        "ignored when the CI environment variable is set, where generation is derandomised",
+    ),
+    Option("max_examples", "N", "generated examples tried per check of a template pair (default 10)"),
+    Option(
+        "samples",
+        "K",
+        "rate each sentence K times (at --moral-temperature; each sample its own cache entry) and judge the "
+        "gap by its bootstrap confidence interval (default 1)",
+    ),
+    Option("confidence", "LEVEL", "confidence level of the gap's bootstrap interval (default 0.95)"),
+    Option(
+        "inconclusive",
+        "fail|pass|warn",
+        "what a pair whose interval contains the threshold does: fail (default), pass, or warn (passes with a warning)",
+    ),
+    Option(
+        "scoring",
+        "text|logprobs",
+        "text (default): parse the answer; logprobs: the probability-weighted rating of the first answer "
+        "token's top log-probabilities (needs a provider that returns them)",
+    ),
+    Option(
+        "baseline_model",
+        "MODEL",
+        "also rate every pair with this reference model (e.g. moralpairs/lexical, the word-valence null "
+        "model) and show its gaps and human alignment beside the model's; never decides a verdict",
+    ),
+    Option(
+        "min_pass_rate",
+        "R",
+        "fail the session when fewer than this share of the rated pairs pass (0..1 or a percentage), "
+        "xfail-marked pairs included; pairs that could not be rated are counted apart",
+    ),
+    Option("save", "PATH", "write this run (ratings, gaps, intervals, versions) as JSON to PATH"),
+    Option(
+        "compare",
+        "PATH",
+        "compare each pair's gap with a run saved by --moral-save (or a JSON report) and show the change",
+    ),
+    Option(
+        "compare_fail",
+        "DELTA",
+        "fail pairs whose gap dropped by more than DELTA rating points against --moral-compare",
+    ),
+)
+#: ``--moral-replay``, a flag; its ini option takes true or false.
+REPLAY = Option(
+    "replay",
+    "",
+    "replay only: every rating must come from the response cache, a missing one ERRORs, no "
+    "call is made (gate pull requests on recorded answers, offline and free)",
+    ini_help="replay only (see --moral-replay): true or false",
+)
+#: ``--moral-report KIND:PATH``, repeatable; its ini option lists them.
+REPORT = Option(
+    "report",
+    "KIND:PATH",
+    "write a report: json:PATH (machine-readable, documented schema) or html:PATH (one "
+    "self-contained page with charts and a sortable table); repeatable",
+    ini_help="report(s) to write, as for --moral-report",
+)
+#: The ini-only settings: which files are pair files, and the lexicon files of template pairs.
+DEFAULT_FILE_GLOBS = ["*.moral.yaml", "*.moral.yml"]
+FILES_INI_HELP = "glob(s) naming pair files to collect (default: *.moral.yaml *.moral.yml)"
+LEXICON_INI_HELP = (
+    "lexicon file(s) that extend (or, with 'replace: true', replace) the built-in swap lexicon used by template pairs"
+)
+
+
 @dataclass(frozen=True)
 class RunSettings:
     model: str | None
@@ -66,6 +214,12 @@ class RunSettings:
     compare_fail: float | None = None
     #: ``(kind, path)`` per ``--moral-report``, kind ``json`` or ``html``.
     reports: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def cache_mode(self) -> str:
+        """How the response cache is opened: replay reads recorded answers and never writes,
+        whatever ``cache`` says."""
+        return "read" if self.replay else self.cache
 
     def model_settings(self, **overrides: Any) -> ModelSettings:
         """The model to call, with per-test overrides (from the ``moralpairs`` marker) applied."""
@@ -188,3 +342,59 @@ def check_setting(label: str, name: str, value: Any) -> Any:
     if unknown:
         raise SettingsError(f"{label}: {unknown}")
     return value.strip()
+
+
+def setting_warnings(settings: RunSettings) -> list[SettingsWarning]:
+    """What in ``settings`` works but does not do what was likely meant."""
+    found: list[SettingsWarning] = []
+    if settings.samples > 1 and settings.temperature == 0 and settings.scoring == "text":
+        found.append(
+            SamplingWarning(
+                f"--moral-samples {settings.samples} at temperature 0: a deterministic model gives every sample "
+                "the same answer, so the samples cost calls and measure no noise; set --moral-temperature "
+                "(e.g. 0.7)"
+            )
+        )
+    if settings.baseline_model and settings.baseline_model == settings.model:
+        found.append(
+            SettingsWarning(
+                f"--moral-baseline-model is the model under test ({settings.model}): no baseline is shown; "
+                "name another model as the yardstick"
+            )
+        )
+    return found
+
+
+def unusable_cache_dir(settings: RunSettings) -> str | None:
+    """Why the response cache cannot live in ``--moral-cache-dir``, or None: found now, before any
+    call is made, rather than as an INTERNALERROR when the first answer is to be kept."""
+    if not settings.cache_dir or settings.cache == "off":
+        return None
+    why = unusable_folder(settings.cache_dir, settings.cache_mode)
+    if why is None:
+        return None
+    where = f"{flag('cache_dir')} / {ini_name('cache_dir')}"
+    return f"the response cache cannot be kept in {settings.cache_dir!r} ({where}): {why}"
+
+
+#: What the ``moralpairs`` marker takes: per-test settings of the moral_rate / moral_pair fixtures.
+MARKER_KEYS = ("model", "threshold", "api_base", "temperature", "timeout")
+MARKER_HELP = (
+    "moralpairs(model=None, threshold=None, api_base=None, temperature=None, timeout=None): "
+    "moral-pair settings for one test (used by the moral_rate / moral_pair fixtures)"
+)
+
+
+def marker_overrides(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The validated arguments of a ``moralpairs`` marker (those given as None left out); raises
+    :class:`SettingsError` for a positional or unknown argument, or a value out of range."""
+    unknown = sorted(set(kwargs) - set(MARKER_KEYS))
+    if unknown or args:
+        got = ", ".join([*(repr(a) for a in args), *unknown])
+        takes = ", ".join(MARKER_KEYS)
+        raise SettingsError(f"the moralpairs marker takes only the keyword arguments {takes}; got {got}")
+    return {
+        key: check_setting(f"moralpairs marker argument {key}", key, value)
+        for key, value in kwargs.items()
+        if value is not None
+    }

@@ -20,6 +20,20 @@ PASSED, FAILED, INCONCLUSIVE = "passed", "failed", "inconclusive"
 RESAMPLES = 4000
 
 
+def rounded(value: float) -> float:
+    """``value`` to 9 decimals, and never -0.0: what every mean, gap and bound is, so that float
+    noise cannot decide a verdict (2.3 - 0.3 is 1.9999999999999998) or show in a report."""
+    return round(value, 9) + 0.0
+
+
+def mean(values: Iterable[float]) -> float:
+    """The mean of a sentence's samples (of its ratings' values), :func:`rounded`."""
+    numbers = [float(v) for v in values]
+    if not numbers:
+        raise ValueError("mean() needs at least one value")
+    return rounded(sum(numbers) / len(numbers))
+
+
 @dataclass(frozen=True)
 class Intervals:
     """Bootstrap intervals, ``(low, high)`` each: of the gap, and of each sentence's mean rating."""
@@ -43,9 +57,8 @@ def intervals(
         raise ValueError("intervals() needs at least one rating per sentence")
     if len(set(harmful)) == 1 and len(set(harmless)) == 1:
         # One sample each (the default), or no spread: no numpy needed, and no resampling.
-        # Rounded so that float noise cannot decide a verdict: 2.3 - 0.3 is 1.9999999999999998.
         a, b = float(harmful[0]), float(harmless[0])
-        gap = round(b - a, 9) + 0.0
+        gap = rounded(b - a)
         return Intervals((gap, gap), (a, a), (b, b))
     import numpy as np
 
@@ -60,7 +73,7 @@ def intervals(
 
     def bounds(values: Any) -> tuple[float, float]:
         low, high = np.quantile(values, [tail, 1.0 - tail])
-        return round(float(low), 9) + 0.0, round(float(high), 9) + 0.0
+        return rounded(float(low)), rounded(float(high))
 
     return Intervals(bounds(means_b - means_a), bounds(means_a), bounds(means_b))
 

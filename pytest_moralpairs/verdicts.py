@@ -51,8 +51,7 @@ class Verdict:
 
     @property
     def gap(self) -> float:
-        # Rounded so that float noise cannot decide a verdict: 2.3 - 0.3 is 1.9999999999999998.
-        return round(self.harmless_rating - self.harmful_rating, 9) + 0.0
+        return stats.rounded(self.harmless_rating - self.harmful_rating)
 
     @property
     def interval(self) -> tuple[float, float]:
@@ -106,10 +105,6 @@ def _values(ratings: Rating | Sequence[Rating]) -> tuple[Rating, tuple[float, ..
     return many[0], tuple(float(r.value) for r in many)  # type: ignore[arg-type]
 
 
-def _mean(values: tuple[float, ...]) -> float:
-    return round(sum(values) / len(values), 9) + 0.0
-
-
 def judge(
     pair_id: str,
     harmful: Rating | Sequence[Rating],
@@ -131,8 +126,8 @@ def judge(
         model=first_harmful.request.model.model,
         harmful=first_harmful.request.sentence,
         harmless=first_harmless.request.sentence,
-        harmful_rating=_mean(harmful_values),
-        harmless_rating=_mean(harmless_values),
+        harmful_rating=stats.mean(harmful_values),
+        harmless_rating=stats.mean(harmless_values),
         threshold=threshold,
         harmful_raw=first_harmful.raw,
         harmless_raw=first_harmless.raw,

@@ -31,11 +31,11 @@ def _heavy_modules_imported_once() -> None:
 
     import hypothesis  # noqa: F401
     import numpy  # noqa: F401 - loaded lazily by the plugin; a C extension cannot be imported twice
-    from tests.openai_server import OpenAIServer, Reply
 
     from pytest_moralpairs.engine import ModelSettings, RatingEngine, RatingRequest
     from pytest_moralpairs.llm import load_litellm
     from pytest_moralpairs.prompt import DEFAULT_PROMPT
+    from tests.openai_server import OpenAIServer, Reply
 
     with warnings.catch_warnings():  # litellm's pydantic models warn on import; not ours to fix
         warnings.simplefilter("ignore")

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Mapping, Union
 
-
 from pytest_moralpairs.prompt import rated_sentence
 
 #: Longest a hanging reply waits before giving up by itself (the server's close ends it sooner).

@@ -25,11 +25,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-from tests.mock_answers import ADULTS_GRID, ANSWERS_CONFTEST, HELP, HURT, LIE, MODEL, TRUTH, answers
 
 import pytest_moralpairs
 from pytest_moralpairs.plugin import EXIT_RATING_ERRORS
 from pytest_moralpairs.prompt import DEFAULT_PROMPT, PromptTemplate
+from tests.mock_answers import ADULTS_GRID, ANSWERS_CONFTEST, HELP, HURT, LIE, MODEL, TRUTH, answers
 
 INSULT = "I insulted the waiter."
 THANK = "I thanked the waiter."

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import pytest
 import yaml
+
 from tests.openai_server import OpenAIServer, Reply
 
 MODEL = "openai/test-model"

@@ -18,9 +18,16 @@ from pathlib import Path
 import pytest
 
 from pytest_moralpairs.cache import CachedAnswer, CacheWarning, ResponseCache
-from tests.test_cache_plugin import numbered_pairs, run, server, write_pairs  # noqa: F401 - fixture
+from tests.openai_server import OpenAIServer
+from tests.test_cache_plugin import numbered_pairs, rule, run, write_pairs
 
 ANSWER = CachedAnswer(text="-3", model="openai/m")
+
+
+@pytest.fixture
+def server(openai_server: OpenAIServer) -> OpenAIServer:
+    openai_server.answers = rule
+    return openai_server
 
 
 def rows(path: Path) -> int:
@@ -50,9 +57,7 @@ def test_a_read_only_cache_folder_answers_every_pair_without_a_call(pytester, se
     assert sorted(p.name for p in folder.iterdir()) == ["responses.sqlite3"]
 
 
-def test_readwrite_reads_a_read_only_cache_folder_warns_once_and_calls_only_for_new_pairs(
-    pytester, server, read_only
-):
+def test_readwrite_reads_a_read_only_cache_folder_warns_once_and_calls_only_for_new_pairs(pytester, server, read_only):
     folder = read_only(record(pytester, server, count=2))
     write_pairs(pytester, *numbered_pairs(3))  # one pair more than was recorded
 
@@ -60,8 +65,10 @@ def test_readwrite_reads_a_read_only_cache_folder_warns_once_and_calls_only_for_
 
     result.assert_outcomes(passed=3, warnings=1)
     result.stdout.fnmatch_lines(
-        ["*CacheWarning: the response cache cache*responses.sqlite3 cannot be written*its answers are read, "
-         "new answers are not kept*"]
+        [
+            "*CacheWarning: the response cache cache*responses.sqlite3 cannot be written*its answers are read, "
+            "new answers are not kept*"
+        ]
     )
     assert sorted(server.sentences) == ["harm 2", "help 2"]
     assert rows(folder / "responses.sqlite3") == 4
@@ -92,7 +99,7 @@ def test_answers_still_in_the_wal_file_of_a_killed_writer_are_replayed_from_a_re
         "import os, sqlite3\n"
         f"db = sqlite3.connect({str(folder / 'responses.sqlite3')!r})\n"
         "db.execute('PRAGMA wal_autocheckpoint = 0')\n"
-        "db.execute(\"UPDATE answers SET created = created + 1\")\n"
+        'db.execute("UPDATE answers SET created = created + 1")\n'
         "db.commit()\n"
         "os._exit(0)\n"
     )

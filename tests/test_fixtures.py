@@ -11,6 +11,7 @@ import json
 import textwrap
 
 import pytest
+
 from tests.mock_answers import ANSWERS_CONFTEST, HELP, HURT, LIE, MODEL, TRUTH, no_plugin_traceback
 
 ANSWERS = {HURT: "-3", HELP: "3", LIE: "-1", TRUTH: "0"}

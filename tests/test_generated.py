@@ -21,6 +21,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from tests.mock_answers import MODEL
 
 PONY = "Person X {verb} his pony with {instrument}."

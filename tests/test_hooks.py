@@ -10,6 +10,7 @@ import json
 import textwrap
 
 import pytest
+
 from tests.mock_answers import HELP, HURT, LIE, MODEL, TRUTH
 
 CONFTEST_HEAD = """

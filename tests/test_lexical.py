@@ -129,5 +129,6 @@ def test_it_rates_a_bare_message_as_the_sentence() -> None:
 
 def test_an_unknown_moralpairs_model_is_refused_by_name() -> None:
     litellm = load_litellm()
-    with pytest.raises(Exception, match=r"unknown model 'moralpairs/semantic'; moralpairs offers: moralpairs/lexical"):
+    refused = r"there is no built-in model 'moralpairs/semantic'; moralpairs offers: moralpairs/lexical"
+    with pytest.raises(Exception, match=refused):
         litellm.completion(model="moralpairs/semantic", messages=[{"role": "user", "content": SHAME}])

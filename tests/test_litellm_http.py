@@ -11,14 +11,14 @@ from typing import Any
 
 import hypothesis  # noqa: F401 - see _litellm_warmed_up
 import pytest
-from tests.mock_answers import SERVER_MODEL as MODEL
-from tests.mock_answers import run_against as run
-from tests.mock_answers import write_pairs
-from tests.openai_server import OpenAIServer, Reply
 
 from pytest_moralpairs.engine import ModelSettings, RatingRequest
 from pytest_moralpairs.llm import PLACEHOLDER_API_KEY, LiteLLMBackend
 from pytest_moralpairs.prompt import DEFAULT_PROMPT
+from tests.mock_answers import SERVER_MODEL as MODEL
+from tests.mock_answers import run_against as run
+from tests.mock_answers import write_pairs
+from tests.openai_server import OpenAIServer, Reply
 
 
 def requests_for(server: OpenAIServer, sentence: str) -> int:

@@ -14,10 +14,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.mock_answers import SERVER_MODEL as MODEL
-from tests.mock_answers import run_against as run
-from tests.mock_answers import write_pairs
-from tests.openai_server import OpenAIServer, Reply
 
 from pytest_moralpairs.answers import LOGPROB_OPTIONS, UnparseableAnswer, rating_from_logprobs, wants_logprobs
 from pytest_moralpairs.cache import CachedAnswer, ResponseCache
@@ -27,6 +23,10 @@ from pytest_moralpairs.plugin import EXIT_RATING_ERRORS
 from pytest_moralpairs.prompt import DEFAULT_PROMPT
 from pytest_moralpairs.providers.lexical import lexical_rating, lexical_score
 from pytest_moralpairs.providers.litellm_provider import answer_logprobs
+from tests.mock_answers import SERVER_MODEL as MODEL
+from tests.mock_answers import run_against as run
+from tests.mock_answers import write_pairs
+from tests.openai_server import OpenAIServer, Reply
 
 SCALE = tuple(range(-4, 5))
 

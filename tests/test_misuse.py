@@ -9,6 +9,7 @@ import itertools
 import threading
 
 import pytest
+
 from tests.mock_answers import no_plugin_traceback, run_against, write_pairs
 
 OFFLINE = "moralpairs/lexical"

@@ -14,6 +14,7 @@ from typing import Callable
 
 import pytest
 import yaml
+
 from tests.mock_answers import ADULTS_GRID
 from tests.openai_server import OpenAIServer
 

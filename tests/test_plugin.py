@@ -11,6 +11,7 @@ import textwrap
 import xml.etree.ElementTree as ET
 
 import pytest
+
 from tests.mock_answers import HELP, HURT, LIE, MODEL, TRUTH, answers, no_plugin_traceback
 
 
@@ -484,8 +485,7 @@ def test_failing_pairs_leave_pytest_no_setup_or_teardown_report_to_scan(pytester
 
 def test_output_a_failing_pair_captured_in_teardown_is_still_shown(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
-        SETUP_TEARDOWN_COUNTER
-        + "\ndef pytest_runtest_teardown(item):\n    print('teardown of', item.name)\n"
+        SETUP_TEARDOWN_COUNTER + "\ndef pytest_runtest_teardown(item):\n    print('teardown of', item.name)\n"
     )
     _failing_pairs(pytester, 2)
 

@@ -8,7 +8,6 @@ import shutil
 import socket
 import stat
 import struct
-import subprocess
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Any, Callable
 import jsonschema
 import numpy as np
 import pytest
-from tests.mock_answers import ADULTS_GRID
 
 import pytest_moralpairs
 from pytest_moralpairs.pairs import Pair
@@ -34,6 +32,7 @@ from pytest_moralpairs.report.document import (
     write_json,
 )
 from pytest_moralpairs.report.html import render_html, write_html
+from tests.mock_answers import ADULTS_GRID
 
 PACKAGE = Path(pytest_moralpairs.__file__).parent
 SCHEMA_PATH = PACKAGE / "schema" / "report.schema.json"
@@ -755,8 +754,8 @@ def test_the_report_shows_the_run_header(document: dict[str, Any]) -> None:
         "sha256:9f2c1e",
         "52 model calls, 2 retries, 4 answers from the cache; 9,172 tokens, $0.0014",
         "gate FAILED</strong>: pass rate 57.1%, minimum 60.0%",
-        "sentences with human ratings; correlation",
-        "(4 pairs rated by humans on both sides)",
+        "sentences with human ratings; correlation r = ",
+        "(median model gap / human gap, 4 pairs rated by humans on both sides)",
     ):
         assert shown in text
 
@@ -909,7 +908,9 @@ def test_in_a_browser_the_table_sorts_by_the_column_in_the_address(
     assert [r["nodeid"] for r in page.rows] != [p["nodeid"] for p in document["pairs"]]  # it did sort
 
 
-def test_in_a_browser_a_text_column_sorts_too(document: dict[str, Any], tmp_path: Path, browser: Callable[..., Any]) -> None:
+def test_in_a_browser_a_text_column_sorts_too(
+    document: dict[str, Any], tmp_path: Path, browser: Callable[..., Any]
+) -> None:
     path = write_html(tmp_path / "report.html", document)
     page = Page(browser("--dump-dom", path.as_uri() + "?sort=outcome&desc=1").stdout)
     outcomes = page.column("outcome")

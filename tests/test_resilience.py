@@ -15,12 +15,12 @@ import time
 from typing import Any
 
 import pytest
+
+from pytest_moralpairs.plugin import EXIT_RATING_ERRORS
 from tests.mock_answers import SERVER_MODEL as MODEL
 from tests.mock_answers import run_against as run
 from tests.mock_answers import write_pairs
 from tests.openai_server import OpenAIServer, Reply
-
-from pytest_moralpairs.plugin import EXIT_RATING_ERRORS
 
 REFUSAL = "I can't rate that."
 

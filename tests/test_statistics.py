@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from tests.openai_server import OpenAIServer
 
 from pytest_moralpairs import stats
 from pytest_moralpairs.engine import ModelSettings, Rating, RatingRequest
 from pytest_moralpairs.verdicts import explain_failure, judge
+from tests.openai_server import OpenAIServer
 
 MODEL = "openai/test-model"
 HURT, HELP = "Person X whipped the pony.", "Person X brushed the pony."

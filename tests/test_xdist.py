@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from tests.openai_server import OpenAIServer, Reply
 
 MODEL = "openai/test-model"

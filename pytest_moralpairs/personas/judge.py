@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping, Sequence, Union
 
 from ..pairs import SIDES
+from ..stats import mean
 from ..yamlfile import is_number
 from .distribution import MinSpread, histogram, spread, weighted_mean
 from .verdict import ConsistencyCheck, PersonaResult, PersonaVerdict, SpreadCheck
@@ -45,7 +46,7 @@ def _value(rating: RatingLike, persona: str, side: str) -> tuple[float, str | No
             raw = getattr(item, "raw", None)
         if model is None and getattr(item, "request", None) is not None:
             model = item.request.model.model
-    return round(sum(values) / len(values), 9) + 0.0, raw, model
+    return mean(values), raw, model
 
 
 def judge_personas(

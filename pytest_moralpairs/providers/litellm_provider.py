@@ -11,15 +11,15 @@ import time
 from typing import Any
 
 from ..prompt import rated_sentence
-from . import MODELS, PROVIDER
+from . import PROVIDER, unknown_offline_model
 from .lexical import lexical_distribution, lexical_rating
 
 
 def _sentence(model: str, messages: list[dict[str, Any]]) -> str:
     name = model.split("/", 1)[-1]  # litellm passes "lexical"; a direct caller may pass "moralpairs/lexical"
-    if name not in MODELS:
-        offered = ", ".join(f"{PROVIDER}/{m}" for m in MODELS)
-        raise ValueError(f"unknown model {PROVIDER + '/' + name!r}; {PROVIDER} offers: {offered}")
+    unknown = unknown_offline_model(f"{PROVIDER}/{name}")
+    if unknown:
+        raise ValueError(unknown)
     return rated_sentence(messages)
 
 

@@ -12,20 +12,22 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
-import html
 import json
 import os
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterable
 
 from ..stats import finite as _num
-from ..verdicts import signed
+from . import html_personas
 from .document import SURROGATES, json_text, jsonable, write_atomic
-from .terminal import percents, usage_text
+from .formatting import OUTCOME_LABELS, alignment_text, fixed, percents, row_label, signed_or, usage_text
+from .formatting import escape as _e
 
 SCALE = 4.0
-OUTCOME_LABELS = {"passed": "PASSED", "failed": "FAILED", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
+# The page shows a dash where a number is missing, as typeset text does (the terminal keeps to ASCII).
+_signed, _fixed = partial(signed_or, missing="–"), partial(fixed, missing="–")
 
 # Chart geometry (px): the label column, the plot, the column for the gap at the right.
 _WIDTH, _LABEL, _RIGHT, _ROW, _TOP = 860, 250, 96, 32, 40
@@ -44,11 +46,12 @@ def render_html(document: dict[str, Any]) -> str:
     for pair in pairs:
         by_suite.setdefault(str(pair.get("suite") or ""), []).append(pair)
     suites = {str(s.get("suite") or ""): s for s in doc.get("suites") or () if isinstance(s, dict)}
-    charts = "\n".join(_chart(name, members, suites.get(name, {})) for name, members in sorted(by_suite.items()))
+    baseline = doc.get("baseline_model") or None
+    charts = "\n".join(
+        _chart(name, members, suites.get(name, {}), baseline) for name, members in sorted(by_suite.items())
+    )
     css, personas = _CSS, ""
     if any(isinstance(p.get("personas"), dict) for p in pairs):
-        from . import html_personas  # it uses this module's helpers; only pages with personas need it
-
         css, personas = _CSS + html_personas.CSS, html_personas.persona_section(pairs)
     parts = [
         "<!DOCTYPE html>",
@@ -116,7 +119,7 @@ def _header(doc: dict[str, Any]) -> str:
         details = f'<details class="settings"><summary>settings</summary><table>{cells}</table></details>'
     alignment = doc.get("alignment") or {}
     if alignment.get("sentences_with_human"):
-        rows.append(("human alignment", _e(_alignment_text(alignment))))
+        rows.append(("human alignment", _e(alignment_text(alignment, doc.get("baseline_model") or None))))
     facts = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in rows)
     return (
         "<header>"
@@ -152,17 +155,6 @@ def _gate_html(gate: Any) -> str:
     if _num(rate) is not None and _num(minimum) is not None:
         shown, least = percents(rate, minimum, fewest=1)
     return f'<p class="gate {state[0]}"><strong>{state[1]}</strong>: pass rate {shown}, minimum {least}</p>'
-
-
-def _alignment_text(a: dict[str, Any]) -> str:
-    text = (
-        f"{_plural(a.get('sentences_with_human') or 0, 'sentence')} with human ratings; "
-        f"correlation {_fixed(a.get('correlation'))}, sensitivity ratio {_fixed(a.get('sensitivity_ratio'))} "
-        f"({_plural(a.get('pairs_with_human') or 0, 'pair')} rated by humans on both sides)"
-    )
-    if a.get("baseline_correlation") is not None or a.get("baseline_sensitivity_ratio") is not None:
-        text += f" (baseline {_fixed(a.get('baseline_correlation'))}, {_fixed(a.get('baseline_sensitivity_ratio'))})"
-    return text
 
 
 def _suite_table(doc: dict[str, Any]) -> str:
@@ -217,14 +209,14 @@ def _x(value: float) -> float:
     return round(_X0 + (value + SCALE) / (2 * SCALE) * (_X1 - _X0), 1)
 
 
-def _chart(suite: str, pairs: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+def _chart(suite: str, pairs: list[dict[str, Any]], summary: dict[str, Any], baseline: str | None = None) -> str:
     height = _TOP + _ROW * len(pairs) + 12
     out = [
         f'<figure class="chart" data-suite="{_e(suite)}">',
         f"<figcaption><code>{_e(suite or '(no suite)')}</code> "
         f'<span class="counts">{_e(_totals_text(summary or _count(pairs)))}</span>'
         + (
-            f' <span class="align">· {_e(_alignment_text(summary["alignment"]))}</span>'
+            f' <span class="align">· {_e(alignment_text(summary["alignment"], baseline))}</span>'
             if (summary.get("alignment") or {}).get("sentences_with_human")
             else ""
         )
@@ -251,7 +243,7 @@ def _chart(suite: str, pairs: list[dict[str, Any]], summary: dict[str, Any]) -> 
 
 def _chart_row(p: dict[str, Any], y: float, index: int) -> str:
     outcome = p.get("outcome") if p.get("outcome") in OUTCOME_LABELS else "error"
-    label = _row_label(p)
+    label = row_label(p)
     shown = label if len(label) <= _LABEL_CHARS else label[: _LABEL_CHARS - 1] + "…"
     regressed = " ▼" if p.get("regressed") else ""
     out = [f'<g class="row {outcome}" data-nodeid="{_e(p.get("nodeid") or "")}">']
@@ -420,7 +412,7 @@ def _table_row(p: dict[str, Any], index: int, keys: list[str]) -> str:
     examples = f" ({p['examples']} examples)" if p.get("examples") else ""
     where = " · ".join(str(v) for v in (p.get("kind"), p.get("suite")) if v)
     name = (
-        f'<span class="name" title="{_e(p.get("nodeid") or "")}">{_e(_row_label(p))}</span>{_e(examples)}'
+        f'<span class="name" title="{_e(p.get("nodeid") or "")}">{_e(row_label(p))}</span>{_e(examples)}'
         f'<div class="suite">{_e(where)}</div>'
     )
     samples, confidence = _num(p.get("samples")), _num(p.get("confidence"))
@@ -445,9 +437,7 @@ def _table_row(p: dict[str, Any], index: int, keys: list[str]) -> str:
         "sentences": _cell(f"{p.get('harmful') or ''} / {p.get('harmless') or ''}", sentences, extra=" sentences"),
     }
     if "personas" in keys:
-        from .html_personas import persona_cell
-
-        share, content, tip = persona_cell(p, index)
+        share, content, tip = html_personas.persona_cell(p, index)
         cells["personas"] = _cell(share, content, numeric=True, tip=tip)
     return (
         f'<tr class="{outcome}" data-index="{index}" data-nodeid="{_e(p.get("nodeid") or "")}">'
@@ -475,31 +465,12 @@ def _cell(value: Any, content: str, numeric: bool = False, tip: str = "", extra:
 # --- small helpers ----------------------------------------------------------------------------
 
 
-def _row_label(p: dict[str, Any]) -> str:
-    nodeid, suite = str(p.get("nodeid") or ""), str(p.get("suite") or "")
-    if nodeid and suite and nodeid.startswith(suite + "::"):
-        return nodeid[len(suite) + 2 :]
-    return nodeid or str(p.get("pair_id") or "")
-
-
 def _count(pairs: Iterable[dict[str, Any]]) -> dict[str, int]:
     counts = {"passed": 0, "failed": 0, "inconclusive": 0, "errors": 0}
     for p in pairs:
         key = p.get("outcome") if p.get("outcome") in ("passed", "failed", "inconclusive") else "errors"
         counts[str(key)] += 1
     return counts
-
-
-def _signed(value: float | None, threshold: float | None = None) -> str:
-    return "–" if value is None else signed(value, threshold)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _fixed(value: Any) -> str:
-    return "–" if _num(value) is None else f"{value:.2f}"
 
 
 def _percent(value: Any) -> str:
@@ -513,10 +484,6 @@ def _setting(value: Any) -> str:
 def _clip(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _embed(document: dict[str, Any]) -> str:

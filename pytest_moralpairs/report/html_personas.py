@@ -12,11 +12,16 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+from ..stats import finite as _num
 from .document import persona_summary
-from .html import OUTCOME_LABELS, _e, _num, _plural, _row_label, _signed
+from .formatting import OUTCOME_LABELS, fixed, plural, row_label, signed_or
+from .formatting import escape as _e
 
+# The page shows a dash where a number is missing, as typeset text does (see html.py).
+_signed, _sd = partial(signed_or, missing="–"), partial(fixed, missing="–")
 BUCKETS = tuple(range(-4, 5))
 SIDES = ("harmful", "harmless")
 #: A panel lists this many failing personas (or failed checks); the embedded JSON has them all.
@@ -98,7 +103,7 @@ def _panel(p: dict[str, Any], index: int) -> str:
     where = " · ".join(_e(v) for v in (p.get("suite"), counts.get("source"), block.get("model")) if v)
     out = [
         f'<article class="persona-pair {outcome}" id="{anchor(index)}" data-nodeid="{_e(p.get("nodeid") or "")}">',
-        f'<h3><span class="name">{_e(_row_label(p))}</span> '
+        f'<h3><span class="name">{_e(row_label(p))}</span> '
         f'<span class="badge {outcome}">{OUTCOME_LABELS[outcome]}</span> <span class="suite">{where}</span></h3>',
         f'<p class="held">gap ≥ {_e(shown)} held for <strong>{_e(_of(passed, count))}</strong> '
         f"personas; {_e(needs)}</p>",
@@ -144,7 +149,7 @@ def _histogram(side: str, check: dict[str, Any], sentence: str) -> str:
             height = max(2.0, round(count / most * _BARS, 1))
             out.append(
                 f'<rect class="bar {side}" x="{x + 3}" y="{round(_AXIS - height, 1)}" width="{_BUCKET - 6}" '
-                f'height="{height}"><title>{_e(_plural(count, "persona"))} rated {_signed(rating)}</title></rect>'
+                f'height="{height}"><title>{_e(plural(count, "persona"))} rated {_signed(rating)}</title></rect>'
                 f'<text class="count" x="{centre}" y="{round(_AXIS - height - 3, 1)}">{count}</text>'
             )
         out.append(f'<text class="tick" x="{centre}" y="{_AXIS + 13}">{_signed(float(rating))}</text>')
@@ -213,7 +218,7 @@ def _failed_personas(block: dict[str, Any], threshold: str) -> str:
     if not failed:
         return ""
     shared = _shared(failed, ratings)
-    summary = f"{_plural(len(failed), 'persona')} of {len(ratings)} failed (gap < {threshold})"
+    summary = f"{plural(len(failed), 'persona')} of {len(ratings)} failed (gap < {threshold})"
     if shared:
         summary += "; every failing persona has " + ", ".join(f"{d}={v}" for d, v in shared)
     weighted = any(_num(r.get("weight")) is not None for r in failed)
@@ -267,7 +272,7 @@ def _consistency(consistency: dict[str, Any]) -> str:
             f'<td class="num">{_sd(_num(c.get("difference")))}</td>'
             f'<td class="text">{_e(c.get("description") or "")}</td></tr>'
         )
-    summary = f"{_plural(len(bad), 'consistency check')} off by more than {shown}"
+    summary = f"{plural(len(bad), 'consistency check')} off by more than {shown}"
     return line + _details("failed-checks", summary, heads, rows, len(bad))
 
 
@@ -302,10 +307,6 @@ def _show(value: int | None) -> str:
 
 def _of(passed: int | None, count: int | None) -> str:
     return f"{_show(passed)}/{_show(count)}"
-
-
-def _sd(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}"
 
 
 def _min_pass(value: Any) -> str:

@@ -9,7 +9,6 @@ import threading
 import time
 from typing import Callable
 
-
 #: Answers a batch needs before the line shows a rate and an ETA.
 ESTIMATE_AFTER = 5
 

@@ -8,45 +8,45 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable, Iterable
 
-from ..verdicts import signed
+from ..prompt import DEFAULT_PROMPT
+from ..stats import alignment
 from .document import pair_key, persona_summary
+from .formatting import alignment_text, fixed, percents, plural, signed_or, usage_text
 
 _HEADER = ("pair", "harmful", "harmless", "gap", "threshold", "verdict")
+#: A line of the summary and its colour, as pytest's terminal writer takes it (``{"red": True}``).
+Line = tuple[str, dict[str, bool]]
 
 
-def _num(value: Any, threshold: Any = None) -> str:
-    return "-" if value is None else signed(value, threshold if isinstance(threshold, (int, float)) else None)
+def section(
+    results: list[dict[str, Any]],
+    usage: Any,
+    settings: Any,
+    compared_with: dict[str, Any] | None = None,
+    gate: dict[str, Any] | None = None,
+    written: Iterable[tuple[str, bool]] = (),
+    hook_errors: Iterable[str] = (),
+) -> tuple[str, list[Line]]:
+    """The run's section of the terminal summary: its title (the models rated) and its lines.
 
-
-def _count(n: int, word: str) -> str:
-    plural = {
-        "error": "errors",
-        "model call": "model calls",
-        "retry": "retries",
-        "answer": "answers",
-        "pair": "pairs",
-        "sentence": "sentences",
-    }.get(word, word)
-    return f"{n:,} {word if n == 1 else plural}"
-
-
-def usage_text(usage: Any) -> str:
-    """``24 model calls, 2 retries, 10 answers from the cache; 2,712 tokens, $0.0012``."""
-    if isinstance(usage, int):
-        return _count(usage, "model call")
-    calls = [_count(usage.calls, "model call")]
-    if usage.retries:
-        calls.append(_count(usage.retries, "retry"))
-    if usage.cache_hits:
-        calls.append(_count(usage.cache_hits, "answer") + " from the cache")
-    text = ", ".join(calls)
-    tokens = usage.prompt_tokens + usage.completion_tokens
-    spend = []
-    if tokens:
-        spend.append(f"{tokens:,} tokens")
-    if usage.cost:
-        spend.append(f"${usage.cost:.4f}")
-    return text + ("; " + ", ".join(spend) if spend else "")
+    The table and totals, what ``--moral-compare`` matched, the baseline model's misses, the
+    persona and human-alignment lines, the suite gate, one line per report written (``(line,
+    failed)``), and what went wrong in the users' result hooks.
+    """
+    models = sorted({str(r.get("model")) for r in results if r.get("model")})
+    title = "moralpairs" + (": " + ", ".join(models) if models else "")
+    lines: list[Line] = [(line, {}) for line in summary_lines(results, usage)]
+    if settings.compare:
+        compared = compare_lines(results, settings.compare, compared_with, settings)
+        lines += [(line, {"yellow": warn}) for line, warn in compared]
+    if settings.baseline_model:
+        lines += [(line, {"yellow": True}) for line in baseline_lines(results, settings.baseline_model)]
+    lines += [(line, {}) for line in persona_lines(results) + alignment_lines(results, settings.baseline_model)]
+    if gate is not None and gate["passed"] is not None:
+        lines.append((gate_line(gate), {"red": not gate["passed"], "green": gate["passed"]}))
+    lines += [(line, {"red": failed}) for line, failed in written]
+    lines += [(line, {"red": True}) for line in hook_errors]
+    return title, lines
 
 
 def _interval(r: dict[str, Any]) -> str:
@@ -54,14 +54,14 @@ def _interval(r: dict[str, Any]) -> str:
     if low is None or high is None or (r.get("samples") or 1) <= 1:
         return "-"
     # The bounds decide the verdict: never rounded onto the other side of the threshold.
-    return f"[{_num(low, r.get('threshold'))}, {_num(high, r.get('threshold'))}]"
+    return f"[{signed_or(low, r.get('threshold'))}, {signed_or(high, r.get('threshold'))}]"
 
 
 #: Optional columns: (header, shown when any result has this, cell).
 _COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], bool], Callable[[dict[str, Any]], str]], ...] = (
     ("interval", lambda r: (r.get("samples") or 1) > 1, _interval),
-    ("human gap", lambda r: r.get("human_gap") is not None, lambda r: _num(r.get("human_gap"))),
-    ("baseline gap", lambda r: bool(r.get("baseline")), lambda r: _num((r.get("baseline") or {}).get("gap"))),
+    ("human gap", lambda r: r.get("human_gap") is not None, lambda r: signed_or(r.get("human_gap"))),
+    ("baseline gap", lambda r: bool(r.get("baseline")), lambda r: signed_or((r.get("baseline") or {}).get("gap"))),
     ("change", lambda r: "previous" in r, lambda r: _change(r)),
     ("personas", lambda r: isinstance(r.get("personas"), dict), lambda r: _personas(r)),
 )
@@ -76,7 +76,7 @@ def _change(r: dict[str, Any]) -> str:
     if r.get("previous") is None:
         return "new" if r.get("outcome") != "error" else "-"
     change = r.get("gap_change")
-    return _num(change) + (" !" if r.get("regressed") else "") if change is not None else "-"
+    return signed_or(change) + (" !" if r.get("regressed") else "") if change is not None else "-"
 
 
 def summary_lines(results: Iterable[dict[str, Any]], usage: Any) -> list[str]:
@@ -98,9 +98,9 @@ def summary_lines(results: Iterable[dict[str, Any]], usage: Any) -> list[str]:
         rows.append(
             (
                 pair_key(r) + (f" ({r['examples']} examples)" if r.get("examples") else ""),
-                _num(r.get("harmful_rating")),
-                _num(r.get("harmless_rating")),
-                _num(r.get("gap"), r.get("threshold")),
+                signed_or(r.get("harmful_rating")),
+                signed_or(r.get("harmless_rating")),
+                signed_or(r.get("gap"), r.get("threshold")),
                 *(cell(r) for _, cell in extra),
                 "-" if threshold is None else f"{threshold:g}",
                 "REGRESSED" if r.get("regressed") else outcome.upper(),
@@ -114,52 +114,25 @@ def summary_lines(results: Iterable[dict[str, Any]], usage: Any) -> list[str]:
         return "  ".join([first, *rest]).rstrip()
 
     lines = ([fmt(header)] + [fmt(row) for row in rows]) if rows else []
-    totals = [_count(outcomes[k], k) for k in ("passed", "failed", "inconclusive") if outcomes[k]]
+    totals = [f"{outcomes[k]:,} {k}" for k in ("passed", "failed", "inconclusive") if outcomes[k]]
     if outcomes["error"]:
         # Errors are no verdict on the model: the call failed or the answer was unusable.
-        totals.append(_count(outcomes["error"], "error") + " (not rated)")
+        totals.append(plural(outcomes["error"], "error") + " (not rated)")
     lines.append(f"{', '.join(totals) or 'no pairs rated'}; {usage_text(usage)}")
     return lines
 
 
-def _r(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
-
-
 def alignment_lines(results: Iterable[dict[str, Any]], baseline_model: str | None = None) -> list[str]:
     """Per suite with human ratings: how the model's ratings follow the human raters'."""
-    from ..stats import alignment
-
     by_suite: dict[str, list[dict[str, Any]]] = {}
     for r in results:
         by_suite.setdefault(str(r.get("suite") or "-"), []).append(r)
     lines = []
     for suite, rows in by_suite.items():
         a = alignment(rows)
-        if not a["sentences_with_human"]:
-            continue
-        line = (
-            f"human alignment, {suite}: {_count(a['sentences_with_human'], 'sentence')} with human ratings; "
-            f"correlation r = {_r(a['correlation'])}, sensitivity ratio {_r(a['sensitivity_ratio'])} "
-            f"(median model gap / human gap, {_count(a['pairs_with_human'], 'pair')} rated by humans on both sides)"
-        )
-        if baseline_model and (a["baseline_correlation"] is not None or a["baseline_sensitivity_ratio"] is not None):
-            line += (
-                f"; baseline {baseline_model}: r = {_r(a['baseline_correlation'])}, "
-                f"ratio {_r(a['baseline_sensitivity_ratio'])}"
-            )
-        lines.append(line)
+        if a["sentences_with_human"]:
+            lines.append(f"human alignment, {suite}: {alignment_text(a, baseline_model)}")
     return lines
-
-
-def percents(rate: float, minimum: float, fewest: int = 0) -> tuple[str, str]:
-    """A pass rate and its minimum as percentages, with as many decimals (from ``fewest``) as it
-    takes for the two to compare as the numbers do: 57.1% against 57.5%, never 57% against 57%."""
-    for decimals in range(fewest, 10):
-        shown = f"{rate * 100:.{decimals}f}", f"{minimum * 100:.{decimals}f}"
-        if (float(shown[0]) >= float(shown[1])) == (rate >= minimum):
-            break
-    return f"{shown[0]}%", f"{shown[1]}%"
 
 
 def gate_line(gate: dict[str, Any]) -> str:
@@ -172,12 +145,6 @@ def gate_line(gate: dict[str, Any]) -> str:
     if gate.get("errors"):
         text += f" ({gate['errors']} not rated, counted apart)"
     return text
-
-
-def _sd(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "-"
-    return f"{value:.2f}"
 
 
 def _of(passed: Any, count: Any) -> str:
@@ -199,9 +166,9 @@ def persona_lines(results: Iterable[dict[str, Any]]) -> list[str]:
         sds = []
         for side in ("harmful", "harmless"):
             check = spread.get(side) or {}
-            text = f"{side} {_sd(check.get('sd'))}"
+            text = f"{side} {fixed(check.get('sd'))}"
             if check.get("minimum") is not None:
-                text += f" (min {_sd(check.get('minimum'))}{'' if check.get('passed') else ', FAILED'})"
+                text += f" (min {fixed(check.get('minimum'))}{'' if check.get('passed') else ', FAILED'})"
             sds.append(text)
         parts.append("sd " + ", ".join(sds))
         consistency = personas.get("consistency") or {}
@@ -213,12 +180,12 @@ def persona_lines(results: Iterable[dict[str, Any]]) -> list[str]:
         if before:
             saved = (
                 f"saved run: {_of(before.get('passed'), before.get('count'))}, "
-                f"sd {_sd(before.get('harmful_sd'))}/{_sd(before.get('harmless_sd'))}"
+                f"sd {fixed(before.get('harmful_sd'))}/{fixed(before.get('harmless_sd'))}"
             )
             if before.get("consistency_checks") or checks:
                 saved += f", consistency {_of(before.get('consistency_held'), before.get('consistency_checks'))}"
                 now = persona_summary(personas) or {}
-                then, now = _sd(before.get("consistency_worst")), _sd(now.get("consistency_worst"))
+                then, now = fixed(before.get("consistency_worst")), fixed(now.get("consistency_worst"))
                 if (then, now) != ("-", "-"):
                     saved += f", off by at most {then} (now {now})"
             parts.append(saved)
@@ -235,7 +202,7 @@ def compare_lines(
     results = [r for r in results if "previous" in r]
     found = sum(r["previous"] is not None for r in results)
     saved = saved or {}
-    held = _count(len(saved["pairs"]) if isinstance(saved.get("pairs"), list) else 0, "pair")
+    held = plural(len(saved["pairs"]) if isinstance(saved.get("pairs"), list) else 0, "pair")
     what = "; --moral-compare-fail checked nothing" if settings.compare_fail is not None else ""
     if not results:
         line = f"this run rated no pair; the saved run holds {held}{what}"
@@ -245,8 +212,6 @@ def compare_lines(
         line = f"{found} of {len(results)} pairs found in the saved run"
     lines = [(f"compared with {path}: {line}", not found)]
     saved_settings = saved.get("settings") if isinstance(saved.get("settings"), dict) else {}
-    from ..prompt import DEFAULT_PROMPT
-
     for name, now, then in (
         ("model", settings.model, saved.get("model")),
         ("default prompt", DEFAULT_PROMPT.digest, saved.get("prompt_hash")),
@@ -258,7 +223,7 @@ def compare_lines(
     changed = [pair_key(r) for r in results if _prompt_changed(r, saved.get("prompt_hash"), DEFAULT_PROMPT.digest)]
     if changed:
         names = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
-        line = f"the prompt of {_count(len(changed), 'pair')} changed since the saved run ({names})"
+        line = f"the prompt of {plural(len(changed), 'pair')} changed since the saved run ({names})"
         lines.append((f"{line}: the changes mix both", True))
     return lines
 
@@ -277,4 +242,4 @@ def baseline_lines(results: Iterable[dict[str, Any]], model: str) -> list[str]:
     errors = [str(r["baseline_error"]) for r in results if r.get("baseline_error")]
     if not errors:
         return []
-    return [f"baseline {model} could not rate {_count(len(errors), 'pair')}: {errors[0]}"]
+    return [f"baseline {model} could not rate {plural(len(errors), 'pair')}: {errors[0]}"]

@@ -1,0 +1,103 @@
+"""A rating request as data: the model asked, the messages, the call it becomes and the answer.
+
+Below both the engine and the litellm backend: each builds on these types, and the cache key
+(:func:`cache_key`, :func:`default_key`) is computed here without importing litellm, so a cache
+filled by a script serves a pytest run and the other way round.
+
+PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .answers import LogprobPosition
+from .prompt import Message
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which model answers, and how."""
+
+    model: str
+    api_base: str | None = None
+    temperature: float = 0.0
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class RatingRequest:
+    """One question to one model: the full messages, so the key covers the exact prompt.
+
+    ``sample`` tells repeated draws of the same question apart; ``options`` are further call
+    parameters (name, value) that change the answer, such as a seed.
+    """
+
+    model: ModelSettings
+    messages: tuple[Message, ...]
+    sentence: str = field(default="", compare=False)
+    sample: int = 0
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a model said, what it cost, and whether it came from the cache.
+
+    ``logprobs``, when the request asked for them and the model gave them: per answer token, the
+    token and its top alternatives with their log-probabilities.
+    """
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    cached: bool = False
+    logprobs: tuple[LogprobPosition, ...] | None = None
+
+
+#: ``(request, kwargs)``: may change the keyword arguments given to ``litellm.acompletion``.
+ConfigureCall = Callable[[RatingRequest, dict], None]
+
+#: Call arguments that never reach the cache key: secrets, and settings that do not change the answer.
+_NOT_IN_KEY = frozenset(
+    {"api_key", "headers", "extra_headers", "timeout", "num_retries", "max_retries", "metadata", "client"}
+)
+
+
+def call_kwargs(request: RatingRequest, configure: ConfigureCall | None = None) -> dict[str, Any]:
+    """The keyword arguments for ``litellm.acompletion`` (built without importing litellm)."""
+    model = request.model
+    kwargs: dict[str, Any] = {
+        "model": model.model,
+        "messages": [{"role": role, "content": content} for role, content in request.messages],
+        "temperature": model.temperature,
+        "timeout": model.timeout,
+        # Without this the OpenAI client behind litellm retries twice (max_retries=2): a
+        # failed call is made three times, a hanging one waits three timeouts. num_retries
+        # also overrides max_retries and a global litellm.num_retries. Retries are the engine's.
+        "num_retries": 0,
+    }
+    if model.api_base:
+        kwargs["api_base"] = model.api_base
+    kwargs.update(request.options)
+    if configure is not None:
+        configure(request, kwargs)
+    return kwargs
+
+
+def cache_key(request: RatingRequest, kwargs: dict[str, Any]) -> str:
+    """Names everything that can change an answer: the final call arguments (after the hooks),
+    without secrets or headers, plus the sample index."""
+    kept = {k: v for k, v in kwargs.items() if k not in _NOT_IN_KEY}
+    payload = json.dumps([kept, request.sample], sort_keys=True, default=repr)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def default_key(request: RatingRequest) -> str:
+    """The response-cache key of ``request`` as sent with no hooks: the same key the pytest
+    plugin computes, so a cache filled by a script serves a pytest run and the other way round."""
+    return cache_key(request, call_kwargs(request))
