@@ -61,10 +61,10 @@ class PairFile(pytest.File):
     def _template(self, pair: TemplatePair) -> Any:
         """The pair's template checked against the lexicon: a bad slot is a problem of this file."""
         from .pairs import Problem
-        from .perturb import Template, TemplateError
+        from .perturb import TemplateError
 
         lexicon = moral_lexicon(self.config)
-        template = Template(pair.template, pair.decides, {s.name: (s.harmful, s.harmless) for s in pair.slots})
+        template = pair.parsed  # parsed once, when the file was read
         try:
             template.resolve(lexicon)
         except TemplateError as exc:

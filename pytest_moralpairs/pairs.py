@@ -3,11 +3,15 @@
 Every problem is reported as a :class:`Problem` naming the file, the line, the pair and what was
 wrong; a file with any problem raises :class:`PairFileError` carrying all of them at once. Values
 from the file are never echoed whole into messages: a file may be hostile or simply huge. The
-YAML itself is read by :mod:`pytest_moralpairs.yamlfile`, as persona and lexicon files are.
+YAML itself is read by :mod:`pytest_moralpairs.yamlfile`, as persona and lexicon files are, and
+the rules every format shares are in :mod:`pytest_moralpairs.validation`; the rules of a pair are
+here, in :class:`PairChecker`, which runs them on any mapping (a YAML file's pair, or a table's
+row whose places are cells, :class:`~.validation.Cell`).
 
 The format is also described, for editors, by ``schema/pairfile.schema.json``; the two are kept
 in agreement by the test suite. Persona files a pair file names are read by
-:mod:`pytest_moralpairs.personas`, and their problems are reported as the pair file's.
+:mod:`pytest_moralpairs.personas`, and their problems are reported as the pair file's; a template
+pair's own ``slots`` follow the lexicon's rule for fillers (:func:`~.perturb.lexicon.check_slot`).
 
 PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
 """
@@ -15,34 +19,32 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Iterable, Mapping
 
-from .prompt import BUILTIN_PROMPTS, PromptTemplate
-from .yamlfile import (
-    MAX_NAME_CHARS,
+from .personas import MinSpread, PersonaFileError, PersonaSet, load_personas, validate_persona_list
+from .perturb.lexicon import Slot, Template, TemplateError, check_slot
+from .prompt import BUILTIN_PROMPTS, SIDES, PromptTemplate
+from .validation import (
+    NAME_RULE,
     Checker,
     PairFileError,
     Problem,
     describe,
-    gc_paused,
+    id_rule,
+    is_id,
+    is_name,
     is_number,
     key_list,
     line_of,
     not_a_number,
-    read_file,
-    read_yaml,
+    one_or_many,
+    with_lines,
 )
+from .yamlfile import gc_paused, read_file, read_yaml
 
-if TYPE_CHECKING:
-    from .personas import MinSpread, PersonaSet
-
-#: Pair ids become part of pytest node ids: keep them to characters that need no quoting.
-_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
-#: Tags become pytest markers; this is what ``-m`` expressions can name.
-_TAG_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Tags become pytest markers (``NAME_RULE``: what ``-m`` expressions can name), but not these words.
 _RESERVED_TAGS = frozenset({"and", "or", "not", "True", "False", "None"})
 #: pytest's own markers act when applied: a tag "skip" would silently skip the pair.
 _PYTEST_MARKERS = frozenset(
@@ -70,7 +72,6 @@ HUMAN_KEYS = frozenset({"harmful", "harmless"})
 HUMAN_RATING_KEYS = frozenset({"mean", "sd", "n", "source"})
 PROMPT_KEYS = frozenset({"name", "system", "template"})
 MIN_SPREAD_KEYS = frozenset({"sd", "human_fraction"})
-SIDES = ("harmful", "harmless")
 
 
 @dataclass(frozen=True)
@@ -116,13 +117,9 @@ class Pair:
         return self.human_harmful if side == "harmful" else self.human_harmless
 
 
-@dataclass(frozen=True)
-class SlotFillers:
-    """A template's own harmful and harmless fillers for one slot, canonical first."""
-
-    name: str
-    harmful: tuple[str, ...]
-    harmless: tuple[str, ...]
+#: A template's own harmful and harmless fillers for one slot, canonical first: a lexicon's
+#: :class:`~.perturb.lexicon.Slot`, held to the same rule.
+SlotFillers = Slot
 
 
 @dataclass(frozen=True)
@@ -130,12 +127,14 @@ class TemplatePair:
     """A pair written as a template with slots: pairs are generated from it by lexical swaps.
 
     The slot named by ``decides`` carries the moral weight (see :mod:`pytest_moralpairs.perturb`).
+    ``parsed`` is the template as the generator fills it (its own ``slots`` overriding the
+    lexicon's): parsed once, when the file is read (or when a pair is built in Python).
     """
 
     id: str
     template: str
     decides: str
-    slots: tuple[SlotFillers, ...] = ()
+    slots: tuple[Slot, ...] = ()
     checks: tuple[str, ...] = CHECKS
     threshold: float | None = None
     invariance_tolerance: float = DEFAULT_INVARIANCE_TOLERANCE
@@ -144,6 +143,14 @@ class TemplatePair:
     prompt: PromptTemplate | None = None
     path: str = ""
     line: int | None = None
+    parsed: Template = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        own = {slot.name: slot for slot in self.slots}
+        given = self.parsed
+        # Not given, or another pair's (dataclasses.replace keeps it): parse this pair's template.
+        if given is None or (given.text, given.decides, given.slots_override) != (self.template, self.decides, own):
+            object.__setattr__(self, "parsed", Template(self.template, self.decides, own))
 
 
 @dataclass(frozen=True)
@@ -178,7 +185,7 @@ def parse_suite(text: str | bytes, path: str = "<string>", base_dir: str | Path 
 
 def _parse_suite(text: str | bytes, path: str, base_dir: str | Path | None = None) -> Suite:
     document, duplicates = read_yaml(text, path)
-    return _Validator(path, duplicates, base_dir).suite(document)
+    return PairChecker(path, duplicates, base_dir).suite(document)
 
 
 def _uses_personas(raw: dict, defaults: Mapping[str, Any]) -> bool:
@@ -186,28 +193,22 @@ def _uses_personas(raw: dict, defaults: Mapping[str, Any]) -> bool:
     return "personas_broken" in defaults or not PERSONA_KEYS.isdisjoint(raw)
 
 
-class _Validator(Checker):
-    def __init__(self, path: str, duplicates: list[Any] = (), base_dir: str | Path | None = None):  # type: ignore[assignment]
+class PairChecker(Checker):
+    """The rules of a pair file, and of a pair wherever it is written.
+
+    :meth:`suite` checks a YAML pair file's document; :meth:`pairs` checks a sequence of pairs,
+    each a mapping (a YAML file's pair, or a table's row as a :class:`~.validation.Record` whose
+    places are cells, :class:`~.validation.Cell`), with the ids unique among them.
+    """
+
+    def __init__(self, path: str, duplicates: Iterable[Any] = (), base_dir: str | Path | None = None) -> None:
         super().__init__(path, duplicates)
         self.base_dir = Path(base_dir) if base_dir is not None else Path(path).parent
         #: Persona files named so far: the set, or the line where its problems were reported.
         self.persona_files: dict[str, PersonaSet | int | None] = {}
 
     def suite(self, document: Any) -> Suite:
-        if document is None:
-            raise PairFileError([Problem(self.path, "the file is empty; expected a mapping with a 'pairs' list")])
-        if not isinstance(document, dict):
-            raise PairFileError(
-                [Problem(self.path, f"expected a mapping with a 'pairs' list at the top, found {describe(document)}")]
-            )
-        self.document = document
-        self.keys(document, TOP_KEYS, "", None)
-        version = document.get("version", 1)
-        if isinstance(version, bool) or version != 1:
-            self.problem(f"'version' must be 1, found {describe(version)}", line=line_of(document, "version"))
-        description = self.optional_text(
-            document.get("description"), "description", None, line_of(document, "description")
-        )
+        description = self.preamble(document, TOP_KEYS, "a mapping with a 'pairs' list")
         defaults = self.defaults(document.get("defaults"), line_of(document, "defaults"))
         raw_pairs = document.get("pairs")
         pairs: list[Pair] = []
@@ -221,28 +222,8 @@ class _Validator(Checker):
         elif not raw_pairs:
             self.problem("'pairs' is empty: a pair file needs at least one pair", line=line_of(document, "pairs"))
         else:
-            item_lines = getattr(raw_pairs, "item_lines", [])
-            seen: dict[str, int | None] = {}
-            for index, raw in enumerate(raw_pairs):
-                item_line = item_lines[index] if index < len(item_lines) else None
-                pair = self.pair(raw, index, defaults, item_line)
-                # A pair with other problems still holds its id: a clash is reported now, not
-                # only once those are fixed.
-                raw_id = raw.get("id") if isinstance(raw, dict) else None
-                pair_id = pair.id if pair is not None else raw_id if isinstance(raw_id, str) else None
-                if pair_id is not None and pair_id in seen:
-                    first = seen[pair_id]
-                    self.problem(
-                        "duplicate id: ids must be unique in a file"
-                        + (f" (first used on line {first})" if first else ""),
-                        pair_id,
-                        line_of(raw, "id"),
-                    )
-                    continue
-                if pair_id is not None:
-                    seen[pair_id] = line_of(raw, "id")
-                if pair is not None:
-                    (templates if isinstance(pair, TemplatePair) else pairs).append(pair)
+            for pair in self.pairs(with_lines(raw_pairs, None), defaults):
+                (templates if isinstance(pair, TemplatePair) else pairs).append(pair)
         raw_defaults = document.get("defaults")
         if isinstance(raw_defaults, dict) and pairs and not any(p.personas is not None for p in pairs):
             # Persona settings that no pair uses: a typo, or personas forgotten; never silent.
@@ -253,8 +234,34 @@ class _Validator(Checker):
                     "only to pairs rated per persona, and no pair of this file has 'personas'",
                     line=line_of(raw_defaults, given[0]),
                 )
-        self.finish(PairFileError)
+        self.finish()
         return Suite(self.path, tuple(pairs), description, tuple(templates))
+
+    def pairs(self, items: Iterable[tuple[Any, int | None]], defaults: Mapping[str, Any]) -> list[Pair | TemplatePair]:
+        """The valid pairs of ``items`` (each a pair as written and the place of the item), in
+        order; problems, and an id used twice, are recorded. ``defaults`` are the file's, as
+        :meth:`defaults` makes them (``{}`` for none)."""
+        out: list[Pair | TemplatePair] = []
+        seen: dict[str, int | None] = {}
+        for index, (raw, item_line) in enumerate(items):
+            pair = self.pair(raw, index, defaults, item_line)
+            # A pair with other problems still holds its id: a clash is reported now, not
+            # only once those are fixed.
+            raw_id = raw.get("id") if isinstance(raw, dict) else None
+            pair_id = pair.id if pair is not None else raw_id if isinstance(raw_id, str) else None
+            if pair_id is not None and pair_id in seen:
+                first = seen[pair_id]
+                self.problem(
+                    "duplicate id: ids must be unique in a file" + (f" (first used on line {first})" if first else ""),
+                    pair_id,
+                    line_of(raw, "id", item_line),
+                )
+                continue
+            if pair_id is not None:
+                seen[pair_id] = line_of(raw, "id", item_line)
+            if pair is not None:
+                out.append(pair)
+        return out
 
     # --- pieces ---------------------------------------------------------------------------
 
@@ -272,8 +279,7 @@ class _Validator(Checker):
     def tags(self, value: Any, what: str, pair: str | None, line: int | None) -> tuple[str, ...]:
         if value is None:
             return ()
-        if isinstance(value, str):
-            value = [value]
+        value = one_or_many(value)
         if not isinstance(value, list):
             self.problem(f"'{what}' must be a list of names, found {describe(value)}", pair, line)
             return ()
@@ -293,15 +299,10 @@ class _Validator(Checker):
                     pair,
                     line,
                 )
-            elif (
-                not isinstance(tag, str)
-                or len(tag) > MAX_NAME_CHARS
-                or not _TAG_RE.fullmatch(tag)
-                or tag in _RESERVED_TAGS
-            ):
+            elif not is_name(tag) or tag in _RESERVED_TAGS:
                 self.problem(
-                    f"tag {describe(tag)} is not usable as a pytest marker: use up to {MAX_NAME_CHARS} letters, "
-                    "digits and '_', starting with a letter or '_' (and not and/or/not/True/False/None)",
+                    f"tag {describe(tag)} is not usable as a pytest marker: use {NAME_RULE} "
+                    "(and not and/or/not/True/False/None)",
                     pair,
                     line,
                 )
@@ -465,8 +466,6 @@ class _Validator(Checker):
     def personas(self, value: Any, what: str, pair: str | None, line: int | None) -> PersonaSet | None:
         if value is None:
             return None
-        from .personas import PersonaSet, validate_persona_list
-
         if isinstance(value, str):
             return self.persona_file(value, what, pair, line)
         if isinstance(value, list):
@@ -481,18 +480,19 @@ class _Validator(Checker):
         )
         return None
 
-    def persona_file(self, ref: str, what: str, pair: str | None, line: int | None) -> PersonaSet | None:
-        """The persona file ``ref`` names, relative to the pair file; read once per file."""
-        from .personas import PersonaFileError, PersonaSet, load_personas
-
-        if self.control(ref, what, pair, line):  # the path is shown in messages
-            return None
-        ref = ref.strip()
-        if not ref:
-            self.problem(f"'{what}' is empty: give a list of personas or the path of a persona file", pair, line)
-            return None
-        if len(ref) > MAX_PATH_CHARS:
-            self.problem(f"'{what}' is a path of {len(ref):,} characters; the limit is {MAX_PATH_CHARS:,}", pair, line)
+    def persona_file(self, value: str, what: str, pair: str | None, line: int | None) -> PersonaSet | None:
+        """The persona file the path ``value`` names, relative to the pair file; read once per file."""
+        ref = self.required_text(
+            value,
+            what,
+            pair,
+            line,
+            missing="",  # a path is text, never missing, by the time it gets here
+            kind="text",
+            limit=MAX_PATH_CHARS,
+            empty="give a list of personas or the path of a persona file",
+        )
+        if ref is None:
             return None
         known = self.persona_files.get(ref, False)
         if isinstance(known, PersonaSet):
@@ -521,31 +521,18 @@ class _Validator(Checker):
         return loaded
 
     def min_pass(self, value: Any, what: str, pair: str | None, line: int | None) -> float | None:
-        if value is None:
-            return None
-        if not is_number(value) or not 0 < value <= 1:
-            self.problem(
-                f"'{what}' must be the share of personas that must pass, more than 0 and at most 1 "
-                f"(1: every persona), found {not_a_number(value)}",
-                pair,
-                line,
-            )
-            return None
-        return float(value)
-
-    def bounded(self, value: Any, what: str, pair: str | None, line: int | None, top: float) -> float | None:
-        if value is None:
-            return None
-        if not is_number(value) or not 0 <= value <= top:
-            self.problem(f"'{what}' must be a number in 0..{top:g}, found {not_a_number(value)}", pair, line)
-            return None
-        return float(value)
+        return self.number(
+            value,
+            what,
+            pair,
+            line,
+            expected="the share of personas that must pass, more than 0 and at most 1 (1: every persona)",
+            ok=lambda v: 0 < v <= 1,
+        )
 
     def min_spread(self, value: Any, what: str, pair: str | None, line: int | None) -> MinSpread | None:
         if value is None:
             return None
-        from .personas import MinSpread
-
         if not isinstance(value, dict):
             if not is_number(value):
                 self.problem(
@@ -560,20 +547,20 @@ class _Validator(Checker):
         self.keys(value, MIN_SPREAD_KEYS, what, pair)
         before = len(self.problems)
         sd = self.bounded(value.get("sd"), f"{what}.sd", pair, line_of(value, "sd", line), 4)
-        fraction = value.get("human_fraction")
-        if fraction is not None and (not is_number(fraction) or not 0 < fraction <= 1):
-            self.problem(
-                f"'{what}.human_fraction' must be more than 0 and at most 1 (a fraction of the human raters' sd), "
-                f"found {not_a_number(fraction)}",
-                pair,
-                line_of(value, "human_fraction", line),
-            )
+        fraction = self.number(
+            value.get("human_fraction"),
+            f"{what}.human_fraction",
+            pair,
+            line_of(value, "human_fraction", line),
+            expected="more than 0 and at most 1 (a fraction of the human raters' sd)",
+            ok=lambda v: 0 < v <= 1,
+        )
         if len(self.problems) > before:
             return None
         if sd is None and fraction is None:
             self.problem(f"'{what}' needs 'sd' or 'human_fraction' (or both)", pair, line)
             return None
-        return MinSpread(sd=sd, human_fraction=None if fraction is None else float(fraction))
+        return MinSpread(sd=sd, human_fraction=fraction)
 
     def sentence(self, value: Any, side: str, pair: str, line: int | None) -> str | None:
         missing = f"missing key '{side}': the {side} sentence"
@@ -638,13 +625,8 @@ class _Validator(Checker):
         elif not isinstance(raw_id, str):
             # YAML reads an unquoted 010 as the number 8, and 1_000 as 1000: not the name written.
             self.problem(f"'id' must be text, found {describe(raw_id)}; put the id in quotes", label, line)
-        elif len(raw_id) > MAX_NAME_CHARS or not _ID_RE.fullmatch(raw_id):
-            self.problem(
-                f"'id' must be a name of up to {MAX_NAME_CHARS} letters, digits, '_', '-' or '.', "
-                f"starting with a letter or digit; found {describe(raw_id)}",
-                label,
-                line,
-            )
+        elif not is_id(raw_id, dots=True):  # ids become part of pytest node ids: nothing to quote
+            self.problem(f"'id' must be {id_rule(dots=True)}; found {describe(raw_id)}", label, line)
         else:
             return raw_id
         return None
@@ -726,24 +708,21 @@ class _Validator(Checker):
 
         template = self.sentence(raw.get("template"), "template", label, at("template"))
         decides = raw.get("decides")
-        if not isinstance(decides, str) or not _TAG_RE.fullmatch(decides):
+        if not is_name(decides):
             found = "it is missing" if decides is None else f"found {describe(decides)}"
             self.problem(f"'decides' must name the slot that carries the moral weight; {found}", label, at("decides"))
             decides = None
-        slots = self.slot_fillers(raw.get("slots"), label, at("slots"))
+        slots = self.slots(raw.get("slots"), label, at("slots"))
+        parsed = None
         if template is not None:
-            # The template as the generator will read it: braces, placeholders, the decisive slot
-            # and the file's own slots, all checked by the one parser that fills it later.
-            from .perturb import Template, TemplateError
-
+            # The template as the generator reads it: braces, placeholders, the decisive slot and
+            # the file's own slots, checked by the one parser that fills it later (which then
+            # takes it from the pair).
             try:
-                Template(template, decides, {s.name: (s.harmful, s.harmless) for s in slots})
+                parsed = Template(template, decides, {slot.name: slot for slot in slots})
             except TemplateError as exc:
                 self.problem(f"'template': {exc}", label, at("template"))
-                template = None
-        checks = raw.get("checks", list(CHECKS))
-        if isinstance(checks, str):
-            checks = [checks]
+        checks = one_or_many(raw.get("checks", list(CHECKS)))
         if not isinstance(checks, list) or not checks or any(c not in CHECKS for c in checks):
             self.problem(
                 f"'checks' must be a list of {', '.join(CHECKS)}; found {describe(checks)}", label, at("checks")
@@ -756,7 +735,7 @@ class _Validator(Checker):
         tags = self.tags(raw.get("tags"), "tags", label, at("tags"))
         note = self.optional_text(raw.get("note"), "note", label, at("note"))
         prompt = self.prompt(raw.get("prompt"), "prompt", label, at("prompt"))
-        if pair_id is None or len(self.problems) > before or template is None or decides is None:
+        if pair_id is None or len(self.problems) > before or parsed is None or decides is None:
             return None
         return TemplatePair(
             id=pair_id,
@@ -771,21 +750,19 @@ class _Validator(Checker):
             prompt=prompt or defaults.get("prompt"),
             path=self.path,
             line=line,
+            parsed=parsed,
         )
 
-    def slot_fillers(self, value: Any, pair: str, line: int | None) -> tuple[SlotFillers, ...]:
+    def slots(self, value: Any, pair: str, line: int | None) -> tuple[Slot, ...]:
+        """A template pair's own fillers for its slots, held to the lexicon's rule for fillers."""
         if value is None:
             return ()
         if not isinstance(value, dict):
             self.problem(f"'slots' must map slot names to fillers, found {describe(value)}", pair, line)
             return ()
         out = []
-        for name, fillers in value.items():
-            where = f"slots.{str(name)[:40]}"
-            slot_line = line_of(value, name, line)
-            if not isinstance(name, str) or not _TAG_RE.fullmatch(name):
-                self.problem(f"slot name {describe(name)} must be a plain name", pair, slot_line)
-                continue
+        for name, fillers, slot_line in self.named(value, "slot", pair):
+            where = f"slots.{name}"
             if not isinstance(fillers, dict):
                 self.problem(
                     f"'{where}' must be a mapping with 'harmful' and 'harmless' fillers, found {describe(fillers)}",
@@ -794,28 +771,10 @@ class _Validator(Checker):
                 )
                 continue
             self.keys(fillers, frozenset(SIDES), where, pair)
-            harmful = self.fillers(fillers.get("harmful"), f"{where}.harmful", pair, slot_line)
-            harmless = self.fillers(fillers.get("harmless"), f"{where}.harmless", pair, slot_line)
-            both = set(harmful) & set(harmless)
-            if both:
-                self.problem(f"'{where}' lists {key_list(sorted(both))} as both harmful and harmless", pair, slot_line)
-            elif harmful and harmless:
-                out.append(SlotFillers(name, harmful=harmful, harmless=harmless))
+            slot = check_slot(self, name, fillers, where, pair, slot_line)
+            if slot is not None:
+                out.append(slot)
         return tuple(out)
-
-    def fillers(self, value: Any, where: str, pair: str, line: int | None) -> tuple[str, ...]:
-        """A template pair's own fillers for one side, held to the lexicon's rule for fillers."""
-        from .perturb.lexicon import _filler_problem
-
-        if not isinstance(value, list) or not value:
-            self.problem(f"'{where}' must be a non-empty list of words, found {describe(value)}", pair, line)
-            return ()
-        for word in value:
-            reason = _filler_problem(word)
-            if reason:
-                self.problem(f"'{where}' has {reason}", pair, line)
-                return ()
-        return tuple(dict.fromkeys(value))
 
 
 __all__ = [

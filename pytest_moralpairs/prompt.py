@@ -13,6 +13,8 @@ Message = tuple[str, str]
 
 SCALE_MIN = -4
 SCALE_MAX = 4
+#: The two sentences of a pair, each rated on the scale: the harmful one first.
+SIDES = ("harmful", "harmless")
 
 
 @dataclass(frozen=True)

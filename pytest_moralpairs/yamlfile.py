@@ -1,39 +1,30 @@
-"""Reading the plugin's YAML files (pair, persona and lexicon files) safely, with line numbers,
-and what their validators share.
+"""Reading the plugin's YAML files (pair, persona and lexicon files) safely, with line numbers.
 
 The loader is YAML's safe one, made stricter: duplicate keys are recorded (and reported), Python
-tags are refused, aliases may not expand without bound, nesting is limited, and every mapping and
-list remembers the lines of its keys and items. A problem is a :class:`Problem` naming the file,
-the line, the pair and what was wrong; values from the file are never echoed whole into a message:
-a file may be hostile or simply huge.
+tags are refused, aliases may not expand without bound, nesting is limited, and every mapping (a
+:class:`~.validation.Record`) and list remembers the lines of its keys and items. A file that
+cannot be read or is not YAML raises its format's error with one problem (see
+:mod:`.validation`, where the rules that check the document live); values from the file are never
+echoed whole into a message: a file may be hostile or simply huge.
 
 PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
 """
 
 from __future__ import annotations
 
-import difflib
 import gc
-import math
 import os
-import re
 import stat
-import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
-MAX_NAME_CHARS = 100
-_NUMERIC_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-#: Control characters (Unicode category Cc) other than tab and line feed. Printed raw they act on
-#: the terminal instead of showing (ESC starts colour and cursor codes, CR overwrites the line); the
-#: reader refuses them written raw, but YAML's escapes ("\e", "\0", "\r") put them in a string.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from .validation import PairFileError, Record, shorten
+
 #: Far above any hand-written suite; stops a stray multi-gigabyte file from being read whole.
 MAX_FILE_BYTES = 32 * 1024 * 1024
 #: How many values YAML aliases may repeat in total. Aliases share one object, so a "billion
@@ -41,111 +32,6 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_ALIAS_EXPANSION = 100_000
 #: A pair file needs 6 levels (top, pairs, pair, human, side, mean); the rest is hostile.
 MAX_NESTING = 50
-#: A file with thousands of problems is reported by its first ones.
-MAX_SHOWN_PROBLEMS = 50
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a file the plugin reads (pair, persona or lexicon file)."""
-
-    path: str
-    message: str
-    pair: str | None = None
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = self.path + (f":{self.line}" if self.line else "")
-        if self.pair is not None:
-            where += f" pair {self.pair}"
-        return f"{where}: {self.message}"
-
-
-class PairFileError(Exception):
-    """A file that cannot be used; ``problems`` lists every reason found. (Named for pair files,
-    the first kind; persona and lexicon files raise subclasses.)"""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        lines = [str(p) for p in problems[:MAX_SHOWN_PROBLEMS]]
-        if len(problems) > MAX_SHOWN_PROBLEMS:
-            lines.append(f"... and {len(problems) - MAX_SHOWN_PROBLEMS} more problems")
-        super().__init__("\n".join(lines))
-
-
-def describe(value: Any) -> str:
-    """Name a value's type for an error message without echoing the value itself."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"a boolean ({value})"
-    if too_large(value):
-        return "a number too large to compute with (a float holds at most about 1.8e+308)"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "not-a-number (.nan)" if math.isnan(value) else "an infinite number"
-    if isinstance(value, (int, float)):
-        return f"a number ({value!r})" if abs(value) < 1e12 else "a number"
-    if isinstance(value, str):
-        return f"a string ({shorten(value)!r})"
-    if isinstance(value, list):
-        return f"a list of {len(value)} items"
-    if isinstance(value, dict):
-        return f"a mapping with {len(value)} keys"
-    return f"a value of type {type(value).__name__}"
-
-
-def not_a_number(value: Any) -> str:
-    """``describe`` for a value that should have been a number, with a hint for numbers in quotes."""
-    if isinstance(value, str) and _NUMERIC_RE.fullmatch(value.strip()):
-        written = value.strip().lower()
-        if "e" in written:
-            # YAML 1.1, as PyYAML reads it: 1.0e+2 is a number, but 1e2, 1e+2 and 1.0e2 are text.
-            mantissa, _, exponent = written.partition("e")
-            mantissa += "" if "." in mantissa else ".0"
-            exponent = exponent if exponent[0] in "+-" else "+" + exponent
-            if f"{mantissa}e{exponent}" != written:
-                spelling = f"{mantissa}e{exponent}" if len(written) <= 30 else "1.0e+2"
-                return (
-                    f"{describe(value)}: YAML reads a number with an exponent as text unless it has a '.' and a "
-                    f"signed exponent; write {spelling}"
-                )
-        return f"{describe(value)}: write numbers without quotes"
-    return describe(value)
-
-
-def shorten(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def show_key(key: Any) -> str:
-    return repr(shorten(key)) if isinstance(key, str) else describe(key)
-
-
-def key_list(keys: Iterable[Any], limit: int = 8) -> str:
-    shown = [show_key(k) for k in keys]
-    if len(shown) > limit:
-        return ", ".join(shown[:limit]) + f" and {len(shown) - limit} more"
-    return ", ".join(shown)
-
-
-def is_number(value: Any) -> bool:
-    """A finite real number a float holds; YAML's booleans are ints to Python but not numbers here."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return not too_large(value) if isinstance(value, int) else math.isfinite(value)
-
-
-def too_large(value: Any) -> bool:
-    """A whole number of 309 digits or more: no float holds it, and ``float()`` of it raises."""
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max
-
-
-def control_character(text: str) -> str | None:
-    """The first control character of ``text`` but tab and line feed, said for a message; else None."""
-    found = _CONTROL_RE.search(text)
-    if found is None:
-        return None
-    return f"a control character (U+{ord(found.group()):04X}) at position {found.start() + 1}"
 
 
 # --- YAML loading ------------------------------------------------------------------------
@@ -154,16 +40,6 @@ _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _VALUE_TAG = "tag:yaml.org,2002:value"
 _STR_TAG = "tag:yaml.org,2002:str"
-
-
-class _LineDict(dict):
-    """A mapping that remembers where it and each key are, and which keys were repeated."""
-
-    def __init__(self, line: int) -> None:
-        super().__init__()
-        self.line: int | None = line
-        self.key_lines: dict[Any, int] = {}
-        self.duplicates: list[tuple[Any, int]] = []
 
 
 class _LineList(list):
@@ -192,7 +68,7 @@ class _SafeLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         #: Every repeated key, so none goes unreported even in a mapping the validator skips.
-        self.duplicates: list[tuple[_LineDict, Any, int]] = []
+        self.duplicates: list[tuple[Record, Any, int]] = []
         #: An alias needs an anchor, and an anchor is written with a literal '&': text without one
         #: composes to a plain tree, which no alias can make large or circular.
         self.may_alias = not isinstance(stream, (str, bytes)) or ("&" if isinstance(stream, str) else b"&") in stream
@@ -336,7 +212,7 @@ def _construct(loader: _SafeLoader, node: Node) -> Any:
 
 
 def _construct_mapping(loader: _SafeLoader, node: MappingNode) -> Any:
-    data = _LineDict(node.start_mark.line + 1)
+    data = Record(node.start_mark.line + 1)
     yield data
     own, merged = _mapping_entries(node)
     for entries, is_own in ((own, True), (merged, False)):
@@ -384,12 +260,13 @@ def _line_at(text: str | bytes, position: int | None) -> int | None:
     return text[:position].count(newline) + 1  # type: ignore[arg-type]
 
 
-def _yaml_problem(path: str, exc: yaml.YAMLError, text: str | bytes) -> Problem:
+def _yaml_problem(exc: yaml.YAMLError, text: str | bytes) -> tuple[str, int | None]:
+    """What is wrong with text the loader refused, and on which line."""
     if isinstance(exc, yaml.reader.ReaderError):
         line = _line_at(text, exc.position)
         if "character" in str(exc.reason) and isinstance(exc.character, int):
-            return Problem(path, f"not a text file: it contains the control character U+{exc.character:04X}", line=line)
-        return Problem(path, "not a text file: it holds bytes that are not valid UTF-8 text", line=line)
+            return f"not a text file: it contains the control character U+{exc.character:04X}", line
+        return "not a text file: it holds bytes that are not valid UTF-8 text", line
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else None
     # The library's own words may quote a value (an alias name, say): keep them short.
@@ -398,18 +275,24 @@ def _yaml_problem(path: str, exc: yaml.YAMLError, text: str | bytes) -> Problem:
     context = shorten(str(getattr(exc, "context", None) or ""), 80)
     if context:
         what = f"{context} {what}" if what.startswith("but ") else f"{what} ({context})"
-    return Problem(path, f"invalid YAML: {what}", line=line)
+    return f"invalid YAML: {what}", line
 
 
-def read_file(path: Path, name: str) -> bytes:
+def read_file(path: Path, name: str, error: type[PairFileError] = PairFileError) -> bytes:
     """The bytes of one file the plugin reads (pair, persona or lexicon file), at most one byte
-    past the size limit; raises :class:`PairFileError` naming it when it cannot be read."""
+    past the size limit; raises ``error`` naming it when it cannot be read."""
     try:
         return read_regular(path, MAX_FILE_BYTES)
-    except OSError as exc:
-        raise PairFileError([Problem(name, f"cannot read the file: {exc.strerror or exc}")]) from None
-    except ValueError:  # a NUL in the path
-        raise PairFileError([Problem(shorten(name, 100), "cannot read the file: not a usable path")]) from None
+    except (OSError, ValueError) as exc:
+        raise unreadable(name, exc, error) from None
+
+
+def unreadable(name: str, exc: OSError | ValueError, error: type[PairFileError] = PairFileError) -> PairFileError:
+    """The error for the file ``name`` that could not be looked at or read (``exc`` says why)."""
+    if isinstance(exc, OSError):
+        return error([error.problem_type(name, f"cannot read the file: {exc.strerror or exc}")])
+    # os.stat and open raise ValueError for a NUL in the path
+    return error([error.problem_type(shorten(name, 100), "cannot read the file: not a usable path")])
 
 
 def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
@@ -444,25 +327,31 @@ def _file_kind(mode: int) -> str:
     return next((name for test, name in kinds if test(mode)), "a special file")
 
 
-def read_yaml(text: str | bytes, path: str) -> tuple[Any, Any]:
+def read_yaml(
+    text: str | bytes, path: str, error: type[PairFileError] = PairFileError
+) -> tuple[Any, list[tuple[Record, Any, int]]]:
     """Parse one YAML document with the safe loader every file of the plugin uses (pair, lexicon
     and persona files): ``(document, duplicate keys found)``. A file that is too big, binary,
-    not YAML, or shaped to exhaust memory raises :class:`PairFileError` with one problem."""
+    not YAML, or shaped to exhaust memory raises ``error`` with one problem."""
+
+    def refused(message: str, line: int | None = None) -> PairFileError:
+        return error([error.problem_type(path, message, line=line)])
+
     if len(text) > MAX_FILE_BYTES:
-        raise PairFileError([Problem(path, f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB")])
+        raise refused(f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB")
     nul = text.find(b"\x00" if isinstance(text, bytes) else "\x00")  # type: ignore[arg-type]
     if nul >= 0:
-        raise PairFileError([Problem(path, "not a text file: it contains NUL bytes", line=_line_at(text, nul))])
+        raise refused("not a text file: it contains NUL bytes", _line_at(text, nul))
     loader = None
     try:
         loader = _SafeLoader(text)
         return loader.get_single_data(), loader.duplicates
     except _ShapeProblem as exc:
-        raise PairFileError([Problem(path, exc.message, line=exc.line)]) from None
+        raise refused(exc.message, exc.line) from None
     except yaml.YAMLError as exc:
-        raise PairFileError([_yaml_problem(path, exc, text)]) from None
+        raise refused(*_yaml_problem(exc, text)) from None
     except RecursionError:
-        raise PairFileError([Problem(path, "invalid YAML: nested too deeply")]) from None
+        raise refused("invalid YAML: nested too deeply") from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -487,110 +376,3 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def line_of(mapping: Any, key: Any, default: int | None = None) -> int | None:
-    """The line of ``key`` in a loaded mapping, else ``default``, else the mapping's own line."""
-    lines = getattr(mapping, "key_lines", {})
-    return lines.get(key) or default or getattr(mapping, "line", None)
-
-
-class Checker:
-    """What the validators of pair, persona and lexicon files share: the problems found so far,
-    reported keys, text checks, and at the end the repeated keys of mappings nobody looked at."""
-
-    def __init__(self, path: str, duplicates: list[tuple[_LineDict, Any, int]] = ()):  # type: ignore[assignment]
-        self.path = path
-        self.problems: list[Problem] = []
-        self.duplicates = duplicates
-        #: The mappings whose keys were checked (their repeated keys reported with them).
-        self.checked: set[int] = set()
-        self.document: Any = None
-
-    def problem(self, message: str, pair: str | None = None, line: int | None = None) -> None:
-        self.problems.append(Problem(self.path, message, pair, line))
-
-    def keys(
-        self, mapping: dict, allowed: frozenset[str], where: str, pair: str | None, ignore: frozenset[str] = frozenset()
-    ) -> None:
-        """Report repeated and unknown keys; ``where`` names the mapping ('' for a pair's own).
-
-        Keys in ``ignore`` are neither allowed nor reported here: the caller explains them.
-        """
-        self.checked.add(id(mapping))
-        inside = f" in '{where}'" if where else ""
-        for key, line in getattr(mapping, "duplicates", ()):
-            self.problem(f"duplicate key {show_key(key)}{inside}: a key may appear only once", pair, line)
-        unknown = [key for key in mapping if key not in allowed and key not in ignore]
-        if not unknown:
-            return
-        unknown.sort(key=lambda key: line_of(mapping, key) or 0)
-        hints = ""
-        for key in unknown[:3]:
-            if not isinstance(key, str) or len(key) > MAX_NAME_CHARS:
-                continue
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            if close:
-                hints += f" ({show_key(key)}: did you mean {close[0]!r}?)"
-        label = "top-level key" if mapping is self.document else "key"
-        self.problem(
-            f"unknown {label}(s) {key_list(unknown)}{inside}; allowed: {key_list(sorted(allowed))}{hints}",
-            pair,
-            line_of(mapping, unknown[0]),
-        )
-
-    def optional_text(self, value: Any, what: str, pair: str | None, line: int | None) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            self.problem(f"'{what}' must be text, found {describe(value)}", pair, line)
-            return None
-        if self.control(value, what, pair, line):
-            return None
-        return value
-
-    def required_text(
-        self, value: Any, what: str, pair: str | None, line: int | None, *, missing: str, kind: str, limit: int
-    ) -> str | None:
-        """Text the file must give, stripped: present (else the ``missing`` problem), a str (named
-        ``kind`` in the problem), free of control characters, not blank, at most ``limit`` long."""
-        if value is None:
-            self.problem(missing, pair, line)
-            return None
-        if not isinstance(value, str):
-            self.problem(f"'{what}' must be {kind}, found {describe(value)}", pair, line)
-            return None
-        if self.control(value, what, pair, line):
-            return None
-        text = value.strip()
-        if not text:
-            self.problem(f"'{what}' is empty", pair, line)
-            return None
-        if len(text) > limit:
-            self.problem(f"'{what}' is {len(text):,} characters long; the limit is {limit:,}", pair, line)
-            return None
-        return text
-
-    def control(self, text: str, what: str, pair: str | None, line: int | None) -> bool:
-        """Report a control character in ``text`` (the file's text is printed); whether it has one."""
-        found = control_character(text)
-        if found is not None:
-            self.problem(
-                f"'{what}' contains {found}: text may hold tabs and line breaks, no other control characters",
-                pair,
-                line,
-            )
-        return found is not None
-
-    def unchecked_duplicates(self) -> None:
-        """Report the repeated keys of mappings no check has looked at."""
-        for mapping, key, line in self.duplicates:
-            if id(mapping) not in self.checked:
-                self.problem(f"duplicate key {show_key(key)}: a key may appear only once in a mapping", line=line)
-
-    def finish(self, error: type[PairFileError]) -> None:
-        """Report the repeated keys no check has reported; raise ``error`` with every problem, in
-        line order, if there is any."""
-        self.unchecked_duplicates()
-        if self.problems:
-            raise error(sorted(self.problems, key=lambda p: p.line or 0))

@@ -423,6 +423,20 @@ GOOD = f"""
 """
 
 
+def test_collecting_a_template_pair_parses_its_template_once(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_moralpairs.perturb import lexicon
+
+    parsed: list[str] = []
+    parse = lexicon.parse_template
+    monkeypatch.setattr(lexicon, "parse_template", lambda text: parsed.append(text) or parse(text))
+    template_file(pytester, "[directional, invariance]")
+    result = pytester.runpytest("--collect-only", "-q", "--moral-model", MODEL)
+    result.stdout.fnmatch_lines(["pony.moral.yaml::pony[[]directional[]]", "pony.moral.yaml::pony[[]invariance[]]"])
+    assert parsed == [PONY]
+
+
 def test_an_unknown_slot_is_a_collection_error_of_its_pair_file_and_other_files_still_run(
     pytester: pytest.Pytester,
 ) -> None:

@@ -7,9 +7,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 import pytest_moralpairs
-from pytest_moralpairs.pairs import PairFileError
+from pytest_moralpairs.pairs import PairFileError, parse_suite
 from pytest_moralpairs.perturb import (
     Lexicon,
     LexiconFileError,
@@ -294,6 +295,11 @@ def test_a_filler_listed_twice_on_one_side_is_a_problem():
     assert "lists 'a hammer' twice" in problem.message
 
 
+def test_a_name_listed_twice_is_named_with_its_first_line():
+    problem = only_problem("names:\n  - Ada\n  - Ada\n")
+    assert (problem.message, problem.line) == ("'names' lists 'Ada' twice (first on line 2)", 3)
+
+
 def test_a_duplicate_slot_name_is_named_with_both_lines():
     problem = only_problem(
         """
@@ -454,3 +460,81 @@ def test_an_override_with_a_filler_of_both_polarities_is_a_template_error():
 def test_a_template_renders_each_placeholder_with_its_filler():
     template = Template("Person X {verb} his pony with {instrument}.")
     assert template.render({"verb": "fed", "instrument": "a feather"}) == "Person X fed his pony with a feather."
+
+
+# --- the rule for fillers, one rule wherever a slot is written -----------------------------------
+
+FORMATS = ["lexicon file", "pair file", "Slot", "template override"]
+
+
+def slot_in(form: str, harmful: str, harmless: str) -> Slot:
+    """The slot ``tool`` written in ``form`` with its sides as these YAML values; raises what that
+    form raises for a slot that breaks the rule."""
+    if form == "lexicon file":
+        return parse_lexicon(f"slots:\n  tool:\n    harmful: {harmful}\n    harmless: {harmless}\n").slots["tool"]
+    if form == "pair file":
+        text = (
+            "pairs:\n  - id: t\n    template: 'Person X cleaned his car with {tool}.'\n    decides: tool\n"
+            f"    slots:\n      tool:\n        harmful: {harmful}\n        harmless: {harmless}\n"
+        )
+        return parse_suite(text, "car.moral.yaml").templates[0].slots[0]
+    sides = yaml.safe_load(f"[{harmful}, {harmless}]")
+    if form == "Slot":
+        return Slot("tool", *sides)
+    return Template("Person X cleaned his car with {tool}.", "tool", {"tool": sides}).slots_override["tool"]
+
+
+@pytest.mark.parametrize("form", FORMATS)
+def test_one_filler_may_stand_without_a_list_in_every_format(form):
+    assert slot_in(form, "a hammer", "[a pillow, a sponge]") == Slot("tool", ("a hammer",), ("a pillow", "a sponge"))
+
+
+#: Slots that break the rule for fillers: (harmful, harmless) as YAML, and what every format says.
+BROKEN_SLOTS = {
+    "a filler twice on one side": ("[a hammer, a brick, a hammer]", "a pillow", "harmful' lists 'a hammer' twice"),
+    "a filler on both sides": ("[a hammer]", "[a pillow, a hammer]", "filler 'a hammer' is listed as both harmful"),
+    "an empty side": ("[a hammer]", "[]", "harmless' is empty: a slot needs at least one harmless filler"),
+    "a filler with a brace": ("['a {hammer}']", "a pillow", "has a filler containing a brace, which templates reserve"),
+}
+
+
+@pytest.mark.parametrize("form", FORMATS)
+@pytest.mark.parametrize("harmful, harmless, says", BROKEN_SLOTS.values(), ids=BROKEN_SLOTS.keys())
+def test_a_slot_breaking_the_rule_is_refused_alike_in_every_format(form, harmful, harmless, says):
+    with pytest.raises((PairFileError, ValueError)) as caught:
+        slot_in(form, harmful, harmless)
+    assert says in str(caught.value)
+
+
+@pytest.mark.parametrize("form", ["lexicon file", "pair file"])
+def test_a_file_names_each_bad_filler_at_its_own_line(form):
+    with pytest.raises(PairFileError) as caught:
+        slot_in(form, "\n        - a hammer\n        - 3\n        - ' a brick'", "a pillow")
+    lines = [p.line for p in caught.value.problems]
+    assert len(lines) == 2 and lines[1] == lines[0] + 1
+
+
+@pytest.mark.parametrize(
+    "form, text",
+    [
+        ("lexicon file", "slots:\n  {name}: {{harmful: a, harmless: b}}\n"),
+        (
+            "pair file",
+            "pairs:\n  - id: t\n    template: 'Person X {{{name}}}.'\n    decides: verb\n"
+            "    slots: {{{name}: {{harmful: a, harmless: b}}}}\n",
+        ),
+    ],
+)
+def test_a_slot_name_of_over_100_characters_is_refused_in_every_file(form, text):
+    name = "s" * 101
+    load = parse_lexicon if form == "lexicon file" else parse_suite
+    with pytest.raises(PairFileError, match=r"slot name a string \('s+\.\.\.'\) is not usable in a \{placeholder\}"):
+        load(text.format(name=name))
+
+
+def test_a_slot_name_of_over_100_characters_is_refused_in_python_and_in_a_template():
+    name = "s" * 101
+    with pytest.raises(ValueError, match="is not usable in a {placeholder}: use up to 100 letters"):
+        Slot(name, ("a",), ("b",))
+    with pytest.raises(TemplateError, match="is not a bare slot name"):
+        parse_template(f"Person X {{{name}}}.")

@@ -7,6 +7,7 @@ the fuzz audit found, each beside a good file it must not stop.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -26,14 +27,17 @@ from pytest_moralpairs import yamlfile
 from pytest_moralpairs.pairs import (
     HumanRating,
     Pair,
+    PairChecker,
     PairFileError,
     Problem,
     Suite,
+    TemplatePair,
     load_suite,
     parse_suite,
 )
 from pytest_moralpairs.personas import files as persona_files
 from pytest_moralpairs.prompt import BUILTIN_PROMPTS, DILLION_2023, PromptTemplate
+from pytest_moralpairs.validation import Cell, Record
 
 FILE = "suite.moral.yaml"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -70,6 +74,18 @@ def pair_doc(*extra: str, top: str = "") -> str:
 
 
 GOOD = pair_doc()
+
+
+def template_doc(*slot_lines: str, decides: str = "tool") -> str:
+    """A template pair (id ``t``, from line 2) deciding by ``tool``, with ``slot_lines`` in its
+    'slots' (from line 6 on)."""
+    lines = ["pairs:", "  - id: t", "    template: 'Person X cleaned his car with {tool}.'", f"    decides: {decides}"]
+    lines += ["    slots:"] + [f"      {line}" for line in slot_lines]
+    return "\n".join(lines) + "\n"
+
+
+#: The slot ``tool`` of a template pair: its name on line 6, its sides on lines 7 and 8.
+TOOL = ("tool:", "  harmful: [a hammer]", "  harmless: [a sponge]")
 
 
 # --- what a valid file gives -------------------------------------------------------------
@@ -166,6 +182,21 @@ def test_default_tags_come_first_then_the_pair_tags_without_repeats():
 
 def test_a_single_tag_may_be_written_without_a_list():
     assert load(pair_doc("tags: pony", top="defaults: {tags: everyday}\n")).pairs[0].tags == ("everyday", "pony")
+
+
+def test_a_template_pair_carries_its_template_parsed_with_its_own_slots():
+    (pair,) = load(template_doc(*TOOL)).templates
+    assert (pair.parsed.text, pair.parsed.decides, pair.parsed.slot_names) == (pair.template, "tool", ("tool",))
+    assert pair.parsed.slots_override["tool"] is pair.slots[0]
+
+
+def test_a_template_pair_built_in_python_parses_its_template_once_built():
+    pair = TemplatePair(id="t", template="Person X {verb} his pony.", decides="verb")
+    assert pair.parsed.slot_names == ("verb",) and pair == TemplatePair(
+        id="t", template="Person X {verb} his pony.", decides="verb"
+    )
+    changed = dataclasses.replace(pair, template="Person X {verb} his {object}.")
+    assert changed.parsed.slot_names == ("verb", "object")
 
 
 @pytest.mark.parametrize("tag", ["skip", "xfail", "usefixtures", "moralpairs"])
@@ -758,6 +789,93 @@ RULES = {
         3,
         in_schema=False,
     ),
+    # a template pair's own slots: the lexicon's rule for slot names and fillers (perturb/lexicon.py)
+    "template slot a list": Rule(
+        template_doc("tool: [a hammer]"),
+        "'slots.tool' must be a mapping with 'harmful' and 'harmless' fillers, found a list",
+        "t",
+        6,
+    ),
+    "template slot name with a dash": Rule(
+        template_doc("my-tool: {harmful: [a hammer], harmless: [a sponge]}"),
+        "slot name a string ('my-tool') is not usable in a {placeholder}: use up to 100 letters, digits and '_'",
+        "t",
+        6,
+    ),
+    "template slot name over 100 characters": Rule(
+        template_doc(f"{'s' * 101}: {{harmful: [a hammer], harmless: [a sponge]}}"),
+        "is not usable in a {placeholder}",
+        "t",
+        6,
+    ),
+    "template slot name given twice": Rule(
+        template_doc(*TOOL, "tool: {harmful: [a brick], harmless: [a cloth]}"),
+        "duplicate slot name 'tool': each slot may be given once (first on line 6)",
+        "t",
+        9,
+        in_schema=False,
+    ),
+    "decides over 100 characters": Rule(
+        template_doc(*TOOL, decides="s" * 101),
+        "'decides' must name the slot that carries the moral weight; found a string",
+        "t",
+        4,
+    ),
+    "template slot side missing": Rule(
+        template_doc("tool:", "  harmful: [a hammer]"),
+        "missing key 'slots.tool.harmless': a list of harmless fillers, canonical first",
+        "t",
+        6,
+    ),
+    "template slot side empty": Rule(
+        template_doc("tool:", "  harmful: [a hammer]", "  harmless: []"),
+        "'slots.tool.harmless' is empty: a slot needs at least one harmless filler",
+        "t",
+        8,
+    ),
+    "template slot side a mapping": Rule(
+        template_doc("tool:", "  harmful: [a hammer]", "  harmless: {a: sponge}"),
+        "'slots.tool.harmless' must be a list of fillers, found a mapping",
+        "t",
+        8,
+    ),
+    "template filler not text": Rule(
+        template_doc("tool:", "  harmful: [a hammer]", "  harmless: [a sponge, 3]"),
+        "'slots.tool.harmless' has a filler that is not text: a number (3)",
+        "t",
+        8,
+    ),
+    "template filler with spaces around it": Rule(
+        template_doc("tool:", "  harmful: [a hammer]", "  harmless: ['a sponge ']"),
+        "'slots.tool.harmless' has a filler with spaces around it",
+        "t",
+        8,
+    ),
+    "template filler over 200 characters": Rule(
+        template_doc("tool:", "  harmful: [a hammer]", f"  harmless: [{'s' * 201}]"),
+        "'slots.tool.harmless' has a filler of 201 characters; the limit is 200",
+        "t",
+        8,
+    ),
+    "template filler with a brace": Rule(
+        template_doc("tool:", "  harmful: [a hammer]", "  harmless: ['a {sponge}']"),
+        "'slots.tool.harmless' has a filler containing a brace, which templates reserve",
+        "t",
+        8,
+    ),
+    "template filler listed twice": Rule(
+        template_doc("tool:", "  harmful:", "    - a hammer", "    - a hammer", "  harmless: [a sponge]"),
+        "'slots.tool.harmful' lists 'a hammer' twice (first on line 8)",
+        "t",
+        9,
+    ),
+    "template filler on both sides": Rule(
+        template_doc("tool:", "  harmful: [a hammer]", "  harmless:", "    - a sponge", "    - a hammer"),
+        "filler 'a hammer' is listed as both harmful (line 7) and harmless in 'slots.tool': a filler has one polarity",
+        "t",
+        10,
+        in_schema=False,
+    ),
     # control characters, which YAML's escapes write and a terminal would act on
     "harmful with an escape character": Rule(
         pair_doc().replace("Person X kicked the dog.", '"Person X \\e[31mkicked the dog."'),
@@ -894,6 +1012,38 @@ def test_a_pair_with_a_problem_is_reported_by_id_not_dropped_silently():
 def test_a_bad_pair_does_not_hide_a_later_duplicate_id_problem():
     text = GOOD + "  - {id: q, harmful: one, harmless: one}\n  - {id: p, harmful: one, harmless: two}\n"
     assert [(p.pair, p.line) for p in problems_of(text)] == [("q", 5), ("p", 6)]
+
+
+# --- the rules of a pair, on any mapping (the seam for tables of pairs) ------------------------
+
+
+def row(number: int, **cells: object) -> Record:
+    """A table's row as a reader would hand it over: each key in its own column, from 1."""
+    record = Record(Cell(number, 1), {key: Cell(number, column) for column, key in enumerate(cells, 1)})
+    record.update(cells)
+    return record
+
+
+def test_the_pair_rules_run_on_a_plain_mapping():
+    checker = PairChecker("rows")
+    (pair,) = checker.pairs([({"id": "p", "harmful": "one", "harmless": "two", "tags": "x"}, None)], {})
+    assert (pair.id, pair.tags, pair.line, checker.problems) == ("p", ("x",), None, [])
+
+
+def test_a_problem_of_a_table_row_names_the_file_the_row_and_the_column():
+    checker = PairChecker("pairs.csv")
+    assert checker.pairs([(row(3, id="p", harmful="Person X kicked the dog.", harmless="  "), None)], {}) == []
+    assert [str(p) for p in checker.problems] == ["pairs.csv:3:3 pair p: 'harmless' is empty"]
+    assert (checker.problems[0].line, checker.problems[0].column) == (3, 3)
+
+
+def test_an_id_used_in_two_rows_is_named_at_the_second_rows_id_cell():
+    checker = PairChecker("pairs.csv")
+    rows = [row(2, id="p", harmful="one", harmless="two"), row(5, id="p", harmful="one", harmless="three")]
+    assert [pair.line for pair in checker.pairs([(r, r.line) for r in rows], {})] == [2]
+    assert [str(p) for p in checker.problems] == [
+        "pairs.csv:5:1 pair p: duplicate id: ids must be unique in a file (first used on line 2)"
+    ]
 
 
 # --- values are never echoed whole ----------------------------------------------------------
@@ -1341,6 +1491,9 @@ GOOD_DOCUMENTS = {
     "tabs and line breaks in text": pair_doc('note: "one line\\n\\tand a tabbed one"').replace(
         "Person X fed the dog.", '"Person X\\tfed the\\ndog."'
     ),
+    "template fillers written without a list": template_doc("tool: {harmful: a hammer, harmless: a sponge}"),
+    "template filler of 200 characters": template_doc("tool:", f"  harmful: [{'h' * 200}]", "  harmless: [a sponge]"),
+    "one check written without a list": template_doc(*TOOL) + "    checks: directional\n",
     "template pairs beside a pair": GOOD
     + "  - id: pony-template\n"
     + "    template: 'Person X {verb} his pony with {instrument}.'\n"

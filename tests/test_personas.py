@@ -511,6 +511,8 @@ BAD_PERSONA_FILES = {
     "value without text": Bad(
         "dimensions:\n  age:\n    - {id: young}\n", "'dimensions.age[1].text' must be the value's text", 3
     ),
+    # The rule for required text, as every other text of the plugin's files has it.
+    "value text blank": Bad("dimensions:\n  age:\n    - {text: '  '}\n", "'dimensions.age[1].text' is empty", 3),
     "unknown key in a value": Bad(
         "dimensions:\n  age:\n    - {text: young, wieght: 1}\n", "'wieght': did you mean 'weight'?", 3
     ),
@@ -589,8 +591,12 @@ BAD_PERSONA_FILES = {
         False,
     ),
     "repeated key": Bad("personas: [a]\ndescription: x\ndescription: y\n", "duplicate key 'description'", 3, False),
+    # One rule for the repeated names of slots and dimensions (the lexicon's words, and its first line).
     "repeated dimension": Bad(
-        "dimensions:\n  age: [a]\n  age: [b]\n", "duplicate dimension 'age': each dimension may be given once", 3, False
+        "dimensions:\n  age: [a]\n  age: [b]\n",
+        "duplicate dimension name 'age': each dimension may be given once (first on line 2)",
+        3,
+        False,
     ),
     "python tag": Bad("personas: [!!python/object/apply:os.system [x]]\n", "is not allowed", 1, False),
 }

@@ -1,9 +1,10 @@
 """Persona files (``*.personas.yaml``) and the inline persona lists of pair files: read, validated,
 and turned into a :class:`~.sets.PersonaSet`.
 
-Files are read with the pair files' safe loader and validated the same way (the editor schema is
-``schema/personas.schema.json``): every problem a :class:`~pytest_moralpairs.pairs.Problem`
-naming the file, the key and the line, all raised together as :class:`PersonaFileError`.
+Files are read with the pair files' safe loader and validated by the same shared rules
+(:mod:`pytest_moralpairs.validation`; the editor schema is ``schema/personas.schema.json``):
+every problem a :class:`~pytest_moralpairs.validation.Problem` naming the file, the key and the
+line, all raised together as :class:`PersonaFileError`.
 
 PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
 """
@@ -18,23 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..yamlfile import (
-    MAX_FILE_BYTES,
-    MAX_NAME_CHARS,
+from ..validation import (
     Checker,
     PairFileError,
-    Problem,
     describe,
-    gc_paused,
-    is_number,
+    id_rule,
+    is_id,
     line_of,
-    not_a_number,
-    read_regular,
-    read_yaml,
     shorten,
-    show_key,
     too_large,
+    with_lines,
 )
+from ..yamlfile import MAX_FILE_BYTES, gc_paused, read_regular, read_yaml, unreadable
 from .sets import (
     _PLACEHOLDER_RE,
     BROAD_ID,
@@ -47,9 +43,6 @@ from .sets import (
     shares,
 )
 
-#: Persona and value ids: letters, digits, '_' and '-' (no '.': it joins the value ids of a cell).
-_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
-_DIMENSION_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Every persona costs two model calls per pair; a grid of thousands is a mistake, not a plan.
 MAX_PERSONAS = 1000
 MAX_DESCRIPTION_CHARS = 500
@@ -78,10 +71,8 @@ def load_personas(path: str | Path, name: str | None = None) -> PersonaSet:
     try:
         info = path.stat()  # the cache's key: a changed file is read again
         outcome = _load_cached(str(path.resolve()), name, (info.st_ino, info.st_size, info.st_mtime_ns))
-    except OSError as exc:
-        raise PersonaFileError([Problem(name, f"cannot read the file: {exc.strerror or exc}")]) from None
-    except ValueError:  # a NUL in the path
-        raise PersonaFileError([Problem(shorten(name, 100), "cannot read the file: not a usable path")]) from None
+    except (OSError, ValueError) as exc:
+        raise unreadable(name, exc, PersonaFileError) from None
     if isinstance(outcome, PersonaFileError):
         raise PersonaFileError(outcome.problems)
     return outcome
@@ -99,10 +90,7 @@ def _load_cached(real: str, name: str, stamp: tuple[int, int, int]) -> PersonaSe
 def parse_personas(text: str | bytes, path: str = "<string>") -> PersonaSet:
     """Validate persona-file text; raises :class:`PersonaFileError` listing every problem."""
     with gc_paused():
-        try:
-            document, duplicates = read_yaml(text, path)
-        except PairFileError as exc:
-            raise PersonaFileError(exc.problems) from None
+        document, duplicates = read_yaml(text, path, PersonaFileError)
     return _PersonaValidator(path, duplicates).persona_set(document)
 
 
@@ -153,11 +141,9 @@ def validate_persona_list(
         )
         return None
     before = len(checker.problems)
-    item_lines = getattr(value, "item_lines", [])
     rows: list[tuple[str | None, str, Any, int | None]] = []
-    for index, raw in enumerate(value):
+    for index, (raw, item_line) in enumerate(with_lines(value, line)):
         where = f"{what}[{index + 1}]"
-        item_line = item_lines[index] if index < len(item_lines) else line
         text_what = f"{where}.description"
         if isinstance(raw, str):
             raw, text_what = {"description": raw}, where
@@ -250,13 +236,9 @@ def _text(checker: Checker, value: Any, what: str, pair: str | None, line: int |
 
 
 def _good_id(checker: Checker, value: Any, what: str, pair: str | None, line: int | None) -> bool:
-    if not isinstance(value, str) or len(value) > MAX_NAME_CHARS or not _ID_RE.fullmatch(value):
-        checker.problem(
-            f"'{what}' must be a name of up to {MAX_NAME_CHARS} letters, digits, '_' or '-', starting with a letter "
-            f"or digit; found {describe(value)}",
-            pair,
-            line,
-        )
+    # No '.' in a persona's or a grid value's id: it joins the value ids of a grid cell.
+    if not is_id(value, dots=False):
+        checker.problem(f"'{what}' must be {id_rule(dots=False)}; found {describe(value)}", pair, line)
         return False
     if value == BROAD_ID:
         checker.problem(f"'{what}': the id {BROAD_ID!r} is reserved for the file's broad persona", pair, line)
@@ -268,37 +250,17 @@ def _good_weight(checker: Checker, value: Any, what: str, pair: str | None, line
     if too_large(value) and value > 0:  # a whole number of 309 digits or more: no float holds it
         checker.problem(f"'{what}' is too large to compute with (at most 1.0e+308): scale the weights down", pair, line)
         return False
-    if not is_number(value) or value <= 0:
-        checker.problem(f"'{what}' must be a number > 0 (a population share), found {not_a_number(value)}", pair, line)
-        return False
-    return True
+    share = checker.number(value, what, pair, line, expected="a number > 0 (a population share)", ok=lambda v: v > 0)
+    return share is not None
 
 
 class _PersonaValidator(Checker):
-    """The pair-file validator's checks (keys, text, repeated keys) applied to a persona file."""
+    """The rules of a persona file."""
+
+    error = PersonaFileError
 
     def persona_set(self, document: Any) -> PersonaSet:
-        if document is None:
-            raise PersonaFileError(
-                [Problem(self.path, "the file is empty; expected a mapping with 'personas' or 'dimensions'")]
-            )
-        if not isinstance(document, dict):
-            raise PersonaFileError(
-                [
-                    Problem(
-                        self.path,
-                        f"expected a mapping with 'personas' or 'dimensions' at the top, found {describe(document)}",
-                    )
-                ]
-            )
-        self.document = document
-        self.keys(document, FILE_KEYS, "", None)
-        version = document.get("version", 1)
-        if isinstance(version, bool) or version != 1:
-            self.problem(f"'version' must be 1, found {describe(version)}", line=line_of(document, "version"))
-        description = self.optional_text(
-            document.get("description"), "description", None, line_of(document, "description")
-        )
+        description = self.preamble(document, FILE_KEYS, "a mapping with 'personas' or 'dimensions'")
         broad = None
         if document.get("broad") is not None:
             broad = _text(self, document.get("broad"), "broad", None, line_of(document, "broad"))
@@ -325,9 +287,9 @@ class _PersonaValidator(Checker):
                 result = self.list_set(personas, broad, description, document)
         else:
             result = self.grid_set(document, broad, description)
-        self.unchecked_duplicates()
-        if self.problems or result is None:
-            raise PersonaFileError(sorted(self.problems, key=lambda p: p.line or 0))
+        self.finish()
+        if result is None:  # every way here reports a problem first; never a silent None all the same
+            raise PersonaFileError(self.problems)
         return result
 
     def list_set(self, personas: tuple[Persona, ...], broad: str | None, description: str | None, doc: dict) -> Any:
@@ -473,19 +435,8 @@ class _PersonaValidator(Checker):
         if not value:
             self.problem("'dimensions' is empty: a grid needs at least one dimension", line=line)
             return []
-        self.checked.add(id(value))
-        for key, dup_line in getattr(value, "duplicates", ()):
-            self.problem(f"duplicate dimension {show_key(key)}: each dimension may be given once", line=dup_line)
         out = []
-        for name, raw in value.items():
-            dim_line = line_of(value, name, line)
-            if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not _DIMENSION_RE.fullmatch(name):
-                self.problem(
-                    f"dimension name {describe(name)} is not usable as a {{placeholder}}: use up to "
-                    f"{MAX_NAME_CHARS} letters, digits and '_', starting with a letter or '_'",
-                    line=dim_line,
-                )
-                continue
+        for name, raw, dim_line in self.named(value, "dimension", None):
             if name in ("broad", "value"):
                 self.problem(f"dimension name {name!r} is reserved (templates use {{{name}}})", line=dim_line)
                 continue
@@ -500,11 +451,9 @@ class _PersonaValidator(Checker):
             self.problem(f"'{what}' must be a non-empty list of values, found {describe(raw)}", line=line)
             return None
         before = len(self.problems)
-        item_lines = getattr(raw, "item_lines", [])
         dimension = _Dimension(name)
-        for index, item in enumerate(raw):
+        for index, (item, item_line) in enumerate(with_lines(raw, line)):
             where = f"{what}[{index + 1}]"
-            item_line = item_lines[index] if index < len(item_lines) else line
             if isinstance(item, str):
                 item = {"text": item}
             elif isinstance(item, dict):
@@ -554,14 +503,8 @@ class _PersonaValidator(Checker):
         return dimension
 
     def value_text(self, value: Any, what: str, line: int | None) -> str | None:
-        if not isinstance(value, str) or not value.strip():
-            found = "it is missing" if value is None else f"found {describe(value)}"
-            self.problem(f"'{what}' must be the value's text, as the persona's description uses it; {found}", line=line)
-            return None
-        if self.control(value, what, None, line):
-            return None
-        text = value.strip()
-        if len(text) > MAX_VALUE_CHARS:
-            self.problem(f"'{what}' is {len(text):,} characters long; the limit is {MAX_VALUE_CHARS}", line=line)
-            return None
-        return " ".join(text.split())
+        kind = "the value's text, as the persona's description uses it"
+        text = self.required_text(
+            value, what, None, line, missing=f"'{what}' must be {kind}; it is missing", kind=kind, limit=MAX_VALUE_CHARS
+        )
+        return " ".join(text.split()) if text is not None else None

@@ -6,18 +6,41 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence, Union
 
-from ..pairs import SIDES
+from ..prompt import SIDES
 from ..stats import mean
-from ..yamlfile import is_number
+from ..validation import is_number
 from .distribution import MinSpread, histogram, spread, weighted_mean
 from .verdict import ConsistencyCheck, PersonaResult, PersonaVerdict, SpreadCheck
 
 if TYPE_CHECKING:
     from ..engine import Rating
-    from ..pairs import Pair
-    from .sets import Persona
+    from .sets import Persona, PersonaSet
+
+
+class Pair(Protocol):
+    """What judging reads of a pair: a :class:`pytest_moralpairs.pairs.Pair`. (Pair files read
+    persona files, so the personas package sits below them and never imports them.)"""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def harmful(self) -> str: ...
+    @property
+    def harmless(self) -> str: ...
+    @property
+    def threshold(self) -> float | None: ...
+    @property
+    def personas(self) -> PersonaSet | None: ...
+    @property
+    def persona_min_pass(self) -> float: ...
+    @property
+    def min_spread(self) -> MinSpread | None: ...
+    @property
+    def max_inconsistency(self) -> float | None: ...
+    def human(self, side: str) -> Any: ...
+
 
 #: A persona's rating of one sentence: a number, a Rating, or several samples of either.
 RatingLike = Union[float, "Rating", Sequence[Union[float, "Rating"]]]

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..yamlfile import shorten
+from ..validation import shorten
 from .distribution import BUCKETS, _fmt, _fmt_sd
 
 

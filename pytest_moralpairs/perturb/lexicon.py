@@ -9,6 +9,12 @@ failure shows the canonical edit. The built-in lexicon is ``lexicon.yaml`` next 
 like a pair file (every problem a :class:`LexiconProblem` naming the file, the slot and the line,
 raised together as :class:`LexiconFileError`, a :class:`~pytest_moralpairs.pairs.PairFileError`).
 
+The rule for fillers is :func:`check_slot`, the one check of a slot wherever it is written: a
+lexicon file's slot, a pair file's template ``slots``, a :class:`Slot` or a template override
+built in Python. Each side is a list of fillers (one string stands for a list of one), not empty,
+no filler twice, each filler text of at most ``MAX_FILLER_CHARS`` characters without control
+characters, braces or spaces around it; and no filler is both harmful and harmless.
+
 Extending: :meth:`Lexicon.extend` adds a user lexicon's slots to a base one, a user slot replacing
 the base slot of the same name whole, and a non-empty user ``names`` list replacing the base one.
 A user file with ``replace: true`` at the top replaces the base lexicon entirely.
@@ -50,29 +56,30 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, Union
+from typing import Any, ClassVar, Mapping, Union
 
-from ..yamlfile import (
-    MAX_NAME_CHARS,
+from ..prompt import SIDES
+from ..validation import (
     Checker,
     PairFileError,
     Problem,
     control_character,
     describe,
-    gc_paused,
+    is_name,
     line_of,
-    read_file,
-    read_yaml,
+    name_problem,
+    one_or_many,
     shorten,
+    with_lines,
 )
+from ..yamlfile import gc_paused, read_file, read_yaml
 
-#: Slot names appear in ``{slot}`` placeholders: keep them to Python identifiers.
-_SLOT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: A filler is a word or a phrase, never a paragraph.
 MAX_FILLER_CHARS = 200
 TOP_KEYS = frozenset({"version", "description", "replace", "slots", "names"})
 SLOT_KEYS = frozenset({"harmful", "harmless", "note"})
-POLARITIES = ("harmful", "harmless")
+#: A filler's polarity is the side of the pair whose sentence it goes in.
+POLARITIES = SIDES
 #: The placeholder for the actor that name edits replace.
 PERSON = "Person X"
 
@@ -91,14 +98,17 @@ class Slot:
     harmless: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        for side in POLARITIES:
-            value = getattr(self, side)
-            if isinstance(value, str):
-                value = (value,)
-            object.__setattr__(self, side, tuple(value))
-        problems = _slot_problems(self.name, self.harmful, self.harmless)
-        if problems:
-            raise ValueError(f"slot {self.name!r}: " + "; ".join(problems))
+        # The rule a file's slot is held to (check_slot), its problems said without a place.
+        checker = Checker("<slot>")
+        name = name_problem("slot", self.name)
+        if name is not None:
+            checker.problem(name)
+        sides = {side: tuple(one_or_many(getattr(self, side))) for side in POLARITIES}
+        fillers = _fillers(checker, sides, "", None, None)
+        if fillers is None or checker.problems:
+            raise ValueError(f"slot {self.name!r}: " + "; ".join(p.message for p in checker.problems))
+        object.__setattr__(self, "harmful", fillers[0])
+        object.__setattr__(self, "harmless", fillers[1])
 
     @property
     def fillers(self) -> tuple[str, ...]:
@@ -114,40 +124,109 @@ class Slot:
         return None
 
 
-def _slot_problems(name: Any, harmful: tuple[Any, ...], harmless: tuple[Any, ...]) -> list[str]:
-    """What is wrong with a slot built in Python (a file gets the detailed, per-line check)."""
-    problems = []
-    if not isinstance(name, str) or not _SLOT_RE.fullmatch(name) or len(name) > MAX_NAME_CHARS:
-        problems.append(f"the name must be an identifier (letters, digits, '_'), found {describe(name)}")
-    for side, fillers in (("harmful", harmful), ("harmless", harmless)):
-        if not fillers:
-            problems.append(f"'{side}' is empty")
-        for filler in fillers:
-            reason = _filler_problem(filler)
-            if reason:
-                problems.append(f"'{side}' has {reason}")
-        if len(set(fillers)) != len(fillers):
-            problems.append(f"'{side}' lists a filler twice")
-    both = [f for f in harmful if f in harmless]
-    if both:
-        problems.append(f"{shorten(both[0])!r} is listed as both harmful and harmless")
-    return problems
+def check_slot(
+    checker: Checker,
+    name: str,
+    sides: Mapping[str, Any],
+    where: str,
+    pair: str | None,
+    line: int | None,
+    *,
+    hint: str = "",
+) -> Slot | None:
+    """The slot ``name`` whose fillers ``sides`` gives (``harmful`` and ``harmless``), held to the
+    rule for fillers (see the module's docstring); None if it breaks it. Problems go to
+    ``checker``, labelled ``pair``; ``where`` names the slot's mapping in them ('' for a lexicon's
+    own slot, whose sides are its keys), and ``hint`` ends the problem of a filler on both sides."""
+    fillers = _fillers(checker, sides, where, pair, line, hint)
+    return None if fillers is None else Slot(name, *fillers)
 
 
-def _filler_problem(filler: Any) -> str | None:
+def _fillers(
+    checker: Checker, sides: Mapping[str, Any], where: str, pair: str | None, line: int | None, hint: str = ""
+) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    before = len(checker.problems)
+    found: dict[str, dict[str, int | None]] = {}
+    for side in POLARITIES:
+        what = f"{where}.{side}" if where else side
+        side_line = line_of(sides, side, line)
+        if side not in sides:
+            checker.problem(f"missing key '{what}': a list of {side} fillers, canonical first", pair, side_line)
+            found[side] = {}
+            continue
+        found[side] = word_list(
+            checker, sides[side], what, pair, side_line, noun="filler", empty=f"a slot needs at least one {side} filler"
+        )
+    inside = f" in '{where}'" if where else ""
+    for filler, harmless_line in found["harmless"].items():
+        if filler in found["harmful"]:
+            first = found["harmful"][filler]
+            checker.problem(
+                f"filler {shorten(filler)!r} is listed as both harmful"
+                + (f" (line {first})" if first else "")
+                + f" and harmless{inside}: a filler has one polarity in a slot{hint}",
+                pair,
+                harmless_line,
+            )
+    if len(checker.problems) > before:
+        return None
+    return tuple(found["harmful"]), tuple(found["harmless"])
+
+
+def word_list(
+    checker: Checker,
+    value: Any,
+    what: str,
+    pair: str | None,
+    line: int | None,
+    *,
+    noun: str,
+    empty: str,
+    items: str = "",
+) -> dict[str, int | None]:
+    """The words of a list of fillers (or of a lexicon's names), in order, each with its line.
+
+    One string stands for a list of one; the list must not be empty (``empty`` says why), nor
+    list a word twice, and each word must be a usable filler. Problems name the list ``what`` and
+    the word a ``noun``; ``items`` says what the list holds ("fillers" by default)."""
+    value = one_or_many(value)
+    if not isinstance(value, (list, tuple)):
+        checker.problem(f"'{what}' must be a list of {items or noun + 's'}, found {describe(value)}", pair, line)
+        return {}
+    if not value:
+        checker.problem(f"'{what}' is empty: {empty}", pair, line)
+        return {}
+    words: dict[str, int | None] = {}
+    for word, item_line in with_lines(value, line):
+        reason = _filler_problem(word, noun)
+        if reason:
+            checker.problem(f"'{what}' has {reason}", pair, item_line)
+        elif word in words:
+            first = words[word]
+            checker.problem(
+                f"'{what}' lists {shorten(word)!r} twice" + (f" (first on line {first})" if first else ""),
+                pair,
+                item_line,
+            )
+        else:
+            words[word] = item_line
+    return words
+
+
+def _filler_problem(filler: Any, noun: str = "filler") -> str | None:
     if not isinstance(filler, str):
-        return f"a filler that is not text: {describe(filler)}"
+        return f"a {noun} that is not text: {describe(filler)}"
     control = control_character(filler)
     if control is not None:  # fillers are printed in generated sentences and messages
-        return f"a filler containing {control}"
+        return f"a {noun} containing {control}"
     if not filler.strip():
-        return "an empty filler"
+        return f"an empty {noun}"
     if filler != filler.strip():
-        return f"a filler with spaces around it: {describe(filler)}"
+        return f"a {noun} with spaces around it: {describe(filler)}"
     if len(filler) > MAX_FILLER_CHARS:
-        return f"a filler of {len(filler):,} characters; the limit is {MAX_FILLER_CHARS}"
+        return f"a {noun} of {len(filler):,} characters; the limit is {MAX_FILLER_CHARS}"
     if "{" in filler or "}" in filler:
-        return f"a filler containing a brace, which templates reserve: {describe(filler)}"
+        return f"a {noun} containing a brace, which templates reserve: {describe(filler)}"
     return None
 
 
@@ -251,7 +330,7 @@ def parse_template(text: str) -> tuple[str, ...]:
             continue
         if not name:
             raise TemplateError(f"empty placeholder {{}} in template {shown}: write the slot name, as in {{verb}}")
-        if not _SLOT_RE.fullmatch(name) or spec or conversion:
+        if not is_name(name) or spec or conversion:
             raise TemplateError(
                 f"placeholder {{{shorten(name)}...}} in template {shown} is not a bare slot name such as {{verb}}"
             )
@@ -273,9 +352,12 @@ class Template:
     text: str
     decides: str | None = None
     slots_override: Mapping[str, Slot] = field(default_factory=dict)
+    #: The slot names of the placeholders, in order of first appearance (parsed once, here).
+    slot_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = parse_template(self.text)
+        object.__setattr__(self, "slot_names", names)
         shown = repr(shorten(self.text, 60))
         if not names:
             raise TemplateError(f"template {shown} has no {{slot}} placeholders: there is nothing to vary")
@@ -290,10 +372,6 @@ class Template:
                 raise TemplateError(f"slots_override names {{{shorten(str(name))}}}, which template {shown} lacks")
             overrides[name] = _as_slot(name, value)
         object.__setattr__(self, "slots_override", MappingProxyType(overrides))
-
-    @property
-    def slot_names(self) -> tuple[str, ...]:
-        return parse_template(self.text)
 
     def resolve(self, lexicon: Lexicon) -> dict[str, Slot]:
         """Each slot of the template (in order) as this template uses it: its override, else the
@@ -443,19 +521,17 @@ def invariance_candidates(
 class LexiconProblem(Problem):
     """One thing wrong with a lexicon file; ``pair`` (also ``slot``) names the slot, if any."""
 
+    subject: ClassVar[str] = "slot"
+
     @property
     def slot(self) -> str | None:
         return self.pair
 
-    def __str__(self) -> str:
-        where = self.path + (f":{self.line}" if self.line else "")
-        if self.pair is not None:
-            where += f" slot {self.pair}"
-        return f"{where}: {self.message}"
-
 
 class LexiconFileError(PairFileError):
     """A lexicon file that cannot be used; ``problems`` lists every reason found."""
+
+    problem_type = LexiconProblem
 
 
 def load_lexicon(path: str | Path, name: str | None = None) -> Lexicon:
@@ -466,46 +542,23 @@ def load_lexicon(path: str | Path, name: str | None = None) -> Lexicon:
     """
     path = Path(path)
     name = name or str(path)
-    try:
-        data = read_file(path, name)
-    except PairFileError as exc:
-        raise _lexicon_error(exc) from None
-    return parse_lexicon(data, name)
-
-
-def _lexicon_error(exc: PairFileError) -> LexiconFileError:
-    return LexiconFileError([LexiconProblem(p.path, p.message, line=p.line) for p in exc.problems])
+    return parse_lexicon(read_file(path, name, LexiconFileError), name)
 
 
 def parse_lexicon(text: str | bytes, path: str = "<string>") -> Lexicon:
     """Validate lexicon-file text; raises :class:`LexiconFileError` listing every problem."""
     with gc_paused():
-        try:
-            document, duplicates = read_yaml(text, path)
-        except PairFileError as exc:
-            raise _lexicon_error(exc) from None
+        document, duplicates = read_yaml(text, path, LexiconFileError)
     return _LexiconValidator(path, duplicates).lexicon(document)
 
 
 class _LexiconValidator(Checker):
-    """The pair-file validator's checks (keys, text) applied to a lexicon file."""
+    """The rules of a lexicon file (a slot's problems are labelled with its name)."""
 
-    def problem(self, message: str, pair: str | None = None, line: int | None = None) -> None:
-        self.problems.append(LexiconProblem(self.path, message, pair, line))
+    error = LexiconFileError
 
     def lexicon(self, document: Any) -> Lexicon:
-        if document is None:
-            raise LexiconFileError([LexiconProblem(self.path, "the file is empty; expected a mapping with 'slots'")])
-        if not isinstance(document, dict):
-            raise LexiconFileError(
-                [LexiconProblem(self.path, f"expected a mapping with 'slots' at the top, found {describe(document)}")]
-            )
-        self.document = document
-        self.keys(document, TOP_KEYS, "", None)
-        version = document.get("version", 1)
-        if isinstance(version, bool) or version != 1:
-            self.problem(f"'version' must be 1, found {describe(version)}", line=line_of(document, "version"))
-        self.optional_text(document.get("description"), "description", None, line_of(document, "description"))
+        self.preamble(document, TOP_KEYS, "a mapping with 'slots'")
         replace = document.get("replace", False)
         if not isinstance(replace, bool):
             self.problem(
@@ -516,7 +569,7 @@ class _LexiconValidator(Checker):
             self.problem("a lexicon file needs 'slots' (and may have 'names'); it has neither")
         slots = self.slots(document.get("slots"), line_of(document, "slots")) if "slots" in document else {}
         names = self.names(document.get("names"), line_of(document, "names")) if "names" in document else ()
-        self.finish(LexiconFileError)
+        self.finish()
         return Lexicon(slots, names, replace=replace, path=self.path)
 
     def slots(self, value: Any, line: int | None) -> dict[str, Slot]:
@@ -526,29 +579,11 @@ class _LexiconValidator(Checker):
         if not value:
             self.problem("'slots' is empty: list at least one slot, or leave 'slots' out", line=line)
             return {}
-        self.checked.add(id(value))
-        firsts = getattr(value, "key_lines", {})
-        for key, dup_line in getattr(value, "duplicates", ()):
-            first = firsts.get(key)
-            self.problem(
-                "duplicate slot name: each slot may be defined once" + (f" (first on line {first})" if first else ""),
-                shorten(key) if isinstance(key, str) else describe(key),
-                dup_line,
-            )
         out: dict[str, Slot] = {}
-        for key, raw in value.items():
-            slot_line = line_of(value, key, line)
-            if not isinstance(key, str) or len(key) > MAX_NAME_CHARS or not _SLOT_RE.fullmatch(key):
-                self.problem(
-                    f"slot name {describe(key)} is not usable in a {{placeholder}}: use up to {MAX_NAME_CHARS} "
-                    "letters, digits and '_', starting with a letter or '_'",
-                    None,
-                    slot_line,
-                )
-                continue
-            slot = self.slot(key, raw, slot_line)
+        for name, raw, slot_line in self.named(value, "slot", None, by_name=True):
+            slot = self.slot(name, raw, slot_line)
             if slot is not None:
-                out[key] = slot
+                out[name] = slot
         return out
 
     def slot(self, name: str, raw: Any, line: int | None) -> Slot | None:
@@ -558,100 +593,26 @@ class _LexiconValidator(Checker):
         before = len(self.problems)
         self.keys(raw, SLOT_KEYS, "", name)
         self.optional_text(raw.get("note"), "note", name, line_of(raw, "note", line))
-        sides: dict[str, tuple[str, ...]] = {}
-        side_lines: dict[str, dict[str, int | None]] = {}
-        for side in POLARITIES:
-            side_line = line_of(raw, side, line)
-            fillers, lines = self.fillers(raw.get(side), side, side in raw, name, side_line)
-            sides[side], side_lines[side] = fillers, lines
-        for filler in sides["harmless"]:
-            if filler in side_lines["harmful"]:
-                self.problem(
-                    f"filler {shorten(filler)!r} is listed as both harmful (line {side_lines['harmful'][filler]}) "
-                    "and harmless: a filler has one polarity in a slot (override it in a template where context "
-                    "flips it)",
-                    name,
-                    side_lines["harmless"][filler],
-                )
-        if len(self.problems) > before:
-            return None
-        return Slot(name, sides["harmful"], sides["harmless"])
-
-    def fillers(
-        self, value: Any, side: str, present: bool, slot: str, line: int | None
-    ) -> tuple[tuple[str, ...], dict[str, int | None]]:
-        if not present:
-            self.problem(f"missing key '{side}': a list of {side} fillers, canonical first", slot, line)
-            return (), {}
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            self.problem(f"'{side}' must be a list of fillers, found {describe(value)}", slot, line)
-            return (), {}
-        if not value:
-            self.problem(f"'{side}' is empty: a slot needs at least one {side} filler", slot, line)
-            return (), {}
-        item_lines = getattr(value, "item_lines", [])
-        fillers: list[str] = []
-        lines: dict[str, int | None] = {}
-        for index, filler in enumerate(value):
-            item_line = item_lines[index] if index < len(item_lines) else line
-            reason = _filler_problem(filler)
-            if reason:
-                self.problem(f"'{side}' has {reason}", slot, item_line)
-            elif filler in lines:
-                self.problem(
-                    f"'{side}' lists {shorten(filler)!r} twice (first on line {lines[filler]})", slot, item_line
-                )
-            else:
-                fillers.append(filler)
-                lines[filler] = item_line
-        return tuple(fillers), lines
+        slot = check_slot(self, name, raw, "", name, line, hint=" (override it in a template where context flips it)")
+        return slot if len(self.problems) == before else None
 
     def names(self, value: Any, line: int | None) -> tuple[str, ...]:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            self.problem(f"'names' must be a list of replacements for {PERSON!r}, found {describe(value)}", line=line)
-            return ()
-        if not value:
-            self.problem("'names' is empty: list at least one name, or leave 'names' out", line=line)
-            return ()
-        item_lines = getattr(value, "item_lines", [])
-        names: list[str] = []
-        for index, name in enumerate(value):
-            item_line = item_lines[index] if index < len(item_lines) else line
-            reason = _filler_problem(name)
-            if reason:
-                self.problem(f"'names' has {reason.replace('filler', 'name')}", line=item_line)
-            elif name == PERSON:
-                self.problem(f"'names' lists {PERSON!r} itself: replacing it by itself is no edit", line=item_line)
-            elif name in names:
-                self.problem(f"'names' lists {shorten(name)!r} twice", line=item_line)
-            else:
-                names.append(name)
-        return tuple(names)
+        words = word_list(
+            self,
+            value,
+            "names",
+            None,
+            line,
+            noun="name",
+            empty="list at least one name, or leave 'names' out",
+            items=f"replacements for {PERSON!r}",
+        )
+        if PERSON in words:
+            self.problem(f"'names' lists {PERSON!r} itself: replacing it by itself is no edit", line=words.pop(PERSON))
+        return tuple(words)
 
 
 @lru_cache(maxsize=1)
 def _builtin() -> Lexicon:
     text = resources.files("pytest_moralpairs.perturb").joinpath("lexicon.yaml").read_bytes()
     return parse_lexicon(text, "<built-in lexicon>")
-
-
-__all__ = [
-    "EDIT_KINDS",
-    "Lexicon",
-    "LexiconFileError",
-    "LexiconProblem",
-    "PERSON",
-    "Slot",
-    "Template",
-    "TemplateError",
-    "as_lexicon",
-    "as_template",
-    "invariance_candidates",
-    "load_lexicon",
-    "parse_lexicon",
-    "parse_template",
-]
