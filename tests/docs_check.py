@@ -38,6 +38,7 @@ import ast
 import configparser
 import contextlib
 import fnmatch
+import importlib.util
 import io
 import re
 import runpy
@@ -333,8 +334,11 @@ _collected: dict[tuple[str, ...], subprocess.CompletedProcess[str]] = {}
 
 
 def own_tests(args: list[str], where: str) -> None:
-    """The project's own test command: collected in the repository (running it would run this)."""
-    args = _no_workers(args)
+    """The project's own test command: collected in the repository (running it would run this).
+    ``-q`` and ``-n N`` change how it runs, not what: ``-n`` needs only pytest-xdist installed."""
+    if any(a == "-n" or re.fullmatch(r"-n\d+", a) for a in args) and importlib.util.find_spec("xdist") is None:
+        raise DocCheckFailed(f"{where}: -n needs pytest-xdist, which the test extra should install")
+    args = [a for a in _without(args, "-n") if a != "-q" and not re.fullmatch(r"-n\d+", a)]
     if tuple(args) not in _collected:
         _collected[tuple(args)] = _collect_own_tests(args)
     done = _collected[tuple(args)]

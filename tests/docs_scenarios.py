@@ -84,7 +84,8 @@ def usage(pytester: pytest.Pytester, server: OpenAIServer) -> str:
 
 def samples(pytester: pytest.Pytester, server: OpenAIServer) -> str:
     """Eight samples per sentence from a server whose answers spread: over two values for the
-    pony pair (it passes), over four for the elder pair (inconclusive)."""
+    pony pair (it passes), over four for the elder pair (inconclusive). One call at a time, so the
+    samples arrive in order and the failure report lists them as the docs show."""
     pair_file(pytester, "moral/pairs.moral.yaml", {"pony": PONY, "elder": ELDER})
     server.answers = Cycled(
         {
@@ -94,7 +95,7 @@ def samples(pytester: pytest.Pytester, server: OpenAIServer) -> str:
             ELDER[1]: ["2", "0", "1", "3"],
         }
     )
-    return run(pytester, server, "moral/", "--moral-temperature=0.7", "--moral-samples=8")
+    return run(pytester, server, "moral/", "--moral-temperature=0.7", "--moral-samples=8", "--moral-concurrency=1")
 
 
 def human_alignment(pytester: pytest.Pytester, server: OpenAIServer) -> str:
