@@ -86,18 +86,6 @@ def test_example_summary_lists_every_pair_and_the_calls_made(examples):
     )
 
 
-def test_the_readme_shows_the_example_summary_as_the_suite_prints_it(examples):
-    # The quick start's output block is what a new user compares their first run with.
-    readme = (EXAMPLES.parent / "README.md").read_text("utf-8")
-    block = readme.split("```\n======================== moralpairs: moralpairs/lexical", 1)[1].split("```", 1)[0]
-    shown = ["*= moralpairs: moralpairs/lexical =*"] + [line for line in block.splitlines()[1:] if line.strip()]
-
-    result = examples.runpytest()
-
-    assert len(shown) > 20
-    result.stdout.fnmatch_lines(shown)
-
-
 def test_example_tags_select_pairs_with_dash_m(examples):
     result = examples.runpytest("-m", "purpose_swap or verb_swap", "--co", "-q")
     result.stdout.fnmatch_lines(["dillion2023.moral.yaml::beard-shame", "everyday.moral.yaml::waiter"])
