@@ -95,8 +95,7 @@ def test_an_edit_of_more_than_four_words_is_not_minimal() -> None:
     span = edit_span("Person X fed the cat.", "Person X did not ever want to feed the cat.")
     assert len(span.harmless) == MAX_SPAN_WORDS + 2
     assert span.problem() == (
-        'the harmless sentence changes 6 words ("did not ever want to feed"); '
-        "the limit is 4, in one contiguous span"
+        'the harmless sentence changes 6 words ("did not ever want to feed"); the limit is 4, in one contiguous span'
     )
 
 
@@ -111,8 +110,10 @@ def test_adding_words_without_replacing_any_is_not_an_edit_of_both_sides() -> No
     assert edit_span("Person X warned them.", "Person X never warned them.").problem() == (
         'the harmless sentence only adds words ("never"); an edit replaces 1 to 4 words on each side'
     )
-    assert edit_span("Person X never warned them.", "Person X warned them.").problem().startswith(
-        "the harmful sentence only adds words"
+    assert (
+        edit_span("Person X never warned them.", "Person X warned them.")
+        .problem()
+        .startswith("the harmful sentence only adds words")
     )
 
 
@@ -278,4 +279,3 @@ def test_selecting_a_kind_by_its_tag_collects_exactly_that_kind(pytester: pytest
     collected = [line for line in result.outlines if "::" in line]
     assert len(collected) == per_tag["qualifier_swap"] + per_tag["role_reversal"]
     assert all(line.startswith(("qualifier.moral.yaml::", "role_reversal.moral.yaml::")) for line in collected)
-
