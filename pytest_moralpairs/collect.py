@@ -110,7 +110,33 @@ def _display_path(node: pytest.Collector) -> str:
     try:
         return str(node.path.relative_to(node.config.rootpath))
     except ValueError:
-        return str(node.path)
+        # A suite's file outside the project (a built-in suite lives in site-packages): its node
+        # id, "core/verb.moral.yaml", is the name a user knows it by.
+        return node.nodeid.split("::", 1)[0] or str(node.path)
+
+
+def collect_suites(session: pytest.Session, sources: Iterable[Any], collected: set[Any]) -> Iterator[pytest.Item]:
+    """The items of the ``--moral-suite`` suites: one :class:`PairFile` per pair file, collected and
+    reported as pytest collects any file (a broken one is a collection error; the others run).
+
+    A file already collected from the command line's paths is not collected twice. A file outside
+    the rootdir gets the suite's own node id (``core/verb.moral.yaml``), the same wherever the
+    package is installed, so saved runs and ``--lf`` find its pairs again.
+    """
+    rootpath = session.config.rootpath
+    for source in sources:
+        for path in source.files:
+            if path in collected:
+                continue
+            collected.add(path)
+            inside = path.is_relative_to(rootpath)
+            nodeid = None if inside else source.nodeid(path)
+            node = PairFile.from_parent(session, path=path, nodeid=nodeid)
+            node.ihook.pytest_collectstart(collector=node)
+            report = node.ihook.pytest_make_collect_report(collector=node)
+            node.ihook.pytest_collectreport(report=report)
+            if report.passed:
+                yield from (item for item in report.result if isinstance(item, pytest.Item))
 
 
 class MoralItem(pytest.Item):

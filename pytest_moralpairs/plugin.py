@@ -23,6 +23,7 @@ from .collect import (
     PairFile,
     PairItem,
     RatingSetupError,
+    collect_suites,
     judge_and_record,
     prefetchable,
     record_error,
@@ -41,6 +42,7 @@ from .settings import (
     OPTIONS,
     REPLAY,
     REPORT,
+    SUITE,
     SamplingWarning,  # noqa: F401 - still importable from here, as warning filters may name it
     SettingsError,
     SettingsWarning,
@@ -95,6 +97,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         REPORT.flag, dest="moral_report", action="append", default=[], metavar=REPORT.metavar, help=REPORT.help
     )
     parser.addini(REPORT.ini, type="args", default=[], help=REPORT.ini_help or REPORT.help)
+    group.addoption(SUITE.flag, dest="moral_suite", action="append", default=[], metavar=SUITE.metavar, help=SUITE.help)
+    parser.addini(SUITE.ini, type="args", default=[], help=SUITE.ini_help or SUITE.help)
     parser.addini("moral_files", type="args", default=DEFAULT_FILE_GLOBS, help=FILES_INI_HELP)
     parser.addini("moral_lexicon", type="paths", default=[], help=LEXICON_INI_HELP)
 
@@ -134,8 +138,34 @@ def pytest_configure(config: pytest.Config) -> None:
             run.load_previous()  # now: a bad file stops the run before it starts
         except DocumentError as exc:
             raise pytest.UsageError(f"pytest-moralpairs: --moral-compare: {exc}") from None
+    run.suite_sources = _suite_sources(config, settings.suites)
     config.stash[run_key] = run
     config.pluginmanager.register(MoralReporter(config, run), "moralpairs-reporter")
+
+
+def _suite_sources(config: pytest.Config, specs: tuple[str, ...]) -> tuple[Any, ...]:
+    """The suites ``--moral-suite`` (or the ini option) names, resolved now: a bad name, folder or
+    pin is a usage error before anything is collected."""
+    if not specs:
+        return ()
+    from .suites.sources import ManifestError, SuiteError
+    from .suites.sources import resolve as resolve_suite
+
+    given_here = bool(config.getoption("moral_suite"))
+    base = config.invocation_params.dir if given_here or config.inipath is None else config.inipath.parent
+    where = SUITE.flag if given_here else f"ini option {SUITE.ini}"
+    globs = config.getini("moral_files") or DEFAULT_FILE_GLOBS
+    sources = []
+    for spec in specs:
+        try:
+            sources.append(resolve_suite(spec, base, globs))
+        except (SuiteError, ManifestError) as exc:
+            raise pytest.UsageError(f"pytest-moralpairs: {where} {exc}") from None
+    if given_here and config.args_source != pytest.Config.ArgsSource.ARGS:
+        # `pytest --moral-suite core`: the suite is what to run, not the folder pytest would
+        # otherwise collect by default.
+        config.args = []
+    return tuple(sources)
 
 
 def _warn(config: pytest.Config, warning: SettingsWarning) -> None:
@@ -155,12 +185,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         run.close()
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
     run = config.stash.get(run_key, None)
-    if run is None or not run.settings.model:
+    if run is None:
         return None
-    generation = "derandomised (CI)" if run.derandomize else f"--moral-seed={run.seed}"
-    return f"moral pairs: model {run.settings.model}, generated pairs {generation}"
+    lines = []
+    if run.settings.model:
+        generation = "derandomised (CI)" if run.derandomize else f"--moral-seed={run.seed}"
+        lines.append(f"moral pairs: model {run.settings.model}, generated pairs {generation}")
+    if run.suite_sources:
+        lines.append("moral suites: " + ", ".join(source.label for source in run.suite_sources))
+    return lines or None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Add the ``--moral-suite`` pairs, before -k and -m select among the items."""
+    run = config.stash.get(run_key, None)
+    if run is not None and run.suite_sources:
+        items.extend(collect_suites(session, run.suite_sources, {item.path for item in items}))
 
 
 def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> PairFile | None:
@@ -366,6 +409,7 @@ class MoralReporter:
             self.gate,
             self.written,
             self.hook_errors,
+            [source.to_dict() for source in self.run.suite_sources],
         )
         terminalreporter.write_sep("=", title)
         for line, markup in lines:

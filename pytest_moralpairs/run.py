@@ -94,6 +94,8 @@ class MoralRun:
         self._previous_moved: dict[tuple[str, str, str], dict[str, Any]] = {}
         #: The ``--moral-compare`` document, once loaded.
         self.compared_with: dict[str, Any] | None = None
+        #: The suites ``--moral-suite`` named, resolved (:class:`~pytest_moralpairs.suites.sources.SuiteSource`).
+        self.suite_sources: tuple[Any, ...] = ()
         #: Seed of the generated checks: the one given, else a new one each run (shown on failure).
         self.seed: int = settings.seed if settings.seed is not None else random.randrange(2**32)
         #: In CI (the ``CI`` environment variable set) generation is derandomised: same examples
@@ -586,6 +588,7 @@ class MoralRun:
             "settings": settings,
             "usage": usage.to_dict(),
             "gate": {k: gate.get(k) for k in ("min_pass_rate", "pass_rate", "passed")},
+            "moral_suites": [source.to_dict() for source in self.suite_sources],
         }
 
     def threshold_for(self, pair_threshold: float | None) -> float:

@@ -180,6 +180,14 @@ REPORT = Option(
     "self-contained page with charts and a sortable table); repeatable",
     ini_help="report(s) to write, as for --moral-report",
 )
+#: ``--moral-suite NAME|PATH``, repeatable; its ini option lists them.
+SUITE = Option(
+    "suite",
+    "NAME|PATH",
+    "also collect a suite of pairs: a built-in one by name (core; core@1.0.0 pins its version) or a folder "
+    "of pair files; repeatable. Without test paths on the command line, only the suites are collected",
+    ini_help="suite(s) to collect, as for --moral-suite (folders relative to the ini file)",
+)
 #: The ini-only settings: which files are pair files, and the lexicon files of template pairs.
 DEFAULT_FILE_GLOBS = ["*.moral.yaml", "*.moral.yml"]
 FILES_INI_HELP = "glob(s) naming pair files to collect (default: *.moral.yaml *.moral.yml)"
@@ -214,6 +222,8 @@ class RunSettings:
     compare_fail: float | None = None
     #: ``(kind, path)`` per ``--moral-report``, kind ``json`` or ``html``.
     reports: tuple[tuple[str, str], ...] = ()
+    #: ``--moral-suite`` values, as given (resolved by :mod:`pytest_moralpairs.suites.sources`).
+    suites: tuple[str, ...] = ()
 
     @property
     def cache_mode(self) -> str:
@@ -313,6 +323,8 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
         raise SettingsError("--moral-compare-fail needs a saved run to compare with: --moral-compare PATH")
     where, reports = get("report")
     values["reports"] = tuple(parse_report(where, spec) for spec in (reports or ()))
+    where, suites = get("suite")
+    values["suites"] = tuple(dict.fromkeys(str(spec).strip() for spec in (suites or ()) if str(spec).strip()))
     where, replay = get("replay")
     if isinstance(replay, str):
         if replay.strip().lower() not in _TRUE + _FALSE:

@@ -254,11 +254,14 @@ class Checker:
         at = None if line is None else int(line)
         self.problems.append(self.error.problem_type(self.path, message, pair, at, getattr(line, "column", None)))
 
-    def preamble(self, document: Any, top_keys: frozenset[str], expected: str) -> str | None:
+    def preamble(
+        self, document: Any, top_keys: frozenset[str], expected: str, format_version: bool = True
+    ) -> str | None:
         """What every file opens with: a mapping (``expected`` says of what, as in "a mapping
-        with 'slots'"), of ``top_keys`` only, whose ``version`` is 1 and whose ``description`` is
-        text where given. Returns the description; a file that is empty or not a mapping raises
-        at once, its one problem being all there is to say."""
+        with 'slots'"), of ``top_keys`` only, whose ``version`` is 1 (the format's; a file whose
+        ``version`` is its own, as a suite manifest's is, says ``format_version=False``) and whose
+        ``description`` is text where given. Returns the description; a file that is empty or not
+        a mapping raises at once, its one problem being all there is to say."""
         if document is None:
             raise self.error([self.error.problem_type(self.path, f"the file is empty; expected {expected}")])
         if not isinstance(document, dict):
@@ -267,7 +270,7 @@ class Checker:
             )
         self.document = document
         self.keys(document, top_keys, "", None)
-        version = document.get("version", 1)
+        version = document.get("version", 1) if format_version else 1
         if isinstance(version, bool) or version != 1:
             self.problem(f"'version' must be 1, found {describe(version)}", line=line_of(document, "version"))
         return self.optional_text(document.get("description"), "description", None, line_of(document, "description"))

@@ -23,7 +23,7 @@ on GitHub and on the built site):
 ``yaml``, ``python``, ``ini``
     Files. ``<!-- file: PATH -->`` writes the block to PATH in the page's project and checks it
     by its name: ``*.moral.yaml`` is loaded as a pair file, ``*.personas.yaml`` as a persona file,
-    other ``.yaml`` as a lexicon, ``test_*.py`` is run with pytest on the offline model,
+    ``suite.yaml`` as a suite's manifest, other ``.yaml`` as a lexicon, ``test_*.py`` is run with pytest on the offline model,
     ``conftest.py`` must load with the plugin disabled too, ``pytest.ini`` may name only options
     that exist, a ``.yml`` workflow must parse. Without a marker a ``yaml`` block is a whole pair
     file and a ``python`` block a script run in the page's project. ``<!-- fragment -->`` marks a
@@ -264,6 +264,7 @@ class Runner:
         from pytest_moralpairs.pairs import PairFileError, load_suite
         from pytest_moralpairs.personas.files import PersonaFileError, load_personas
         from pytest_moralpairs.perturb.lexicon import LexiconFileError, load_lexicon
+        from pytest_moralpairs.suites.sources import read_manifest
 
         target = self._write(block, path)
         name = target.name
@@ -272,6 +273,8 @@ class Runner:
                 load_suite(target)
             elif re.search(r"\.personas\.ya?ml$", name):
                 load_personas(target)
+            elif name == "suite.yaml":
+                read_manifest(target)
             elif name.endswith(".yaml"):
                 load_lexicon(target)
             elif name.endswith(".yml"):
@@ -382,8 +385,8 @@ def pip_install(args: list[str], where: str) -> None:
 
 
 @functools.lru_cache(maxsize=1)
-def known_ini_options() -> frozenset[str]:
-    """The plugin's ini options, as ``pytest --help`` lists them (so a new one needs no list here)."""
+def pytest_help() -> str:
+    """What ``pytest --help`` prints, with this plugin loaded (run once per test session)."""
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"],
         capture_output=True,
@@ -391,7 +394,12 @@ def known_ini_options() -> frozenset[str]:
         check=True,
         cwd=tempfile.gettempdir(),
     )
-    return frozenset(re.findall(r"^  (moral_\w+) ", done.stdout, flags=re.M))
+    return done.stdout
+
+
+def known_ini_options() -> frozenset[str]:
+    """The plugin's ini options, as ``pytest --help`` lists them (so a new one needs no list here)."""
+    return frozenset(re.findall(r"^  (moral_\w+) ", pytest_help(), flags=re.M))
 
 
 def ini_options(block: Block) -> None:

@@ -131,7 +131,23 @@ def regression(pytester: pytest.Pytester, server: OpenAIServer) -> str:
     return run(pytester, server, "moral/", "--moral-cache=off", *compare)
 
 
+def suite_changed(pytester: pytest.Pytester, server: OpenAIServer) -> str:
+    """A run of the core suite's quantity pairs compared with a saved run that ran an older
+    version of the suite (the saved file says so, as one written by that release would)."""
+    import json
+
+    server.answers = Cycled({})  # every sentence as the offline model rates it
+    args = ("--moral-suite=core", "-m", "quantity")
+    run(pytester, server, *args, "--moral-save=baselines/v1.json")
+    saved = pytester.path / "baselines" / "v1.json"
+    document = json.loads(saved.read_text(encoding="utf-8"))
+    document["moral_suites"][0].update(version="0.9.0", sha256="ab" * 32)
+    saved.write_text(json.dumps(document), encoding="utf-8")
+    return run(pytester, server, *args, "--moral-compare=baselines/v1.json")
+
+
 SCENARIOS: dict[str, Callable[[pytest.Pytester, OpenAIServer], str]] = {
+    "suite-changed": suite_changed,
     "usage": usage,
     "samples": samples,
     "human-alignment": human_alignment,

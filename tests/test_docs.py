@@ -26,9 +26,11 @@ from tests.docs_check import (
     check_page,
     classify,
     earlier_files,
+    known_ini_options,
     lexical_server_rule,
     make_project,
     producer,
+    pytest_help,
     run_producer,
     unmatched,
 )
@@ -185,3 +187,11 @@ def test_an_output_block_naming_an_unknown_scenario_fails(tmp_path: Path, runner
     (block,) = fake_page(tmp_path, "<!-- output: scenario nowhere -->\n```text\n7 passed\n```\n")
     with pytest.raises(DocCheckFailed, match="no 'scenario nowhere'"):
         run_producer(producer(block), runner, docs_scenarios.SCENARIOS)
+
+
+def test_every_option_pytest_lists_is_in_the_options_page() -> None:
+    # A new option is documented where a user looks for options, or this fails.
+    page = (REPO / "docs" / "options.md").read_text(encoding="utf-8")
+    flags = set(re.findall(r"(--moral-[a-z-]+)", pytest_help()))
+    missing = sorted(name for name in flags | known_ini_options() if f"`{name}" not in page)
+    assert len(flags) > 20 and not missing, f"docs/options.md does not name {missing}"

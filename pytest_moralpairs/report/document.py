@@ -83,7 +83,17 @@ PAIR_KEYS = (
 )
 
 #: The run-level keys taken from ``meta``; other meta keys are kept as they are.
-META_KEYS = ("model", "baseline_model", "created", "versions", "prompt_hash", "settings", "usage", "gate")
+META_KEYS = (
+    "model",
+    "baseline_model",
+    "created",
+    "versions",
+    "prompt_hash",
+    "settings",
+    "usage",
+    "gate",
+    "moral_suites",
+)
 
 
 class DocumentError(Exception):

@@ -26,6 +26,7 @@ def section(
     gate: dict[str, Any] | None = None,
     written: Iterable[tuple[str, bool]] = (),
     hook_errors: Iterable[str] = (),
+    suites: Iterable[dict[str, Any]] = (),
 ) -> tuple[str, list[Line]]:
     """The run's section of the terminal summary: its title (the models rated) and its lines.
 
@@ -37,7 +38,7 @@ def section(
     title = "moralpairs" + (": " + ", ".join(models) if models else "")
     lines: list[Line] = [(line, {}) for line in summary_lines(results, usage)]
     if settings.compare:
-        compared = compare_lines(results, settings.compare, compared_with, settings)
+        compared = compare_lines(results, settings.compare, compared_with, settings, suites)
         lines += [(line, {"yellow": warn}) for line, warn in compared]
     if settings.baseline_model:
         lines += [(line, {"yellow": True}) for line in baseline_lines(results, settings.baseline_model)]
@@ -195,7 +196,11 @@ def persona_lines(results: Iterable[dict[str, Any]]) -> list[str]:
 
 
 def compare_lines(
-    results: Iterable[dict[str, Any]], path: str, saved: dict[str, Any] | None, settings: Any
+    results: Iterable[dict[str, Any]],
+    path: str,
+    saved: dict[str, Any] | None,
+    settings: Any,
+    suites: Iterable[dict[str, Any]] = (),
 ) -> list[tuple[str, bool]]:
     """What ``--moral-compare`` matched, and what differs in how the saved run was made:
     ``(line, is a warning)``."""
@@ -220,12 +225,35 @@ def compare_lines(
     ):
         if isinstance(then, (str, int)) and not isinstance(then, bool) and then != now:
             lines.append((f"the saved run used {name} {then}, this run {now}: the changes mix both", True))
+    lines += [(line, True) for line in suite_changes(suites, saved.get("moral_suites"))]
     changed = [pair_key(r) for r in results if _prompt_changed(r, saved.get("prompt_hash"), DEFAULT_PROMPT.digest)]
     if changed:
         names = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
         line = f"the prompt of {plural(len(changed), 'pair')} changed since the saved run ({names})"
         lines.append((f"{line}: the changes mix both", True))
     return lines
+
+
+def suite_changes(now: Iterable[dict[str, Any]], then: Any) -> list[str]:
+    """A line for each suite of this run that the saved run ran in another content (a new
+    version, or edited files): its pairs' changes compare different pairs."""
+    saved = {s.get("name"): s for s in then if isinstance(s, dict)} if isinstance(then, list) else {}
+    lines = []
+    for suite in now:
+        before = saved.get(suite["name"])
+        if before is None or before.get("sha256") == suite["sha256"]:
+            continue
+        lines.append(
+            f"the saved run ran suite {suite['name']} {_suite_label(before)}, this run {_suite_label(suite)}: "
+            "its pairs changed, so their changes compare different pairs"
+        )
+    return lines
+
+
+def _suite_label(suite: dict[str, Any]) -> str:
+    version = f"{suite.get('version')} " if isinstance(suite.get("version"), str) else ""
+    digest = suite.get("sha256")
+    return f"{version}(sha256 {str(digest)[:12] if isinstance(digest, str) else 'unknown'})"
 
 
 def _prompt_changed(r: dict[str, Any], saved_default: Any, default: str) -> bool:
