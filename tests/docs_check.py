@@ -23,7 +23,8 @@ on GitHub and on the built site):
 ``yaml``, ``python``, ``ini``
     Files. ``<!-- file: PATH -->`` writes the block to PATH in the page's project and checks it
     by its name: ``*.moral.yaml`` is loaded as a pair file, ``*.personas.yaml`` as a persona file,
-    ``suite.yaml`` as a suite's manifest, other ``.yaml`` as a lexicon, ``test_*.py`` is run with pytest on the offline model,
+    ``suite.yaml`` as a suite's manifest, other ``.yaml`` as a lexicon, ``test_*.py`` is run with
+    pytest on the offline model,
     ``conftest.py`` must load with the plugin disabled too, ``pytest.ini`` may name only options
     that exist, a ``.yml`` workflow must parse. Without a marker a ``yaml`` block is a whole pair
     file and a ``python`` block a script run in the page's project. ``<!-- fragment -->`` marks a
