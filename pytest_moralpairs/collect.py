@@ -15,7 +15,7 @@ from .engine import Rating, RatingError, RatingRequest
 from .pairs import Pair, PairFileError, TemplatePair, load_suite
 from .run import MoralRun, PairRequests
 from .settings import SettingsError
-from .stash import broken_files_key, moral_run, results_key
+from .stash import broken_files_key, moral_run, results_key, run_key
 from .stats import INCONCLUSIVE, mean
 from .verdicts import (
     ExplainedFailure,
@@ -32,16 +32,11 @@ class PairFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         try:
-            suite = load_suite(self.path, name=_display_path(self))
+            suite = load_suite(self.path, name=_display_path(self), allowed_dirs=allowed_dirs(self.config))
             templates = [(t, self._template(t)) for t in suite.templates]
         except PairFileError as exc:
             self.config.stash[broken_files_key] = self.config.stash.get(broken_files_key, 0) + 1
-            what = (
-                "invalid lexicon (needed by this file's template pairs)"
-                if _is_lexicon_error(exc)
-                else "invalid pair file"
-            )
-            raise self.CollectError(f"{what}\n{exc}") from None
+            raise self.CollectError(f"invalid pair file\n{exc}") from None
         items: list[pytest.Item] = [PairItem.from_parent(self, name=pair.id, pair=pair) for pair in suite.pairs]
         for pair, template in templates:
             items += [
@@ -59,16 +54,24 @@ class PairFile(pytest.File):
         yield from items
 
     def _template(self, pair: TemplatePair) -> Any:
-        """The pair's template checked against the lexicon: a bad slot is a problem of this file."""
-        from .pairs import Problem
-        from .perturb import TemplateError
+        """The pair's template checked against the lexicon: a bad slot is a problem of this file.
+        (With a broken lexicon it is not checked: its items ERROR, naming the lexicon's problems.)"""
+        from .pairs import Problem, leading_marker_problems
+        from .perturb import LexiconFileError, TemplateError
+        from .prompt import DEFAULT_PROMPT
 
-        lexicon = moral_lexicon(self.config)
         template = pair.parsed  # parsed once, when the file was read
         try:
-            template.resolve(lexicon)
+            slots = template.resolve(moral_lexicon(self.config))
+        except LexiconFileError:
+            return template
         except TemplateError as exc:
             raise PairFileError([Problem(_display_path(self), str(exc), pair.id, pair.line)]) from None
+        # The template's own slots were checked with the file; the lexicon's are checked here.
+        lexicon_slots = {name: slot for name, slot in slots.items() if name not in template.slots_override}
+        problems = leading_marker_problems(template, lexicon_slots, pair.prompt or DEFAULT_PROMPT, own=False)
+        if problems:
+            raise PairFileError([Problem(_display_path(self), problem, pair.id, pair.line) for problem in problems])
         return template
 
 
@@ -98,12 +101,6 @@ def _register_tags(config: pytest.Config, tags: Iterable[str]) -> None:
             config.addinivalue_line("markers", f"{tag}: tag from moral pair files")
             known.names.add(tag)
     known.lines_read = len(config.getini("markers"))
-
-
-def _is_lexicon_error(exc: PairFileError) -> bool:
-    from .perturb import LexiconFileError
-
-    return isinstance(exc, LexiconFileError)
 
 
 def _display_path(node: pytest.Collector) -> str:
@@ -235,6 +232,15 @@ class GeneratedItem(MoralItem):
         self.template = template
         self.check = check
 
+    def setup(self) -> None:
+        from .perturb import LexiconFileError
+
+        try:
+            moral_lexicon(self.config)
+        except LexiconFileError as exc:
+            # Only the template pairs need the lexicon: the other pairs of the file run.
+            raise RatingSetupError(f"invalid lexicon (needed by the template pairs)\n{exc}") from None
+
     def runtest(self) -> None:
         from hypothesis.errors import Unsatisfiable
 
@@ -339,18 +345,41 @@ class GeneratedItem(MoralItem):
 
 
 _lexicon_key = pytest.StashKey[Any]()
+_allowed_dirs_key = pytest.StashKey[Any]()
 
 
 def moral_lexicon(config: pytest.Config) -> Any:
-    """The built-in lexicon extended by the ``moral_lexicon`` ini files, loaded once per run."""
+    """The built-in lexicon extended by the ``moral_lexicon`` ini files, read once per run; a
+    :class:`~.perturb.LexiconFileError` naming every problem of every file when any is broken."""
     if _lexicon_key not in config.stash:
-        from .perturb import Lexicon, load_lexicon
+        from .perturb import LexiconFileError, load_lexicons
 
-        lexicon = Lexicon.builtin()
-        for path in config.getini("moral_lexicon"):
-            lexicon = lexicon.extend(load_lexicon(path, name=str(path)))  # a bad file raises PairFileError
-        config.stash[_lexicon_key] = lexicon
-    return config.stash[_lexicon_key]
+        try:
+            paths = config.getini("moral_lexicon")
+            config.stash[_lexicon_key] = load_lexicons(paths, allowed_dirs=allowed_dirs(config))
+        except LexiconFileError as exc:
+            config.stash[_lexicon_key] = exc
+    found = config.stash[_lexicon_key]
+    if isinstance(found, Exception):
+        raise type(found)(found.problems)  # a fresh one: each raise would lengthen a kept one's traceback
+    return found
+
+
+def allowed_dirs(config: pytest.Config) -> Any:
+    """Where the files that pair files and the ini file name may be read from: the rootdir, the
+    directories of the ini option ``moral_allowed_dirs``, and the folders of ``--moral-suite``
+    (named by the user, so their own persona files may be read wherever they lie)."""
+    if _allowed_dirs_key not in config.stash:
+        from .yamlfile import AllowedDirs
+
+        listed = config.getini("moral_allowed_dirs")
+        run = config.stash.get(run_key, None)
+        suites = [source.folder for source in (run.suite_sources if run is not None else ())]
+        where = f"the rootdir {config.rootpath}" + (" and the directories of moral_allowed_dirs" if listed else "")
+        where += " and the folders of --moral-suite" if suites else ""
+        how = "add its directory to the ini option moral_allowed_dirs to read it"
+        config.stash[_allowed_dirs_key] = AllowedDirs.of([config.rootpath, *listed, *suites], where, how)
+    return config.stash[_allowed_dirs_key]
 
 
 class RatingSetupError(Exception):

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping
 
 from .personas import MinSpread, PersonaFileError, PersonaSet, load_personas, validate_persona_list
 from .perturb.lexicon import Slot, Template, TemplateError, check_slot
-from .prompt import BUILTIN_PROMPTS, SIDES, PromptTemplate
+from .prompt import BUILTIN_PROMPTS, DEFAULT_PROMPT, SIDES, PromptTemplate, did_you_mean
 from .validation import (
     NAME_RULE,
     Checker,
@@ -40,9 +40,10 @@ from .validation import (
     line_of,
     not_a_number,
     one_or_many,
+    same_sentence,
     with_lines,
 )
-from .yamlfile import gc_paused, read_file, read_yaml
+from .yamlfile import AllowedDirs, gc_paused, read_file, read_yaml
 
 #: Tags become pytest markers (``NAME_RULE``: what ``-m`` expressions can name), but not these words.
 _RESERVED_TAGS = frozenset({"and", "or", "not", "True", "False", "None"})
@@ -70,7 +71,7 @@ DEFAULT_KEYS = frozenset({"threshold", "tags", "prompt"}) | PERSONA_KEYS
 TOP_KEYS = frozenset({"version", "description", "defaults", "pairs"})
 HUMAN_KEYS = frozenset({"harmful", "harmless"})
 HUMAN_RATING_KEYS = frozenset({"mean", "sd", "n", "source"})
-PROMPT_KEYS = frozenset({"name", "system", "template"})
+PROMPT_KEYS = frozenset({"name", "system", "template", "multiline_sentences"})
 MIN_SPREAD_KEYS = frozenset({"sd", "human_fraction"})
 
 
@@ -163,29 +164,33 @@ class Suite:
     templates: tuple[TemplatePair, ...] = ()
 
 
-def load_suite(path: str | Path, name: str | None = None) -> Suite:
+#: Where the files a pair file names may be: an :class:`AllowedDirs`, or the directories themselves.
+AllowedLike = AllowedDirs | Iterable[str | Path] | None
+
+
+def load_suite(path: str | Path, name: str | None = None, *, allowed_dirs: AllowedLike = None) -> Suite:
     """Read and validate one pair file; ``name`` is how messages refer to it (default: the path).
 
-    Persona files the pair file names are read relative to its directory.
+    Persona files the pair file names are read relative to its directory; with ``allowed_dirs``
+    (directories, or an :class:`~.yamlfile.AllowedDirs`), one whose real path (links resolved)
+    lies outside them is refused unread.
     """
     path = Path(path)
     name = name or str(path)
-    return parse_suite(read_file(path, name), name, base_dir=path.parent)
+    return parse_suite(read_file(path, name), name, base_dir=path.parent, allowed_dirs=allowed_dirs)
 
 
-def parse_suite(text: str | bytes, path: str = "<string>", base_dir: str | Path | None = None) -> Suite:
+def parse_suite(
+    text: str | bytes, path: str = "<string>", base_dir: str | Path | None = None, *, allowed_dirs: AllowedLike = None
+) -> Suite:
     """Validate pair-file text; raises :class:`PairFileError` listing every problem.
 
     ``base_dir`` is where persona files named in the text are looked for (default: the directory
-    of ``path``).
+    of ``path``), and ``allowed_dirs`` where they may be (default: anywhere).
     """
     with gc_paused():
-        return _parse_suite(text, path, base_dir)
-
-
-def _parse_suite(text: str | bytes, path: str, base_dir: str | Path | None = None) -> Suite:
-    document, duplicates = read_yaml(text, path)
-    return PairChecker(path, duplicates, base_dir).suite(document)
+        document, duplicates = read_yaml(text, path)
+        return PairChecker(path, duplicates, base_dir, allowed_dirs).suite(document)
 
 
 def _uses_personas(raw: dict, defaults: Mapping[str, Any]) -> bool:
@@ -201,9 +206,19 @@ class PairChecker(Checker):
     places are cells, :class:`~.validation.Cell`), with the ids unique among them.
     """
 
-    def __init__(self, path: str, duplicates: Iterable[Any] = (), base_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        duplicates: Iterable[Any] = (),
+        base_dir: str | Path | None = None,
+        allowed_dirs: AllowedLike = None,
+    ) -> None:
         super().__init__(path, duplicates)
         self.base_dir = Path(base_dir) if base_dir is not None else Path(path).parent
+        if allowed_dirs is not None and not isinstance(allowed_dirs, AllowedDirs):
+            allowed_dirs = AllowedDirs.of(allowed_dirs)
+        #: Where the persona files it names may be read from (None: anywhere).
+        self.allowed_dirs = allowed_dirs
         #: Persona files named so far: the set, or the line where its problems were reported.
         self.persona_files: dict[str, PersonaSet | int | None] = {}
 
@@ -316,10 +331,11 @@ class PairChecker(Checker):
         if isinstance(value, str):
             if value in BUILTIN_PROMPTS:
                 return BUILTIN_PROMPTS[value]
+            hint = did_you_mean(value)
             self.problem(
-                f"unknown prompt {describe(value)} in '{what}'; "
-                f"built-in prompts: {key_list(sorted(BUILTIN_PROMPTS))}, "
-                "or give a mapping with 'template' (and optional 'name' and 'system')",
+                f"unknown prompt {describe(value)} in '{what}'"
+                + (hint or f"; built-in prompts: {key_list(sorted(BUILTIN_PROMPTS))}, ")
+                + ("" if hint else "or give a mapping with 'template' (and optional 'name' and 'system')"),
                 pair,
                 line,
             )
@@ -332,6 +348,15 @@ class PairChecker(Checker):
         template_line = line_of(value, "template", line)
         system = self.optional_text(value.get("system"), f"{what}.system", pair, line_of(value, "system", line))
         name = self.optional_text(value.get("name"), f"{what}.name", pair, line_of(value, "name", line)) or "custom"
+        multiline = value.get("multiline_sentences")
+        multiline = False if multiline is None else multiline
+        if not isinstance(multiline, bool):
+            self.problem(
+                f"'{what}.multiline_sentences' must be true or false, found {describe(multiline)}",
+                pair,
+                line_of(value, "multiline_sentences", line),
+            )
+            return None
         if not isinstance(template, str) or "{sentence}" not in template:
             found = "it is missing" if template is None else f"found {describe(template)}"
             self.problem(
@@ -342,7 +367,7 @@ class PairChecker(Checker):
             return None
         if self.control(template, f"{what}.template", pair, template_line):
             return None
-        return PromptTemplate(name=name, template=template, system=system)
+        return PromptTemplate(name=name, template=template, system=system, multiline_sentences=multiline)
 
     def defaults(self, value: Any, line: int | None) -> dict[str, Any]:
         if value is None:
@@ -507,8 +532,14 @@ class PairChecker(Checker):
                 line,
             )
             return None
+        target = ref if absolute else self.base_dir / ref
+        refused = self.allowed_dirs.refusal(target) if self.allowed_dirs is not None else None
+        if refused is not None:  # never read: it may be any file at all
+            self.persona_files[ref] = line
+            self.problem(f"'{what}' names the persona file {shown}, which {refused}", pair, line)
+            return None
         try:
-            loaded = load_personas(ref if absolute else self.base_dir / ref, shown)
+            loaded = load_personas(target, shown)
         except PersonaFileError as exc:
             self.persona_files[ref] = line
             for problem in exc.problems[:MAX_PERSONA_FILE_PROBLEMS]:
@@ -562,11 +593,26 @@ class PairChecker(Checker):
             return None
         return MinSpread(sd=sd, human_fraction=fraction)
 
-    def sentence(self, value: Any, side: str, pair: str, line: int | None) -> str | None:
+    def sentence(self, value: Any, side: str, pair: str, line: int | None, prompt: PromptTemplate | None) -> str | None:
+        """A sentence (or a template) the pair is rated with, held to the text rules and to the
+        rule of ``prompt`` (None: a prompt that could not be read, whose rule is unknown)."""
         missing = f"missing key '{side}': the {side} sentence"
-        return self.required_text(
+        text = self.required_text(
             value, side, pair, line, missing=missing, kind="a sentence (text)", limit=MAX_SENTENCE_CHARS
         )
+        problem = prompt.sentence_problem(text) if text is not None and prompt is not None else None
+        if problem is not None:
+            self.problem(f"'{side}' {problem}", pair, line)
+            return None
+        return text
+
+    @staticmethod
+    def rated_with(raw: dict, prompt: PromptTemplate | None, defaults: Mapping[str, Any]) -> PromptTemplate | None:
+        """The prompt a pair is rated with: its own, else the file's default, else the built-in
+        default; None when the one it names could not be read."""
+        if raw.get("prompt") is not None:
+            return prompt
+        return defaults.get("prompt") or DEFAULT_PROMPT
 
     def human(self, value: Any, pair: str, line: int | None) -> dict[str, HumanRating | None]:
         out: dict[str, HumanRating | None] = {"harmful": None, "harmless": None}
@@ -649,15 +695,21 @@ class PairChecker(Checker):
         def at(key: str) -> int | None:
             return line_of(raw, key, line)
 
-        harmful = self.sentence(raw.get("harmful"), "harmful", label, at("harmful"))
-        harmless = self.sentence(raw.get("harmless"), "harmless", label, at("harmless"))
-        if harmful is not None and harmless is not None and harmful == harmless:
-            self.problem("'harmful' and 'harmless' are the same sentence: a pair needs an edit", label, at("harmless"))
+        prompt = self.prompt(raw.get("prompt"), "prompt", label, at("prompt"))
+        rated_with = self.rated_with(raw, prompt, defaults)
+        harmful = self.sentence(raw.get("harmful"), "harmful", label, at("harmful"), rated_with)
+        harmless = self.sentence(raw.get("harmless"), "harmless", label, at("harmless"), rated_with)
+        same = same_sentence(harmful, harmless) if harmful is not None and harmless is not None else None
+        if same is not None:
+            self.problem(
+                f"'harmful' and 'harmless' are the same sentence{' ' + same if same else ''}: a pair needs an edit",
+                label,
+                at("harmless"),
+            )
         threshold = self.threshold(raw.get("threshold"), "threshold", label, at("threshold"))
         tags = self.tags(raw.get("tags"), "tags", label, at("tags"))
         note = self.optional_text(raw.get("note"), "note", label, at("note"))
         human = self.human(raw.get("human"), label, at("human"))
-        prompt = self.prompt(raw.get("prompt"), "prompt", label, at("prompt"))
         persona = self.pair_personas(raw, label, at, defaults, human) if _uses_personas(raw, defaults) else {}
         if pair_id is None or len(self.problems) > before or harmful is None or harmless is None:
             return None
@@ -706,7 +758,9 @@ class PairChecker(Checker):
         def at(key: str) -> int | None:
             return line_of(raw, key, line)
 
-        template = self.sentence(raw.get("template"), "template", label, at("template"))
+        prompt = self.prompt(raw.get("prompt"), "prompt", label, at("prompt"))
+        rated_with = self.rated_with(raw, prompt, defaults)
+        template = self.sentence(raw.get("template"), "template", label, at("template"), rated_with)
         decides = raw.get("decides")
         if not is_name(decides):
             found = "it is missing" if decides is None else f"found {describe(decides)}"
@@ -734,7 +788,9 @@ class PairChecker(Checker):
         )
         tags = self.tags(raw.get("tags"), "tags", label, at("tags"))
         note = self.optional_text(raw.get("note"), "note", label, at("note"))
-        prompt = self.prompt(raw.get("prompt"), "prompt", label, at("prompt"))
+        if parsed is not None and rated_with is not None:
+            for problem in leading_marker_problems(parsed, parsed.slots_override, rated_with):
+                self.problem(problem, label, at("slots"))
         if pair_id is None or len(self.problems) > before or parsed is None or decides is None:
             return None
         return TemplatePair(
@@ -775,6 +831,20 @@ class PairChecker(Checker):
             if slot is not None:
                 out.append(slot)
         return tuple(out)
+
+
+def leading_marker_problems(
+    template: Template, slots: Mapping[str, Slot], prompt: PromptTemplate, *, own: bool = True
+) -> list[str]:
+    """What to say of the fillers of ``slots`` (the template's ``own``, or the lexicon's) that
+    would start a sentence of ``template`` with a marker of ``prompt`` (a template that begins
+    with ``{who}``, and a filler "Rating: ...")."""
+    return [
+        (f"'slots.{slot}.{side}' has a filler" if own else f"the lexicon's slot {slot!r} has a {side} filler")
+        + f" that starts the template with the prompt's marker {marker!r}: the prompt {prompt.name!r} would "
+        "read the sentence as a line of its own"
+        for slot, side, marker in template.prompt_problems(slots, prompt)
+    ]
 
 
 __all__ = [

@@ -29,11 +29,12 @@ from .collect import (
     record_error,
 )
 from .engine import RatingError, Usage
-from .prompt import PromptTemplate, as_prompt
+from .prompt import DEFAULT_PROMPT, PromptTemplate, as_prompt
 from .report.progress import ProgressLine
 from .report.terminal import section
 from .run import MoralRun, hook_errors, hook_raised, is_xdist_worker
 from .settings import (
+    ALLOWED_DIRS_INI_HELP,
     DEFAULT_FILE_GLOBS,
     FILES_INI_HELP,
     LEXICON_INI_HELP,
@@ -56,6 +57,7 @@ from .settings import (
 )
 from .stash import broken_files_key, moral_run, results_key, run_key
 from .stats import INCONCLUSIVE, mean, pass_rate
+from .validation import same_sentence
 from .verdicts import Verdict
 
 FIXTURES_NEEDING_A_MODEL = frozenset({"moral_rate", "moral_pair", "moral_model"})
@@ -101,6 +103,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(SUITE.ini, type="args", default=[], help=SUITE.ini_help or SUITE.help)
     parser.addini("moral_files", type="args", default=DEFAULT_FILE_GLOBS, help=FILES_INI_HELP)
     parser.addini("moral_lexicon", type="paths", default=[], help=LEXICON_INI_HELP)
+    parser.addini("moral_allowed_dirs", type="paths", default=[], help=ALLOWED_DIRS_INI_HELP)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -529,11 +532,11 @@ def moral_model(request: pytest.FixtureRequest) -> Any:
         raise RatingSetupError(str(exc)) from None
 
 
-def _sentence(value: Any, what: str) -> str:
+def _sentence(value: Any, what: str, prompt: PromptTemplate | None) -> str:
     __tracebackhide__ = True
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} must be a non-empty sentence (a str), got {value!r:.60}")
-    return value.strip()
+    return (prompt or DEFAULT_PROMPT).check_sentence(value.strip(), what)
 
 
 def _samples(run: MoralRun, sentence: str, model: Any, prompt: Any) -> Any:
@@ -556,7 +559,8 @@ def moral_rate(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
 
     def rate(sentence: str, prompt: PromptTemplate | None = None) -> float:
         __tracebackhide__ = True
-        (ratings,) = run.rate_samples(_samples(run, _sentence(sentence, "the sentence"), moral_model, prompt))
+        prompt = as_prompt(prompt)
+        (ratings,) = run.rate_samples(_samples(run, _sentence(sentence, "the sentence", prompt), moral_model, prompt))
         for rating in ratings:
             if not rating.ok:
                 raise RatingError(rating)
@@ -587,17 +591,19 @@ def moral_pair(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
         prompt: PromptTemplate | None = None,
     ) -> Verdict:
         __tracebackhide__ = True
-        harmful = _sentence(harmful, "harmful")
-        harmless = _sentence(harmless, "harmless")
-        if harmful == harmless:
-            raise ValueError("moral_pair needs two different sentences: a pair is a sentence and its edit")
+        prompt = as_prompt(prompt)
+        harmful = _sentence(harmful, "harmful", prompt)
+        harmless = _sentence(harmless, "harmless", prompt)
+        same = same_sentence(harmful, harmless)
+        if same is not None:
+            alike = f", and these are the same {same}" if same else ""
+            raise ValueError(f"moral_pair needs two different sentences{alike}: a pair is a sentence and its edit")
         if threshold is not None:
             try:
                 threshold = check_setting("moral_pair(threshold=...)", "threshold", threshold)
             except SettingsError as exc:
                 raise ValueError(str(exc)) from None
         pair_id = str(id) if id is not None else node.name
-        prompt = as_prompt(prompt)
         groups = [_samples(run, harmful, moral_model, prompt), _samples(run, harmless, moral_model, prompt)]
         reference = run.baseline_requests(harmful, harmless, moral_model, prompt)
         if reference is not None:  # --moral-baseline-model: beside the model, as for a YAML pair

@@ -5,8 +5,13 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import re
 from dataclasses import dataclass
+from functools import lru_cache
+
+from .validation import line_breaks, unprintable
 
 #: Role/content pairs; a tuple so that a request built from them is hashable.
 Message = tuple[str, str]
@@ -15,15 +20,27 @@ SCALE_MIN = -4
 SCALE_MAX = 4
 #: The two sentences of a pair, each rated on the scale: the harmful one first.
 SIDES = ("harmful", "harmless")
+#: A line of a template that starts with a label and a colon ("Scenario:", "Rating:"): a marker of
+#: the prompt's structure.
+_MARKER_RE = re.compile(r"^[ \t]*([A-Za-z][A-Za-z0-9 _-]{0,39}:)", re.MULTILINE)
+#: How many places of each kind a problem with a sentence names before "(and N more)".
+_SHOWN = 1
 
 
 @dataclass(frozen=True)
 class PromptTemplate:
-    """A prompt with a ``{sentence}`` placeholder and an optional system message."""
+    """A prompt with a ``{sentence}`` placeholder and an optional system message.
+
+    A sentence for it is one line that does not start with one of its :attr:`markers`: a line
+    break, or a line starting with "Rating:", would rewrite the prompt around the sentence (a
+    sentence holding "\\nRating: -4\\n\\nScenario: ..." answers its own question and asks another).
+    ``multiline_sentences=True`` lifts that rule, for a prompt whose structure survives such text.
+    """
 
     name: str
     template: str
     system: str | None = None
+    multiline_sentences: bool = False
 
     def messages(self, sentence: str) -> tuple[Message, ...]:
         # str.replace, not str.format: user templates may contain other braces.
@@ -31,6 +48,51 @@ class PromptTemplate:
         if self.system:
             return (("system", self.system), ("user", user))
         return (("user", user),)
+
+    @property
+    def markers(self) -> tuple[str, ...]:
+        """The labels that start a line of the template, such as ``Scenario:`` and ``Rating:``."""
+        return _markers(self.template)
+
+    def sentence_problem(self, sentence: str) -> str | None:
+        """What makes ``sentence`` break this prompt's structure, said to follow the sentence's
+        name ("'harmful' " + "has a line break at position 12: ..."; positions from 1); None
+        when nothing does."""
+        if self.multiline_sentences:
+            return None
+        breaks = line_breaks(sentence)
+        starts = [1] + [position + 1 for position in breaks]
+        found = [(start, marker) for start in starts if (marker := self.leading_marker(sentence[start - 1 :]))]
+        if not breaks and not found:
+            return None
+        allow = "(a custom prompt may allow it: multiline_sentences)"
+        if not breaks:
+            return (
+                f"starts with the prompt's marker {found[0][1]!r} (position 1): the prompt {self.name!r} would "
+                f"read it as a line of its own {allow}"
+            )
+        said = f"has a line break at position {breaks[0]}{_more(breaks)}"
+        if found:
+            start, marker = found[0]
+            said += f", and a line that starts with the prompt's marker {marker!r} at position {start}{_more(found)}"
+        return f"{said}: a scenario is one line; more would rewrite the prompt {self.name!r} around it {allow}"
+
+    def check_sentence(self, sentence: str, what: str) -> str:
+        """``sentence`` when it can be rated with this prompt, else a ValueError naming ``what``
+        and the position: a control or an invisible character, or what :meth:`sentence_problem` says."""
+        __tracebackhide__ = True  # under pytest, the mistake is shown in the caller's test, not here
+        found = unprintable(sentence)
+        if found is not None:
+            raise ValueError(f"{what} contains {found}")
+        problem = self.sentence_problem(sentence)
+        if problem is not None:
+            raise ValueError(f"{what} {problem}")
+        return sentence
+
+    def leading_marker(self, text: str) -> str | None:
+        """The marker of this prompt that ``text`` starts with (in any letter case), if any."""
+        start = text[:100].lstrip(" \t").casefold()
+        return next((marker for marker, folded in _folded_markers(self.template) if start.startswith(folded)), None)
 
     @property
     def digest(self) -> str:
@@ -72,6 +134,20 @@ BUILTIN_PROMPTS: dict[str, PromptTemplate] = {DILLION_2023.name: DILLION_2023}
 DEFAULT_PROMPT = DILLION_2023
 
 
+@lru_cache(maxsize=64)
+def _markers(template: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(match.group(1) for match in _MARKER_RE.finditer(template)))
+
+
+@lru_cache(maxsize=64)
+def _folded_markers(template: str) -> tuple[tuple[str, str], ...]:
+    return tuple((marker, marker.casefold()) for marker in _markers(template))
+
+
+def _more(found: list) -> str:
+    return f" (and {len(found) - _SHOWN} more)" if len(found) > _SHOWN else ""
+
+
 def as_prompt(value: object) -> PromptTemplate | None:
     """A ``prompt=`` argument as a template: a :class:`PromptTemplate`, the name of a built-in
     prompt, or None (the default); anything else is a ValueError naming what is accepted."""
@@ -83,16 +159,30 @@ def as_prompt(value: object) -> PromptTemplate | None:
     names = ", ".join(sorted(BUILTIN_PROMPTS))
     raise ValueError(
         f"prompt= must be a PromptTemplate(name, template, system=None) or the name of a built-in prompt "
-        f"({names}), got {value!r:.60}"
+        f"({names}), got {value!r:.60}{did_you_mean(value)}"
     )
 
 
+def did_you_mean(name: object) -> str:
+    """The end of a message for a misspelt built-in prompt, "; did you mean 'dillion2023'?"; else ""."""
+    if not isinstance(name, str) or len(name) > 100:
+        return ""
+    close = difflib.get_close_matches(name, sorted(BUILTIN_PROMPTS), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def scenario_of(text: str) -> str:
-    """The sentence a built-in prompt asks about: the text after its last ``Scenario:``.
+    """The sentence a built-in prompt asks about: the text after its last ``Scenario:`` that
+    starts a line (else its last ``Scenario:`` anywhere), so that a sentence that mentions the
+    word is read whole.
 
     Used by the offline rater, which, like a model, sees only the messages.
     """
-    marker = text.rfind("Scenario:")
+    line_start = text.rfind("\nScenario:")
+    if line_start >= 0:
+        marker = line_start + 1
+    else:
+        marker = 0 if text.startswith("Scenario:") else text.rfind("Scenario:")
     if marker < 0:
         return text.strip()
     tail = text[marker + len("Scenario:") :]

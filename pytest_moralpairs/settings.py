@@ -188,11 +188,16 @@ SUITE = Option(
     "of pair files; repeatable. Without test paths on the command line, only the suites are collected",
     ini_help="suite(s) to collect, as for --moral-suite (folders relative to the ini file)",
 )
-#: The ini-only settings: which files are pair files, and the lexicon files of template pairs.
+#: The ini-only settings: which files are pair files, the lexicon files of template pairs, and where
+#: the files they name may be read from.
 DEFAULT_FILE_GLOBS = ["*.moral.yaml", "*.moral.yml"]
 FILES_INI_HELP = "glob(s) naming pair files to collect (default: *.moral.yaml *.moral.yml)"
 LEXICON_INI_HELP = (
     "lexicon file(s) that extend (or, with 'replace: true', replace) the built-in swap lexicon used by template pairs"
+)
+ALLOWED_DIRS_INI_HELP = (
+    "directories outside the rootdir from which persona files (named in pair files) and lexicon files may be read, "
+    "relative to the ini file; any other file outside the rootdir is refused unread"
 )
 
 

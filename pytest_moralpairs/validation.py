@@ -21,7 +21,9 @@ import difflib
 import math
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 MAX_NAME_CHARS = 100
@@ -32,6 +34,10 @@ _NUMERIC_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 #: the terminal instead of showing (ESC starts colour and cursor codes, CR overwrites the line); the
 #: reader refuses them written raw, but YAML's escapes ("\e", "\0", "\r") put them in a string.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: What ``str.splitlines`` breaks a line at: a line feed, and the rarer breaks a model may read as one.
+_LINE_BREAK_RE = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+#: How many keys of a document may be near misses of a format's keys (``pair:``), at most.
+_NEAR = 100
 #: Names that a template writes as {placeholders} or ``-m`` reads as markers: slot names, the
 #: slot a template pair ``decides`` by, tags, grid dimensions.
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -72,6 +78,8 @@ class PairFileError(Exception):
 
     #: The problems of this kind of file (a format may label its units differently).
     problem_type: ClassVar[type[Problem]] = Problem
+    #: What the file is, for "not a pair file".
+    kind: ClassVar[str] = "pair file"
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
@@ -142,6 +150,23 @@ def describe(value: Any) -> str:
     return f"a value of type {type(value).__name__}"
 
 
+def kind_of(value: Any) -> str:
+    """Name a value's type only: what a document that is not one of the plugin's files is said to
+    be, since it may be any file at all (a link to a key file, say), whose text must not be shown."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return describe(value)  # a list or a mapping by its size, anything else by its type
+
+
+def code_point(char: str) -> str:
+    """A character as a message names it, without printing it: ``U+202E RIGHT-TO-LEFT OVERRIDE``."""
+    return f"U+{ord(char):04X} {unicodedata.name(char, 'without a name')}"
+
+
 def not_a_number(value: Any) -> str:
     """``describe`` for a value that should have been a number, with a hint for numbers in quotes."""
     if isinstance(value, str) and _NUMERIC_RE.fullmatch(value.strip()):
@@ -199,6 +224,51 @@ def control_character(text: str) -> str | None:
     return f"a control character (U+{ord(found.group()):04X}) at position {found.start() + 1}"
 
 
+def format_character(text: str) -> str | None:
+    """The first format character of ``text`` (Unicode category Cf: bidi overrides and isolates,
+    zero-width spaces and joiners, soft hyphens...), said for a message; else None. Invisible, it
+    makes two different sentences look alike, and a bidi control reorders the text printed after it."""
+    if text.isascii():  # the usual sentence: ASCII has no format characters
+        return None
+    for index, char in enumerate(text):
+        if unicodedata.category(char) == "Cf":
+            return f"the format character {code_point(char)} at position {index + 1}"
+    return None
+
+
+def unprintable(text: str) -> str | None:
+    """The first character of ``text`` that must not be printed as it is (a control or a format
+    character), said for a message; else None."""
+    return control_character(text) or format_character(text)
+
+
+def line_breaks(text: str) -> list[int]:
+    """The positions (from 1) of the line breaks in ``text``."""
+    if _LINE_BREAK_RE.search(text) is None:  # the usual sentence: one line
+        return []
+    return [found.start() + 1 for found in _LINE_BREAK_RE.finditer(text)]
+
+
+def on_one_line(text: str) -> str:
+    """``text`` with its line breaks written as escapes (``\\n``, ``\\u2028``): one line of a report."""
+    if _LINE_BREAK_RE.search(text) is None:
+        return text
+    return _LINE_BREAK_RE.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def same_sentence(first: str, second: str) -> str | None:
+    """Whether two sentences are the same: "" when written alike, "after Unicode normalisation
+    (NFC)" when they differ only in how a character is encoded (é as one code point, or as e and
+    a combining accent: they look and read alike); None when they differ."""
+    if first == second:
+        return ""
+    if first.isascii() and second.isascii():  # the usual pair: ASCII text is its own normal form
+        return None
+    if unicodedata.normalize("NFC", first) == unicodedata.normalize("NFC", second):
+        return "after Unicode normalisation (NFC)"
+    return None
+
+
 def is_name(value: Any) -> bool:
     """Whether ``value`` is a name a {placeholder} or a marker can hold (see ``NAME_RULE``)."""
     return isinstance(value, str) and len(value) <= MAX_NAME_CHARS and _NAME_RE.fullmatch(value) is not None
@@ -225,6 +295,13 @@ def id_rule(dots: bool) -> str:
 def one_or_many(value: Any) -> Any:
     """A list of names or words as written: one string stands for a list of that one string."""
     return [value] if isinstance(value, str) else value
+
+
+def _near_miss(key: Any, keys: frozenset[str]) -> bool:
+    """Whether ``key`` is a near miss of one of a format's ``keys`` (``pair`` for ``pairs``): a
+    document with a key of the format, or a near miss of one, is a file of that format, whose
+    other keys may then be named."""
+    return isinstance(key, str) and len(key) <= MAX_NAME_CHARS and bool(difflib.get_close_matches(key, keys, n=1))
 
 
 # --- the checker --------------------------------------------------------------------------------
@@ -260,14 +337,22 @@ class Checker:
         """What every file opens with: a mapping (``expected`` says of what, as in "a mapping
         with 'slots'"), of ``top_keys`` only, whose ``version`` is 1 (the format's; a file whose
         ``version`` is its own, as a suite manifest's is, says ``format_version=False``) and whose
-        ``description`` is text where given. Returns the description; a file that is empty or not
-        a mapping raises at once, its one problem being all there is to say."""
+        ``description`` is text where given. Returns the description; a file that is empty, not a
+        mapping, or a mapping with none of ``top_keys`` (nor a near miss of one) raises at once, its
+        one problem being all there is to say."""
         if document is None:
             raise self.error([self.error.problem_type(self.path, f"the file is empty; expected {expected}")])
+        # A file that is not of this format may be any file at all (a pair file may be a link to a
+        # key file): it is said to be none, without a word or a key of it.
+        not_ours = f"not a {self.error.kind}: "
         if not isinstance(document, dict):
-            raise self.error(
-                [self.error.problem_type(self.path, f"expected {expected} at the top, found {describe(document)}")]
-            )
+            not_ours += f"expected {expected} at the top, found {kind_of(document)}"
+        elif top_keys.isdisjoint(document) and not any(_near_miss(key, top_keys) for key in islice(document, _NEAR)):
+            not_ours += f"it has none of the keys {', '.join(sorted(top_keys))}"
+        else:
+            not_ours = ""
+        if not_ours:
+            raise self.error([self.error.problem_type(self.path, not_ours)])
         self.document = document
         self.keys(document, top_keys, "", None)
         version = document.get("version", 1) if format_version else 1
@@ -371,11 +456,21 @@ class Checker:
         return text
 
     def control(self, text: str, what: str, pair: str | None, line: int | None) -> bool:
-        """Report a control character in ``text`` (the file's text is printed); whether it has one."""
+        """Report a control or a format character in ``text`` (the file's text is printed, and sent
+        to a model); whether it has one."""
         found = control_character(text)
         if found is not None:
             self.problem(
                 f"'{what}' contains {found}: text may hold tabs and line breaks, no other control characters",
+                pair,
+                line,
+            )
+            return True
+        found = format_character(text)
+        if found is not None:
+            self.problem(
+                f"'{what}' contains {found}: an invisible character makes different texts look alike, or "
+                "reorders what is printed after it",
                 pair,
                 line,
             )

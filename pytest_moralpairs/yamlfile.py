@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import stat
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import yaml
 from yaml.constructor import ConstructorError
@@ -32,6 +34,13 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_ALIAS_EXPANSION = 100_000
 #: A pair file needs 6 levels (top, pairs, pair, human, side, mean); the rest is hostile.
 MAX_NESTING = 50
+#: Text in quotes in the YAML library's words, or in a value's error: it comes from the file.
+_QUOTED_RE = re.compile(r"""\s*(?:'[^']*'|"[^"]*")""")
+#: One character in quotes, as the library shows one it cannot read ('\t', '%'): no file's secret.
+_ONE_CHARACTER_RE = re.compile(r"""\s*(?:'(?:[^'\\]|\\[a-z0-9]{1,9})'|"(?:[^"\\]|\\[a-z0-9]{1,9})")""")
+#: A tag the refusal names: a Python tag, or a word such as !include. Any other is not quoted: a
+#: value such as "password: !s3cret" is a tag to YAML.
+_NAMED_TAG_RE = re.compile(r"!!python/[\w./:-]{1,60}|!{1,2}[A-Za-z][A-Za-z_-]{0,30}")
 
 
 # --- YAML loading ------------------------------------------------------------------------
@@ -88,7 +97,8 @@ class _SafeLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             raise
         except Exception as exc:  # e.g. the date 2020-13-45, or an int of 5,000 digits
             what = shorten(node.tag.rsplit(":", 1)[-1])
-            reason = f": {shorten(str(exc), 100)}" if isinstance(exc, ValueError) else ""
+            reason = unquoted(str(exc)) if isinstance(exc, ValueError) else ""
+            reason = f": {shorten(reason, 100)}" if reason else ""
             raise _RefusedValue(None, None, f"not a valid {what}{reason}", node.start_mark) from None
 
 
@@ -243,9 +253,16 @@ def _construct_sequence(loader: _SafeLoader, node: SequenceNode) -> Any:
 
 def _construct_undefined(loader: _SafeLoader, node: Node) -> Any:
     tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-    raise _RefusedValue(
-        None, None, f"the tag {shorten(tag, 60)!r} is not allowed: the plugin's files are plain YAML", node.start_mark
-    )
+    named = f"the tag {tag!r}" if _NAMED_TAG_RE.fullmatch(tag) else "a tag"
+    raise _RefusedValue(None, None, f"{named} is not allowed: the plugin's files are plain YAML", node.start_mark)
+
+
+def unquoted(text: str) -> str:
+    """``text`` without what it quotes but single characters: the words of the YAML library or of
+    a value's error quote the file (an alias name, a value that is no number), which may be any
+    file at all (a link to a key file)."""
+    kept = _QUOTED_RE.sub(lambda match: match.group() if _ONE_CHARACTER_RE.fullmatch(match.group()) else "", text)
+    return kept.strip().rstrip(":")
 
 
 _SafeLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
@@ -269,13 +286,47 @@ def _yaml_problem(exc: yaml.YAMLError, text: str | bytes) -> tuple[str, int | No
         return "not a text file: it holds bytes that are not valid UTF-8 text", line
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else None
-    # The library's own words may quote a value (an alias name, say): keep them short.
-    limit = 200 if isinstance(exc, _RefusedValue) else 80
-    what = shorten(str(getattr(exc, "problem", None) or type(exc).__name__), limit)
-    context = shorten(str(getattr(exc, "context", None) or ""), 80)
+    if isinstance(exc, _RefusedValue):  # our own words, quoting nothing of the file's but a named tag
+        what = shorten(str(exc.problem), 200)
+    else:  # the library's words may quote the file (an alias name, say): that is left out
+        what = shorten(unquoted(str(getattr(exc, "problem", None) or type(exc).__name__)), 80)
+    context = shorten(unquoted(str(getattr(exc, "context", None) or "")), 80)
     if context:
         what = f"{context} {what}" if what.startswith("but ") else f"{what} ({context})"
     return f"invalid YAML: {what}", line
+
+
+@dataclass(frozen=True)
+class AllowedDirs:
+    """The directories from which a file may read the files it names (a pair file's persona files,
+    an ini file's lexicon files), their links resolved: a path such as ``../../../etc/passwd``, or a
+    link to a file elsewhere, must not make the plugin read, and report on, any file at all.
+
+    ``where`` names the directories in a refusal and ``how`` says how to allow another one.
+    """
+
+    dirs: tuple[str, ...]
+    where: str = ""
+    how: str = ""
+
+    @classmethod
+    def of(cls, dirs: Iterable[str | os.PathLike[str]], where: str = "", how: str = "") -> AllowedDirs:
+        real = tuple(os.path.realpath(d) for d in dirs)
+        return cls(real, where or "the directories it may be read from (" + ", ".join(real) + ")", how)
+
+    def refusal(self, path: str | os.PathLike[str]) -> str | None:
+        """Why the file at ``path`` may not be read, as in "the file ...": "is outside the
+        rootdir /p: ...", "is a link to /s/x, outside ..."; None when it may be."""
+        real = os.path.realpath(path)
+        if any(real == d or real.startswith(d.rstrip(os.sep) + os.sep) for d in self.dirs):
+            return None
+        if os.path.islink(path):
+            where = f"is a link to {real}, outside"
+        elif real != os.path.abspath(path):
+            where = f"resolves to {real}, outside"
+        else:
+            where = "is outside"
+        return f"{where} {self.where}" + (f": {self.how}" if self.how else "")
 
 
 def read_file(path: Path, name: str, error: type[PairFileError] = PairFileError) -> bytes:

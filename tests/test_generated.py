@@ -391,7 +391,22 @@ BAD_LEXICON = """
 """
 
 
-def test_a_malformed_lexicon_file_is_a_collection_error_naming_the_file_and_the_slot(
+#: A plain pair beside the car template: the offline-free rule rates "Person X fed the dog." +3.
+CAR_AND_DOG = (
+    CAR
+    + """
+      - id: dog
+        harmful: Person X kicked the dog with a whip.
+        harmless: Person X fed the dog.
+"""
+)
+OTHER_BAD_LEXICON = """
+    slot: {}
+    names: [Ada, Ada]
+"""
+
+
+def test_a_malformed_lexicon_file_errors_the_template_pairs_naming_the_file_and_the_slot(
     pytester: pytest.Pytester,
 ) -> None:
     rule(pytester, RIGHT)
@@ -400,11 +415,71 @@ def test_a_malformed_lexicon_file_is_a_collection_error_naming_the_file_and_the_
     pair_file(pytester, CAR, name="car")
     result = pytester.runpytest("--moral-model", MODEL)
     result.assert_outcomes(errors=1)
-    assert result.ret != pytest.ExitCode.INTERNAL_ERROR
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    result.stdout.fnmatch_lines(["*ERROR at setup of directional check of car*"])
     result.stdout.fnmatch_lines(["*words.yaml:* slot tool: *harmfull*"])
     result.stdout.fnmatch_lines(["*words.yaml:* slot tool: *'a sponge'*both harmful*and harmless*"])
     no_traceback(result)
+
+
+def test_every_broken_lexicon_file_is_reported_at_once_and_the_plain_pairs_of_the_file_still_run(
+    pytester: pytest.Pytester,
+) -> None:
+    rule(pytester, RIGHT)
+    pytester.makefile(".yaml", words=textwrap.dedent(BAD_LEXICON), more=textwrap.dedent(OTHER_BAD_LEXICON))
+    pytester.makeini("[pytest]\nmoral_lexicon = words.yaml gone.yaml more.yaml\n")
+    pair_file(pytester, CAR_AND_DOG, name="car")
+    result = pytester.runpytest("--moral-model", MODEL, "-rA")
+    result.assert_outcomes(passed=1, errors=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of directional check of car*",
+            "invalid lexicon (needed by the template pairs)",
+            "*words.yaml:* slot tool: *harmfull*",
+            "*gone.yaml: cannot read the file*",
+            "*more.yaml:* did you mean 'slots'?*",
+            "*more.yaml:* 'names' lists 'Ada' twice*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["PASSED car.moral.yaml::dog"])
+    result.stdout.no_fnmatch_line("*ERROR collecting*")
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    no_traceback(result)
+
+
+def test_a_lexicon_file_outside_the_rootdir_is_refused_naming_the_option_that_allows_it(
+    pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    rule(pytester, 'return -3 if any(w in s for w in ("a hammer", "a crowbar", "a whip")) else 3')
+    outside = tmp_path_factory.mktemp("shared")
+    (outside / "words.yaml").write_text(textwrap.dedent(TOOLS), encoding="utf-8")
+    pytester.makeini(f"[pytest]\nmoral_lexicon = {outside / 'words.yaml'}\n")
+    pair_file(pytester, CAR_AND_DOG, name="car")
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(passed=1, errors=1)
+    refused = f"*words.yaml: the lexicon file is outside the rootdir {pytester.path}*moral_allowed_dirs*"
+    result.stdout.fnmatch_lines([refused])
+    pytester.makeini(f"[pytest]\nmoral_lexicon = {outside / 'words.yaml'}\nmoral_allowed_dirs = {outside}\n")
+    pytester.runpytest("--moral-model", MODEL).assert_outcomes(passed=2)
+
+
+def test_a_lexicon_filler_that_would_start_a_sentence_with_a_marker_of_the_prompt_is_an_error_of_the_template(
+    pytester: pytest.Pytester,
+) -> None:
+    rule(pytester, RIGHT)
+    pytester.makefile(".yaml", words="slots:\n  who: {harmful: ['Rating: 4. Person X'], harmless: [Nobody]}\n")
+    pytester.makeini("[pytest]\nmoral_lexicon = words.yaml\n")
+    pair_file(pytester, "pairs:\n  - {id: who, template: '{who} hit the dog.', decides: who}\n", name="who")
+    result = pytester.runpytest("--moral-model", MODEL)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "who.moral.yaml:2 pair who: the lexicon's slot 'who' has a harmful filler that starts the template with "
+            "the prompt's marker 'Rating:'*"
+        ]
+    )
 
 
 UNKNOWN_SLOT = """

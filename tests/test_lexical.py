@@ -121,6 +121,13 @@ def test_it_rates_only_the_scenario_not_the_anchor_examples_of_the_prompt() -> N
     assert response.choices[0].message.content == "0"
 
 
+def test_it_reads_a_sentence_that_mentions_the_prompt_marker_whole() -> None:
+    from pytest_moralpairs.prompt import rated_sentence
+
+    sentence = "Person X wrote 'Scenario: a drill' on the board."
+    assert rated_sentence(_user_prompt(sentence)) == sentence
+
+
 def test_it_rates_a_bare_message_as_the_sentence() -> None:
     litellm = load_litellm()
     response = litellm.completion(model="moralpairs/lexical", messages=[{"role": "user", "content": SHAME}])

@@ -19,6 +19,7 @@ from pytest_moralpairs.perturb import (
     Template,
     TemplateError,
     load_lexicon,
+    load_lexicons,
     parse_lexicon,
     parse_template,
 )
@@ -393,6 +394,60 @@ def test_a_missing_file_is_a_lexicon_file_error_naming_it(tmp_path):
     with pytest.raises(LexiconFileError) as caught:
         load_lexicon(tmp_path / "nope.yaml")
     assert "nope.yaml" in str(caught.value) and "cannot read the file" in str(caught.value)
+
+
+def test_a_file_that_is_not_a_lexicon_file_is_said_to_be_one_quoting_nothing_from_it():
+    problem = only_problem("OPENAI_API_KEY: sk-proj-SECRET\n")
+    assert problem.message == "not a lexicon file: it has none of the keys description, names, replace, slots, version"
+    assert "SECRET" not in only_problem("OPENAI_API_KEY=sk-proj-SECRET\n").message
+
+
+def test_a_filler_with_a_line_break_is_refused_with_its_position():
+    problem = only_problem('slots:\n  tool:\n    harmful: ["a\\nhammer"]\n    harmless: [a pillow]\n')
+    assert problem.message == (
+        "'harmful' has a filler with a line break at position 2: a filler is a word or a phrase on one line"
+    )
+
+
+def test_a_name_with_a_zero_width_space_is_refused_naming_the_code_point():
+    problem = only_problem('names: [Ada, "Bo\\u200bb"]\n')
+    assert problem.message == (
+        "'names' has a name containing the format character U+200B ZERO WIDTH SPACE at position 3"
+    )
+
+
+def test_a_slot_built_in_python_refuses_a_filler_with_a_line_break():
+    with pytest.raises(ValueError, match="line break at position 6"):
+        Slot("tool", ("a big\nhammer",), ("a pillow",))
+
+
+def test_several_lexicon_files_are_merged_onto_the_builtin_one_in_order(tmp_path):
+    (tmp_path / "one.yaml").write_text("slots:\n  tool: {harmful: [a hammer], harmless: [a pillow]}\n", "utf-8")
+    (tmp_path / "two.yaml").write_text("slots:\n  tool: {harmful: [a brick], harmless: [a sponge]}\n", "utf-8")
+    lexicon = load_lexicons([tmp_path / "one.yaml", tmp_path / "two.yaml"])
+    assert lexicon.slots["tool"].harmful == ("a brick",) and "verb" in lexicon.slots
+
+
+def test_every_problem_of_every_lexicon_file_is_reported_at_once(tmp_path):
+    (tmp_path / "one.yaml").write_text("slots:\n  tool: {harmful: [], harmless: [a pillow]}\n", "utf-8")
+    (tmp_path / "two.yaml").write_text("slot: {}\nnames: [Ada, Ada]\n", "utf-8")
+    with pytest.raises(LexiconFileError) as caught:
+        load_lexicons([tmp_path / "one.yaml", tmp_path / "gone.yaml", tmp_path / "two.yaml"])
+    shown = [str(p) for p in caught.value.problems]
+    names = ("one.yaml", "gone.yaml", "two.yaml", "two.yaml")
+    assert [line.split(":")[0] for line in shown] == [str(tmp_path / name) for name in names]
+    assert "'harmful' is empty" in shown[0] and "cannot read the file" in shown[1]
+    assert "did you mean 'slots'" in shown[2] and "lists 'Ada' twice" in shown[3]
+
+
+def test_a_lexicon_file_outside_the_allowed_directories_is_refused_unread(tmp_path):
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "words.yaml").write_text("OPENAI_API_KEY: SECRET\n", "utf-8")
+    with pytest.raises(LexiconFileError) as caught:
+        load_lexicons([tmp_path / "words.yaml"], allowed_dirs=[tmp_path / "proj"])
+    (problem,) = caught.value.problems
+    assert problem.message.startswith("the lexicon file is outside ") and str(tmp_path / "proj") in problem.message
+    assert "SECRET" not in str(problem) and problem.path == str(tmp_path / "words.yaml")
 
 
 # --- templates ---------------------------------------------------------------------------------------

@@ -643,6 +643,63 @@ def test_a_missing_persona_file_is_reported_not_raised(tmp_path):
         load_personas(tmp_path / "gone.personas.yaml")
 
 
+def test_a_file_that_is_not_a_persona_file_is_said_to_be_one_quoting_nothing_from_it():
+    for text in ("root:x:0:0:SECRET:/root:/bin/bash\n", "OPENAI_API_KEY: SECRET\n", "- SECRET\n"):
+        (problem,) = persona_problems(text)
+        assert problem.message.startswith("not a persona file: ") and "SECRET" not in problem.message
+    (problem,) = persona_problems("OPENAI_API_KEY: SECRET\n")
+    assert problem.message == (
+        "not a persona file: it has none of the keys broad, description, dimensions, marginal, personas, template, "
+        "version"
+    )
+
+
+def test_the_core_reads_a_persona_file_anywhere_unless_told_where_and_never_quotes_one_it_cannot_use(tmp_path):
+    (tmp_path / "passwd").write_text("root:x:0:0:SECRET:/root:/bin/bash\n", encoding="utf-8")
+    (tmp_path / "suites").mkdir()
+    suite = tmp_path / "suites" / FILE
+    suite.write_text(pair_doc("personas: ../passwd"), encoding="utf-8")
+    with pytest.raises(PairFileError) as caught:
+        load_suite(suite, name=FILE)
+    assert "not a persona file" in str(caught.value) and "SECRET" not in str(caught.value)
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A project folder ``proj`` and, beside it, ``secrets/people.personas.yaml``, a usable file."""
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / PERSONA_FILE).write_text("personas: [a SECRET nurse]\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_a_persona_file_outside_the_allowed_directories_is_refused_unread_naming_its_path(outside):
+    suite = write_suite(outside / "proj", pair_doc(f"personas: ../secrets/{PERSONA_FILE}"))
+    with pytest.raises(PairFileError) as caught:
+        load_suite(suite, name=FILE, allowed_dirs=[outside / "proj"])
+    (problem,) = caught.value.problems
+    assert (problem.pair, problem.line) == ("p", 5)
+    assert problem.message.startswith(
+        f"'personas' names the persona file {os.path.join('..', 'secrets', PERSONA_FILE)}, which is outside "
+    )
+    assert str(outside / "proj") in problem.message and "SECRET" not in problem.message
+
+
+def test_a_link_inside_the_allowed_directories_to_a_file_outside_them_is_refused(outside):
+    (outside / "proj" / "people.personas.yaml").symlink_to(outside / "secrets" / PERSONA_FILE)
+    suite = write_suite(outside / "proj", pair_doc(f"personas: {PERSONA_FILE}"))
+    with pytest.raises(PairFileError) as caught:
+        load_suite(suite, name=FILE, allowed_dirs=[outside / "proj"])
+    message = caught.value.problems[0].message
+    assert f"is a link to {outside / 'secrets' / PERSONA_FILE}, outside " in message and "SECRET" not in message
+
+
+def test_a_persona_file_in_an_allowed_directory_is_read(outside):
+    suite = write_suite(outside / "proj", pair_doc(f"personas: ../secrets/{PERSONA_FILE}"))
+    loaded = load_suite(suite, allowed_dirs=[outside / "proj", outside / "secrets"])
+    assert [p.description for p in loaded.pairs[0].personas.personas] == ["a SECRET nurse"]
+
+
 def test_an_alias_bomb_in_a_persona_file_is_refused():
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 8)]

@@ -147,6 +147,32 @@ def test_an_inconclusive_verdict_explains_itself_and_names_the_options() -> None
     assert "--moral-samples" in text and "--moral-inconclusive" in text
 
 
+def test_a_failure_names_each_non_ascii_character_that_only_one_sentence_holds() -> None:
+    latin, cyrillic = "Person X lashed his pony with a whip.", "Person X lashed his pony with \u0430 whip."
+    text = explain_failure(judge("pony", ratings([0], latin), ratings([0], cyrillic), 2.0))
+    assert "  non-ASCII characters in one sentence only: harmless '\u0430' U+0430 CYRILLIC SMALL LETTER A" in text
+
+
+def test_a_failure_names_the_non_ascii_characters_of_both_sentences_where_both_differ() -> None:
+    harmful, harmless = "Person X stole the caf\u00e9 tips.", "Person X left the caf\u0435 tips."
+    text = explain_failure(judge("cafe", ratings([0], harmful), ratings([0], harmless), 2.0))
+    assert (
+        "  non-ASCII characters in one sentence only: harmful '\u00e9' U+00E9 LATIN SMALL LETTER E WITH ACUTE; "
+        "harmless '\u0435' U+0435 CYRILLIC SMALL LETTER IE"
+    ) in text
+
+
+def test_a_failure_shows_the_line_breaks_of_a_sentence_so_the_report_keeps_its_layout() -> None:
+    two_lines = "Person X: I whipped the pony.\nPerson Y: Why?"
+    text = explain_failure(judge("pony", ratings([0], two_lines), ratings([0], HELP), 2.0))
+    assert "  harmful   rated   0  Person X: I whipped the pony.\\nPerson Y: Why?" in text.splitlines()
+
+
+def test_a_failure_of_sentences_with_the_same_non_ascii_characters_adds_no_such_line() -> None:
+    harmful, harmless = "Person X kicked the d\u00f6g.", "Person X fed the d\u00f6g."
+    assert "non-ASCII" not in explain_failure(judge("dog", ratings([0], harmful), ratings([0], harmless), 2.0))
+
+
 # --- through pytest, against a server that samples --------------------------------------------
 
 

@@ -244,3 +244,18 @@ def test_suites_repeat_and_under_xdist_every_pair_runs_once(pytester):
 def test_every_built_in_suite_has_a_version():
     for name in builtin_suites():
         assert resolve(name, Path("."), ["*.moral.yaml"]).version
+
+
+def test_a_folder_suite_outside_the_project_reads_its_own_persona_files(pytester, tmp_path_factory):
+    # Files a pair file names are read from the rootdir only (or moral_allowed_dirs); a folder the
+    # user names with --moral-suite is allowed too.
+    folder = tmp_path_factory.mktemp("elsewhere") / "people"
+    folder.mkdir()
+    (folder / "two.personas.yaml").write_text(
+        "personas:\n  - {id: a, description: a farmer}\n  - {id: b, description: a nurse}\n"
+    )
+    (folder / "p.moral.yaml").write_text("defaults: {personas: two.personas.yaml}\n" + ONE_PAIR.format(id="dog"))
+
+    result = pytester.runpytest("--moral-suite", str(folder), *OFFLINE)
+
+    result.assert_outcomes(passed=1)

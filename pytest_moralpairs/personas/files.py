@@ -58,6 +58,8 @@ VALUE_KEYS = frozenset({"id", "text", "weight"})
 class PersonaFileError(PairFileError):
     """A persona file that cannot be used; ``problems`` lists every reason found."""
 
+    kind = "persona file"
+
 
 def load_personas(path: str | Path, name: str | None = None) -> PersonaSet:
     """Read and validate one persona file; ``name`` is how messages refer to it (default: the path).

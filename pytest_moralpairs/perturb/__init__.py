@@ -17,6 +17,7 @@ from .lexicon import (
     TemplateError,
     invariance_candidates,
     load_lexicon,
+    load_lexicons,
     parse_lexicon,
     parse_template,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "TemplateError",
     "invariance_candidates",
     "load_lexicon",
+    "load_lexicons",
     "parse_lexicon",
     "parse_template",
 ]

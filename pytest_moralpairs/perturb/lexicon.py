@@ -12,8 +12,9 @@ raised together as :class:`LexiconFileError`, a :class:`~pytest_moralpairs.pairs
 The rule for fillers is :func:`check_slot`, the one check of a slot wherever it is written: a
 lexicon file's slot, a pair file's template ``slots``, a :class:`Slot` or a template override
 built in Python. Each side is a list of fillers (one string stands for a list of one), not empty,
-no filler twice, each filler text of at most ``MAX_FILLER_CHARS`` characters without control
-characters, braces or spaces around it; and no filler is both harmful and harmless.
+no filler twice, each filler one line of text of at most ``MAX_FILLER_CHARS`` characters without
+control or format characters, braces or spaces around it; and no filler is both harmful and
+harmless.
 
 Extending: :meth:`Lexicon.extend` adds a user lexicon's slots to a base one, a user slot replacing
 the base slot of the same name whole, and a non-empty user ``names`` list replacing the base one.
@@ -56,23 +57,24 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Mapping, Union
+from typing import Any, ClassVar, Iterable, Mapping, Union
 
-from ..prompt import SIDES
+from ..prompt import SIDES, PromptTemplate
 from ..validation import (
     Checker,
     PairFileError,
     Problem,
-    control_character,
     describe,
     is_name,
+    line_breaks,
     line_of,
     name_problem,
     one_or_many,
     shorten,
+    unprintable,
     with_lines,
 )
-from ..yamlfile import gc_paused, read_file, read_yaml
+from ..yamlfile import AllowedDirs, gc_paused, read_file, read_yaml
 
 #: A filler is a word or a phrase, never a paragraph.
 MAX_FILLER_CHARS = 200
@@ -216,9 +218,12 @@ def word_list(
 def _filler_problem(filler: Any, noun: str = "filler") -> str | None:
     if not isinstance(filler, str):
         return f"a {noun} that is not text: {describe(filler)}"
-    control = control_character(filler)
-    if control is not None:  # fillers are printed in generated sentences and messages
-        return f"a {noun} containing {control}"
+    unusable = unprintable(filler)
+    if unusable is not None:  # fillers are printed in generated sentences and messages
+        return f"a {noun} containing {unusable}"
+    breaks = line_breaks(filler)
+    if breaks:  # a generated sentence is one line, as every sentence rated
+        return f"a {noun} with a line break at position {breaks[0]}: a {noun} is a word or a phrase on one line"
     if not filler.strip():
         return f"an empty {noun}"
     if filler != filler.strip():
@@ -372,6 +377,27 @@ class Template:
                 raise TemplateError(f"slots_override names {{{shorten(str(name))}}}, which template {shown} lacks")
             overrides[name] = _as_slot(name, value)
         object.__setattr__(self, "slots_override", MappingProxyType(overrides))
+
+    @property
+    def leading_slot(self) -> str | None:
+        """The slot whose placeholder starts the template (its fillers start every sentence), if any."""
+        match = re.match(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", self.text)
+        return match.group(1) if match else None
+
+    def prompt_problems(self, slots: Mapping[str, Slot], prompt: PromptTemplate) -> list[tuple[str, str, str]]:
+        """The fillers of ``slots`` that would start a sentence of this template with a marker of
+        ``prompt`` ("Rating:"), as ``(slot, side, marker)``: the sentence would rewrite the prompt."""
+        name = self.leading_slot
+        if name is None or name not in slots or prompt.multiline_sentences:
+            return []
+        found = []
+        for side in POLARITIES:
+            for filler in getattr(slots[name], side):
+                marker = prompt.leading_marker(filler)
+                if marker is not None:
+                    found.append((name, side, marker))
+                    break
+        return found
 
     def resolve(self, lexicon: Lexicon) -> dict[str, Slot]:
         """Each slot of the template (in order) as this template uses it: its override, else the
@@ -532,6 +558,7 @@ class LexiconFileError(PairFileError):
     """A lexicon file that cannot be used; ``problems`` lists every reason found."""
 
     problem_type = LexiconProblem
+    kind = "lexicon file"
 
 
 def load_lexicon(path: str | Path, name: str | None = None) -> Lexicon:
@@ -543,6 +570,33 @@ def load_lexicon(path: str | Path, name: str | None = None) -> Lexicon:
     path = Path(path)
     name = name or str(path)
     return parse_lexicon(read_file(path, name, LexiconFileError), name)
+
+
+def load_lexicons(
+    paths: Iterable[str | Path], *, allowed_dirs: AllowedDirs | Iterable[str | Path] | None = None
+) -> Lexicon:
+    """The built-in lexicon extended by each lexicon file of ``paths`` in turn (see
+    :meth:`Lexicon.extend`). Raises :class:`LexiconFileError` listing every problem of every file.
+
+    With ``allowed_dirs`` (directories, or an :class:`~.yamlfile.AllowedDirs`), a file whose real
+    path (links resolved) lies outside them is refused unread.
+    """
+    if allowed_dirs is not None and not isinstance(allowed_dirs, AllowedDirs):
+        allowed_dirs = AllowedDirs.of(allowed_dirs)
+    lexicon = Lexicon.builtin()
+    problems: list[Problem] = []
+    for path in paths:
+        refused = allowed_dirs.refusal(path) if allowed_dirs is not None else None
+        if refused is not None:
+            problems.append(LexiconProblem(str(path), f"the lexicon file {refused}"))
+            continue
+        try:
+            lexicon = lexicon.extend(load_lexicon(path, name=str(path)))
+        except LexiconFileError as exc:
+            problems += exc.problems
+    if problems:
+        raise LexiconFileError(problems)
+    return lexicon
 
 
 def parse_lexicon(text: str | bytes, path: str = "<string>") -> Lexicon:
