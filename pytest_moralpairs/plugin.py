@@ -238,7 +238,7 @@ class MoralReporter:
             # A terminal gets one line redrawn in place; a log gets whole lines now and then.
             write = (lambda text: reporter.write(text, flush=True)) if reporter.isatty else reporter.write_line
             progress = ProgressLine(write, tty=reporter.isatty)
-            self.run.progress = progress
+            self.run.progress, self.run.waiting = progress, progress.waiting
         try:
             requests = prefetchable(items)
             if progress is not None and reporter is not None and reporter.isatty:
@@ -247,7 +247,7 @@ class MoralReporter:
         finally:
             if progress is not None:
                 progress.finish()
-            self.run.progress = None
+            self.run.progress = self.run.waiting = None
         fatal = self._fatal()
         if fatal and self.session is not None:
             # Bad credentials: one message and the run stops, before any item reports an error.

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 from .answers import LOGPROB_OPTIONS, UnparseableAnswer, parse_rating, shorten
 from .cache import FILE_NAME, CacheWarning, ResponseCache
 from .engine import ERROR_NOT_CALLED, Rating, RatingEngine, RatingError, Usage
-from .faults import RetryPolicy
+from .faults import RetryPolicy, Wait
 from .llm import LiteLLMBackend
 from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
@@ -83,6 +83,8 @@ class MoralRun:
         self.usage_seen = Usage()
         self.prefetched = False
         self.progress: Callable[[int, int], None] | None = None
+        #: Told when a call starts to wait before its next try (see ``RatingEngine``'s ``waiting``).
+        self.waiting: Callable[[Wait], None] | None = None
         #: Under pytest-xdist: ``(worker index, worker count)``; each worker asks only for its share.
         self.share: tuple[int, int] | None = None
         self._backend: Any = None
@@ -113,10 +115,11 @@ class MoralRun:
                 make_complete=self._make_completer,
                 cache=self._open_cache(),
                 replay=self.settings.replay,
-                retry=RetryPolicy(retries=self.settings.retries),
+                retry=RetryPolicy(retries=self.settings.retries, max_retry_after=self.settings.max_retry_after),
                 max_cost=self.settings.max_cost,
                 key=self._cache_key,
                 progress=lambda done, total: self.progress(done, total) if self.progress else None,
+                waiting=lambda wait: self.waiting(wait) if self.waiting else None,
                 # The yardstick's failures never stop the run; not when it is the model under test.
                 advisory=[b for b in [self.settings.baseline_model] if b and b != self.settings.model],
             )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .cache import unusable_folder
+from .faults import MAX_RETRY_AFTER, RETRY_AFTER_CEILING
 from .providers import unknown_offline_model
 from .request import ModelSettings
 from .verdicts import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
@@ -99,6 +100,12 @@ OPTIONS = (
         "N",
         "tries after a rate limit, server error, timeout or lost connection, with exponential backoff "
         "and jitter, honouring Retry-After (default 3)",
+    ),
+    Option(
+        "max_retry_after",
+        "SECONDS",
+        "longest wait a server's Retry-After is obeyed for; a server asking for longer is tried again "
+        f"after this many seconds (default {MAX_RETRY_AFTER:g})",
     ),
     Option(
         "max_cost",
@@ -197,6 +204,7 @@ class RunSettings:
     concurrency: int = DEFAULT_CONCURRENCY
     threshold: float = DEFAULT_THRESHOLD
     retries: int = DEFAULT_RETRIES
+    max_retry_after: float = MAX_RETRY_AFTER
     max_cost: float | None = None
     cache: str = "readwrite"
     cache_dir: str | None = None
@@ -241,6 +249,7 @@ LIMITS: dict[str, tuple[Callable[[Any], Any], float, float]] = {
     "concurrency": (int, 1, 10000),
     "threshold": (float, -8.0, 8.0),
     "retries": (int, 0, 100),
+    "max_retry_after": (float, 0.0, RETRY_AFTER_CEILING),
     "max_cost": (float, 0.0, 1e9),
     "seed": (int, 0, 2**63 - 1),
     "max_examples": (int, 1, 100000),
