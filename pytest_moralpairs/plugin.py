@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import os
+from pathlib import Path
 from typing import Any, Callable, Generator
 
 import pytest
@@ -117,16 +118,13 @@ def pytest_configure(config: pytest.Config) -> None:
     except SettingsError as exc:
         raise pytest.UsageError(f"pytest-moralpairs: {exc}") from None
 
-    def pytest_cache_dir() -> Any:
-        cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
-        return cache.mkdir("moralpairs") if cache is not None else None
-
     for warning in setting_warnings(settings):
         _warn(config, warning)
     problem = unusable_cache_dir(settings)
     if problem:
         raise pytest.UsageError(f"pytest-moralpairs: {problem}")
-    run = MoralRun(settings, config, cache_dir=pytest_cache_dir)
+    folder = moral_cache_dir(config)
+    run = MoralRun(settings, config, cache_dir=folder, make_cache_dir=lambda: _make_cache_dir(config, folder))
     if settings.compare:
         from .report.document import DocumentError
 
@@ -136,6 +134,32 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"pytest-moralpairs: --moral-compare: {exc}") from None
     config.stash[run_key] = run
     config.pluginmanager.register(MoralReporter(config, run), "moralpairs-reporter")
+
+
+def moral_cache_dir(config: pytest.Config) -> Path:
+    """The response cache's default folder: ``d/moralpairs/`` in pytest's cache directory, found
+    without pytest's cache plugin (``-p no:cacheprovider`` must not turn the response cache off)."""
+    try:
+        name = config.getini("cache_dir")
+    except ValueError:  # the cache plugin is disabled, and its ini option with it: its default
+        tox = os.environ.get("TOX_ENV_DIR")
+        name = os.path.join(tox, ".pytest_cache") if tox else ".pytest_cache"
+    return config.rootpath / os.path.expandvars(os.path.expanduser(name)) / "d" / "moralpairs"
+
+
+def _make_cache_dir(config: pytest.Config, folder: Path) -> None:
+    """Make ``folder`` as pytest's cache plugin would: its cache directory comes with a
+    ``.gitignore``, so that no one commits the cache by mistake."""
+    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+    try:
+        if cache is not None:
+            cache.mkdir(folder.name)
+            return
+        top = folder.parent.parent
+        top.mkdir(parents=True)
+        (top / ".gitignore").write_text("# Created by pytest-moralpairs automatically.\n*\n", encoding="utf-8")
+    except OSError:  # it exists (made by another process), or cannot be made: the cache says why
+        pass
 
 
 def _warn(config: pytest.Config, warning: SettingsWarning) -> None:
@@ -160,7 +184,9 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     if run is None or not run.settings.model:
         return None
     generation = "derandomised (CI)" if run.derandomize else f"--moral-seed={run.seed}"
-    return f"moral pairs: model {run.settings.model}, generated pairs {generation}"
+    off_by = f"{flag('cache')}=off" if config.getoption("moral_cache") else f"{ini_name('cache')} = off"
+    cache = run.describe_cache(config.invocation_params.dir, off_by)
+    return f"moral pairs: model {run.settings.model}, generated pairs {generation}, {cache}"
 
 
 def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> PairFile | None:

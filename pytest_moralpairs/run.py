@@ -70,14 +70,18 @@ class MoralRun:
         settings: RunSettings,
         config: Any,
         engine: RatingEngine | None = None,
-        cache_dir: Callable[[], Path | None] | None = None,
+        cache_dir: Path | None = None,
+        make_cache_dir: Callable[[], Any] | None = None,
     ):
-        """``cache_dir()`` says where the response cache lives when no ``cache_dir`` is set
-        (the plugin gives pytest's cache directory); it is asked only when a rating is needed."""
+        """``cache_dir`` is where the response cache lives when the settings name no folder (the
+        plugin gives moralpairs/ in pytest's cache directory; None: no cache then); before a
+        cache is made there, ``make_cache_dir()`` is called (pytest's cache plugin makes its folder
+        with the files that keep it out of version control)."""
         self.settings = settings
         self.config = config
         self._engine = engine
-        self._default_cache_dir = cache_dir or (lambda: None)
+        self._default_cache_dir = cache_dir
+        self._make_cache_dir = make_cache_dir
         self.results: list[dict[str, Any]] = []
         self.usage_reported = Usage()
         self.usage_seen = Usage()
@@ -132,15 +136,28 @@ class MoralRun:
         return self._engine.fatal if self._engine is not None else None
 
     def cache_path(self) -> Path | None:
+        """The response cache's file, or None when the run keeps none; nothing is made."""
         if self.settings.cache == "off":
             return None
-        folder = Path(self.settings.cache_dir) if self.settings.cache_dir else self._default_cache_dir()
+        folder = Path(self.settings.cache_dir) if self.settings.cache_dir else self._default_cache_dir
         return folder / FILE_NAME if folder is not None else None
+
+    def describe_cache(self, base: Path, off_by: str) -> str:
+        """Where the response cache is and how it is used, for the run's header (nothing opened):
+        its path (relative to ``base`` when inside it) and mode, or that it is off, by ``off_by``."""
+        path = self.cache_path()
+        if path is None:
+            return f"cache off ({off_by})"
+        absolute = path.absolute()
+        shown = absolute.relative_to(base) if absolute.is_relative_to(base) else absolute
+        return f"cache {shown} ({'replay: nothing is sent' if self.settings.replay else self.settings.cache})"
 
     def _open_cache(self) -> ResponseCache | None:
         path = self.cache_path()
         if path is None:
             return None
+        if not self.settings.cache_dir and self._make_cache_dir is not None and self.settings.cache_mode == "readwrite":
+            self._make_cache_dir()
         with self._cache_warnings_to_pytest():
             return ResponseCache(path, mode=self.settings.cache_mode)
 

@@ -120,7 +120,8 @@ OPTIONS = (
     Option(
         "cache_dir",
         "DIR",
-        "folder of the response cache (default: moralpairs/ in pytest's cache dir), e.g. one a CI job keeps",
+        "folder of the response cache (default: d/moralpairs/ in pytest's cache dir, .pytest_cache), e.g. one "
+        "a CI job keeps",
     ),
     Option(
         "seed",
