@@ -40,6 +40,7 @@ from .settings import (
     MARKER_HELP,
     NO_MODEL_MESSAGE,
     OPTIONS,
+    Output,
     REPLAY,
     REPORT,
     SamplingWarning,  # noqa: F401 - still importable from here, as warning filters may name it
@@ -49,6 +50,8 @@ from .settings import (
     flag,
     ini_name,
     marker_overrides,
+    outputs,
+    overwritten_input,
     resolve,
     setting_warnings,
     unusable_cache_dir,
@@ -120,7 +123,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     for warning in setting_warnings(settings):
         _warn(config, warning)
-    problem = unusable_cache_dir(settings)
+    written = outputs(settings, config.invocation_params.dir, lambda name: lookup(name)[0])
+    lexicons = {Path(path).resolve(): f"the lexicon file {path}" for path in config.getini("moral_lexicon")}
+    problem = unusable_cache_dir(settings) or overwritten_input(written, _file_globs(config), lexicons)
     if problem:
         raise pytest.UsageError(f"pytest-moralpairs: {problem}")
     folder = moral_cache_dir(config)
@@ -133,7 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
         except DocumentError as exc:
             raise pytest.UsageError(f"pytest-moralpairs: --moral-compare: {exc}") from None
     config.stash[run_key] = run
-    config.pluginmanager.register(MoralReporter(config, run), "moralpairs-reporter")
+    config.pluginmanager.register(MoralReporter(config, run, written), "moralpairs-reporter")
 
 
 def moral_cache_dir(config: pytest.Config) -> Path:
@@ -189,9 +194,12 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"moral pairs: model {run.settings.model}, generated pairs {generation}, {cache}"
 
 
+def _file_globs(config: pytest.Config) -> list[str]:
+    return config.getini("moral_files") or DEFAULT_FILE_GLOBS
+
+
 def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> PairFile | None:
-    globs = parent.config.getini("moral_files") or DEFAULT_FILE_GLOBS
-    if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in globs):
+    if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in _file_globs(parent.config)):
         return PairFile.from_parent(parent, path=file_path)
     return None
 
@@ -213,9 +221,14 @@ class MoralReporter:
     """Prefetches the ratings, and carries results from the reports (so they survive
     pytest-xdist) into the summary and the exit status."""
 
-    def __init__(self, config: pytest.Config, run: MoralRun):
+    def __init__(self, config: pytest.Config, run: MoralRun, written: tuple[Output, ...] = ()):
         self.config = config
         self.run = run
+        #: The files the run writes, and the persona files its pairs read (as the pairs name them).
+        self.outputs = written
+        self.persona_files: set[str] = set()
+        #: An xdist worker's usage error, for the controller to raise.
+        self.usage_error: str | None = None
         self.session: pytest.Session | None = None
         self.other_failures = 0
         self.verdict_failures = 0
@@ -229,13 +242,35 @@ class MoralReporter:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.session = session
 
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        # Every item, also those -k will deselect: their persona files are read all the same.
+        personas = getattr(getattr(item, "pair", None), "personas", None)
+        if self.outputs and personas is not None and personas.path:
+            self.persona_files.add(personas.path)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """A report or a saved run must not replace a persona file a pair reads: found now, before
+        any model call."""
+        root = self.config.rootpath
+        inputs = {(root / path).resolve(): f"the persona file {path}" for path in self.persona_files}
+        problem = overwritten_input(self.outputs, inputs=inputs)
+        if not problem:
+            return
+        worker = getattr(self.config, "workeroutput", None)
+        if worker is None:
+            raise pytest.UsageError(f"pytest-moralpairs: {problem}")
+        # Raised on an xdist worker it would crash the worker: the controller raises it instead
+        # (pytest_testnodedown), and this worker rates and runs nothing.
+        worker["moralpairs_usage_error"] = self.usage_error = f"pytest-moralpairs: {problem}"
+        session.shouldstop = self.usage_error
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
         # A broken pair file is a collection error that names it; it must not stop the other files.
         broken = self.config.stash.get(broken_files_key, 0)
         if broken and session.testsfailed == broken:
             self.config.option.continue_on_collection_errors = True
-        if self.config.option.collectonly:
+        if self.config.option.collectonly or self.usage_error:
             return
         if session.testsfailed and not self.config.option.continue_on_collection_errors:
             return  # pytest's own loop stops the run for the collection errors: rate nothing first
@@ -296,7 +331,7 @@ class MoralReporter:
     def pytest_runtest_protocol(self, item: pytest.Item) -> bool | None:
         # Nothing more is run once the run must stop: an xdist worker runs the item it was sent
         # before it looks at ``shouldstop``, and that item would only report the same message.
-        return True if self._fatal() and is_xdist_worker(self.config) else None
+        return True if (self._fatal() or self.usage_error) and is_xdist_worker(self.config) else None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
@@ -407,9 +442,11 @@ class MoralReporter:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """xdist controller: the usage a worker had not yet sent on a report (e.g. a worker that
         rated its share of the requests but ran no pair itself)."""
-        usage = getattr(node, "workeroutput", {}).get("moralpairs_usage")
-        if usage:
-            self.run.usage_seen.add(Usage(**usage))
+        output = getattr(node, "workeroutput", {})
+        if output.get("moralpairs_usage"):
+            self.run.usage_seen.add(Usage(**output["moralpairs_usage"]))
+        if output.get("moralpairs_usage_error"):
+            raise pytest.UsageError(output["moralpairs_usage_error"])
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -418,8 +455,8 @@ class MoralReporter:
             worker["moralpairs_usage"] = self.run.unreported_usage().to_dict()
             return
         _drop_silent_reports(self.config)
-        if self.config.option.collectonly:
-            return
+        if self.config.option.collectonly or session.exitstatus == pytest.ExitCode.USAGE_ERROR:
+            return  # a usage error stopped the run before it rated anything: nothing to write
         settings = self.run.settings
         self.gate = pass_rate(self.run.results, settings.min_pass_rate)
         if session.exitstatus == pytest.ExitCode.TESTS_FAILED:

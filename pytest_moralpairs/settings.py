@@ -8,9 +8,11 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
 
 from .cache import unusable_folder
 from .faults import MAX_RETRY_AFTER, RETRY_AFTER_CEILING
@@ -385,6 +387,59 @@ def unusable_cache_dir(settings: RunSettings) -> str | None:
         return None
     where = f"{flag('cache_dir')} / {ini_name('cache_dir')}"
     return f"the response cache cannot be kept in {settings.cache_dir!r} ({where}): {why}"
+
+
+@dataclass(frozen=True)
+class Output:
+    """A file the run writes: how it was asked for (``--moral-report json:out.json``) and where it
+    goes, against the folder pytest was started in, symlinks resolved."""
+
+    label: str
+    given: Path
+    path: Path
+
+
+def outputs(settings: RunSettings, base: Path, where: Callable[[str], str] = flag) -> tuple[Output, ...]:
+    """The files the run writes (``--moral-save``, each ``--moral-report``); ``where(setting)``
+    names how a setting was given (its flag, by default)."""
+
+    def asked(name: str, value: str) -> str:
+        given = where(name)
+        return f"{given} {value}" if given.startswith("--") else f"{given} = {value}"
+
+    found = [(asked("save", settings.save), settings.save)] if settings.save else []
+    found += [(asked("report", f"{kind}:{path}"), path) for kind, path in settings.reports]
+    written = []
+    for label, path in found:
+        given = base / path
+        try:
+            resolved = given.resolve()
+        except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL: writing it says why
+            resolved = given
+        written.append(Output(label, given, resolved))
+    return tuple(written)
+
+
+def overwritten_input(
+    written: Iterable[Output], globs: Iterable[str] = (), inputs: Mapping[Path, str] | None = None
+) -> str | None:
+    """Why a file the run writes would replace one it reads, or None: a file whose name matches a
+    ``moral_files`` glob (a pair file, or one the next run would collect as a broken one), or one
+    of ``inputs`` (resolved path -> what it is, e.g. "the persona file moral/us.personas.yaml")."""
+    globs = tuple(globs)
+    for output in written:
+        what = (inputs or {}).get(output.path)
+        if what is not None:
+            return f"{output.label} would overwrite {what}; write it under another name"
+        for path in dict.fromkeys((output.given, output.path)):
+            pattern = next((g for g in globs if fnmatch.fnmatch(path.name, g)), None)
+            if pattern is None:
+                continue
+            whose = "its name" if path == output.given else f"it links to {path}, whose name"
+            why = f"({whose} matches moral_files {pattern!r})"
+            done = "overwrite a pair file" if path.exists() else "write a file the next run collects as a pair file"
+            return f"{output.label} would {done} {why}; write it under another name"
+    return None
 
 
 #: What the ``moralpairs`` marker takes: per-test settings of the moral_rate / moral_pair fixtures.
