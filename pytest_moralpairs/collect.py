@@ -133,7 +133,10 @@ def collect_suites(session: pytest.Session, sources: Iterable[Any], collected: s
             report = node.ihook.pytest_make_collect_report(collector=node)
             node.ihook.pytest_collectreport(report=report)
             if report.passed:
-                yield from (item for item in report.result if isinstance(item, pytest.Item))
+                for item in report.result:
+                    if isinstance(item, pytest.Item):
+                        item.ihook.pytest_itemcollected(item=item)  # as pytest's own collection does
+                        yield item
 
 
 class MoralItem(pytest.Item):

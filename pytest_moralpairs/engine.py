@@ -27,7 +27,7 @@ from .answers import (
     wants_logprobs,
 )
 from .cache import CachedAnswer, ResponseCache
-from .faults import AUTH, BAD_REQUEST, Fault, RetryPolicy, classify
+from .faults import AUTH, BAD_REQUEST, Fault, RetryPolicy, Wait, classify
 from .llm import LiteLLMBackend
 from .request import Answer, ModelSettings, RatingRequest, default_key  # noqa: F401 - ModelSettings: the engine's API
 
@@ -143,6 +143,8 @@ Complete = Callable[[RatingRequest], Awaitable["Answer | str"]]
 Parse = Callable[[str, RatingRequest], float]
 #: ``(calls done, calls in this batch)``, called on the engine's thread as calls finish.
 Progress = Callable[[int, int], None]
+#: Told, on the engine's thread, each time a call starts to wait before its next try.
+Waiting = Callable[[Wait], None]
 
 
 def _default_parse(text: str, request: RatingRequest) -> float:
@@ -230,6 +232,7 @@ class RatingEngine:
         key: Callable[[RatingRequest], str] | None = None,
         progress: Progress | None = None,
         advisory: Iterable[str] = (),
+        waiting: Waiting | None = None,
     ):
         """``complete`` answers requests; without it ``make_complete()`` builds one on the first
         call (by default the litellm backend, so litellm is imported only when needed).
@@ -238,7 +241,9 @@ class RatingEngine:
         is sent at all and a request missing from the cache is an error. ``retry`` says how often
         to try again after a transient fault (default: never). Once ``max_cost`` dollars are
         spent no further call is made. ``key`` names a request in the cache (default
-        :func:`default_key`, the key the plugin uses too). A ``complete`` with an async
+        :func:`default_key`, the key the plugin uses too). ``progress(done, total)`` is told as
+        calls finish, ``waiting(wait)`` when a call starts to wait before trying again (a rate
+        limit's Retry-After, backoff), so a long silence can be explained. A ``complete`` with an async
         ``aclose()`` has it awaited by :meth:`close`. A model named in ``advisory`` that refuses
         the credentials stops only its own calls, never the run (:attr:`fatal`).
         """
@@ -257,6 +262,7 @@ class RatingEngine:
         self._key_of = key or default_key
         self._keys: dict[RatingRequest, str] = {}
         self.progress = progress
+        self.waiting = waiting
         self._ratings: dict[RatingRequest, Rating] = {}
         # Touched only on the engine loop: one task per request ever asked for, so that
         # overlapping batches (even from several threads) share a call instead of repeating it.
@@ -421,7 +427,10 @@ class RatingEngine:
                         self._stop(request, _no_logprobs_message(request, refused=True))
                     if not fault.retryable or attempt == self.retry.retries:
                         return CallFailed(fault, attempt + 1)
-                    await asyncio.sleep(self.retry.delay(attempt, fault))
+                    wait = self.retry.wait(attempt, fault)
+                    if self.waiting is not None:
+                        self.waiting(wait)
+                    await asyncio.sleep(wait.seconds)
                     # Refused credentials or a spent budget while this call waited: no retry.
                     stop = self._stop_reason(request)
                     if stop is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -32,7 +33,13 @@ RATE_LIMIT, SERVER, TIMEOUT, CONNECTION, MALFORMED, AUTH, BAD_REQUEST, OTHER = (
 RETRYABLE = frozenset({RATE_LIMIT, SERVER, TIMEOUT, CONNECTION, MALFORMED})
 #: What provider SDKs say when no key or a bad one was given, before any HTTP status exists.
 _AUTH_SIGNS = ("missing credentials", "api_key client option must be set", "invalid api key", "incorrect api key")
+#: The longest a server's ``Retry-After`` is obeyed by default (``--moral-max-retry-after``): a
+#: server that asks for longer is waited on this long, then tried again.
 MAX_RETRY_AFTER = 120.0
+#: Beyond a day a ``Retry-After`` is nonsense (``1e400``, the year 9999): read as a day.
+RETRY_AFTER_CEILING = 86400.0
+#: How a waiting call's fault reads on the progress line.
+_WAITING_AFTER = {RATE_LIMIT: "rate limited", TIMEOUT: "timed out"}
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,8 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 def parse_retry_after(value: Any, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date, as the server
+    asked (up to a day); :class:`RetryPolicy` caps what is obeyed."""
     if value is None:
         return None
     text = str(value).strip()
@@ -110,7 +118,7 @@ def parse_retry_after(value: Any, now: float | None = None) -> float | None:
         seconds = when - (time.time() if now is None else now)
     if seconds != seconds:  # NaN
         return None
-    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+    return max(0.0, min(seconds, RETRY_AFTER_CEILING))
 
 
 def clean_message(exc: BaseException, limit: int = 300) -> str:
@@ -193,21 +201,56 @@ def classify(exc: BaseException) -> Fault:
 
 
 @dataclass(frozen=True)
+class Wait:
+    """A call waiting before its next try: how long, after which fault, and what decided it.
+
+    ``asked``: the server's ``Retry-After`` when that set the wait (``capped`` when it asked for
+    more than the policy obeys); None when the backoff did.
+    """
+
+    seconds: float
+    fault: str
+    asked: float | None = None
+    capped: bool = False
+
+    def describe(self, remaining: float | None = None) -> str:
+        """``rate limited: waiting 118 s (Retry-After)``, with ``remaining`` seconds (default: all)."""
+        left = self.seconds if remaining is None else remaining
+        what = _WAITING_AFTER.get(self.fault, self.fault)
+        if self.asked is None:
+            why = "backoff"
+        elif self.capped:
+            why = f"Retry-After {self.asked:.0f} s, capped at {self.seconds:g} s"
+        else:
+            why = "Retry-After"
+        return f"{what}: waiting {math.ceil(max(left, 0.0)):.0f} s ({why})"
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with jitter; a server's ``Retry-After`` is a floor, not a suggestion."""
+    """Exponential backoff with jitter; a server's ``Retry-After`` is a floor, not a suggestion,
+    obeyed up to ``max_retry_after`` seconds (asked for longer, the call waits that long and is
+    tried again)."""
 
     retries: int = 3
     base: float = 0.5
     cap: float = 30.0
+    max_retry_after: float = MAX_RETRY_AFTER
 
     def delay(self, attempt: int, fault: Fault, rng: random.Random | None = None) -> float:
         """Seconds to wait before try number ``attempt + 1`` (``attempt`` counts from 0)."""
+        return self.wait(attempt, fault, rng).seconds
+
+    def wait(self, attempt: int, fault: Fault, rng: random.Random | None = None) -> Wait:
+        """The wait before try number ``attempt + 1``, and why it is that long."""
         rng = rng or random
         try:
             backoff = min(self.cap, self.base * (2.0**attempt))
         except OverflowError:  # a late enough attempt: 2**attempt is beyond any float
             backoff = self.cap
-        wait = backoff * (0.5 + rng.random() / 2)  # "equal jitter": never less than half the step
+        jittered = backoff * (0.5 + rng.random() / 2)  # "equal jitter": never less than half the step
         if fault.retry_after is not None:
-            wait = max(wait, fault.retry_after)
-        return wait
+            obeyed = min(fault.retry_after, self.max_retry_after)
+            if obeyed >= jittered:
+                return Wait(obeyed, fault.kind, fault.retry_after, fault.retry_after > self.max_retry_after)
+        return Wait(jittered, fault.kind)

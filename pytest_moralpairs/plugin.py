@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import os
+from pathlib import Path
 from typing import Any, Callable, Generator
 
 import pytest
@@ -44,6 +45,7 @@ from .settings import (
     REPLAY,
     REPORT,
     SUITE,
+    Output,
     SamplingWarning,  # noqa: F401 - still importable from here, as warning filters may name it
     SettingsError,
     SettingsWarning,
@@ -51,6 +53,8 @@ from .settings import (
     flag,
     ini_name,
     marker_overrides,
+    outputs,
+    overwritten_input,
     resolve,
     setting_warnings,
     unusable_cache_dir,
@@ -124,16 +128,15 @@ def pytest_configure(config: pytest.Config) -> None:
     except SettingsError as exc:
         raise pytest.UsageError(f"pytest-moralpairs: {exc}") from None
 
-    def pytest_cache_dir() -> Any:
-        cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
-        return cache.mkdir("moralpairs") if cache is not None else None
-
     for warning in setting_warnings(settings):
         _warn(config, warning)
-    problem = unusable_cache_dir(settings)
+    written = outputs(settings, config.invocation_params.dir, lambda name: lookup(name)[0])
+    lexicons = {Path(path).resolve(): f"the lexicon file {path}" for path in config.getini("moral_lexicon")}
+    problem = unusable_cache_dir(settings) or overwritten_input(written, _file_globs(config), lexicons)
     if problem:
         raise pytest.UsageError(f"pytest-moralpairs: {problem}")
-    run = MoralRun(settings, config, cache_dir=pytest_cache_dir)
+    folder = moral_cache_dir(config)
+    run = MoralRun(settings, config, cache_dir=folder, make_cache_dir=lambda: _make_cache_dir(config, folder))
     if settings.compare:
         from .report.document import DocumentError
 
@@ -143,7 +146,33 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"pytest-moralpairs: --moral-compare: {exc}") from None
     run.suite_sources = _suite_sources(config, settings.suites)
     config.stash[run_key] = run
-    config.pluginmanager.register(MoralReporter(config, run), "moralpairs-reporter")
+    config.pluginmanager.register(MoralReporter(config, run, written), "moralpairs-reporter")
+
+
+def moral_cache_dir(config: pytest.Config) -> Path:
+    """The response cache's default folder: ``d/moralpairs/`` in pytest's cache directory, found
+    without pytest's cache plugin (``-p no:cacheprovider`` must not turn the response cache off)."""
+    try:
+        name = config.getini("cache_dir")
+    except ValueError:  # the cache plugin is disabled, and its ini option with it: its default
+        tox = os.environ.get("TOX_ENV_DIR")
+        name = os.path.join(tox, ".pytest_cache") if tox else ".pytest_cache"
+    return config.rootpath / os.path.expandvars(os.path.expanduser(name)) / "d" / "moralpairs"
+
+
+def _make_cache_dir(config: pytest.Config, folder: Path) -> None:
+    """Make ``folder`` as pytest's cache plugin would: its cache directory comes with a
+    ``.gitignore``, so that no one commits the cache by mistake."""
+    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+    try:
+        if cache is not None:
+            cache.mkdir(folder.name)
+            return
+        top = folder.parent.parent
+        top.mkdir(parents=True)
+        (top / ".gitignore").write_text("# Created by pytest-moralpairs automatically.\n*\n", encoding="utf-8")
+    except OSError:  # it exists (made by another process), or cannot be made: the cache says why
+        pass
 
 
 def _suite_sources(config: pytest.Config, specs: tuple[str, ...]) -> tuple[Any, ...]:
@@ -195,7 +224,9 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     lines = []
     if run.settings.model:
         generation = "derandomised (CI)" if run.derandomize else f"--moral-seed={run.seed}"
-        lines.append(f"moral pairs: model {run.settings.model}, generated pairs {generation}")
+        off_by = f"{flag('cache')}=off" if config.getoption("moral_cache") else f"{ini_name('cache')} = off"
+        cache = run.describe_cache(config.invocation_params.dir, off_by)
+        lines.append(f"moral pairs: model {run.settings.model}, generated pairs {generation}, {cache}")
     if run.suite_sources:
         lines.append("moral suites: " + ", ".join(source.label for source in run.suite_sources))
     return lines or None
@@ -209,9 +240,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         items.extend(collect_suites(session, run.suite_sources, {item.path for item in items}))
 
 
+def _file_globs(config: pytest.Config) -> list[str]:
+    return config.getini("moral_files") or DEFAULT_FILE_GLOBS
+
+
 def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> PairFile | None:
-    globs = parent.config.getini("moral_files") or DEFAULT_FILE_GLOBS
-    if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in globs):
+    if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in _file_globs(parent.config)):
         return PairFile.from_parent(parent, path=file_path)
     return None
 
@@ -233,9 +267,14 @@ class MoralReporter:
     """Prefetches the ratings, and carries results from the reports (so they survive
     pytest-xdist) into the summary and the exit status."""
 
-    def __init__(self, config: pytest.Config, run: MoralRun):
+    def __init__(self, config: pytest.Config, run: MoralRun, written: tuple[Output, ...] = ()):
         self.config = config
         self.run = run
+        #: The files the run writes, and the persona files its pairs read (as the pairs name them).
+        self.outputs = written
+        self.persona_files: set[str] = set()
+        #: An xdist worker's usage error, for the controller to raise.
+        self.usage_error: str | None = None
         self.session: pytest.Session | None = None
         self.other_failures = 0
         self.verdict_failures = 0
@@ -249,13 +288,35 @@ class MoralReporter:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.session = session
 
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        # Every item, also those -k will deselect: their persona files are read all the same.
+        personas = getattr(getattr(item, "pair", None), "personas", None)
+        if self.outputs and personas is not None and personas.path:
+            self.persona_files.add(personas.path)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """A report or a saved run must not replace a persona file a pair reads: found now, before
+        any model call."""
+        root = self.config.rootpath
+        inputs = {(root / path).resolve(): f"the persona file {path}" for path in self.persona_files}
+        problem = overwritten_input(self.outputs, inputs=inputs)
+        if not problem:
+            return
+        worker = getattr(self.config, "workeroutput", None)
+        if worker is None:
+            raise pytest.UsageError(f"pytest-moralpairs: {problem}")
+        # Raised on an xdist worker it would crash the worker: the controller raises it instead
+        # (pytest_testnodedown), and this worker rates and runs nothing.
+        worker["moralpairs_usage_error"] = self.usage_error = f"pytest-moralpairs: {problem}"
+        session.shouldstop = self.usage_error
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
         # A broken pair file is a collection error that names it; it must not stop the other files.
         broken = self.config.stash.get(broken_files_key, 0)
         if broken and session.testsfailed == broken:
             self.config.option.continue_on_collection_errors = True
-        if self.config.option.collectonly:
+        if self.config.option.collectonly or self.usage_error:
             return
         if session.testsfailed and not self.config.option.continue_on_collection_errors:
             return  # pytest's own loop stops the run for the collection errors: rate nothing first
@@ -284,7 +345,7 @@ class MoralReporter:
             # A terminal gets one line redrawn in place; a log gets whole lines now and then.
             write = (lambda text: reporter.write(text, flush=True)) if reporter.isatty else reporter.write_line
             progress = ProgressLine(write, tty=reporter.isatty)
-            self.run.progress = progress
+            self.run.progress, self.run.waiting = progress, progress.waiting
         try:
             requests = prefetchable(items)
             if progress is not None and reporter is not None and reporter.isatty:
@@ -293,7 +354,7 @@ class MoralReporter:
         finally:
             if progress is not None:
                 progress.finish()
-            self.run.progress = None
+            self.run.progress = self.run.waiting = None
         fatal = self._fatal()
         if fatal and self.session is not None:
             # Bad credentials: one message and the run stops, before any item reports an error.
@@ -316,7 +377,7 @@ class MoralReporter:
     def pytest_runtest_protocol(self, item: pytest.Item) -> bool | None:
         # Nothing more is run once the run must stop: an xdist worker runs the item it was sent
         # before it looks at ``shouldstop``, and that item would only report the same message.
-        return True if self._fatal() and is_xdist_worker(self.config) else None
+        return True if (self._fatal() or self.usage_error) and is_xdist_worker(self.config) else None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
@@ -428,9 +489,11 @@ class MoralReporter:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """xdist controller: the usage a worker had not yet sent on a report (e.g. a worker that
         rated its share of the requests but ran no pair itself)."""
-        usage = getattr(node, "workeroutput", {}).get("moralpairs_usage")
-        if usage:
-            self.run.usage_seen.add(Usage(**usage))
+        output = getattr(node, "workeroutput", {})
+        if output.get("moralpairs_usage"):
+            self.run.usage_seen.add(Usage(**output["moralpairs_usage"]))
+        if output.get("moralpairs_usage_error"):
+            raise pytest.UsageError(output["moralpairs_usage_error"])
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -439,8 +502,8 @@ class MoralReporter:
             worker["moralpairs_usage"] = self.run.unreported_usage().to_dict()
             return
         _drop_silent_reports(self.config)
-        if self.config.option.collectonly:
-            return
+        if self.config.option.collectonly or session.exitstatus == pytest.ExitCode.USAGE_ERROR:
+            return  # a usage error stopped the run before it rated anything: nothing to write
         settings = self.run.settings
         self.gate = pass_rate(self.run.results, settings.min_pass_rate)
         if session.exitstatus == pytest.ExitCode.TESTS_FAILED:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 from .answers import LOGPROB_OPTIONS, UnparseableAnswer, parse_rating, shorten
 from .cache import FILE_NAME, CacheWarning, ResponseCache
 from .engine import ERROR_NOT_CALLED, Rating, RatingEngine, RatingError, Usage
-from .faults import RetryPolicy
+from .faults import RetryPolicy, Wait
 from .llm import LiteLLMBackend
 from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
@@ -70,19 +70,25 @@ class MoralRun:
         settings: RunSettings,
         config: Any,
         engine: RatingEngine | None = None,
-        cache_dir: Callable[[], Path | None] | None = None,
+        cache_dir: Path | None = None,
+        make_cache_dir: Callable[[], Any] | None = None,
     ):
-        """``cache_dir()`` says where the response cache lives when no ``cache_dir`` is set
-        (the plugin gives pytest's cache directory); it is asked only when a rating is needed."""
+        """``cache_dir`` is where the response cache lives when the settings name no folder (the
+        plugin gives moralpairs/ in pytest's cache directory; None: no cache then); before a
+        cache is made there, ``make_cache_dir()`` is called (pytest's cache plugin makes its folder
+        with the files that keep it out of version control)."""
         self.settings = settings
         self.config = config
         self._engine = engine
-        self._default_cache_dir = cache_dir or (lambda: None)
+        self._default_cache_dir = cache_dir
+        self._make_cache_dir = make_cache_dir
         self.results: list[dict[str, Any]] = []
         self.usage_reported = Usage()
         self.usage_seen = Usage()
         self.prefetched = False
         self.progress: Callable[[int, int], None] | None = None
+        #: Told when a call starts to wait before its next try (see ``RatingEngine``'s ``waiting``).
+        self.waiting: Callable[[Wait], None] | None = None
         #: Under pytest-xdist: ``(worker index, worker count)``; each worker asks only for its share.
         self.share: tuple[int, int] | None = None
         self._backend: Any = None
@@ -115,10 +121,11 @@ class MoralRun:
                 make_complete=self._make_completer,
                 cache=self._open_cache(),
                 replay=self.settings.replay,
-                retry=RetryPolicy(retries=self.settings.retries),
+                retry=RetryPolicy(retries=self.settings.retries, max_retry_after=self.settings.max_retry_after),
                 max_cost=self.settings.max_cost,
                 key=self._cache_key,
                 progress=lambda done, total: self.progress(done, total) if self.progress else None,
+                waiting=lambda wait: self.waiting(wait) if self.waiting else None,
                 # The yardstick's failures never stop the run; not when it is the model under test.
                 advisory=[b for b in [self.settings.baseline_model] if b and b != self.settings.model],
             )
@@ -131,15 +138,28 @@ class MoralRun:
         return self._engine.fatal if self._engine is not None else None
 
     def cache_path(self) -> Path | None:
+        """The response cache's file, or None when the run keeps none; nothing is made."""
         if self.settings.cache == "off":
             return None
-        folder = Path(self.settings.cache_dir) if self.settings.cache_dir else self._default_cache_dir()
+        folder = Path(self.settings.cache_dir) if self.settings.cache_dir else self._default_cache_dir
         return folder / FILE_NAME if folder is not None else None
+
+    def describe_cache(self, base: Path, off_by: str) -> str:
+        """Where the response cache is and how it is used, for the run's header (nothing opened):
+        its path (relative to ``base`` when inside it) and mode, or that it is off, by ``off_by``."""
+        path = self.cache_path()
+        if path is None:
+            return f"cache off ({off_by})"
+        absolute = path.absolute()
+        shown = absolute.relative_to(base) if absolute.is_relative_to(base) else absolute
+        return f"cache {shown} ({'replay: nothing is sent' if self.settings.replay else self.settings.cache})"
 
     def _open_cache(self) -> ResponseCache | None:
         path = self.cache_path()
         if path is None:
             return None
+        if not self.settings.cache_dir and self._make_cache_dir is not None and self.settings.cache_mode == "readwrite":
+            self._make_cache_dir()
         with self._cache_warnings_to_pytest():
             return ResponseCache(path, mode=self.settings.cache_mode)
 

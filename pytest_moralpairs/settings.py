@@ -8,11 +8,14 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
 
 from .cache import unusable_folder
+from .faults import MAX_RETRY_AFTER, RETRY_AFTER_CEILING
 from .providers import unknown_offline_model
 from .request import ModelSettings
 from .verdicts import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
@@ -101,6 +104,12 @@ OPTIONS = (
         "and jitter, honouring Retry-After (default 3)",
     ),
     Option(
+        "max_retry_after",
+        "SECONDS",
+        "longest wait a server's Retry-After is obeyed for; a server asking for longer is tried again "
+        f"after this many seconds (default {MAX_RETRY_AFTER:g})",
+    ),
+    Option(
         "max_cost",
         "USD",
         "stop making model calls once this many US dollars are spent (litellm's prices); the pairs left unrated ERROR",
@@ -113,7 +122,8 @@ OPTIONS = (
     Option(
         "cache_dir",
         "DIR",
-        "folder of the response cache (default: moralpairs/ in pytest's cache dir), e.g. one a CI job keeps",
+        "folder of the response cache (default: d/moralpairs/ in pytest's cache dir, .pytest_cache), e.g. one "
+        "a CI job keeps",
     ),
     Option(
         "seed",
@@ -210,6 +220,7 @@ class RunSettings:
     concurrency: int = DEFAULT_CONCURRENCY
     threshold: float = DEFAULT_THRESHOLD
     retries: int = DEFAULT_RETRIES
+    max_retry_after: float = MAX_RETRY_AFTER
     max_cost: float | None = None
     cache: str = "readwrite"
     cache_dir: str | None = None
@@ -256,6 +267,7 @@ LIMITS: dict[str, tuple[Callable[[Any], Any], float, float]] = {
     "concurrency": (int, 1, 10000),
     "threshold": (float, -8.0, 8.0),
     "retries": (int, 0, 100),
+    "max_retry_after": (float, 0.0, RETRY_AFTER_CEILING),
     "max_cost": (float, 0.0, 1e9),
     "seed": (int, 0, 2**63 - 1),
     "max_examples": (int, 1, 100000),
@@ -392,6 +404,59 @@ def unusable_cache_dir(settings: RunSettings) -> str | None:
         return None
     where = f"{flag('cache_dir')} / {ini_name('cache_dir')}"
     return f"the response cache cannot be kept in {settings.cache_dir!r} ({where}): {why}"
+
+
+@dataclass(frozen=True)
+class Output:
+    """A file the run writes: how it was asked for (``--moral-report json:out.json``) and where it
+    goes, against the folder pytest was started in, symlinks resolved."""
+
+    label: str
+    given: Path
+    path: Path
+
+
+def outputs(settings: RunSettings, base: Path, where: Callable[[str], str] = flag) -> tuple[Output, ...]:
+    """The files the run writes (``--moral-save``, each ``--moral-report``); ``where(setting)``
+    names how a setting was given (its flag, by default)."""
+
+    def asked(name: str, value: str) -> str:
+        given = where(name)
+        return f"{given} {value}" if given.startswith("--") else f"{given} = {value}"
+
+    found = [(asked("save", settings.save), settings.save)] if settings.save else []
+    found += [(asked("report", f"{kind}:{path}"), path) for kind, path in settings.reports]
+    written = []
+    for label, path in found:
+        given = base / path
+        try:
+            resolved = given.resolve()
+        except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL: writing it says why
+            resolved = given
+        written.append(Output(label, given, resolved))
+    return tuple(written)
+
+
+def overwritten_input(
+    written: Iterable[Output], globs: Iterable[str] = (), inputs: Mapping[Path, str] | None = None
+) -> str | None:
+    """Why a file the run writes would replace one it reads, or None: a file whose name matches a
+    ``moral_files`` glob (a pair file, or one the next run would collect as a broken one), or one
+    of ``inputs`` (resolved path -> what it is, e.g. "the persona file moral/us.personas.yaml")."""
+    globs = tuple(globs)
+    for output in written:
+        what = (inputs or {}).get(output.path)
+        if what is not None:
+            return f"{output.label} would overwrite {what}; write it under another name"
+        for path in dict.fromkeys((output.given, output.path)):
+            pattern = next((g for g in globs if fnmatch.fnmatch(path.name, g)), None)
+            if pattern is None:
+                continue
+            whose = "its name" if path == output.given else f"it links to {path}, whose name"
+            why = f"({whose} matches moral_files {pattern!r})"
+            done = "overwrite a pair file" if path.exists() else "write a file the next run collects as a pair file"
+            return f"{output.label} would {done} {why}; write it under another name"
+    return None
 
 
 #: What the ``moralpairs`` marker takes: per-test settings of the moral_rate / moral_pair fixtures.

@@ -168,6 +168,14 @@ def broken_files(pytester: pytest.Pytester, server: OpenAIServer) -> str:
     return run(pytester, server, "moral/")
 
 
+def rate_limited(pytester: pytest.Pytester, server: OpenAIServer) -> str:
+    """A server that answers one sentence with a 429 asking to come back in an hour; the run obeys
+    Retry-After for 5 s at most (the output is a log: the wait gets a line of its own)."""
+    pair_file(pytester, "moral/pony.moral.yaml", {"pony-whip": PONY, "elder": ELDER})
+    server.answers = Cycled({PONY[0]: [Reply.error(429, "slow down", retry_after=3600), "-3"]})
+    return run(pytester, server, "moral/", "--moral-cache=off", "--moral-max-retry-after=5")
+
+
 SCENARIOS: dict[str, Callable[[pytest.Pytester, OpenAIServer], str]] = {
     "suite-changed": suite_changed,
     "usage": usage,
@@ -175,4 +183,5 @@ SCENARIOS: dict[str, Callable[[pytest.Pytester, OpenAIServer], str]] = {
     "human-alignment": human_alignment,
     "regression": regression,
     "broken-files": broken_files,
+    "rate-limited": rate_limited,
 }

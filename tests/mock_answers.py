@@ -49,7 +49,7 @@ def write_pairs(pytester: pytest.Pytester, *pairs: tuple[str, str, str], name: s
 def run_against(pytester: pytest.Pytester, server: Any, *args: str, model: str = SERVER_MODEL) -> pytest.RunResult:
     """Run against ``server`` with no response cache and no retries (``args`` may turn them on)."""
     return pytester.runpytest(
-        "--moral-model", model, "--moral-api-base", server.url, "-p", "no:cacheprovider", "--moral-retries", "0", *args
+        "--moral-model", model, "--moral-api-base", server.url, "--moral-cache=off", "--moral-retries", "0", *args
     )
 
 

@@ -915,7 +915,7 @@ def test_a_compare_shows_how_the_persona_consistency_checks_changed(pytester: py
     pytester.makefile(".personas.yaml", adults=GRID)
     grid = "adults.personas.yaml\n        max_inconsistency: 0.5"
     pair_file(pytester, LAKE_ACROSS_PERSONAS.replace("[a nurse, a farmer]", grid))
-    server = ("--moral-model", "openai/test-model", "--moral-api-base", openai_server.url, "-p", "no:cacheprovider")
+    server = ("--moral-model", "openai/test-model", "--moral-api-base", openai_server.url, "--moral-cache=off")
     openai_server.answers = grid_answers(broad="-3")
     pytester.runpytest(*server, "--moral-save", "saved.json").assert_outcomes(passed=1)
     openai_server.answers = grid_answers(broad="-1")

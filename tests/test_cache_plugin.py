@@ -360,14 +360,96 @@ def test_moral_cache_dir_puts_the_cache_in_that_folder(pytester, server):
     again.stdout.fnmatch_lines(["*0 model calls, 2 answers from the cache"])
 
 
-def test_without_pytests_cache_provider_and_no_cache_dir_nothing_is_cached(pytester, server):
+def test_without_pytests_cache_provider_the_response_cache_is_kept_where_it_always_is(pytester, server):
+    write_pairs(pytester, ("p", "harm one", "help one"))
+    run(pytester, server).assert_outcomes(passed=1)  # recorded with pytest's cache plugin
+    server.reset()
+
+    again = run(pytester, server, "-p", "no:cacheprovider")
+
+    again.assert_outcomes(passed=1)
+    assert server.count == 0
+    again.stdout.fnmatch_lines(["*0 model calls, 2 answers from the cache"])
+
+
+def test_without_pytests_cache_provider_a_new_cache_folder_is_kept_out_of_version_control(pytester, server):
     write_pairs(pytester, ("p", "harm one", "help one"))
 
     run(pytester, server, "-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+    assert rows(pytester.path / DEFAULT_CACHE) == 2
+    assert (pytester.path / ".pytest_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_without_pytests_cache_provider_its_cache_dir_default_is_used(pytester, server, monkeypatch):
+    # Its cache_dir ini option is gone with it: the cache is where pytest's default would put it.
+    monkeypatch.delenv("TOX_ENV_DIR", raising=False)
+    pytester.makeini("[pytest]\n")
+    write_pairs(pytester, ("p", "harm one", "help one"))
+
     run(pytester, server, "-p", "no:cacheprovider").assert_outcomes(passed=1)
 
-    assert server.count == 4
-    assert list(pytester.path.rglob("responses.sqlite3*")) == []
+    assert rows(pytester.path / DEFAULT_CACHE) == 2
+
+
+def test_the_response_cache_follows_pytests_cache_dir(pytester, server):
+    pytester.makeini("[pytest]\ncache_dir = elsewhere\n")
+    write_pairs(pytester, ("p", "harm one", "help one"))
+
+    result = run(pytester, server)
+
+    assert rows(pytester.path / "elsewhere" / "d" / "moralpairs" / "responses.sqlite3") == 2
+    result.stdout.fnmatch_lines(["moral pairs: *, cache elsewhere/d/moralpairs/responses.sqlite3 (readwrite)"])
+
+
+# --- the run's header says where the cache is --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        ((), "cache .pytest_cache/d/moralpairs/responses.sqlite3 (readwrite)"),
+        (("-p", "no:cacheprovider"), "cache .pytest_cache/d/moralpairs/responses.sqlite3 (readwrite)"),
+        (("--moral-cache=read",), "cache .pytest_cache/d/moralpairs/responses.sqlite3 (read)"),
+        (("--moral-replay",), "cache .pytest_cache/d/moralpairs/responses.sqlite3 (replay: nothing is sent)"),
+        (("--moral-cache-dir=kept",), "cache kept/responses.sqlite3 (readwrite)"),
+        (("--moral-cache=off",), "cache off (--moral-cache=off)"),
+    ],
+    ids=["default", "no-cacheprovider", "read", "replay", "cache-dir", "off"],
+)
+def test_the_header_says_where_the_cache_is_and_how_it_is_used(pytester, server, args, said):
+    write_pairs(pytester, ("p", "harm one", "help one"))
+
+    result = run(pytester, server, *args)
+
+    result.stdout.fnmatch_lines([f"moral pairs: model {MODEL}, generated pairs *, {said}"])
+
+
+def test_the_header_names_the_ini_option_that_turned_the_cache_off(pytester, server):
+    pytester.makeini("[pytest]\nmoral_cache = off\n")
+    write_pairs(pytester, ("p", "harm one", "help one"))
+
+    result = run(pytester, server)
+
+    result.stdout.fnmatch_lines(["moral pairs: *, cache off (moral_cache = off)"])
+
+
+def test_the_header_shows_a_cache_folder_outside_the_project_by_its_whole_path(pytester, server, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ci-cache")
+    write_pairs(pytester, ("p", "harm one", "help one"))
+
+    result = run(pytester, server, "--moral-cache-dir", str(folder))
+
+    result.stdout.fnmatch_lines([f"moral pairs: *, cache {folder / 'responses.sqlite3'} (readwrite)"])
+
+
+def test_saying_where_the_cache_is_creates_no_cache(pytester, server):
+    write_pairs(pytester, ("p", "harm one", "help one"))
+
+    result = run(pytester, server, "-k", "nothing-is-selected")
+
+    result.stdout.fnmatch_lines(["moral pairs: *, cache .pytest_cache/d/moralpairs/responses.sqlite3 (readwrite)"])
+    assert not (pytester.path / DEFAULT_CACHE).parent.exists()
 
 
 def test_moral_cache_dir_caches_even_without_pytests_cache_provider(pytester, server):

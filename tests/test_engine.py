@@ -14,6 +14,7 @@ import pytest
 
 from pytest_moralpairs.answers import UnparseableAnswer
 from pytest_moralpairs.engine import ModelSettings, RatingEngine, RatingRequest
+from pytest_moralpairs.faults import RATE_LIMIT, RetryPolicy
 from pytest_moralpairs.prompt import DEFAULT_PROMPT
 
 
@@ -423,3 +424,18 @@ def test_a_batchs_progress_clock_starts_once_the_model_client_is_loaded() -> Non
         engine.close()
 
     assert events[:2] == ["client loaded", "0/2"]
+
+
+def test_the_engine_says_when_a_call_starts_to_wait_before_trying_again(make_engine):
+    class RateLimited(Exception):
+        status_code = 429
+
+    error = RateLimited("slow down")
+    error.response = type("Response", (), {"headers": {"Retry-After": "0.2"}})()
+    model = FakeModel(answers={"busy": error})
+    waits: list[Any] = []
+    engine = make_engine(model, retry=RetryPolicy(retries=2, base=0.01), waiting=waits.append)
+
+    engine.rate(request("busy"))
+
+    assert [(w.fault, w.seconds, w.asked) for w in waits] == [(RATE_LIMIT, 0.2, 0.2)] * 2

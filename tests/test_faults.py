@@ -30,6 +30,7 @@ from pytest_moralpairs.faults import (
     TIMEOUT,
     Fault,
     RetryPolicy,
+    Wait,
     classify,
     parse_retry_after,
 )
@@ -236,9 +237,14 @@ def test_retry_after_an_http_date_in_the_past_is_no_wait():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
 
 
-@pytest.mark.parametrize("value", ["3600", "1e400", "Fri, 31 Dec 9999 23:59:59 GMT"])
-def test_retry_after_is_capped(value):
-    assert parse_retry_after(value, now=0) == MAX_RETRY_AFTER
+def test_retry_after_is_read_as_the_server_asked_even_beyond_the_wait_obeyed():
+    # The policy caps what is obeyed; the progress line says what the server asked for.
+    assert parse_retry_after("3600") == 3600.0
+
+
+@pytest.mark.parametrize("value", ["1e400", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_a_retry_after_beyond_a_day_is_read_as_a_day(value):
+    assert parse_retry_after(value, now=0) == 86400.0
 
 
 @pytest.mark.parametrize("value, seconds", [("0", 0.0), ("-5", 0.0), (" 2.5 ", 2.5), (3, 3.0)])
@@ -310,7 +316,7 @@ def test_the_wait_is_never_shorter_than_retry_after():
 
 
 def test_retry_after_beyond_the_backoff_cap_is_still_honoured():
-    # The cap limits our own guesses, not what the server asked for (classify caps that).
+    # The cap limits our own guesses, not what the server asked for (max_retry_after caps that).
     fault = Fault(RATE_LIMIT, "slow down", 429, retry_after=60.0)
 
     assert RetryPolicy(cap=30).delay(0, fault, random.Random(1)) == 60.0
@@ -325,7 +331,54 @@ def test_a_short_retry_after_does_not_shorten_the_backoff():
 def test_the_longest_wait_from_a_classified_failure_is_bounded():
     exc = litellm_like("RateLimitError", status=429, headers=httpx.Headers({"Retry-After": "86400"}))
 
-    assert RetryPolicy(cap=30).delay(3, classify(exc), random.Random(1)) == MAX_RETRY_AFTER
+    assert RetryPolicy(cap=30).delay(3, classify(exc), random.Random(1)) == MAX_RETRY_AFTER == 120.0
+
+
+def test_a_retry_after_longer_than_max_retry_after_is_waited_on_that_long():
+    fault = Fault(RATE_LIMIT, "slow down", 429, retry_after=3600.0)
+
+    assert RetryPolicy(max_retry_after=5).delay(0, fault, random.Random(1)) == 5.0
+
+
+def test_a_max_retry_after_below_the_backoff_leaves_the_backoff():
+    fault = Fault(RATE_LIMIT, "slow down", 429, retry_after=3600.0)
+
+    assert RetryPolicy(base=4, max_retry_after=0).delay(0, fault, Fixed(1.0)) == 4.0
+
+
+# --- Wait: what the progress line says of a waiting call ------------------------------------------
+
+
+def test_a_wait_set_by_retry_after_says_so():
+    fault = Fault(RATE_LIMIT, "slow down", 429, retry_after=118.0)
+
+    wait = RetryPolicy().wait(0, fault, Fixed(1.0))
+
+    assert wait == Wait(118.0, RATE_LIMIT, asked=118.0)
+    assert wait.describe() == "rate limited: waiting 118 s (Retry-After)"
+
+
+def test_a_wait_capped_by_max_retry_after_names_what_the_server_asked_for():
+    fault = Fault(RATE_LIMIT, "slow down", 429, retry_after=3600.0)
+
+    wait = RetryPolicy().wait(0, fault, Fixed(1.0))
+
+    assert wait.describe() == "rate limited: waiting 120 s (Retry-After 3600 s, capped at 120 s)"
+
+
+def test_a_wait_set_by_the_backoff_names_the_fault_and_the_backoff():
+    wait = RetryPolicy(base=4).wait(1, SERVER_FAULT, Fixed(1.0))
+
+    assert wait.describe() == "server error: waiting 8 s (backoff)"
+
+
+def test_a_wait_counts_down_in_whole_seconds_never_showing_zero_while_it_lasts():
+    wait = Wait(118.0, RATE_LIMIT, asked=118.0)
+
+    assert [wait.describe(left) for left in (117.2, 0.3)] == [
+        "rate limited: waiting 118 s (Retry-After)",
+        "rate limited: waiting 1 s (Retry-After)",
+    ]
 
 
 # --- is_refusal ----------------------------------------------------------------------------------

@@ -151,6 +151,110 @@ def test_a_file_given_as_the_cache_folder_is_a_usage_error_before_any_call(pytes
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
+# --- a report or saved run that would replace a file the run reads -------------------------------
+
+
+def refused(result: pytest.RunResult, *lines: str) -> None:
+    """A usage error (exit status 4) saying ``lines``, and no INTERNALERROR."""
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
+    result.stderr.fnmatch_lines([f"ERROR: pytest-moralpairs: {line}" for line in lines])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize("option", ["--moral-report=json:pairs.moral.yaml", "--moral-save=pairs.moral.yaml"])
+def test_a_report_or_saved_run_over_a_pair_file_is_a_usage_error_before_any_call(pytester, openai_server, option):
+    write_pairs(pytester, PONY)
+    before = (pytester.path / "pairs.moral.yaml").read_bytes()
+
+    result = run_against(pytester, openai_server, option)
+
+    refused(
+        result,
+        f"{option.replace('=', ' ')} would overwrite a pair file (its name matches moral_files '*.moral.yaml'); "
+        "write it under another name",
+    )
+    assert (pytester.path / "pairs.moral.yaml").read_bytes() == before
+    assert openai_server.count == 0
+
+
+def test_a_report_named_like_a_pair_file_is_a_usage_error_as_the_next_run_would_collect_it(pytester):
+    write_pairs(pytester, PONY)
+
+    result = offline(pytester, "--moral-model", OFFLINE, "--moral-report", "json:out/run.moral.yml")
+
+    refused(
+        result,
+        "--moral-report json:out/run.moral.yml would write a file the next run collects as a pair file "
+        "(its name matches moral_files '*.moral.yml'); write it under another name",
+    )
+    assert not (pytester.path / "out").exists()
+
+
+def test_the_pair_file_globs_are_those_of_the_moral_files_ini_option(pytester):
+    pytester.makeini("[pytest]\nmoral_files = *.pairs.yaml\n")
+    write_pairs(pytester, PONY)
+    (pytester.path / "pairs.moral.yaml").rename(pytester.path / "dogs.pairs.yaml")
+
+    refused(
+        offline(pytester, "--moral-model", OFFLINE, "--moral-report", "json:dogs.pairs.yaml"),
+        "--moral-report json:dogs.pairs.yaml would overwrite a pair file*",
+    )
+    offline(pytester, "--moral-model", OFFLINE, "--moral-report", "json:run.moral.yaml").assert_outcomes(failed=1)
+
+
+def test_a_report_path_that_links_to_a_pair_file_is_a_usage_error(pytester):
+    write_pairs(pytester, PONY)
+    (pytester.path / "latest.json").symlink_to(pytester.path / "pairs.moral.yaml")
+
+    refused(
+        offline(pytester, "--moral-model", OFFLINE, "--moral-report", "json:latest.json"),
+        f"--moral-report json:latest.json would overwrite a pair file (it links to {pytester.path}/pairs.moral.yaml, "
+        "whose name matches moral_files '*.moral.yaml'); write it under another name",
+    )
+
+
+def test_a_saved_run_set_in_the_ini_file_over_a_pair_file_names_the_ini_option(pytester):
+    pytester.makeini("[pytest]\nmoral_save = pairs.moral.yaml\n")
+    write_pairs(pytester, PONY)
+
+    refused(offline(pytester, "--moral-model", OFFLINE), "ini option moral_save = pairs.moral.yaml would overwrite*")
+
+
+def test_a_report_over_a_persona_file_a_pair_reads_is_a_usage_error_before_any_call(pytester, openai_server):
+    (pytester.path / "moral").mkdir()
+    persona_file = pytester.path / "moral" / "voices.personas.yaml"
+    persona_file.write_text("personas: [a nurse, a farmer]\n", encoding="utf-8")
+    write_pairs(pytester, PONY, name="moral/pairs")
+    pairs = pytester.path / "moral" / "pairs.moral.yaml"
+    pairs.write_text(
+        pairs.read_text().replace("version: 1\n", "version: 1\ndefaults: {personas: voices.personas.yaml}\n")
+    )
+
+    result = run_against(
+        pytester, openai_server, "--moral-report", "html:moral/./voices.personas.yaml", "-k", "nothing"
+    )
+
+    refused(
+        result,
+        "--moral-report html:moral/./voices.personas.yaml would overwrite the persona file "
+        "moral/voices.personas.yaml; write it under another name",
+    )
+    assert persona_file.read_text() == "personas: [a nurse, a farmer]\n"
+    assert openai_server.count == 0
+
+
+def test_a_saved_run_over_a_lexicon_file_is_a_usage_error(pytester):
+    (pytester.path / "words.yaml").write_text("slots:\n  tool:\n    harmful: [a hammer]\n    harmless: [a pillow]\n")
+    pytester.makeini("[pytest]\nmoral_lexicon = words.yaml\n")
+    write_pairs(pytester, PONY)
+
+    refused(
+        offline(pytester, "--moral-model", OFFLINE, "--moral-save", "words.yaml"),
+        f"--moral-save words.yaml would overwrite the lexicon file {pytester.path}/words.yaml; "
+        "write it under another name",
+    )
+
+
 def test_a_missing_cache_folder_is_created_and_read_only_runs_do_not_need_one(pytester):
     write_pairs(pytester, PONY)
 

@@ -61,7 +61,7 @@ def pair_file_named(pytester: pytest.Pytester, name: str) -> None:
 
 
 def run(pytester: pytest.Pytester, server: OpenAIServer, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("--moral-model", MODEL, "--moral-api-base", server.url, "-p", "no:cacheprovider", *args)
+    return pytester.runpytest("--moral-model", MODEL, "--moral-api-base", server.url, "--moral-cache=off", *args)
 
 
 # --- what is asked -----------------------------------------------------------------------------

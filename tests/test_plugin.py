@@ -163,8 +163,19 @@ def test_the_pair_threshold_beats_the_file_defaults(pytester: pytest.Pytester) -
         (["--moral-temperature", "hot"], "--moral-temperature must be a number*"),
         (["--moral-concurrency", "2.5"], "--moral-concurrency must be a whole number*"),
         (["--moral-timeout", "0"], "--moral-timeout must lie in*"),
+        (["--moral-max-retry-after", "-1"], "--moral-max-retry-after must lie in 0..86400, got -1.0"),
+        (["--moral-max-retry-after", "soon"], "--moral-max-retry-after must be a number, got 'soon'"),
     ],
-    ids=["threshold-word", "threshold-too-big", "threshold-nan", "temperature", "concurrency", "timeout"],
+    ids=[
+        "threshold-word",
+        "threshold-too-big",
+        "threshold-nan",
+        "temperature",
+        "concurrency",
+        "timeout",
+        "max-retry-after-negative",
+        "max-retry-after-word",
+    ],
 )
 def test_a_bad_command_line_value_is_a_usage_error_naming_the_option(
     pytester: pytest.Pytester, args: list[str], named: str

@@ -8,8 +8,11 @@ always shown, with the time the batch took. A fake clock and writer stand in for
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from pytest_moralpairs.faults import RATE_LIMIT, SERVER, Wait
 from pytest_moralpairs.report.progress import ESTIMATE_AFTER, ProgressLine
 
 
@@ -32,7 +35,12 @@ def written() -> list[str]:
 
 
 def progress(written: list[str], clock: Clock, tty: bool, **kwargs) -> ProgressLine:
+    kwargs.setdefault("tick", None)  # redraws come from the test, not from a thread
     return ProgressLine(written.append, tty=tty, clock=clock, **kwargs)
+
+
+def retry_after(seconds: float) -> Wait:
+    return Wait(seconds, RATE_LIMIT, asked=seconds)
 
 
 def run_batch(line: ProgressLine, clock: Clock, total: int, step: float) -> None:
@@ -208,3 +216,138 @@ def test_finish_writes_nothing_on_a_non_terminal(written, clock):
     line.finish()
 
     assert written == before
+
+
+# --- while calls wait before trying again -------------------------------------------------------
+
+
+def test_a_terminal_line_says_when_a_call_waits_on_a_rate_limit(written, clock):
+    line = progress(written, clock, tty=True, min_interval=0)
+    line(0, 200)
+    for done in range(1, 41):
+        clock.now += 0.25
+        line(done, 200)
+
+    line.waiting(retry_after(118))
+
+    assert written[-1].rstrip(" ") == (
+        "\rmoralpairs: 40/200 model calls, 4.0/s, ETA 40 s; rate limited: waiting 118 s (Retry-After)"
+    )
+
+
+def test_the_wait_shown_is_the_longest_left_and_counts_down_on_redraws(written, clock):
+    line = progress(written, clock, tty=True, min_interval=0)
+    line(0, 10)
+    line.waiting(retry_after(30))
+    clock.now += 5
+    line.waiting(Wait(4, SERVER))  # shorter than the 25 s left of the first
+
+    clock.now += 2
+    line(1, 10)
+
+    assert written[-1].rstrip(" ").endswith("; rate limited: waiting 23 s (Retry-After)")
+
+
+def test_the_wait_leaves_the_line_once_it_is_over(written, clock):
+    line = progress(written, clock, tty=True, min_interval=0)
+    line(0, 10)
+    line.waiting(retry_after(3))
+
+    clock.now += 3
+    line(1, 10)
+
+    assert written[-1].rstrip(" ") == "\rmoralpairs: 1/10 model calls"
+
+
+def test_a_tick_redraws_a_waiting_terminal_line_though_no_call_finished(written, clock):
+    line = progress(written, clock, tty=True, min_interval=0)
+    line(0, 10)
+    line.waiting(retry_after(118))
+
+    clock.now += 1
+    assert line.tick() is True
+
+    assert written[-1].rstrip(" ") == "\rmoralpairs: 0/10 model calls; rate limited: waiting 117 s (Retry-After)"
+
+
+def test_the_last_tick_after_a_wait_redraws_the_line_without_it_and_says_no_call_waits(written, clock):
+    line = progress(written, clock, tty=True, min_interval=0)
+    line(0, 10)
+    line.waiting(retry_after(2))
+
+    clock.now += 2
+    assert line.tick() is False
+
+    assert written[-1].rstrip(" ") == "\rmoralpairs: 0/10 model calls"
+
+
+def test_a_terminal_line_counts_a_wait_down_by_itself(written):
+    # The real clock and the line's own thread: nothing finishes, yet the line moves.
+    line = ProgressLine(written.append, tty=True, min_interval=0, tick=0.05)
+    line(0, 10)
+    line.waiting(retry_after(60))
+
+    deadline = time.monotonic() + 5
+    while len(written) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    line.finish()
+
+    assert len(written) >= 4
+    assert all("rate limited: waiting" in text for text in written[1:4])
+
+
+def test_finish_stops_the_countdown(written):
+    line = ProgressLine(written.append, tty=True, min_interval=0, tick=0.02)
+    line(0, 10)
+    line.waiting(retry_after(60))
+
+    line.finish()
+    before = list(written)
+    time.sleep(0.1)
+
+    assert written == before
+
+
+def test_a_non_terminal_writes_a_line_when_a_long_wait_starts(written, clock):
+    line = progress(written, clock, tty=False)
+    line(0, 200)
+    clock.now += 1
+    line(3, 200)
+
+    line.waiting(retry_after(118))
+
+    assert written == ["moralpairs: 3/200 model calls; rate limited: waiting 118 s (Retry-After)"]
+
+
+def test_a_non_terminal_is_not_told_of_a_wait_shorter_than_its_interval(written, clock):
+    line = progress(written, clock, tty=False, min_interval=5)
+    line(0, 200)
+
+    line.waiting(Wait(2, SERVER))
+
+    assert written == []
+
+
+def test_a_non_terminal_is_told_once_of_a_burst_of_calls_waiting_alike(written, clock):
+    line = progress(written, clock, tty=False, min_interval=5)
+    line(0, 200)
+
+    for _ in range(16):
+        clock.now += 0.01
+        line.waiting(retry_after(118))
+
+    assert len(written) == 1
+
+
+def test_a_non_terminal_is_told_again_of_a_wait_that_ends_well_after_the_one_told(written, clock):
+    line = progress(written, clock, tty=False, min_interval=5)
+    line(0, 200)
+    line.waiting(retry_after(60))
+
+    clock.now += 30
+    line.waiting(retry_after(60))  # ends 30 s after the first
+
+    assert [text.split("; ")[1] for text in written] == [
+        "rate limited: waiting 60 s (Retry-After)",
+        "rate limited: waiting 60 s (Retry-After)",
+    ]

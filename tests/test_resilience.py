@@ -74,6 +74,17 @@ def test_a_rate_limited_call_is_tried_again_after_the_servers_retry_after_and_th
     assert second - first >= 0.95  # the backoff alone would be 0.25..0.5 s
 
 
+def test_a_retry_after_longer_than_max_retry_after_is_waited_on_that_long_then_tried_again(pytester, openai_server):
+    script = steer(openai_server, "3", bad_act=[Reply.error(429, "slow down", retry_after=3600), "-3"])
+    write_pairs(pytester, ("p", "bad act", "good act"))
+
+    result = run(pytester, openai_server, "--moral-retries", "1", "--moral-max-retry-after", "1")
+
+    result.assert_outcomes(passed=1)
+    first, second = script.arrivals["bad act"]
+    assert 0.95 <= second - first < 10
+
+
 @pytest.mark.parametrize(
     "fault, args",
     [
@@ -423,6 +434,23 @@ def test_a_fast_batch_prints_one_progress_line_with_the_time_it_took(pytester, o
     lines = [line for line in result.outlines if line.startswith("moralpairs: ")]
     assert len(lines) == 1
     assert re.fullmatch(r"moralpairs: 4/4 model calls, [\d.]+/s in \d+\.\d s", lines[0])
+
+
+def test_a_log_is_told_at_once_when_a_call_starts_a_long_wait_and_why(pytester, openai_server):
+    # Not a terminal: the progress line is written now and then, but a call that waits for
+    # minutes must not leave the log silent. A wait of 5 s (the log's interval) is long.
+    steer(openai_server, "3", bad_act=[Reply.error(429, "slow down", retry_after=3600), "-3"])
+    write_pairs(pytester, ("p", "bad act", "good act"))
+
+    result = run(pytester, openai_server, "--moral-retries", "1", "--moral-max-retry-after", "5")
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "moralpairs: ?/2 model calls; rate limited: waiting 5 s (Retry-After 3600 s, capped at 5 s)",
+            "moralpairs: 2/2 model calls, *",
+        ]
+    )
 
 
 def test_quiet_runs_print_no_progress_line(pytester, openai_server):

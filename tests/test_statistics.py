@@ -65,8 +65,7 @@ def run(pytester: pytest.Pytester, server: OpenAIServer, *args: str) -> pytest.R
         server.url,
         "--moral-temperature",
         "1",
-        "-p",
-        "no:cacheprovider",
+        "--moral-cache=off",
         *args,
     )
 

@@ -123,6 +123,23 @@ def test_refused_credentials_under_n2_stop_the_run_with_one_message_and_no_crash
     assert openai_server.count <= 2 * 2  # a call or two per worker before it knows, no restarts
 
 
+def test_a_report_over_a_persona_file_under_n2_is_a_usage_error_before_any_call(pytester, server, suite):
+    # Found by the workers, which collect: raised there it would crash them.
+    (pytester.path / "voices.personas.yaml").write_text("personas: [a nurse, a farmer]\n", encoding="utf-8")
+    pairs = pytester.path / "pairs.moral.yaml"
+    pairs.write_text(
+        pairs.read_text().replace("version: 1\n", "version: 1\ndefaults: {personas: voices.personas.yaml}\n")
+    )
+
+    result = run_n(pytester, 2, *moral_args(server, "--moral-report", "json:voices.personas.yaml"))
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: pytest-moralpairs: --moral-report json:voices.personas.yaml would overwrite*"])
+    assert "INTERNALERROR" not in "\n".join(result.outlines + result.errlines)
+    assert (pytester.path / "voices.personas.yaml").read_text() == "personas: [a nurse, a farmer]\n"
+    assert server.count == 0
+
+
 def test_a_provider_without_log_probs_under_n2_stops_the_run_naming_the_option(pytester, server, suite):
     result = run_n(pytester, 2, *moral_args(server, "--moral-scoring=logprobs"))
 

@@ -1,4 +1,5 @@
-"""A live progress line for a batch of model calls: done / total, rate, ETA (pytest-free).
+"""A live progress line for a batch of model calls: done / total, rate, ETA, and what the calls
+that wait are waiting for (pytest-free).
 
 PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
 """
@@ -7,10 +8,15 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from ..faults import Wait
 
 #: Answers a batch needs before the line shows a rate and an ETA.
 ESTIMATE_AFTER = 5
+#: Seconds between redraws of a terminal line while calls wait: the wait counts down.
+TICK = 1.0
 
 
 class ProgressLine:
@@ -18,6 +24,12 @@ class ProgressLine:
 
     ``write(text)`` receives whole lines (without newline) on a non-terminal, and ``"\\r"``-led
     redraws on a terminal. Called from the engine's thread.
+
+    While calls wait before trying again (:meth:`waiting`), the line names the longest wait left
+    ("rate limited: waiting 118 s (Retry-After)"): on a terminal it counts down, redrawn every
+    ``tick`` seconds by a thread of its own (None: only when calls finish); on a non-terminal a
+    line is written when a wait of ``min_interval`` or more starts, so a log never goes silent
+    longer than that without saying why.
     """
 
     def __init__(
@@ -26,17 +38,24 @@ class ProgressLine:
         tty: bool,
         min_interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        tick: float | None = TICK,
     ):
         self.write = write
         self.tty = tty
         self.min_interval = min_interval if min_interval is not None else (0.1 if tty else 5.0)
         self.clock = clock
+        self.tick_every = tick
         self._lock = threading.Lock()
         self._start: float | None = None
         self._last_draw = float("-inf")
         self._width = 0
         self.done = 0
         self.total = 0
+        #: ``(when it ends, the wait)`` per call waiting now.
+        self._waits: list[tuple[float, Wait]] = []
+        #: When the last wait a non-terminal was told of ends.
+        self._told_until = float("-inf")
+        self._ticker: threading.Event | None = None
 
     def __call__(self, done: int, total: int) -> None:
         """``(0, total)`` starts a batch, and its clock: the engine says it when the first request
@@ -53,6 +72,57 @@ class ProgressLine:
             self._last_draw = now
             self._draw(self.line(now))
 
+    def waiting(self, wait: Wait) -> None:
+        """A call starts to wait ``wait.seconds`` before its next try (the engine's ``waiting``)."""
+        with self._lock:
+            now = self.clock()
+            until = now + wait.seconds
+            self._waits = [w for w in self._waits if w[0] > now] + [(until, wait)]
+            if self.tty:
+                if now - self._last_draw >= self.min_interval:
+                    self._last_draw = now
+                    self._draw(self.line(now))
+                self._start_ticking()
+            elif wait.seconds >= self.min_interval and until - self._told_until >= self.min_interval:
+                # Once for calls that wait alike (a burst of 429s): again only for a wait that
+                # ends well after the one told.
+                self._told_until = until
+                self._last_draw = now
+                self._draw(self.line(now))
+
+    def _start_ticking(self) -> None:
+        if self.tick_every is None or self._ticker is not None:
+            return
+        stop = self._ticker = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(self.tick_every) and self._tick(stop):
+                pass
+
+        threading.Thread(target=tick, name="moralpairs-progress", daemon=True).start()
+
+    def tick(self) -> bool:
+        """Redraw a terminal line while calls wait, so the wait counts down; False (after one last
+        redraw, without the wait) once none waits."""
+        return self._tick(None)
+
+    def _tick(self, stop: threading.Event | None) -> bool:
+        with self._lock:
+            if stop is not None and stop.is_set():
+                return False
+            now = self.clock()
+            waiting = self._longest_wait(now) is not None
+            if self._width:
+                self._last_draw = now
+                self._draw(self.line(now))
+            if not waiting and stop is not None:
+                self._ticker = None
+            return waiting
+
+    def _longest_wait(self, now: float) -> tuple[float, Wait] | None:
+        pending = [w for w in self._waits if w[0] > now]
+        return max(pending, key=lambda w: w[0]) if pending else None
+
     def line(self, now: float | None = None) -> str:
         now = self.clock() if now is None else now
         elapsed = max(now - (self._start or now), 1e-9)
@@ -64,6 +134,10 @@ class ProgressLine:
             # The first answers of a concurrent batch all arrive after one latency: a rate read
             # from them says "1706 s" for a job of seconds.
             text += f", {rate:.1f}/s, ETA {(self.total - self.done) / rate:.0f} s"
+        longest = self._longest_wait(now)
+        if longest is not None:
+            until, wait = longest
+            text += "; " + wait.describe(until - now)
         return text
 
     def _draw(self, text: str) -> None:
@@ -75,8 +149,12 @@ class ProgressLine:
             self.write(text)
 
     def finish(self) -> None:
-        """End a terminal line that was being redrawn."""
+        """End a terminal line that was being redrawn (and its countdown)."""
         with self._lock:
+            if self._ticker is not None:
+                self._ticker.set()
+                self._ticker = None
+            self._waits = []
             if self.tty and self._width:
                 self.write("\n")
                 self._width = 0
