@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 from .cache import unusable_folder
 from .providers import unknown_offline_model
 from .request import ModelSettings
+from .survey import DEFAULT_LISTS, MAX_LISTS
 from .verdicts import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
 
 MODEL_ENV = "MORALPAIRS_MODEL"
@@ -163,6 +164,7 @@ OPTIONS = (
         "DELTA",
         "fail pairs whose gap dropped by more than DELTA rating points against --moral-compare",
     ),
+    Option("survey_lists", "N", "counterbalanced lists of the --moral-export-survey sheet (default 2)"),
 )
 #: ``--moral-replay``, a flag; its ini option takes true or false.
 REPLAY = Option(
@@ -179,6 +181,21 @@ REPORT = Option(
     "write a report: json:PATH (machine-readable, documented schema) or html:PATH (one "
     "self-contained page with charts and a sortable table); repeatable",
     ini_help="report(s) to write, as for --moral-report",
+)
+#: ``--moral-export-survey PATH``: an action, like ``--co``, so a flag only (no ini option).
+EXPORT_SURVEY = Option(
+    "export_survey",
+    "PATH.csv",
+    "write the selected pairs' sentences as a survey sheet for people to rate (counterbalanced lists, "
+    "attention checks, instructions beside it) and stop: nothing is rated, no model is needed",
+)
+#: ``--moral-human-ratings PATH``, repeatable; its ini option lists paths (relative to the ini file).
+HUMAN_RATINGS = Option(
+    "human_ratings",
+    "PATH.csv",
+    "people's ratings of the pairs' sentences (per participant or per sentence, by the survey sheet's "
+    "item ids), for pairs whose file gives no human ratings; repeatable",
+    ini_help="ratings file(s) of people, as for --moral-human-ratings (relative to this file)",
 )
 #: The ini-only settings: which files are pair files, and the lexicon files of template pairs.
 DEFAULT_FILE_GLOBS = ["*.moral.yaml", "*.moral.yml"]
@@ -214,6 +231,11 @@ class RunSettings:
     compare_fail: float | None = None
     #: ``(kind, path)`` per ``--moral-report``, kind ``json`` or ``html``.
     reports: tuple[tuple[str, str], ...] = ()
+    #: Where ``--moral-export-survey`` writes the sheet (the run then rates nothing), and its lists.
+    export_survey: str | None = None
+    survey_lists: int = DEFAULT_LISTS
+    #: People's ratings files (``--moral-human-ratings``).
+    human_ratings: tuple[str, ...] = ()
 
     @property
     def cache_mode(self) -> str:
@@ -248,6 +270,7 @@ LIMITS: dict[str, tuple[Callable[[Any], Any], float, float]] = {
     "confidence": (float, 0.5, 0.999),
     "min_pass_rate": (float, 0.0, 1.0),
     "compare_fail": (float, 0.0, 16.0),
+    "survey_lists": (int, 2, MAX_LISTS),
 }
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
@@ -302,7 +325,7 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
             if str(raw).strip() not in allowed:
                 raise SettingsError(f"{where} must be one of {', '.join(allowed)}, got {str(raw)[:40]!r}")
             values[name] = str(raw).strip()
-    for name in ("cache_dir", "baseline_model", "save", "compare"):
+    for name in ("cache_dir", "baseline_model", "save", "compare", "export_survey"):
         where, raw = get(name)
         values[name] = (str(raw).strip() if raw else "") or None
     for where, name in ((model_where, "model"), (get("baseline_model")[0], "baseline_model")):
@@ -313,6 +336,7 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
         raise SettingsError("--moral-compare-fail needs a saved run to compare with: --moral-compare PATH")
     where, reports = get("report")
     values["reports"] = tuple(parse_report(where, spec) for spec in (reports or ()))
+    values["human_ratings"] = tuple(str(path).strip() for path in get("human_ratings")[1] or () if str(path).strip())
     where, replay = get("replay")
     if isinstance(replay, str):
         if replay.strip().lower() not in _TRUE + _FALSE:
