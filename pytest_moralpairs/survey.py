@@ -625,7 +625,12 @@ def read_ratings(paths: Sequence[str | Path], names: Sequence[str] | None = None
     names = [str(p) for p in paths] if names is None else list(names)
     checkers = []
     problems = []
+    read: set[Path] = set()
     for path, name in zip(paths, names, strict=True):
+        if Path(path).resolve() in read:  # its participants would count twice
+            problems.append(RatingsFileError.problem_type(name, "the file is given twice"))
+            continue
+        read.add(Path(path).resolve())
         checker = _RatingsChecker(name)
         try:
             checker.read(read_file(Path(path), name, RatingsFileError))

@@ -427,6 +427,12 @@ def test_a_bad_ratings_file_names_each_problem_at_its_file_row_and_column(case: 
         assert line.startswith(message), line
 
 
+def test_a_file_given_twice_is_an_error_not_twice_the_participants(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(f"participant,item_id,rating\nP1,{sentence_id('A.')},2\n")
+    with pytest.raises(RatingsFileError, match=r"^a\.csv: the file is given twice$"):
+        read_ratings([tmp_path / "a.csv", tmp_path / ".." / tmp_path.name / "a.csv"], ["a.csv", "a.csv"])
+
+
 def test_a_sentence_given_as_a_mean_may_not_be_rated_in_another_file(tmp_path: Path) -> None:
     item = sentence_id("A.")
     (tmp_path / "a.csv").write_text(f"participant,item_id,rating\nP1,{item},2\n")
