@@ -37,7 +37,9 @@ class PairFile(pytest.File):
         except PairFileError as exc:
             self.config.stash[broken_files_key] = self.config.stash.get(broken_files_key, 0) + 1
             raise self.CollectError(f"invalid pair file\n{exc}") from None
-        items: list[pytest.Item] = [PairItem.from_parent(self, name=pair.id, pair=pair) for pair in suite.pairs]
+        ratings = moral_run(self.config).human_ratings  # people's ratings join the pairs here, and only here
+        pairs = suite.pairs if ratings is None else [ratings.attach(pair) for pair in suite.pairs]
+        items: list[pytest.Item] = [PairItem.from_parent(self, name=pair.id, pair=pair) for pair in pairs]
         for pair, template in templates:
             items += [
                 GeneratedItem.from_parent(self, name=f"{pair.id}[{check}]", pair=pair, template=template, check=check)

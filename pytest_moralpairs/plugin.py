@@ -37,7 +37,9 @@ from .run import MoralRun, hook_errors, hook_raised, is_xdist_worker
 from .settings import (
     ALLOWED_DIRS_INI_HELP,
     DEFAULT_FILE_GLOBS,
+    EXPORT_SURVEY,
     FILES_INI_HELP,
+    HUMAN_RATINGS,
     LEXICON_INI_HELP,
     MARKER_HELP,
     NO_MODEL_MESSAGE,
@@ -105,6 +107,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(REPORT.ini, type="args", default=[], help=REPORT.ini_help or REPORT.help)
     group.addoption(SUITE.flag, dest="moral_suite", action="append", default=[], metavar=SUITE.metavar, help=SUITE.help)
     parser.addini(SUITE.ini, type="args", default=[], help=SUITE.ini_help or SUITE.help)
+    group.addoption(
+        EXPORT_SURVEY.flag, dest="moral_export_survey", metavar=EXPORT_SURVEY.metavar, help=EXPORT_SURVEY.help
+    )
+    group.addoption(
+        HUMAN_RATINGS.flag,
+        dest="moral_human_ratings",
+        action="append",
+        default=[],
+        metavar=HUMAN_RATINGS.metavar,
+        help=HUMAN_RATINGS.help,
+    )
+    parser.addini(HUMAN_RATINGS.ini, type="paths", default=[], help=HUMAN_RATINGS.ini_help or HUMAN_RATINGS.help)
     parser.addini("moral_files", type="args", default=DEFAULT_FILE_GLOBS, help=FILES_INI_HELP)
     parser.addini("moral_lexicon", type="paths", default=[], help=LEXICON_INI_HELP)
     parser.addini("moral_allowed_dirs", type="paths", default=[], help=ALLOWED_DIRS_INI_HELP)
@@ -114,12 +128,19 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    if config.getoption("moral_export_survey") and getattr(config.option, "numprocesses", None):
+        # The sheet is written by the one process that collects every pair: no pytest-xdist workers.
+        config.option.numprocesses, config.option.dist, config.option.tx = 0, "no", []
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
 
     def lookup(name: str) -> tuple[str, Any]:
         value = config.getoption(f"moral_{name}")
-        if value not in (None, "", []):  # [] : --moral-report not given
+        if value not in (None, "", []) or name == EXPORT_SURVEY.name:  # [] : --moral-report not given
             return flag(name), value
         return f"ini option {ini_name(name)}", config.getini(ini_name(name))
 
@@ -145,6 +166,8 @@ def pytest_configure(config: pytest.Config) -> None:
         except DocumentError as exc:
             raise pytest.UsageError(f"pytest-moralpairs: --moral-compare: {exc}") from None
     run.suite_sources = _suite_sources(config, settings.suites)
+    if settings.human_ratings:
+        run.human_ratings = _human_ratings(config, settings.human_ratings)
     config.stash[run_key] = run
     config.pluginmanager.register(MoralReporter(config, run, written), "moralpairs-reporter")
 
@@ -198,6 +221,24 @@ def _suite_sources(config: pytest.Config, specs: tuple[str, ...]) -> tuple[Any, 
         # otherwise collect by default.
         config.args = []
     return tuple(sources)
+
+
+def _human_ratings(config: pytest.Config, paths: tuple[str, ...]) -> Any:
+    """The ratings files read (a flag's path is relative to where pytest was started, an ini
+    option's is already absolute), each named as given or relative to the rootdir."""
+    from .survey import RatingsFileError, read_ratings
+
+    files = [config.invocation_params.dir / path for path in paths]
+    names = []
+    for path, file in zip(paths, files, strict=True):
+        try:
+            names.append(str(file.relative_to(config.rootpath)) if os.path.isabs(path) else path)
+        except ValueError:
+            names.append(path)
+    try:
+        return read_ratings(files, names)
+    except RatingsFileError as exc:
+        raise pytest.UsageError(f"pytest-moralpairs: {HUMAN_RATINGS.flag} / {HUMAN_RATINGS.ini}:\n{exc}") from None
 
 
 def _warn(config: pytest.Config, warning: SettingsWarning) -> None:
@@ -311,20 +352,49 @@ class MoralReporter:
         session.shouldstop = self.usage_error
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtestloop(self, session: pytest.Session) -> None:
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
         # A broken pair file is a collection error that names it; it must not stop the other files.
         broken = self.config.stash.get(broken_files_key, 0)
         if broken and session.testsfailed == broken:
             self.config.option.continue_on_collection_errors = True
+        if self.run.settings.export_survey:
+            self._export_survey(session)
+            return True  # exported: nothing is rated
         if self.config.option.collectonly or self.usage_error:
-            return
+            return None
         if session.testsfailed and not self.config.option.continue_on_collection_errors:
-            return  # pytest's own loop stops the run for the collection errors: rate nothing first
+            return None  # pytest's own loop stops the run for the collection errors: rate nothing first
         if self.run.settings.model is None and any(_needs_model(i) for i in session.items):
             raise pytest.UsageError(NO_MODEL_MESSAGE)
         pairs = [i for i in session.items if isinstance(i, PairItem)]
         if pairs and self.run.settings.model is not None:
             self._prefetch(pairs)
+        return None
+
+    def _export_survey(self, session: pytest.Session) -> None:
+        """``--moral-export-survey``: the selected pairs' sentences as a survey sheet, when every
+        file was collected (a sheet missing a broken file's pairs would look complete)."""
+        from .survey import SurveyError, build_survey, instructions_path, write_survey
+
+        settings = self.run.settings
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        write = reporter.write_line if reporter is not None else (lambda line: None)
+        if session.testsfailed:
+            write(f"moralpairs: the survey was not written: {session.testsfailed} file(s) could not be collected")
+            return
+        pairs = [item.pair for item in session.items if isinstance(item, PairItem)]
+        templates = {id(i.pair) for i in session.items if isinstance(i, MoralItem) and not isinstance(i, PairItem)}
+        path = str(settings.export_survey)
+        try:
+            if not pairs:
+                raise SurveyError("no pairs are selected")
+            survey = build_survey(pairs, settings.survey_lists, settings.seed)
+            write_survey(survey, self.config.invocation_params.dir / path)
+        except (SurveyError, OSError, UnicodeError) as exc:
+            raise pytest.UsageError(f"pytest-moralpairs: {EXPORT_SURVEY.flag} {path}: {exc}") from None
+        write(f"moralpairs: {survey.describe(path, str(instructions_path(path)))}")
+        if templates:
+            write(f"moralpairs: {len(templates)} template pair(s) left out: their sentences are generated")
 
     def _prefetch(self, items: list[PairItem]) -> None:
         """Every selected pair's ratings in one concurrent batch, before the first item runs."""
@@ -478,6 +548,8 @@ class MoralReporter:
         terminalreporter.write_sep("=", title)
         for line, markup in lines:
             terminalreporter.write_line(line, **markup)
+        if self.run.human_ratings is not None:
+            terminalreporter.write_line(self.run.human_ratings.summary(self.run.results))
 
     def _results(self) -> list[dict[str, Any]]:
         if getattr(self.config.option, "numprocesses", None):
@@ -502,7 +574,9 @@ class MoralReporter:
             worker["moralpairs_usage"] = self.run.unreported_usage().to_dict()
             return
         _drop_silent_reports(self.config)
-        if self.config.option.collectonly or session.exitstatus == pytest.ExitCode.USAGE_ERROR:
+        if self.config.option.collectonly or self.run.settings.export_survey:
+            return
+        if session.exitstatus == pytest.ExitCode.USAGE_ERROR:
             return  # a usage error stopped the run before it rated anything: nothing to write
         settings = self.run.settings
         self.gate = pass_rate(self.run.results, settings.min_pass_rate)

@@ -51,6 +51,7 @@ class PairRequests:
 
 if TYPE_CHECKING:
     from .personas import Persona
+    from .survey import HumanRatings
 
 
 @dataclass
@@ -102,6 +103,8 @@ class MoralRun:
         self.compared_with: dict[str, Any] | None = None
         #: The suites ``--moral-suite`` named, resolved (:class:`~pytest_moralpairs.suites.sources.SuiteSource`).
         self.suite_sources: tuple[Any, ...] = ()
+        #: People's ratings (``--moral-human-ratings``), given to the pairs as they are collected.
+        self.human_ratings: HumanRatings | None = None
         #: Seed of the generated checks: the one given, else a new one each run (shown on failure).
         self.seed: int = settings.seed if settings.seed is not None else random.randrange(2**32)
         #: In CI (the ``CI`` environment variable set) generation is derandomised: same examples

@@ -18,6 +18,7 @@ from .cache import unusable_folder
 from .faults import MAX_RETRY_AFTER, RETRY_AFTER_CEILING
 from .providers import unknown_offline_model
 from .request import ModelSettings
+from .survey import DEFAULT_LISTS, MAX_LISTS
 from .verdicts import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
 
 MODEL_ENV = "MORALPAIRS_MODEL"
@@ -173,6 +174,7 @@ OPTIONS = (
         "DELTA",
         "fail pairs whose gap dropped by more than DELTA rating points against --moral-compare",
     ),
+    Option("survey_lists", "N", "counterbalanced lists of the --moral-export-survey sheet (default 2)"),
 )
 #: ``--moral-replay``, a flag; its ini option takes true or false.
 REPLAY = Option(
@@ -197,6 +199,21 @@ SUITE = Option(
     "also collect a suite of pairs: a built-in one by name (core; core@1.0.0 pins its version) or a folder "
     "of pair files; repeatable. Without test paths on the command line, only the suites are collected",
     ini_help="suite(s) to collect, as for --moral-suite (folders relative to the ini file)",
+)
+#: ``--moral-export-survey PATH``: an action, like ``--co``, so a flag only (no ini option).
+EXPORT_SURVEY = Option(
+    "export_survey",
+    "PATH.csv",
+    "write the selected pairs' sentences as a survey sheet for people to rate (counterbalanced lists, "
+    "attention checks, instructions beside it) and stop: nothing is rated, no model is needed",
+)
+#: ``--moral-human-ratings PATH``, repeatable; its ini option lists paths (relative to the ini file).
+HUMAN_RATINGS = Option(
+    "human_ratings",
+    "PATH.csv",
+    "people's ratings of the pairs' sentences (per participant or per sentence, by the survey sheet's "
+    "item ids), for pairs whose file gives no human ratings; repeatable",
+    ini_help="ratings file(s) of people, as for --moral-human-ratings (relative to this file)",
 )
 #: The ini-only settings: which files are pair files, the lexicon files of template pairs, and where
 #: the files they name may be read from.
@@ -240,6 +257,11 @@ class RunSettings:
     reports: tuple[tuple[str, str], ...] = ()
     #: ``--moral-suite`` values, as given (resolved by :mod:`pytest_moralpairs.suites.sources`).
     suites: tuple[str, ...] = ()
+    #: Where ``--moral-export-survey`` writes the sheet (the run then rates nothing), and its lists.
+    export_survey: str | None = None
+    survey_lists: int = DEFAULT_LISTS
+    #: People's ratings files (``--moral-human-ratings``).
+    human_ratings: tuple[str, ...] = ()
 
     @property
     def cache_mode(self) -> str:
@@ -275,6 +297,7 @@ LIMITS: dict[str, tuple[Callable[[Any], Any], float, float]] = {
     "confidence": (float, 0.5, 0.999),
     "min_pass_rate": (float, 0.0, 1.0),
     "compare_fail": (float, 0.0, 16.0),
+    "survey_lists": (int, 2, MAX_LISTS),
 }
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
@@ -329,7 +352,7 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
             if str(raw).strip() not in allowed:
                 raise SettingsError(f"{where} must be one of {', '.join(allowed)}, got {str(raw)[:40]!r}")
             values[name] = str(raw).strip()
-    for name in ("cache_dir", "baseline_model", "save", "compare"):
+    for name in ("cache_dir", "baseline_model", "save", "compare", "export_survey"):
         where, raw = get(name)
         values[name] = (str(raw).strip() if raw else "") or None
     for where, name in ((model_where, "model"), (get("baseline_model")[0], "baseline_model")):
@@ -342,6 +365,7 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
     values["reports"] = tuple(parse_report(where, spec) for spec in (reports or ()))
     where, suites = get("suite")
     values["suites"] = tuple(dict.fromkeys(str(spec).strip() for spec in (suites or ()) if str(spec).strip()))
+    values["human_ratings"] = tuple(str(path).strip() for path in get("human_ratings")[1] or () if str(path).strip())
     where, replay = get("replay")
     if isinstance(replay, str):
         if replay.strip().lower() not in _TRUE + _FALSE:

@@ -17,9 +17,13 @@ on GitHub and on the built site):
     Output. ``<!-- output: pytest ARGS -->`` names the run that prints it (in a fresh project, as
     above); ``<!-- output: scenario NAME -->`` names a run of ``docs_scenarios.py``. Every line
     must appear in that run's output, consecutive lines consecutively; a line ``...`` skips any
-    number of lines, and ``*`` in a line matches anything. ``<!-- diagram -->`` marks a text
+    number of lines, and ``*`` in a line matches anything. ``<!-- output: PATH after pytest ARGS -->``
+    names a file that run writes: the block's lines must be in that file instead. ``<!-- diagram -->`` marks a text
     drawing, ``<!-- layout -->`` the tree of the package (every path in it must exist, and every
     module of the package must be in it).
+``csv``
+    A file (``<!-- file: PATH -->``: written, and every row as wide as the header) or a file a run
+    writes (``<!-- output: PATH after pytest ARGS -->``, as for ``text``).
 ``yaml``, ``python``, ``ini``
     Files. ``<!-- file: PATH -->`` writes the block to PATH in the page's project and checks it
     by its name: ``*.moral.yaml`` is loaded as a pair file, ``*.personas.yaml`` as a persona file,
@@ -38,6 +42,7 @@ from __future__ import annotations
 import ast
 import configparser
 import contextlib
+import csv
 import fnmatch
 import functools
 import importlib.util
@@ -282,6 +287,8 @@ class Runner:
                 yaml.safe_load(block.text)
             elif name == "pytest.ini":
                 ini_options(block)
+            elif name.endswith(".csv"):
+                table(block)
             elif name == "conftest.py":
                 for args in (["--co", "-p", "no:moralpairs"], ["--co"]):
                     result = self.pytester.runpytest(*args)
@@ -461,13 +468,15 @@ def classify(block: Block) -> str:
     """What a block is, by the convention of the module docstring; a block no rule covers fails."""
     marker = block.marker
     if marker.startswith("file:"):
-        if block.lang not in ("yaml", "python", "ini"):
-            raise block.fail("only yaml, python and ini blocks can be files")
+        if block.lang not in ("yaml", "python", "ini", "csv"):
+            raise block.fail("only yaml, python, ini and csv blocks can be files")
         return "file:" + marker[len("file:") :].strip()
     if marker == "fragment" and block.lang in ("yaml", "python", "ini"):
         return "fragment"
     if block.lang == "sh" and not marker:
         return "commands"
+    if block.lang == "csv" and marker.startswith("output:"):
+        return "output"  # a file the run writes
     if block.lang == "text":
         if marker.startswith("output:"):
             return "output"
@@ -481,6 +490,14 @@ def classify(block: Block) -> str:
     if block.lang == "python" and not marker:
         return "script"
     raise block.fail(f"no rule of the docs convention covers a {block.lang or 'plain'} block marked {marker!r}")
+
+
+def table(block: Block) -> None:
+    """A CSV file: every row as wide as its header."""
+    rows = list(csv.reader(io.StringIO(block.text)))
+    for number, row in enumerate(rows[1:], start=2):
+        if row and len(row) != len(rows[0]):
+            raise block.fail(f"row {number} has {len(row)} cells, the header {len(rows[0])}")
 
 
 def fragment(block: Block) -> None:
@@ -544,9 +561,17 @@ def run_producer(
             raise DocCheckFailed(f"no {name!r} in tests/docs_scenarios.py")
         return scenario(runner.pytester, runner.server)
     words = shlex.split(name)
+    written = words[0] if words[1:2] == ["after"] else None
+    if written is not None:  # "PATH after pytest ARGS": the file the run writes is the output
+        words = words[2:]
     if words[:1] not in (["pytest"], [".venv/bin/pytest"]):
         raise DocCheckFailed(f"an output block names {name!r}: neither `pytest ARGS` nor `scenario NAME`")
     make_project(runner.pytester.path)
     for block in files:
         runner._write(block, block.marker[len("file:") :].strip())
-    return runner.pytest_run(words[1:], {}, name).stdout.str()
+    printed = runner.pytest_run(words[1:], {}, name).stdout.str()
+    if written is None:
+        return printed
+    if not (runner.pytester.path / written).is_file():
+        raise DocCheckFailed(f"`{shlex.join(words)}` wrote no {written}")
+    return (runner.pytester.path / written).read_text(encoding="utf-8")

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from pytest_moralpairs.providers.lexical import lexical_rating
+from pytest_moralpairs.survey import sentence_id
 from tests.openai_server import OpenAIServer, Reply
 
 #: A model name litellm has prices for, so the summary shows dollars; the calls go to the server.
@@ -176,6 +177,17 @@ def rate_limited(pytester: pytest.Pytester, server: OpenAIServer) -> str:
     return run(pytester, server, "moral/", "--moral-cache=off", "--moral-max-retry-after=5")
 
 
+def bad_ratings(pytester: pytest.Pytester, server: OpenAIServer) -> str:
+    """A ratings file with an item id no survey sheet writes (row 2) and a rating that is a word
+    (row 3): the run stops before anything is rated, naming each problem where it is."""
+    pair_file(pytester, "moral/pony.moral.yaml", {"pony-whip": PONY})
+    rows = f"participant,item_id,rating\np1,s-123,2\np1,{sentence_id(PONY[0])},three\n"
+    (pytester.path / "ratings.csv").write_text(rows, encoding="utf-8")
+    result = pytester.runpytest("moral/", "--moral-model=moralpairs/lexical", "--moral-human-ratings=ratings.csv")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-3000:]
+    return result.stderr.str()
+
+
 SCENARIOS: dict[str, Callable[[pytest.Pytester, OpenAIServer], str]] = {
     "suite-changed": suite_changed,
     "usage": usage,
@@ -184,4 +196,5 @@ SCENARIOS: dict[str, Callable[[pytest.Pytester, OpenAIServer], str]] = {
     "regression": regression,
     "broken-files": broken_files,
     "rate-limited": rate_limited,
+    "bad-ratings": bad_ratings,
 }

@@ -39,7 +39,7 @@ README = REPO / "README.md"
 SETUP_AND_MAIN_JOB = 'python3 -m venv .venv && .venv/bin/pip install -e ".[test]" && .venv/bin/pytest examples'
 TESTS = ".venv/bin/pytest"
 
-OUTPUTS = [b for b in all_blocks() if b.lang == "text" and b.marker.startswith("output:")]
+OUTPUTS = [b for b in all_blocks() if b.lang in ("text", "csv") and b.marker.startswith("output:")]
 
 #: Output of each producer, run once per test session (the example suite takes seconds).
 _printed: dict[tuple[str, ...], str] = {}
