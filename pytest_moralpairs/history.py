@@ -154,7 +154,7 @@ def record_run(
 
 
 def _claim(folder: Path, stem: str, text: str) -> Path:
-    """Write ``text`` to ``folder/<stem>.json``, or ``<stem>-2.json`` ... when another run took that
+    """Write ``text`` to ``folder/<stem>.json``, or ``<stem>_2.json`` ... when another run took that
     name: written whole to a temporary file, then linked under a name that must not exist yet."""
     fd, temp = tempfile.mkstemp(prefix=".run.", suffix=".tmp", dir=folder)
     try:
@@ -164,7 +164,7 @@ def _claim(folder: Path, stem: str, text: str) -> Path:
             os.fsync(handle.fileno())
         os.chmod(temp, 0o644)
         for number in range(1, 1000):
-            target = folder / (f"{stem}.json" if number == 1 else f"{stem}-{number}.json")
+            target = folder / (f"{stem}.json" if number == 1 else f"{stem}_{number}.json")
             try:
                 os.link(temp, target)
             except FileExistsError:
@@ -214,7 +214,14 @@ def _with_files_on_disk(root: Path, entries: dict[str, HistoryEntry]) -> list[Hi
                 kept[name] = HistoryEntry.of(name, load_document(path))
             except DocumentError:
                 continue  # not a run document: not a run of the history
-    return sorted(kept.values(), key=lambda e: (e.created, e.file))
+    return sorted(kept.values(), key=_order)
+
+
+def _order(entry: HistoryEntry) -> tuple[str, int, str]:
+    """Oldest first; runs made in the same second in the order their files were claimed
+    (``<created>-<model>.json``, then ``..._2.json`` ...)."""
+    counter = re.search(r"_(\d+)\.json$", entry.file)
+    return entry.created, int(counter.group(1)) if counter else 1, entry.file
 
 
 def _write_index(root: Path, entries: list[HistoryEntry]) -> None:
@@ -241,7 +248,9 @@ def _read_entries(root: Path, rebuild: bool = False) -> list[HistoryEntry]:
         raise HistoryError(f"{path}: not a run history index ({exc})") from None
     version = index.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > INDEX_VERSION:
-        raise HistoryError(f"{path}: written by a newer pytest-moralpairs (index version {version}): upgrade to read it")
+        raise HistoryError(
+            f"{path}: written by a newer pytest-moralpairs (index version {version}): upgrade to read it"
+        )
     runs = index.get("runs") if isinstance(index.get("runs"), list) else []
     return [e for e in (HistoryEntry.from_dict(r) for r in runs) if e is not None]
 
@@ -250,7 +259,7 @@ def read_history(folder: str | os.PathLike[str]) -> list[HistoryEntry]:
     """Every run of the history, oldest first; :class:`HistoryError` when there is no history there."""
     root = Path(folder)
     if not root.is_dir():
-        raise HistoryError(f"{folder}: no run history there (a run with --moral-history {folder} starts one)")
+        raise HistoryError(f"no run history in {folder} (a run with --moral-history {folder} starts one)")
     entries = {e.file: e for e in _read_entries(root)}
     return _with_files_on_disk(root, entries)
 

@@ -50,7 +50,8 @@ def sparkline(gaps: list[float | None], outcomes: list[str | None], threshold: f
         f'aria-label="{_e(tip)}"><title>{_e(tip)}</title>'
     ]
     if threshold is not None:
-        out.append(f'<line class="spark-threshold" x1="{PAD}" y1="{y(threshold)}" x2="{WIDTH - PAD}" y2="{y(threshold)}"/>')
+        level = y(threshold)
+        out.append(f'<line class="spark-threshold" x1="{PAD}" y1="{level}" x2="{WIDTH - PAD}" y2="{level}"/>')
     run: list[str] = []
     for i, gap in enumerate([*gaps, None]):
         if gap is None:

@@ -48,6 +48,10 @@ STATUS_VERDICTS = {
 }
 
 
+#: What Markdown (GitHub's included) could read as syntax inside a table cell.
+_SPECIAL = re.compile(r"[\\`*_\[\]|~$<>#]")
+
+
 def length(text: str) -> int:
     """How long GitHub counts ``text``: UTF-16 code units."""
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
@@ -59,8 +63,10 @@ def md(value: Any, limit: int = SENTENCE_CHARS) -> str:
     text = " ".join(str(value).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
+    # Character references rather than backslashes: no Markdown reads them as syntax, GitHub's
+    # tables and math included, and they show as the character itself.
     text = html.escape(text, quote=False)
-    text = re.sub(r"([\\`*_\[\]|~$])", r"\\\1", text)
+    text = _SPECIAL.sub(lambda m: f"&#{ord(m.group())};", text)
     return text.replace("@", "@&#8288;")  # a word joiner: "@name" is no mention
 
 
@@ -263,7 +269,8 @@ def _table(cols: list[Column], pairs: list[dict[str, Any]], budget: int) -> tupl
         used += length(row)
     text = header + "".join(rows)
     if len(rows) < len(pairs):
-        text += f"\n*… {plural(len(pairs) - len(rows), 'more pair')} not shown: the HTML and JSON reports hold every pair.*\n"
+        left_out = plural(len(pairs) - len(rows), "more pair")
+        text += f"\n*… {left_out} not shown: the HTML and JSON reports hold every pair.*\n"
     return text, len(rows)
 
 
@@ -280,7 +287,8 @@ def render_markdown(document: dict[str, Any], exit_status: int | None = None, li
     room_for_all = length(folded_open + folded_close) + NOTE_ROOM if pairs else 0
     if attention:
         title = f"\n#### Did not pass ({len(attention):,})\n\n"
-        table, shown = _table(columns(doc, pairs, sentences=True), attention, limit - length(text + title) - room_for_all)
+        budget = limit - length(text + title) - room_for_all
+        table, shown = _table(columns(doc, pairs, sentences=True), attention, budget)
         text += title + (table or f"*{plural(len(attention), 'pair')} left out: see the HTML and JSON reports.*\n")
         if shown < len(attention):
             pairs = []  # no room for every pair when not even these fit

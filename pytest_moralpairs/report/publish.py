@@ -48,6 +48,7 @@ def publish(
         except (OSError, UnicodeError, HistoryError) as exc:
             lines.append((f"could not add the run to the history {history}: {exc}", True))
         runs_trend = trend(base / history, document, history_runs, this_run)
+        runs_trend.folder = history  # as the user named it
     writers: dict[str, Callable[[Path, dict[str, Any]], Any]] = {
         "json": write_json,
         "html": partial(write_html, trend=runs_trend),
