@@ -22,6 +22,7 @@ from pytest_moralpairs.history import (
 from pytest_moralpairs.report.document import build_document, load_document
 from pytest_moralpairs.report.html import render_html
 from tests.mock_answers import HELP, HURT, LIE, MODEL, TRUTH, answers
+from tests.test_baselines import TWO_PAIRS
 from tests.test_reports import Page, pair_result
 
 SUITE = "moral/everyday.moral.yaml"
@@ -122,17 +123,6 @@ def test_the_trend_is_each_pairs_gap_over_the_models_last_runs_this_run_last(tmp
 
 
 # --- the plugin ---------------------------------------------------------------------------------------
-
-TWO_PAIRS = f"""
-    pairs:
-      - id: lake
-        harmful: {HURT}
-        harmless: {HELP}
-      - id: grandmother
-        harmful: {LIE}
-        harmless: {TRUTH}
-"""
-
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:

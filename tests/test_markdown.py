@@ -18,7 +18,9 @@ import pytest
 
 from pytest_moralpairs.report.document import build_document
 from pytest_moralpairs.report.markdown import LIMIT, length, render_markdown
-from tests.mock_answers import HELP, HURT, LIE, MODEL, TRUTH, answers
+from tests.mock_answers import MODEL, TRUTH, answers
+from tests.test_baselines import LAKE_PASSES as ANSWERS
+from tests.test_baselines import TWO_PAIRS
 from tests.test_reports import pair_result
 
 SUITE = "moral/everyday.moral.yaml"
@@ -236,19 +238,6 @@ def test_a_character_beyond_the_basic_plane_counts_twice_toward_the_cap() -> Non
 
 
 # --- the plugin writes it -------------------------------------------------------------------------
-
-TWO_PAIRS = f"""
-    pairs:
-      - id: lake
-        harmful: {HURT}
-        harmless: {HELP}
-      - id: grandmother
-        harmful: {LIE}
-        harmless: {TRUTH}
-"""
-#: lake passes (+6), grandmother fails (+1 < 2).
-ANSWERS = {HURT: "-3", HELP: "3", LIE: "-1", TRUTH: "0"}
-
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
