@@ -149,6 +149,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except SettingsError as exc:
         raise pytest.UsageError(f"pytest-moralpairs: {exc}") from None
 
+    settings = _compare_with_history(settings)
     for warning in setting_warnings(settings):
         _warn(config, warning)
     written = outputs(settings, config.invocation_params.dir, lambda name: lookup(name)[0])
@@ -196,6 +197,19 @@ def _make_cache_dir(config: pytest.Config, folder: Path) -> None:
         (top / ".gitignore").write_text("# Created by pytest-moralpairs automatically.\n*\n", encoding="utf-8")
     except OSError:  # it exists (made by another process), or cannot be made: the cache says why
         pass
+
+
+def _compare_with_history(settings: Any) -> Any:
+    """``--moral-compare last`` / ``last:MODEL`` as the history's run file it names."""
+    from dataclasses import replace
+
+    from .history import HistoryError, compare_path
+
+    try:
+        path = compare_path(settings.compare, settings.history, settings.model)
+    except HistoryError as exc:
+        raise pytest.UsageError(f"pytest-moralpairs: --moral-compare {settings.compare}: {exc}") from None
+    return settings if path is None else replace(settings, compare=path)
 
 
 def _suite_sources(config: pytest.Config, specs: tuple[str, ...]) -> tuple[Any, ...]:
@@ -596,26 +610,33 @@ class MoralReporter:
             self.written.append((f"the run was not saved to {settings.save}: {stopped}", True))
             targets = []
         targets += list(settings.reports)
-        if targets:
-            self._write(targets, session)
+        history = settings.history
+        if history and stopped:
+            self.written.append((f"the run was not added to the history {history}: {stopped}", True))
+            history = None
+        from .report.publish import step_summary_file
 
-    def _write(self, targets: list[tuple[str, str]], session: pytest.Session) -> None:
-        from .report.document import build_document, write_json
-        from .report.html import write_html
+        summary = step_summary_file(settings.step_summary) if self.run.results else None
+        if targets or history or summary:
+            self._write(targets, session, history, summary)
+
+    def _write(
+        self, targets: list[tuple[str, str]], session: pytest.Session, history: str | None, summary: str | None
+    ) -> None:
+        from .report.document import build_document
+        from .report.publish import append_step_summary, publish
 
         self.run.usage_seen = self._usage()
         meta = self.run.document_meta(self.run.usage_seen, self.gate or {})
         document = build_document(self._results(), meta)
-        for kind, path in targets:
-            target = self.config.invocation_params.dir / path
-            try:
-                (write_json if kind == "json" else write_html)(target, document)
-            except (OSError, UnicodeError) as exc:  # UnicodeError: a path no file system can hold
-                self.written.append((f"could not write the {kind} report {path}: {exc}", True))
-                if session.exitstatus == pytest.ExitCode.OK:
-                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            else:
-                self.written.append((f"{kind} report written to {path}", False))
+        base, runs = self.config.invocation_params.dir, self.run.settings.history_runs
+        lines = publish(document, targets, base, int(session.exitstatus), history, runs, self.config.rootpath)
+        self.written += lines
+        if any(failed for _, failed in lines) and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if summary:
+            # GitHub Actions' job summary: shown on the run's page, whatever the step's outcome.
+            self.written.append(append_step_summary(summary, document, int(session.exitstatus)))
 
 
 def _drop_silent_reports(config: pytest.Config) -> None:

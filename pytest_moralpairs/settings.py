@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .cache import unusable_folder
 from .faults import MAX_RETRY_AFTER, RETRY_AFTER_CEILING
+from .history import history_run
 from .providers import unknown_offline_model
 from .request import ModelSettings
 from .survey import DEFAULT_LISTS, MAX_LISTS
@@ -26,14 +27,22 @@ DEFAULT_CONCURRENCY = 16
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_EXAMPLES = 10
+DEFAULT_HISTORY_RUNS = 10
 CACHE_MODES = ("readwrite", "read", "off")
 #: What an inconclusive verdict (the threshold inside the gap's interval) does to the gate.
 INCONCLUSIVE_POLICIES = ("fail", "pass", "warn")
 #: ``text``: parse the answer; ``logprobs``: the probability-weighted rating of the first token.
 SCORINGS = ("text", "logprobs")
-REPORT_KINDS = ("json", "html")
+REPORT_KINDS = ("json", "html", "md")
+#: ``--moral-step-summary``: append the Markdown report to GitHub's job summary when it is there.
+STEP_SUMMARY_MODES = ("on", "off")
 #: Setting -> the values it may take.
-CHOICES = {"cache": CACHE_MODES, "inconclusive": INCONCLUSIVE_POLICIES, "scoring": SCORINGS}
+CHOICES = {
+    "cache": CACHE_MODES,
+    "inconclusive": INCONCLUSIVE_POLICIES,
+    "scoring": SCORINGS,
+    "step_summary": STEP_SUMMARY_MODES,
+}
 
 NO_MODEL_MESSAGE = (
     "pytest-moralpairs: no model is configured, so the moral pairs cannot be rated.\n"
@@ -167,7 +176,8 @@ OPTIONS = (
     Option(
         "compare",
         "PATH",
-        "compare each pair's gap with a run saved by --moral-save (or a JSON report) and show the change",
+        "compare each pair's gap with a run saved by --moral-save (or a JSON report) and show the change; "
+        "last (or last:MODEL) for the newest run of this model (or MODEL) in --moral-history",
     ),
     Option(
         "compare_fail",
@@ -175,6 +185,18 @@ OPTIONS = (
         "fail pairs whose gap dropped by more than DELTA rating points against --moral-compare",
     ),
     Option("survey_lists", "N", "counterbalanced lists of the --moral-export-survey sheet (default 2)"),
+    Option(
+        "history",
+        "DIR",
+        "add this run to the run history in DIR (one file per run and an index), for --moral-compare last "
+        "and the HTML report's trend; list it with python -m pytest_moralpairs history DIR",
+    ),
+    Option("history_runs", "N", "runs of the history the HTML report's trend shows per pair (default 10)"),
+    Option(
+        "step_summary",
+        "on|off",
+        "on (default): when GITHUB_STEP_SUMMARY names a file (GitHub Actions), append the Markdown report to it",
+    ),
 )
 #: ``--moral-replay``, a flag; its ini option takes true or false.
 REPLAY = Option(
@@ -188,8 +210,9 @@ REPLAY = Option(
 REPORT = Option(
     "report",
     "KIND:PATH",
-    "write a report: json:PATH (machine-readable, documented schema) or html:PATH (one "
-    "self-contained page with charts and a sortable table); repeatable",
+    "write a report: json:PATH (machine-readable, documented schema), html:PATH (one "
+    "self-contained page with charts and a sortable table) or md:PATH (GitHub-flavoured Markdown for a "
+    "pull request or a job summary); repeatable",
     ini_help="report(s) to write, as for --moral-report",
 )
 #: ``--moral-suite NAME|PATH``, repeatable; its ini option lists them.
@@ -253,7 +276,10 @@ class RunSettings:
     save: str | None = None
     compare: str | None = None
     compare_fail: float | None = None
-    #: ``(kind, path)`` per ``--moral-report``, kind ``json`` or ``html``.
+    history: str | None = None
+    history_runs: int = DEFAULT_HISTORY_RUNS
+    step_summary: str = "on"
+    #: ``(kind, path)`` per ``--moral-report``, kind ``json``, ``html`` or ``md``.
     reports: tuple[tuple[str, str], ...] = ()
     #: ``--moral-suite`` values, as given (resolved by :mod:`pytest_moralpairs.suites.sources`).
     suites: tuple[str, ...] = ()
@@ -298,6 +324,7 @@ LIMITS: dict[str, tuple[Callable[[Any], Any], float, float]] = {
     "min_pass_rate": (float, 0.0, 1.0),
     "compare_fail": (float, 0.0, 16.0),
     "survey_lists": (int, 2, MAX_LISTS),
+    "history_runs": (int, 2, 1000),
 }
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
@@ -352,7 +379,7 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
             if str(raw).strip() not in allowed:
                 raise SettingsError(f"{where} must be one of {', '.join(allowed)}, got {str(raw)[:40]!r}")
             values[name] = str(raw).strip()
-    for name in ("cache_dir", "baseline_model", "save", "compare", "export_survey"):
+    for name in ("cache_dir", "baseline_model", "save", "compare", "export_survey", "history"):
         where, raw = get(name)
         values[name] = (str(raw).strip() if raw else "") or None
     for where, name in ((model_where, "model"), (get("baseline_model")[0], "baseline_model")):
@@ -361,6 +388,10 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
             raise SettingsError(f"{where}: {unknown}")
     if values.get("compare_fail") is not None and not values["compare"]:
         raise SettingsError("--moral-compare-fail needs a saved run to compare with: --moral-compare PATH")
+    if history_run(values["compare"]) is not None and not values["history"]:
+        raise SettingsError(
+            f"--moral-compare {values['compare']} compares with a run of the history: name it with --moral-history DIR"
+        )
     where, reports = get("report")
     values["reports"] = tuple(parse_report(where, spec) for spec in (reports or ()))
     where, suites = get("suite")
@@ -376,10 +407,10 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
 
 
 def parse_report(where: str, spec: Any) -> tuple[str, str]:
-    """``json:PATH`` or ``html:PATH`` -> ``(kind, path)``."""
+    """``json:PATH``, ``html:PATH`` or ``md:PATH`` -> ``(kind, path)``."""
     kind, sep, path = str(spec).strip().partition(":")
     if not sep or kind not in REPORT_KINDS or not path.strip():
-        raise SettingsError(f"{where} must be json:PATH or html:PATH, got {str(spec)[:60]!r}")
+        raise SettingsError(f"{where} must be json:PATH, html:PATH or md:PATH, got {str(spec)[:60]!r}")
     return kind, path.strip()
 
 

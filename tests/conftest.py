@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 # Variables a developer's shell may carry that would change what the plugin under test does.
-_LEAKY_ENV = ("MORALPAIRS_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE")
+_LEAKY_ENV = (
+    "MORALPAIRS_MODEL",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_BASE",
+    # Set in GitHub Actions: every run that rates pairs would append its report to the job summary.
+    "GITHUB_STEP_SUMMARY",
+)
 
 
 @pytest.fixture(autouse=True)

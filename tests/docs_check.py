@@ -11,7 +11,8 @@ on GitHub and on the built site):
     OpenAI-compatible server (``--moral-api-base`` pointed at it), any other provider runs as
     ``pytest --co`` with the same options. ``.venv/bin/pytest examples`` runs the examples for
     real; ``.venv/bin/pytest`` with other arguments is the project's own test suite, collected
-    (``--co``) in the repository. A few set-up commands are recognised and checked for what they
+    (``--co``) in the repository. ``python -m pytest_moralpairs ...`` runs for real in the
+    project and must exit 0. A few set-up commands are recognised and checked for what they
     name (pip extras, files). Any other command fails the check.
 ``text``
     Output. ``<!-- output: pytest ARGS -->`` names the run that prints it (in a fresh project, as
@@ -243,12 +244,30 @@ class Runner:
             if not source.is_file():
                 raise DocCheckFailed(f"{where}: cp {args[0]}: no such file in the page's project")
             shutil.copy(source, self.pytester.path / args[1])
+        elif program in ("python", "python3") and args[:2] == ["-m", "pytest_moralpairs"]:
+            self.module_command(args[2:], where)
         elif command[:1] == ["bash"] or program.startswith(("python", ".venv/bin/python")):
             script = next((a for a in args if not a.startswith("-")), "")
             if not (REPO / script).is_file():
                 raise DocCheckFailed(f"{where}: `{shlex.join(command)}` names {script}, which does not exist")
         else:
             raise DocCheckFailed(f"{where}: no check knows the command `{shlex.join(command)}`")
+
+    def module_command(self, args: list[str], where: str) -> str:
+        """``python -m pytest_moralpairs ARGS``, run for real in the project folder: it must exit 0."""
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest_moralpairs", *args],
+            cwd=self.pytester.path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            command = shlex.join(["python", "-m", "pytest_moralpairs", *args])
+            printed = done.stdout[-2000:] + done.stderr[-2000:]
+            raise DocCheckFailed(f"{where}: `{command}` exited {done.returncode}\n{printed}")
+        return done.stdout
 
     def script(self, block: Block) -> None:
         """Run a Python block as a script in the project folder (what it prints is not shown)."""

@@ -188,7 +188,33 @@ def bad_ratings(pytester: pytest.Pytester, server: OpenAIServer) -> str:
     return result.stderr.str()
 
 
+def history(pytester: pytest.Pytester, server: OpenAIServer) -> str:
+    """Three releases of a model rated into one history folder (the third loses the elder pair),
+    then the history command's listing."""
+    import subprocess
+    import sys
+
+    pair_file(pytester, "moral/pony.moral.yaml", {"pony-whip": PONY, "elder": ELDER})
+    releases = [
+        {PONY[0]: "-3", PONY[1]: "2", ELDER[0]: "-3", ELDER[1]: "1"},
+        {PONY[0]: "-3", PONY[1]: "1", ELDER[0]: "-2", ELDER[1]: "1"},
+        {PONY[0]: "-3", PONY[1]: "1", ELDER[0]: "-1", ELDER[1]: "0"},
+    ]
+    for answers in releases:
+        server.answers = Cycled({s: [a] for s, a in answers.items()})
+        run(pytester, server, "moral/", "--moral-cache=off", "--moral-history=moral-history")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_moralpairs", "history", "moral-history"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
 SCENARIOS: dict[str, Callable[[pytest.Pytester, OpenAIServer], str]] = {
+    "history": history,
     "suite-changed": suite_changed,
     "usage": usage,
     "samples": samples,

@@ -92,17 +92,21 @@ def test_example_tags_select_pairs_with_dash_m(examples):
     assert "pony-whip" not in result.stdout.str()
 
 
-def test_example_conftest_hook_writes_failures_to_the_job_summary(examples, monkeypatch, tmp_path):
+def test_example_run_in_github_actions_puts_its_failures_in_the_job_summary(examples, monkeypatch, tmp_path):
+    # No hook needed: the plugin appends the Markdown report to the job summary itself.
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     examples.runpytest("-k", "pony")
-    lines = summary.read_text().splitlines()
-    assert sorted(lines) == [
-        "- `dillion2023.moral.yaml::pony-pen`: failed (gap 0, model moralpairs/lexical)",
-        "- `generated.moral.yaml::pony-instrument[directional]`: failed (gap 0, model moralpairs/lexical)",
-        "- `personas.moral.yaml::pony-whip-personas`: failed (gap 0, model moralpairs/lexical)",
-        "- `pony.moral.yaml::pony-caress`: failed (gap 0, model moralpairs/lexical)",
-        "- `pony.moral.yaml::pony-whip`: failed (gap 0, model moralpairs/lexical)",
+    text = summary.read_text()
+    assert text.startswith("### ❌ Moral pairs failed: `moralpairs/lexical`")
+    failing = text.split("#### Did not pass (5)", 1)[1].split("<details>", 1)[0]
+    rows = [line.split(" | ")[0].removeprefix("| ") for line in failing.splitlines() if "::" in line]
+    assert sorted(rows) == [
+        "dillion2023.moral.yaml::pony-pen",
+        "generated.moral.yaml::pony-instrument&#91;directional&#93;",  # [ and ] escaped
+        "personas.moral.yaml::pony-whip-personas",
+        "pony.moral.yaml::pony-caress",
+        "pony.moral.yaml::pony-whip",
     ]
 
 

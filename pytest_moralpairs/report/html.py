@@ -17,13 +17,16 @@ import os
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..stats import finite as _num
-from . import html_personas
+from . import html_personas, html_trend
 from .document import SURROGATES, json_text, jsonable, write_atomic
 from .formatting import OUTCOME_LABELS, alignment_text, fixed, percents, row_label, signed_or, usage_text
 from .formatting import escape as _e
+
+if TYPE_CHECKING:
+    from ..history import Trend
 
 SCALE = 4.0
 # The page shows a dash where a number is missing, as typeset text does (the terminal keeps to ASCII).
@@ -35,8 +38,9 @@ _X0, _X1 = _LABEL + 16, _WIDTH - _RIGHT - 16
 _LABEL_CHARS = 36
 
 
-def render_html(document: dict[str, Any]) -> str:
-    """The report page for a run document (as built by :func:`~.document.build_document`)."""
+def render_html(document: dict[str, Any], trend: Trend | None = None) -> str:
+    """The report page for a run document (as built by :func:`~.document.build_document`), with
+    each pair's gap over the last runs when given their ``trend`` (``--moral-history``)."""
     doc = jsonable(document)
     pairs = [p for p in doc.get("pairs") or () if isinstance(p, dict)]
     model = doc.get("model") or "no model"
@@ -53,6 +57,8 @@ def render_html(document: dict[str, Any]) -> str:
     css, personas = _CSS, ""
     if any(isinstance(p.get("personas"), dict) for p in pairs):
         css, personas = _CSS + html_personas.CSS, html_personas.persona_section(pairs)
+    if trend is not None:
+        css += html_trend.CSS
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -67,13 +73,14 @@ def render_html(document: dict[str, Any]) -> str:
         "<body>",
         _header(doc),
         _suite_table(doc),
+        html_trend.history_section(trend) if trend is not None else "",
         '<section id="charts">',
         "<h2>Ratings</h2>",
         _LEGEND,
         charts or '<p class="empty">No pairs in this run.</p>',
         "</section>",
         personas,
-        _pair_table(pairs),
+        _pair_table(pairs, trend),
         f'<script type="application/json" id="moralpairs-data">{_embed(doc)}</script>',
         f"<script>{_JS}</script>",
         "</body>",
@@ -83,9 +90,9 @@ def render_html(document: dict[str, Any]) -> str:
     return SURROGATES.sub("\ufffd", "\n".join(parts) + "\n")
 
 
-def write_html(path: str | os.PathLike[str], document: dict[str, Any]) -> Path:
+def write_html(path: str | os.PathLike[str], document: dict[str, Any], trend: Trend | None = None) -> Path:
     """Write the report page atomically (parent folders are created)."""
-    return write_atomic(path, render_html(document))
+    return write_atomic(path, render_html(document, trend))
 
 
 # --- header -------------------------------------------------------------------------------
@@ -354,6 +361,7 @@ _COLUMNS = (
     ("baseline", "baseline", "num"),
     ("change", "change", "num"),
     ("personas", "personas", "num"),
+    ("trend", "trend", "num"),
     ("sentences", "sentences", "text"),
 )
 _HEADING_TIPS = {
@@ -364,6 +372,7 @@ _HEADING_TIPS = {
     "baseline": "the baseline model's gap (--moral-baseline-model)",
     "change": "gap minus the gap in the run given to --moral-compare",
     "personas": "personas whose gap held / personas; sd of the harmful / harmless ratings across them",
+    "trend": "the gap in the last runs of the history (--moral-history), oldest left; sorts by its change",
 }
 _OPTIONAL = {
     "interval": lambda p: _num(p.get("gap_low")) != _num(p.get("gap_high")),
@@ -374,8 +383,9 @@ _OPTIONAL = {
 }
 
 
-def _pair_table(pairs: list[dict[str, Any]]) -> str:
+def _pair_table(pairs: list[dict[str, Any]], trend: Trend | None = None) -> str:
     columns = [c for c in _COLUMNS if c[0] not in _OPTIONAL or any(_OPTIONAL[c[0]](p) for p in pairs)]
+    columns = [c for c in columns if c[0] != "trend" or trend is not None]
     head = "".join(
         f'<th data-col="{key}" data-type="{kind}" aria-sort="none" class="{kind}" '
         f'title="{_e(_HEADING_TIPS.get(key, ""))}">'
@@ -383,7 +393,7 @@ def _pair_table(pairs: list[dict[str, Any]]) -> str:
         for key, label, kind in columns
     )
     keys = [c[0] for c in columns]
-    rows = "\n".join(_table_row(p, i, keys) for i, p in enumerate(pairs))
+    rows = "\n".join(_table_row(p, i, keys, trend) for i, p in enumerate(pairs))
     return (
         '<section id="pairs"><h2>Pairs</h2>'
         '<p class="note">Click a heading to sort (again to reverse); <code>?sort=gap&amp;desc=1</code> in the '
@@ -393,7 +403,7 @@ def _pair_table(pairs: list[dict[str, Any]]) -> str:
     )
 
 
-def _table_row(p: dict[str, Any], index: int, keys: list[str]) -> str:
+def _table_row(p: dict[str, Any], index: int, keys: list[str], trend: Trend | None = None) -> str:
     outcome = p.get("outcome") if p.get("outcome") in OUTCOME_LABELS else "error"
     low, high = _num(p.get("gap_low")), _num(p.get("gap_high"))
     threshold = _num(p.get("threshold"))
@@ -439,6 +449,9 @@ def _table_row(p: dict[str, Any], index: int, keys: list[str]) -> str:
     if "personas" in keys:
         share, content, tip = html_personas.persona_cell(p, index)
         cells["personas"] = _cell(share, content, numeric=True, tip=tip)
+    if trend is not None:
+        change, content, tip = html_trend.trend_cell(trend, p)
+        cells["trend"] = _cell(change, content, numeric=True, tip=tip)
     return (
         f'<tr class="{outcome}" data-index="{index}" data-nodeid="{_e(p.get("nodeid") or "")}">'
         + "".join(cells[key] for key in keys)
