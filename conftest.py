@@ -13,6 +13,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -22,6 +23,11 @@ import pytest
 # background work it does after a test's own environment changes have been undone.
 os.environ["LITELLM_OFFLINE_MODE"] = "true"
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+# Nor Hugging Face: datasets are loaded from folders the tests write, and cached outside the home
+# folder (datasets reads these when it is imported).
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_CACHE"] = os.path.join(tempfile.gettempdir(), "moralpairs-tests-hf-datasets")
 
 try:
     # litellm imports the importlib_metadata backport, which swaps the standard library's

@@ -95,6 +95,15 @@ def run_child(cwd: Path, args: list[str], profile_to: str = "") -> dict:
     }
 
 
+def print_profile(cwd: Path, args: list[str], stats_file: str, top: int) -> None:
+    """Run the probe once more under cProfile; print its ``top`` functions by cumulative and own time."""
+    prof = run_child(cwd, args, profile_to=stats_file)
+    print(f"\nprofile (one run under cProfile, {prof['wall']:.2f} s with profiling overhead):")
+    stats = pstats.Stats(stats_file, stream=sys.stdout)
+    stats.strip_dirs().sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+
+
 def collected_count(stdout: str) -> int:
     return sum(1 for line in stdout.splitlines() if "::" in line and " " not in line)
 
@@ -192,11 +201,7 @@ def main() -> int:
 
         if args.profile:
             stats_file = str(root / "collect.prof")
-            prof = run_child(suite_dir, co, profile_to=stats_file)
-            print(f"\nprofile (one run under cProfile, {prof['wall']:.2f} s with profiling overhead):")
-            stats = pstats.Stats(stats_file, stream=sys.stdout)
-            stats.strip_dirs().sort_stats("cumulative").print_stats(args.top)
-            stats.sort_stats("tottime").print_stats(args.top)
+            print_profile(suite_dir, co, stats_file, args.top)
         ok = counts == {total} and wall <= TARGET_SECONDS and peak <= TARGET_MB and not litellm
         print(f"result: {'all targets met' if ok else 'TARGETS MISSED'}")
         return 0

@@ -12,11 +12,12 @@ from typing import Any, Iterable, Iterator
 import pytest
 
 from .engine import Rating, RatingError, RatingRequest
-from .pairs import Pair, PairFileError, TemplatePair, load_suite
+from .pairs import BrokenRow, Pair, PairFileError, TemplatePair, load_suite
 from .run import MoralRun, PairRequests
 from .settings import SettingsError
 from .stash import broken_files_key, moral_run, results_key, run_key
 from .stats import INCONCLUSIVE, mean
+from .validation import Cell
 from .verdicts import (
     ExplainedFailure,
     MoralGapFailure,
@@ -28,7 +29,11 @@ from .verdicts import (
 
 
 class PairFile(pytest.File):
-    """A ``*.moral.yaml`` file: one item per pair, or one collection error naming every problem."""
+    """A ``*.moral.yaml`` file: one item per pair, or one collection error naming every problem.
+
+    The pairs a file draws from a table (its ``source``) are items too; a row whose pair cannot be
+    used is an item of its own that errors, naming ``file:row:column``, while the other rows run.
+    """
 
     def collect(self) -> Iterator[pytest.Item]:
         try:
@@ -54,6 +59,10 @@ class PairFile(pytest.File):
             for tag in item.pair.tags:  # type: ignore[attr-defined]
                 item.add_marker(tag)
         yield from items
+        for row in suite.broken:
+            broken = BrokenRowItem.from_parent(self, name=row.name, row=row)
+            broken.add_marker("moralpairs")
+            yield broken
 
     def _template(self, pair: TemplatePair) -> Any:
         """The pair's template checked against the lexicon: a bad slot is a problem of this file.
@@ -141,12 +150,8 @@ def collect_suites(session: pytest.Session, sources: Iterable[Any], collected: s
                         yield item
 
 
-class MoralItem(pytest.Item):
-    """An item that rates sentences with the run's model; its failures explain themselves."""
-
-    @property
-    def run(self) -> MoralRun:
-        return moral_run(self.config)
+class ExplainedItem(pytest.Item):
+    """An item whose own failures are shown as their message alone, without a traceback."""
 
     # A failure is explained by its own message. Returning it here, instead of letting pytest
     # format a traceback that the plugin then throws away, saves ~0.1 s of source parsing per
@@ -161,6 +166,33 @@ class MoralItem(pytest.Item):
         if isinstance(excinfo.value, OWN_ERRORS):
             return str(excinfo.value)
         return super()._repr_failure_py(excinfo, style=style)
+
+
+class MoralItem(ExplainedItem):
+    """An item that rates sentences with the run's model; its failures explain themselves."""
+
+    @property
+    def run(self) -> MoralRun:
+        return moral_run(self.config)
+
+
+class BrokenRowItem(ExplainedItem):
+    """A row of a pair file's table whose pair cannot be used: it errors, naming every problem at
+    its ``file:row:column``, and needs no model."""
+
+    def __init__(self, *, row: BrokenRow, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.row = row
+
+    def setup(self) -> None:
+        # Its problems alone: the first one is what pytest's short summary shows of the error.
+        raise InvalidRowError(str(self.row))
+
+    def runtest(self) -> None:  # pragma: no cover - setup always raises
+        raise InvalidRowError(str(self.row))
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"row {self.row.row} of {self.row.path}"
 
 
 class PairItem(MoralItem):
@@ -211,7 +243,10 @@ class PairItem(MoralItem):
         judge_and_record(self, verdict, "pair", rated.baseline, across, pair.prompt)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, (self.pair.line - 1 if self.pair.line else None), f"moral pair {self.pair.id}"
+        pair = self.pair
+        if isinstance(pair.line, Cell):  # drawn from a table: the row, not a line of the pair file
+            return self.path, None, f"moral pair {pair.id} (row {int(pair.line)} of {pair.path})"
+        return self.path, (pair.line - 1 if pair.line else None), f"moral pair {pair.id}"
 
 
 def prefetchable(items: list[PairItem]) -> list[Any]:
@@ -391,8 +426,12 @@ class RatingSetupError(Exception):
     """A configuration problem found while rating; shown as its message alone."""
 
 
+class InvalidRowError(Exception):
+    """A row of a pair file's table that holds no usable pair; shown as its message alone."""
+
+
 #: The plugin's own failures: each message is the whole report, shown without a traceback.
-OWN_ERRORS = (ExplainedFailure, RatingError, RatingSetupError)
+OWN_ERRORS = (ExplainedFailure, RatingError, RatingSetupError, InvalidRowError)
 
 
 class InconclusiveWarning(UserWarning):

@@ -18,6 +18,7 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +26,12 @@ from typing import Any, Iterable, Mapping
 
 from .personas import MinSpread, PersonaFileError, PersonaSet, load_personas, validate_persona_list
 from .perturb.lexicon import Slot, Template, TemplateError, check_slot
+from .presets import COLUMNS, PRESETS, PairRecord, Preset, Source
 from .prompt import BUILTIN_PROMPTS, DEFAULT_PROMPT, SIDES, PromptTemplate, did_you_mean
+from .tables import FORMATS, Table, TableError, format_of
 from .validation import (
     NAME_RULE,
+    Cell,
     Checker,
     PairFileError,
     Problem,
@@ -41,6 +45,7 @@ from .validation import (
     not_a_number,
     one_or_many,
     same_sentence,
+    show_key,
     with_lines,
 )
 from .yamlfile import AllowedDirs, gc_paused, read_file, read_yaml
@@ -68,7 +73,11 @@ TEMPLATE_KEYS = frozenset(
 CHECKS = ("directional", "invariance")
 DEFAULT_INVARIANCE_TOLERANCE = 1.0
 DEFAULT_KEYS = frozenset({"threshold", "tags", "prompt"}) | PERSONA_KEYS
-TOP_KEYS = frozenset({"version", "description", "defaults", "pairs"})
+TOP_KEYS = frozenset({"version", "description", "defaults", "pairs", "source"})
+#: Where a file's ``source`` finds its rows (a data file, or a Hugging Face dataset), how they become
+#: pairs, and which are drawn.
+SOURCE_KEYS = frozenset({"path", "format", "dataset", "config", "split", "columns", "preset", "sample", "limit"})
+SAMPLE_KEYS = frozenset({"n", "seed"})
 HUMAN_KEYS = frozenset({"harmful", "harmless"})
 HUMAN_RATING_KEYS = frozenset({"mean", "sd", "n", "source"})
 PROMPT_KEYS = frozenset({"name", "system", "template", "multiline_sentences"})
@@ -162,6 +171,23 @@ class Suite:
     pairs: tuple[Pair, ...]
     description: str | None = None
     templates: tuple[TemplatePair, ...] = ()
+    #: The pairs of its ``source`` that cannot be used, each to be an error of its own.
+    broken: tuple[BrokenRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class BrokenRow:
+    """A pair drawn from a table that cannot be used: ``problems`` say why, each at its
+    ``file:row:column``. It is an error of its own (named ``name``: its id, else ``row-N``), while
+    the other pairs of the file run."""
+
+    name: str
+    path: str
+    row: int
+    problems: tuple[Problem, ...]
+
+    def __str__(self) -> str:
+        return "\n".join(str(problem) for problem in self.problems)
 
 
 #: Where the files a pair file names may be: an :class:`AllowedDirs`, or the directories themselves.
@@ -225,11 +251,14 @@ class PairChecker(Checker):
     def suite(self, document: Any) -> Suite:
         description = self.preamble(document, TOP_KEYS, "a mapping with a 'pairs' list")
         defaults = self.defaults(document.get("defaults"), line_of(document, "defaults"))
+        source = self.source(document["source"], line_of(document, "source")) if "source" in document else None
         raw_pairs = document.get("pairs")
         pairs: list[Pair] = []
         templates: list[TemplatePair] = []
+        seen: dict[str, tuple[str, int | None]] = {}
         if "pairs" not in document:
-            self.problem("missing key 'pairs': a list of pairs")
+            if "source" not in document:
+                self.problem("missing key 'pairs': a list of pairs (or 'source': a table to draw them from)")
         elif not isinstance(raw_pairs, list):
             self.problem(
                 f"'pairs' must be a list of pairs, found {describe(raw_pairs)}", line=line_of(document, "pairs")
@@ -237,7 +266,7 @@ class PairChecker(Checker):
         elif not raw_pairs:
             self.problem("'pairs' is empty: a pair file needs at least one pair", line=line_of(document, "pairs"))
         else:
-            for pair in self.pairs(with_lines(raw_pairs, None), defaults):
+            for pair in self.pairs(with_lines(raw_pairs, None), defaults, seen):
                 (templates if isinstance(pair, TemplatePair) else pairs).append(pair)
         raw_defaults = document.get("defaults")
         if isinstance(raw_defaults, dict) and pairs and not any(p.personas is not None for p in pairs):
@@ -250,33 +279,314 @@ class PairChecker(Checker):
                     line=line_of(raw_defaults, given[0]),
                 )
         self.finish()
-        return Suite(self.path, tuple(pairs), description, tuple(templates))
+        broken: list[BrokenRow] = []
+        if source is not None:
+            pairs += self.drawn(source, defaults, seen, broken, line_of(document, "source"))
+        return Suite(self.path, tuple(pairs), description, tuple(templates), tuple(broken))
 
-    def pairs(self, items: Iterable[tuple[Any, int | None]], defaults: Mapping[str, Any]) -> list[Pair | TemplatePair]:
+    def pairs(
+        self,
+        items: Iterable[tuple[Any, int | None]],
+        defaults: Mapping[str, Any],
+        seen: dict[str, tuple[str, int | None]] | None = None,
+    ) -> list[Pair | TemplatePair]:
         """The valid pairs of ``items`` (each a pair as written and the place of the item), in
         order; problems, and an id used twice, are recorded. ``defaults`` are the file's, as
-        :meth:`defaults` makes them (``{}`` for none)."""
+        :meth:`defaults` makes them (``{}`` for none); ``seen`` holds the ids met so far, where
+        they were (the pairs of a file and of its table share their ids)."""
+        seen = {} if seen is None else seen
         out: list[Pair | TemplatePair] = []
-        seen: dict[str, int | None] = {}
         for index, (raw, item_line) in enumerate(items):
-            pair = self.pair(raw, index, defaults, item_line)
-            # A pair with other problems still holds its id: a clash is reported now, not
-            # only once those are fixed.
-            raw_id = raw.get("id") if isinstance(raw, dict) else None
-            pair_id = pair.id if pair is not None else raw_id if isinstance(raw_id, str) else None
-            if pair_id is not None and pair_id in seen:
-                first = seen[pair_id]
-                self.problem(
-                    "duplicate id: ids must be unique in a file" + (f" (first used on line {first})" if first else ""),
-                    pair_id,
-                    line_of(raw, "id", item_line),
-                )
-                continue
-            if pair_id is not None:
-                seen[pair_id] = line_of(raw, "id", item_line)
+            pair = self.checked_pair(raw, index, defaults, item_line, seen)
             if pair is not None:
                 out.append(pair)
         return out
+
+    def checked_pair(
+        self,
+        raw: Any,
+        index: int,
+        defaults: Mapping[str, Any],
+        item_line: int | None,
+        seen: dict[str, tuple[str, int | None]],
+    ) -> Pair | TemplatePair | None:
+        """One pair of :meth:`pairs`: checked, and its id held against those ``seen``."""
+        pair = self.pair(raw, index, defaults, item_line)
+        # A pair with other problems still holds its id: a clash is reported now, not
+        # only once those are fixed.
+        raw_id = raw.get("id") if isinstance(raw, dict) else None
+        pair_id = pair.id if pair is not None else raw_id if isinstance(raw_id, str) else None
+        if pair_id is not None and pair_id in seen:
+            self.problem(
+                f"duplicate id: ids must be unique in a file{_first_use(*seen[pair_id], self.path)}",
+                pair_id,
+                line_of(raw, "id", item_line),
+            )
+            return None
+        if pair_id is not None:
+            seen[pair_id] = (self.path, line_of(raw, "id", item_line))
+        return pair
+
+    # --- source: pairs drawn from a table (see tables.py and presets.py) --------------------------
+
+    def source(self, value: Any, line: int | None) -> Source | None:
+        """The file's ``source``, checked: where its rows are, how they become pairs, which are drawn."""
+        if not isinstance(value, dict):
+            self.problem(
+                "'source' must be a mapping with 'path' (a data file) or 'dataset' (a Hugging Face dataset), "
+                f"found {describe(value)}",
+                line=line,
+            )
+            return None
+        self.keys(value, SOURCE_KEYS, "source", None)
+        before = len(self.problems)
+
+        def at(key: str) -> int | None:
+            return line_of(value, key, line)
+
+        preset, options = self.preset(value.get("preset"), at("preset"))
+        columns, named = self.columns(value.get("columns"), preset, at("columns"))
+        where = self.table(value, at, line)
+        limit = self.count(value.get("limit"), "source.limit", at("limit"))
+        sample = self.sample(value.get("sample"), at("sample"))
+        if sample is not None and limit is not None:
+            self.problem(
+                "'source' gives 'sample' and 'limit': draw a sample or the first rows, not both", line=at("limit")
+            )
+        if len(self.problems) > before or where is None:
+            return None
+        return Source(preset=preset, columns=columns, named=named, options=options, sample=sample, limit=limit, **where)
+
+    def table(self, value: dict, at: Any, line: int | None) -> dict[str, Any] | None:
+        """Where the rows of ``source`` are: ``path`` (a data file, its ``format``) or ``dataset``
+        (a Hugging Face dataset, its ``config`` and ``split``), read only from where files may be."""
+        given = [key for key in ("path", "dataset") if value.get(key) is not None]
+        if len(given) != 1:
+            self.problem(
+                "'source' needs 'path' (a data file: csv, tsv, json, jsonl, parquet) or 'dataset' (a Hugging Face "
+                "dataset)" + (", not both" if given else ""),
+                line=at("dataset") if given else line,
+            )
+            return None
+        key = given[0]
+        misplaced = ["format"] if key == "dataset" else ["config", "split"]
+        for other in misplaced:
+            if value.get(other) is not None:
+                applies = "a data file's ('path')" if other == "format" else "a Hugging Face dataset's ('dataset')"
+                self.problem(f"'source.{other}' is {applies} only", line=at(other))
+        ref = self.required_text(
+            value[key], f"source.{key}", None, at(key), missing="", kind="text", limit=MAX_PATH_CHARS
+        )
+        if ref is None:
+            return None
+        absolute = os.path.isabs(ref)
+        shown = ref if absolute else os.path.normpath(os.path.join(os.path.dirname(self.path), ref))
+        target = Path(ref) if absolute else self.base_dir / ref
+        if key == "dataset":
+            config = self.optional_text(value.get("config"), "source.config", None, at("config"))
+            split = self.optional_text(value.get("split"), "source.split", None, at("split"))
+            local = os.path.exists(target)  # a folder of data files; else a name on the Hub
+            if local and self.refused(target, f"'source.dataset' names the folder {shown}", at(key)):
+                return None
+            label = "/".join(part for part in (config, split) if part)
+            name = (shown if local else ref) + (f"[{label}]" if label else "")
+            return {"name": name, "dataset": ref, "path": target if local else None, "config": config, "split": split}
+        fmt = value.get("format")
+        if fmt is None:
+            fmt = format_of(ref)
+            if fmt is None:
+                self.problem(
+                    f"'source.path' {show_key(ref)} does not say its format by its extension (.csv, .tsv, .json, "
+                    f".jsonl, .parquet): give 'source.format', one of {', '.join(FORMATS)}",
+                    line=at(key),
+                )
+                return None
+        elif fmt not in FORMATS:
+            self.problem(
+                f"'source.format' must be one of {', '.join(FORMATS)}; found {describe(fmt)}", line=at("format")
+            )
+            return None
+        if self.refused(target, f"'source.path' names the data file {shown}", at(key)):
+            return None
+        return {"name": shown, "path": target, "format": fmt}
+
+    def refused(self, target: Path, named: str, line: int | None) -> bool:
+        """Whether the file at ``target`` lies outside where files may be read from (a problem: it
+        is never read, as it may be any file at all)."""
+        refusal = self.allowed_dirs.refusal(target) if self.allowed_dirs is not None else None
+        if refusal is not None:
+            self.problem(f"{named}, which {refusal}", line=line)
+        return refusal is not None
+
+    def preset(self, value: Any, line: int | None) -> tuple[Preset, dict[str, Any]]:
+        """The preset ``source.preset`` names (by name, or a mapping with 'name' and its options),
+        with its options; none: each field from the column of its name."""
+        if value is None:
+            return COLUMNS, {}
+        given: Mapping[str, Any] = value if isinstance(value, dict) else {}
+        name = value.get("name") if isinstance(value, dict) else value
+        preset = PRESETS.get(name) if isinstance(name, str) else None
+        if preset is None:
+            close = difflib.get_close_matches(name, sorted(PRESETS), n=1) if isinstance(name, str) else []
+            self.problem(
+                f"unknown preset {describe(name)} in 'source.preset'"
+                + (f" (did you mean {close[0]!r}?)" if close else "")
+                + f"; presets: {key_list(sorted(PRESETS))}, or a mapping with 'name' and the preset's options",
+                line=line,
+            )
+            return COLUMNS, {}
+        if isinstance(value, dict):
+            self.keys(value, frozenset({"name", *preset.options}), "source.preset", None)
+        options = {}
+        for option, rule in preset.options.items():
+            chosen = self.number(
+                given.get(option),
+                f"source.preset.{option}",
+                None,
+                line_of(given, option, line),
+                expected=rule.expected,
+                ok=rule.ok,
+            )
+            options[option] = rule.default if chosen is None else chosen
+        return preset, options
+
+    def columns(
+        self, value: Any, preset: Preset, line: int | None
+    ) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+        """The column(s) of each role of ``preset``: the role's own name unless ``source.columns``
+        names another; and the roles it names."""
+        columns = {role: (role,) for role in preset.roles}
+        if value is None:
+            return columns, frozenset()
+        if not isinstance(value, dict):
+            self.problem(
+                f"'source.columns' must map fields to the columns holding them, found {describe(value)}", line=line
+            )
+            return columns, frozenset()
+        self.keys(value, frozenset(preset.roles), "source.columns", None)
+        named = set()
+        for role, column in value.items():
+            if role not in preset.roles:
+                continue
+            where, at = f"source.columns.{role}", line_of(value, role, line)
+            names = column if isinstance(column, list) and role in preset.listed else [column]
+            if role in preset.listed and not names:
+                self.problem(f"'{where}' is empty: name a column, or a list of columns", line=at)
+                continue
+            kind = "a column name, or a list of them" if role in preset.listed else "a column name"
+            texts = [self.required_text(n, where, None, at, missing="", kind=kind, limit=MAX_PATH_CHARS) for n in names]
+            if all(text is not None for text in texts):
+                columns[role] = tuple(texts)  # type: ignore[arg-type]
+                named.add(role)
+        return columns, frozenset(named)
+
+    def count(self, value: Any, what: str, line: int | None) -> int | None:
+        number = self.number(
+            value, what, None, line, expected="a whole number >= 1", ok=lambda v: v >= 1 and v == int(v)
+        )
+        return None if number is None else int(number)
+
+    def sample(self, value: Any, line: int | None) -> tuple[int, int] | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.problem(f"'source.sample' must be a mapping with 'n' (and 'seed'), found {describe(value)}", line=line)
+            return None
+        self.keys(value, SAMPLE_KEYS, "source.sample", None)
+        if value.get("n") is None:
+            self.problem("'source.sample' needs 'n': how many pairs to draw", line=line)
+        n = self.count(value.get("n"), "source.sample.n", line_of(value, "n", line))
+        seed = self.number(
+            value.get("seed"),
+            "source.sample.seed",
+            None,
+            line_of(value, "seed", line),
+            expected="a whole number >= 0",
+            ok=lambda v: v >= 0 and v == int(v),
+        )
+        return None if n is None else (n, 0 if seed is None else int(seed))
+
+    def drawn(
+        self,
+        source: Source,
+        defaults: Mapping[str, Any],
+        seen: dict[str, tuple[str, int | None]],
+        broken: list[BrokenRow],
+        line: int | None,
+    ) -> list[Pair]:
+        """The usable pairs ``source`` draws, each checked by the rules of a pair; those that break
+        any go to ``broken``, each with its problems. A table that cannot be read, or lacks a
+        column it must have, is a problem of the file: raised."""
+        try:
+            table = source.open()
+        except TableError as exc:
+            raise PairFileError([Problem(source.name, exc.message, line=exc.row)]) from None
+        rows = PairChecker(source.name, (), self.base_dir, self.allowed_dirs)
+        rows.persona_files = self.persona_files
+        pairs: list[Pair] = []
+        try:
+            if table.columns is not None:  # a header or a schema: its columns are known before any row
+                self.absent_columns(source, table, line)
+            for index, record in enumerate(source.records(table)):
+                pair = rows.drawn_pair(record, index, defaults, seen, broken)
+                if pair is not None:
+                    pairs.append(pair)
+            if table.columns is None:  # JSON: what every row read so far holds
+                self.absent_columns(source, table, line)
+        except TableError as exc:
+            raise PairFileError([Problem(source.name, exc.message, line=exc.row)]) from None
+        finally:
+            table.close()
+        if not pairs and not broken:
+            because = " (no two variants of one study and context differ enough)" if source.preset.options else ""
+            raise PairFileError([Problem(self.path, f"'source' draws no pair from {source.name}{because}", line=line)])
+        return pairs
+
+    def drawn_pair(
+        self,
+        record: PairRecord,
+        index: int,
+        defaults: Mapping[str, Any],
+        seen: dict[str, tuple[str, int | None]],
+        broken: list[BrokenRow],
+    ) -> Pair | None:
+        """One pair drawn from a table, checked by the rules of a pair; unusable, it goes to ``broken``."""
+        before = len(self.problems)
+        raw_id = record.get("id")
+        label = raw_id if isinstance(raw_id, str) else None
+        taken = label in seen
+        for message, cell in record.problems:
+            self.problem(message, label, cell)
+        pair = None if record.unusable else self.checked_pair(record, index, defaults, record.line, seen)
+        if len(self.problems) == before:
+            return pair  # type: ignore[return-value]  # a table's pair is never a template pair
+        row = int(record.line) if record.line is not None else index + 1
+        name = raw_id if label is not None and not taken and is_id(label, dots=True) else f"row-{row}"
+        broken.append(BrokenRow(name, self.path, row, tuple(self.problems[before:])))
+        del self.problems[before:]
+        return None
+
+    def absent_columns(self, source: Source, table: Table, line: int | None) -> None:
+        """Raise the problem of each column the table must have and lacks."""
+        have = table.known_columns()
+        theirs = f"; its columns: {key_list(have)}" if have else ""
+        for role, column in source.absent(have):
+            close = difflib.get_close_matches(column, have, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            if role in source.named:
+                self.problem(
+                    f"'source.columns.{role}' names the column {show_key(column)}, which {table.name} does not "
+                    f"have{hint}{theirs}",
+                    line=line,
+                )
+            else:
+                reader = f"the preset {source.preset.name!r}" if source.preset.name else "a source"
+                self.problem(
+                    f"{table.name} has no column {show_key(column)}, which {reader} reads{hint}{theirs}: name the "
+                    f"column that holds it in 'source.columns' ({role}: COLUMN)",
+                    line=line,
+                )
+        self.finish()
 
     # --- pieces ---------------------------------------------------------------------------
 
@@ -833,6 +1143,14 @@ class PairChecker(Checker):
         return tuple(out)
 
 
+def _first_use(path: str, place: int | None, here: str) -> str:
+    """Where an id was first used, for the message on its next use in the file (or table) ``here``."""
+    if not place:
+        return ""
+    where = f"in row {int(place)}" if isinstance(place, Cell) else f"on line {place}"
+    return f" (first used {where}{'' if path == here else f' of {path}'})"
+
+
 def leading_marker_problems(
     template: Template, slots: Mapping[str, Slot], prompt: PromptTemplate, *, own: bool = True
 ) -> list[str]:
@@ -848,6 +1166,7 @@ def leading_marker_problems(
 
 
 __all__ = [
+    "BrokenRow",
     "HumanRating",
     "Pair",
     "PairFileError",

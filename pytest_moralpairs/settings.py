@@ -246,8 +246,8 @@ LEXICON_INI_HELP = (
     "lexicon file(s) that extend (or, with 'replace: true', replace) the built-in swap lexicon used by template pairs"
 )
 ALLOWED_DIRS_INI_HELP = (
-    "directories outside the rootdir from which persona files (named in pair files) and lexicon files may be read, "
-    "relative to the ini file; any other file outside the rootdir is refused unread"
+    "directories outside the rootdir from which the files pair files name (persona files, data files of a source) "
+    "and lexicon files may be read, relative to the ini file; any other file outside the rootdir is refused unread"
 )
 
 

@@ -37,7 +37,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .pairs import HumanRating, Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, SIDES, PromptTemplate
-from .validation import Cell, Checker, PairFileError, shorten
+from .validation import Cell, Checker, PairFileError, number_in_text, shorten
 from .yamlfile import MAX_FILE_BYTES, read_file
 
 #: The seed of a sheet's order when the run gives none: a sheet is reproducible by default.
@@ -59,7 +59,6 @@ FRAMING = (
 )
 
 _SENTENCE_ID = re.compile(r"s-[0-9a-f]{12}")
-_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def sentence_id(text: str) -> str:
@@ -394,15 +393,12 @@ class _RatingsChecker(Checker):
 
     def value(self, text: str, what: str, at: Cell, expected: str, ok: Any) -> float | None:
         """The number of a cell: None for an empty one, or for one that is no such number (a problem)."""
-        text = text.strip().replace("\u2212", "-")  # a typographic minus, as a spreadsheet may write it
-        if not text:
+        number = number_in_text(text)
+        if number is None:
             return None
-        if _NUMBER.fullmatch(text):
-            # Whole numbers as ints (said "7", not "7.0"); a very long one as the float it overflows to.
-            number: Any = int(text) if text.lstrip("+-").isdigit() and len(text) < 20 else float(text)
-        else:
-            number = text  # a problem: said as the text it is
-        return self.number(number, what, None, at, expected=expected, ok=ok)
+        return self.number(
+            number.strip() if isinstance(number, str) else number, what, None, at, expected=expected, ok=ok
+        )
 
     def rating(self, text: str, column: str, at: Cell) -> float | None:
         return self.value(text, column, at, f"a number in {SCALE_MIN}..{SCALE_MAX}", _on_scale)

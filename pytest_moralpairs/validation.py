@@ -186,6 +186,19 @@ def not_a_number(value: Any) -> str:
     return describe(value)
 
 
+def number_in_text(text: str) -> int | float | str | None:
+    """The number a cell of a table holds as text (a CSV cell, a spreadsheet's export): None for an
+    empty cell, a whole number as an int (said "7", not "7.0"; a very long one as the float it
+    overflows to), else a float; text that is no number is returned as it is, for a rule to say so.
+    A typographic minus (U+2212), as a spreadsheet may write one, is a minus."""
+    written = text.strip().replace("\u2212", "-")
+    if not written:
+        return None
+    if not _NUMERIC_RE.fullmatch(written):
+        return text
+    return int(written) if written.lstrip("+-").isdigit() and len(written) < 20 else float(written)
+
+
 def shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

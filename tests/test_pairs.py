@@ -36,6 +36,7 @@ from pytest_moralpairs.pairs import (
     parse_suite,
 )
 from pytest_moralpairs.personas import files as persona_files
+from pytest_moralpairs.presets import PRESETS
 from pytest_moralpairs.prompt import BUILTIN_PROMPTS, DILLION_2023, PromptTemplate
 from pytest_moralpairs.validation import Cell, Record
 
@@ -1175,7 +1176,7 @@ def test_an_id_used_in_two_rows_is_named_at_the_second_rows_id_cell():
     rows = [row(2, id="p", harmful="one", harmless="two"), row(5, id="p", harmful="one", harmless="three")]
     assert [pair.line for pair in checker.pairs([(r, r.line) for r in rows], {})] == [2]
     assert [str(p) for p in checker.problems] == [
-        "pairs.csv:5:1 pair p: duplicate id: ids must be unique in a file (first used on line 2)"
+        "pairs.csv:5:1 pair p: duplicate id: ids must be unique in a file (first used in row 2)"
     ]
 
 
@@ -1338,7 +1339,7 @@ def test_a_file_that_is_not_a_pair_file_is_said_to_be_one_quoting_nothing_from_i
 
 def test_a_mapping_with_none_of_the_keys_of_a_pair_file_is_named_by_the_keys_it_lacks():
     assert message_of("OPENAI_API_KEY: sk-proj-SECRET\n") == (
-        f"{FILE}: not a pair file: it has none of the keys defaults, description, pairs, version"
+        f"{FILE}: not a pair file: it has none of the keys defaults, description, pairs, source, version"
     )
 
 
@@ -1578,6 +1579,12 @@ def test_the_schema_names_the_same_keys_as_the_parser(schema):
     assert pairs_module.PERSONA_KEYS <= set(defs["defaults"]["properties"]) & set(defs["pair"]["properties"])
     assert set(spread["properties"]) == pairs_module.MIN_SPREAD_KEYS
     assert set(inline["properties"]) == persona_files.INLINE_ITEM_KEYS
+    assert set(defs["source"]["properties"]) == pairs_module.SOURCE_KEYS
+    assert set(defs["source"]["properties"]["sample"]["properties"]) == pairs_module.SAMPLE_KEYS
+    preset = next(s for s in defs["source"]["properties"]["preset"]["anyOf"] if s.get("type") == "object")
+    presets = {name: preset.options for name, preset in PRESETS.items()}
+    assert set(preset["properties"]) == {"name", *(option for options in presets.values() for option in options)}
+    assert set(preset["properties"]["name"]["enum"]) == set(presets)
 
 
 def test_the_schema_lists_the_builtin_prompts(schema):
@@ -1597,10 +1604,13 @@ def test_the_schema_closes_every_mapping_to_unknown_keys(schema):
                 yield from objects(value)
 
     found = list(objects(schema))
-    # A template's 'slots' is a map from slot names (free keys) to closed filler mappings.
+    # A template's 'slots' is a map from slot names (free keys) to closed filler mappings; a
+    # source's 'columns' one from field names (checked against its preset's) to column names.
     named_maps = [node for node in found if isinstance(node.get("additionalProperties"), dict)]
-    # The persona keys add two: an inline persona with an id, and min_spread as a mapping.
-    assert len(found) == 11 and len(named_maps) == 1
+    # The persona keys add two: an inline persona with an id, and min_spread as a mapping. A
+    # source adds four: itself, its preset and its sample as closed mappings, and its columns, a map
+    # from field names to columns.
+    assert len(found) == 15 and len(named_maps) == 2
     assert all(node.get("additionalProperties") is False for node in found if node not in named_maps)
 
 
@@ -1615,6 +1625,7 @@ def test_the_schema_describes_every_key_for_editors(schema):
         defs["defaults"]["properties"],
         defs["pair"]["properties"],
         defs["templatePair"]["properties"],
+        defs["source"]["properties"],
     ]
     assert all(described(node) for properties in keyed for node in properties.values())
 
