@@ -531,15 +531,17 @@ class PairChecker(Checker):
                 pair = rows.drawn_pair(record, index, defaults, seen, broken)
                 if pair is not None:
                     pairs.append(pair)
-            if table.columns is None:  # JSON: what every row read so far holds
+            if not pairs and not broken:
+                because = source.preset.none_drawn if table.known_columns() else "it has no rows"
+                raise PairFileError(
+                    [Problem(self.path, f"'source' draws no pair from {source.name}: {because}", line=line)]
+                )
+            if table.columns is None:  # JSON: what the rows read hold
                 self.absent_columns(source, table, line)
         except TableError as exc:
             raise PairFileError([Problem(source.name, exc.message, line=exc.row)]) from None
         finally:
             table.close()
-        if not pairs and not broken:
-            because = " (no two variants of one study and context differ enough)" if source.preset.options else ""
-            raise PairFileError([Problem(self.path, f"'source' draws no pair from {source.name}{because}", line=line)])
         return pairs
 
     def drawn_pair(

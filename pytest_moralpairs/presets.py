@@ -87,6 +87,8 @@ class Preset:
     make: Maker
     listed: frozenset[str] = frozenset()
     options: Mapping[str, Option] = field(default_factory=dict)
+    #: Why a table with rows may give no pair.
+    none_drawn: str = "it has no rows"
 
 
 @dataclass(frozen=True)
@@ -487,6 +489,7 @@ MORAL_EXCEPT_QA = Preset(
     roles=("study", "context", "condition", "scenario", "human.response"),
     required=frozenset({"study", "context", "scenario", "human.response"}),
     make=_moral_except_qa,
+    none_drawn="no two variants of one study and context differ by min_difference",
     options={
         "min_difference": Option(
             DEFAULT_MIN_DIFFERENCE,

@@ -255,7 +255,7 @@ def _json(handle: Any, name: str) -> Table:
 def _json_error(exc: ValueError) -> str:
     message = getattr(exc, "msg", None) or "invalid JSON"
     column = getattr(exc, "colno", None)
-    return f"{shorten(message, 80)}" + (f" at character {column}" if column else "")
+    return f"{shorten(message, 80)}" + (f" (character {column} of the line)" if column else "")
 
 
 # --- Parquet and Hugging Face datasets ---------------------------------------------------------

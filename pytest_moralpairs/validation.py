@@ -101,6 +101,9 @@ class Cell(int):
         cell.column = column
         return cell
 
+    def __getnewargs__(self) -> tuple[int, int | str]:  # type: ignore[override]
+        return int(self), self.column  # a copy or a pickle keeps its column
+
 
 class Record(dict):
     """A mapping read from a file that remembers where it is (``line``), where each key is

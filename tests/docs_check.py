@@ -25,6 +25,9 @@ on GitHub and on the built site):
 ``csv``
     A file (``<!-- file: PATH -->``: written, and every row as wide as the header) or a file a run
     writes (``<!-- output: PATH after pytest ARGS -->``, as for ``text``).
+``json``
+    A file (``<!-- file: PATH -->``): written, and ``*.jsonl`` must be one JSON value a line,
+    ``*.json`` one JSON document.
 ``yaml``, ``python``, ``ini``
     Files. ``<!-- file: PATH -->`` writes the block to PATH in the page's project and checks it
     by its name: ``*.moral.yaml`` is loaded as a pair file, ``*.personas.yaml`` as a persona file,
@@ -48,6 +51,7 @@ import fnmatch
 import functools
 import importlib.util
 import io
+import json
 import re
 import runpy
 import shlex
@@ -308,6 +312,8 @@ class Runner:
                 ini_options(block)
             elif name.endswith(".csv"):
                 table(block)
+            elif name.endswith((".json", ".jsonl")):
+                json_file(block, lines=name.endswith(".jsonl"))
             elif name == "conftest.py":
                 for args in (["--co", "-p", "no:moralpairs"], ["--co"]):
                     result = self.pytester.runpytest(*args)
@@ -487,8 +493,8 @@ def classify(block: Block) -> str:
     """What a block is, by the convention of the module docstring; a block no rule covers fails."""
     marker = block.marker
     if marker.startswith("file:"):
-        if block.lang not in ("yaml", "python", "ini", "csv"):
-            raise block.fail("only yaml, python, ini and csv blocks can be files")
+        if block.lang not in ("yaml", "python", "ini", "csv", "json"):
+            raise block.fail("only yaml, python, ini, csv and json blocks can be files")
         return "file:" + marker[len("file:") :].strip()
     if marker == "fragment" and block.lang in ("yaml", "python", "ini"):
         return "fragment"
@@ -517,6 +523,16 @@ def table(block: Block) -> None:
     for number, row in enumerate(rows[1:], start=2):
         if row and len(row) != len(rows[0]):
             raise block.fail(f"row {number} has {len(row)} cells, the header {len(rows[0])}")
+
+
+def json_file(block: Block, lines: bool) -> None:
+    """A JSON file: one document, or (JSON Lines) one value on each line that is not blank."""
+    documents = [line for line in block.text.splitlines() if line.strip()] if lines else [block.text]
+    for number, document in enumerate(documents, start=1):
+        try:
+            json.loads(document)
+        except ValueError as exc:
+            raise block.fail(f"{'line ' + str(number) if lines else 'the file'} is not JSON: {exc}") from exc
 
 
 def fragment(block: Block) -> None:

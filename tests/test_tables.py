@@ -170,7 +170,7 @@ def test_json_lines_are_numbered_by_line_and_a_bad_line_is_a_problem_of_its_row_
     path = write(tmp_path / "t.jsonl", '{"a": 1}\n\n{"a": \n[1, 2]\n{"a": 2, "a": 3}\n{"a": "x"}\n')
     assert rows_of(path, "jsonl") == [
         (1, {"a": 1}, None),
-        (3, {}, "the line is not JSON: Expecting value at character 7"),
+        (3, {}, "the line is not JSON: Expecting value (character 7 of the line)"),
         (4, {}, "a row must be a JSON object, found a list of 2 items"),
         (5, {}, "duplicate key 'a': a key may appear only once in a row"),
         (6, {"a": "x"}, None),
@@ -353,6 +353,26 @@ def test_a_value_of_the_wrong_type_is_named_at_its_cell(tmp_path: Path) -> None:
         "pairs.jsonl:1:threshold pair lake: 'threshold' must be a number, found a string ('high')",
         "pairs.jsonl:2:harmful pair row-2: 'harmful' must be a sentence (text), found a number (3)",
     ]
+
+
+def test_a_line_that_cannot_be_read_is_an_error_of_its_row(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "pairs.jsonl", GOOD_ROWS)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('{"id": "cut", "harmful": "Person X\n')
+    suite = load_suite(source_file(tmp_path, "source: {path: pairs.jsonl}\n"))
+    assert [p.id for p in suite.pairs] == ["lake", "dog"]
+    assert [(b.name, str(b).replace(str(tmp_path) + "/", "")) for b in suite.broken] == [
+        ("row-3", "pairs.jsonl:3: the line is not JSON: Unterminated string starting at (character 26 of the line)")
+    ]
+
+
+def test_a_table_without_rows_draws_no_pair_and_says_so(tmp_path: Path) -> None:
+    write(tmp_path / "pairs.csv", "id,harmful,harmless\n")
+    with pytest.raises(PairFileError, match="'source' draws no pair from .*pairs.csv: it has no rows"):
+        load_suite(source_file(tmp_path, "source: {path: pairs.csv}\n"))
+    write_csv(tmp_path / "except.csv", variants(VARIANTS[3:]))
+    with pytest.raises(PairFileError, match="no two variants of one study and context differ by min_difference"):
+        load_suite(source_file(tmp_path, "source: {path: except.csv, preset: moralexceptqa}\n"))
 
 
 def test_a_long_cell_is_never_echoed_whole(tmp_path: Path) -> None:
