@@ -6,7 +6,10 @@ from the file are never echoed whole into messages: a file may be hostile or sim
 YAML itself is read by :mod:`pytest_moralpairs.yamlfile`, as persona and lexicon files are, and
 the rules every format shares are in :mod:`pytest_moralpairs.validation`; the rules of a pair are
 here, in :class:`PairChecker`, which runs them on any mapping (a YAML file's pair, or a table's
-row whose places are cells, :class:`~.validation.Cell`).
+row whose places are cells, :class:`~.validation.Cell`). A file's ``source`` draws pairs from a
+table (its block's rules are in :mod:`.source`, the table is read by :mod:`.tables` and its rows
+paired by :mod:`.presets`): each is held to the same rules, and one that breaks any is a
+:class:`BrokenRow`, an error of its own, while the others are the file's pairs.
 
 The format is also described, for editors, by ``schema/pairfile.schema.json``; the two are kept
 in agreement by the test suite. Persona files a pair file names are read by
@@ -18,7 +21,6 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +28,14 @@ from typing import Any, Iterable, Mapping
 
 from .personas import MinSpread, PersonaFileError, PersonaSet, load_personas, validate_persona_list
 from .perturb.lexicon import Slot, Template, TemplateError, check_slot
-from .presets import COLUMNS, PRESETS, PairRecord, Preset, Source
+from .presets import PairRecord
 from .prompt import BUILTIN_PROMPTS, DEFAULT_PROMPT, SIDES, PromptTemplate, did_you_mean
-from .tables import FORMATS, Table, TableError, format_of
+from .source import Source, SourceRules
+from .tables import TableError
 from .validation import (
+    MAX_PATH_CHARS,
     NAME_RULE,
     Cell,
-    Checker,
     PairFileError,
     Problem,
     describe,
@@ -45,7 +48,6 @@ from .validation import (
     not_a_number,
     one_or_many,
     same_sentence,
-    show_key,
     with_lines,
 )
 from .yamlfile import AllowedDirs, gc_paused, read_file, read_yaml
@@ -62,7 +64,6 @@ MAX_SENTENCE_CHARS = 2000
 MAX_TAGS = 100
 #: A pair file shows this many problems of a persona file it names (the file's own check shows all).
 MAX_PERSONA_FILE_PROBLEMS = 10
-MAX_PATH_CHARS = 1000
 
 #: What a pair (or the file's defaults) may say about rating it once per persona.
 PERSONA_KEYS = frozenset({"personas", "persona_min_pass", "min_spread", "max_inconsistency"})
@@ -74,10 +75,6 @@ CHECKS = ("directional", "invariance")
 DEFAULT_INVARIANCE_TOLERANCE = 1.0
 DEFAULT_KEYS = frozenset({"threshold", "tags", "prompt"}) | PERSONA_KEYS
 TOP_KEYS = frozenset({"version", "description", "defaults", "pairs", "source"})
-#: Where a file's ``source`` finds its rows (a data file, or a Hugging Face dataset), how they become
-#: pairs, and which are drawn.
-SOURCE_KEYS = frozenset({"path", "format", "dataset", "config", "split", "columns", "preset", "sample", "limit"})
-SAMPLE_KEYS = frozenset({"n", "seed"})
 HUMAN_KEYS = frozenset({"harmful", "harmless"})
 HUMAN_RATING_KEYS = frozenset({"mean", "sd", "n", "source"})
 PROMPT_KEYS = frozenset({"name", "system", "template", "multiline_sentences"})
@@ -224,7 +221,7 @@ def _uses_personas(raw: dict, defaults: Mapping[str, Any]) -> bool:
     return "personas_broken" in defaults or not PERSONA_KEYS.isdisjoint(raw)
 
 
-class PairChecker(Checker):
+class PairChecker(SourceRules):
     """The rules of a pair file, and of a pair wherever it is written.
 
     :meth:`suite` checks a YAML pair file's document; :meth:`pairs` checks a sequence of pairs,
@@ -327,184 +324,7 @@ class PairChecker(Checker):
             seen[pair_id] = (self.path, line_of(raw, "id", item_line))
         return pair
 
-    # --- source: pairs drawn from a table (see tables.py and presets.py) --------------------------
-
-    def source(self, value: Any, line: int | None) -> Source | None:
-        """The file's ``source``, checked: where its rows are, how they become pairs, which are drawn."""
-        if not isinstance(value, dict):
-            self.problem(
-                "'source' must be a mapping with 'path' (a data file) or 'dataset' (a Hugging Face dataset), "
-                f"found {describe(value)}",
-                line=line,
-            )
-            return None
-        self.keys(value, SOURCE_KEYS, "source", None)
-        before = len(self.problems)
-
-        def at(key: str) -> int | None:
-            return line_of(value, key, line)
-
-        preset, options = self.preset(value.get("preset"), at("preset"))
-        columns, named = self.columns(value.get("columns"), preset, at("columns"))
-        where = self.table(value, at, line)
-        limit = self.count(value.get("limit"), "source.limit", at("limit"))
-        sample = self.sample(value.get("sample"), at("sample"))
-        if sample is not None and limit is not None:
-            self.problem(
-                "'source' gives 'sample' and 'limit': draw a sample or the first rows, not both", line=at("limit")
-            )
-        if len(self.problems) > before or where is None:
-            return None
-        return Source(preset=preset, columns=columns, named=named, options=options, sample=sample, limit=limit, **where)
-
-    def table(self, value: dict, at: Any, line: int | None) -> dict[str, Any] | None:
-        """Where the rows of ``source`` are: ``path`` (a data file, its ``format``) or ``dataset``
-        (a Hugging Face dataset, its ``config`` and ``split``), read only from where files may be."""
-        given = [key for key in ("path", "dataset") if value.get(key) is not None]
-        if len(given) != 1:
-            self.problem(
-                "'source' needs 'path' (a data file: csv, tsv, json, jsonl, parquet) or 'dataset' (a Hugging Face "
-                "dataset)" + (", not both" if given else ""),
-                line=at("dataset") if given else line,
-            )
-            return None
-        key = given[0]
-        misplaced = ["format"] if key == "dataset" else ["config", "split"]
-        for other in misplaced:
-            if value.get(other) is not None:
-                applies = "a data file's ('path')" if other == "format" else "a Hugging Face dataset's ('dataset')"
-                self.problem(f"'source.{other}' is {applies} only", line=at(other))
-        ref = self.required_text(
-            value[key], f"source.{key}", None, at(key), missing="", kind="text", limit=MAX_PATH_CHARS
-        )
-        if ref is None:
-            return None
-        absolute = os.path.isabs(ref)
-        shown = ref if absolute else os.path.normpath(os.path.join(os.path.dirname(self.path), ref))
-        target = Path(ref) if absolute else self.base_dir / ref
-        if key == "dataset":
-            config = self.optional_text(value.get("config"), "source.config", None, at("config"))
-            split = self.optional_text(value.get("split"), "source.split", None, at("split"))
-            local = os.path.exists(target)  # a folder of data files; else a name on the Hub
-            if local and self.refused(target, f"'source.dataset' names the folder {shown}", at(key)):
-                return None
-            label = "/".join(part for part in (config, split) if part)
-            name = (shown if local else ref) + (f"[{label}]" if label else "")
-            return {"name": name, "dataset": ref, "path": target if local else None, "config": config, "split": split}
-        fmt = value.get("format")
-        if fmt is None:
-            fmt = format_of(ref)
-            if fmt is None:
-                self.problem(
-                    f"'source.path' {show_key(ref)} does not say its format by its extension (.csv, .tsv, .json, "
-                    f".jsonl, .parquet): give 'source.format', one of {', '.join(FORMATS)}",
-                    line=at(key),
-                )
-                return None
-        elif fmt not in FORMATS:
-            self.problem(
-                f"'source.format' must be one of {', '.join(FORMATS)}; found {describe(fmt)}", line=at("format")
-            )
-            return None
-        if self.refused(target, f"'source.path' names the data file {shown}", at(key)):
-            return None
-        return {"name": shown, "path": target, "format": fmt}
-
-    def refused(self, target: Path, named: str, line: int | None) -> bool:
-        """Whether the file at ``target`` lies outside where files may be read from (a problem: it
-        is never read, as it may be any file at all)."""
-        refusal = self.allowed_dirs.refusal(target) if self.allowed_dirs is not None else None
-        if refusal is not None:
-            self.problem(f"{named}, which {refusal}", line=line)
-        return refusal is not None
-
-    def preset(self, value: Any, line: int | None) -> tuple[Preset, dict[str, Any]]:
-        """The preset ``source.preset`` names (by name, or a mapping with 'name' and its options),
-        with its options; none: each field from the column of its name."""
-        if value is None:
-            return COLUMNS, {}
-        given: Mapping[str, Any] = value if isinstance(value, dict) else {}
-        name = value.get("name") if isinstance(value, dict) else value
-        preset = PRESETS.get(name) if isinstance(name, str) else None
-        if preset is None:
-            close = difflib.get_close_matches(name, sorted(PRESETS), n=1) if isinstance(name, str) else []
-            self.problem(
-                f"unknown preset {describe(name)} in 'source.preset'"
-                + (f" (did you mean {close[0]!r}?)" if close else "")
-                + f"; presets: {key_list(sorted(PRESETS))}, or a mapping with 'name' and the preset's options",
-                line=line,
-            )
-            return COLUMNS, {}
-        if isinstance(value, dict):
-            self.keys(value, frozenset({"name", *preset.options}), "source.preset", None)
-        options = {}
-        for option, rule in preset.options.items():
-            chosen = self.number(
-                given.get(option),
-                f"source.preset.{option}",
-                None,
-                line_of(given, option, line),
-                expected=rule.expected,
-                ok=rule.ok,
-            )
-            options[option] = rule.default if chosen is None else chosen
-        return preset, options
-
-    def columns(
-        self, value: Any, preset: Preset, line: int | None
-    ) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
-        """The column(s) of each role of ``preset``: the role's own name unless ``source.columns``
-        names another; and the roles it names."""
-        columns = {role: (role,) for role in preset.roles}
-        if value is None:
-            return columns, frozenset()
-        if not isinstance(value, dict):
-            self.problem(
-                f"'source.columns' must map fields to the columns holding them, found {describe(value)}", line=line
-            )
-            return columns, frozenset()
-        self.keys(value, frozenset(preset.roles), "source.columns", None)
-        named = set()
-        for role, column in value.items():
-            if role not in preset.roles:
-                continue
-            where, at = f"source.columns.{role}", line_of(value, role, line)
-            names = column if isinstance(column, list) and role in preset.listed else [column]
-            if role in preset.listed and not names:
-                self.problem(f"'{where}' is empty: name a column, or a list of columns", line=at)
-                continue
-            kind = "a column name, or a list of them" if role in preset.listed else "a column name"
-            texts = [self.required_text(n, where, None, at, missing="", kind=kind, limit=MAX_PATH_CHARS) for n in names]
-            if all(text is not None for text in texts):
-                columns[role] = tuple(texts)  # type: ignore[arg-type]
-                named.add(role)
-        return columns, frozenset(named)
-
-    def count(self, value: Any, what: str, line: int | None) -> int | None:
-        number = self.number(
-            value, what, None, line, expected="a whole number >= 1", ok=lambda v: v >= 1 and v == int(v)
-        )
-        return None if number is None else int(number)
-
-    def sample(self, value: Any, line: int | None) -> tuple[int, int] | None:
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            self.problem(f"'source.sample' must be a mapping with 'n' (and 'seed'), found {describe(value)}", line=line)
-            return None
-        self.keys(value, SAMPLE_KEYS, "source.sample", None)
-        if value.get("n") is None:
-            self.problem("'source.sample' needs 'n': how many pairs to draw", line=line)
-        n = self.count(value.get("n"), "source.sample.n", line_of(value, "n", line))
-        seed = self.number(
-            value.get("seed"),
-            "source.sample.seed",
-            None,
-            line_of(value, "seed", line),
-            expected="a whole number >= 0",
-            ok=lambda v: v >= 0 and v == int(v),
-        )
-        return None if n is None else (n, 0 if seed is None else int(seed))
+    # --- source: pairs drawn from a table (its block is checked in source.py) ---------------------
 
     def drawn(
         self,
@@ -567,28 +387,6 @@ class PairChecker(Checker):
         broken.append(BrokenRow(name, self.path, row, tuple(self.problems[before:])))
         del self.problems[before:]
         return None
-
-    def absent_columns(self, source: Source, table: Table, line: int | None) -> None:
-        """Raise the problem of each column the table must have and lacks."""
-        have = table.known_columns()
-        theirs = f"; its columns: {key_list(have)}" if have else ""
-        for role, column in source.absent(have):
-            close = difflib.get_close_matches(column, have, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            if role in source.named:
-                self.problem(
-                    f"'source.columns.{role}' names the column {show_key(column)}, which {table.name} does not "
-                    f"have{hint}{theirs}",
-                    line=line,
-                )
-            else:
-                reader = f"the preset {source.preset.name!r}" if source.preset.name else "a source"
-                self.problem(
-                    f"{table.name} has no column {show_key(column)}, which {reader} reads{hint}{theirs}: name the "
-                    f"column that holds it in 'source.columns' ({role}: COLUMN)",
-                    line=line,
-                )
-        self.finish()
 
     # --- pieces ---------------------------------------------------------------------------
 

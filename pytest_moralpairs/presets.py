@@ -29,11 +29,10 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from itertools import combinations, islice
-from pathlib import Path
+from itertools import combinations
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from .tables import Row, Table, open_dataset, open_table
+from .tables import Row
 from .validation import Cell, Record, describe, is_number, number_in_text, show_key
 
 #: A pair's fields a table may give, each read by default from the column of its name.
@@ -89,51 +88,6 @@ class Preset:
     options: Mapping[str, Option] = field(default_factory=dict)
     #: Why a table with rows may give no pair.
     none_drawn: str = "it has no rows"
-
-
-@dataclass(frozen=True)
-class Source:
-    """A pair file's ``source:`` as checked: where the rows are (a file, or a Hugging Face
-    dataset), how they become pairs (the preset, its options, the column of each role) and which
-    of them are drawn (``sample`` as ``(n, seed)``, or the first ``limit``).
-
-    ``named`` are the roles whose column the file names: each must be a column of the table, as
-    the preset's ``required`` roles must."""
-
-    name: str
-    preset: Preset
-    columns: Mapping[str, tuple[str, ...]]
-    named: frozenset[str] = frozenset()
-    options: Mapping[str, Any] = field(default_factory=dict)
-    path: Path | None = None
-    format: str | None = None
-    dataset: str | None = None
-    config: str | None = None
-    split: str | None = None
-    sample: tuple[int, int] | None = None
-    limit: int | None = None
-
-    def open(self) -> Table:
-        """The table; raises :class:`~.tables.TableError` when it cannot be read at all."""
-        if self.dataset is not None:
-            return open_dataset(str(self.path or self.dataset), self.name, self.config, self.split)
-        assert self.path is not None and self.format is not None
-        return open_table(self.path, self.name, self.format)
-
-    def absent(self, columns: Iterable[str]) -> list[tuple[str, str]]:
-        """The roles (with their column) that must be read and are not among ``columns``."""
-        have = set(columns)
-        wanted = sorted(self.preset.required | self.named, key=self.preset.roles.index)
-        return [(role, column) for role in wanted for column in self.columns[role] if column not in have]
-
-    def records(self, table: Table) -> Iterator[PairRecord]:
-        """The pairs drawn from the table's rows, in the order of their first rows."""
-        made = self.preset.make(table.rows, self.columns, self.options)
-        if self.limit is not None:
-            return islice(made, self.limit)
-        if self.sample is not None:
-            return sampled(made, *self.sample)
-        return made
 
 
 def sampled(records: Iterable[PairRecord], n: int, seed: int) -> Iterator[PairRecord]:

@@ -27,6 +27,8 @@ from itertools import islice
 from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 MAX_NAME_CHARS = 100
+#: The longest path a file may give of another file it names (a persona file, a data file).
+MAX_PATH_CHARS = 1000
 #: A file with thousands of problems is reported by its first ones.
 MAX_SHOWN_PROBLEMS = 50
 _NUMERIC_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")

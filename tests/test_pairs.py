@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from pytest_moralpairs import pairs as pairs_module
+from pytest_moralpairs import source as source_module
 from pytest_moralpairs import yamlfile
 from pytest_moralpairs.pairs import (
     HumanRating,
@@ -1579,8 +1580,8 @@ def test_the_schema_names_the_same_keys_as_the_parser(schema):
     assert pairs_module.PERSONA_KEYS <= set(defs["defaults"]["properties"]) & set(defs["pair"]["properties"])
     assert set(spread["properties"]) == pairs_module.MIN_SPREAD_KEYS
     assert set(inline["properties"]) == persona_files.INLINE_ITEM_KEYS
-    assert set(defs["source"]["properties"]) == pairs_module.SOURCE_KEYS
-    assert set(defs["source"]["properties"]["sample"]["properties"]) == pairs_module.SAMPLE_KEYS
+    assert set(defs["source"]["properties"]) == source_module.SOURCE_KEYS
+    assert set(defs["source"]["properties"]["sample"]["properties"]) == source_module.SAMPLE_KEYS
     preset = next(s for s in defs["source"]["properties"]["preset"]["anyOf"] if s.get("type") == "object")
     presets = {name: preset.options for name, preset in PRESETS.items()}
     assert set(preset["properties"]) == {"name", *(option for options in presets.values() for option in options)}
