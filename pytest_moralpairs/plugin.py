@@ -127,6 +127,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if problem:
         raise pytest.UsageError(f"pytest-moralpairs: {problem}")
     run = MoralRun(settings, config, cache_dir=pytest_cache_dir)
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        run.share = (int(str(worker.get("workerid", "gw0"))[2:] or 0), int(worker.get("workercount", 1)))
+        run.shared_folder = worker.get("moralpairs_shared")
     if settings.compare:
         from .report.document import DocumentError
 
@@ -222,16 +226,14 @@ class MoralReporter:
     def _prefetch(self, items: list[PairItem]) -> None:
         """Every selected pair's ratings in one concurrent batch, before the first item runs."""
         worker = getattr(self.config, "workerinput", None)
-        if worker is not None:
-            if not self.run.shares_answers():
-                # Every worker collected every item, and no cache carries answers between them:
-                # a batch of all of them would ask for each pair once per worker. Each pair is
-                # rated as it runs, on the worker it was sent to.
-                self.run.prefetched = True  # declined, not forgotten: items must not batch either
-                return
-            # Each asks for its share, and reads the rest from the shared cache as the other
-            # workers write it.
-            self.run.share = (int(worker.get("workerid", "gw0")[2:] or 0), int(worker.get("workercount", 1)))
+        if worker is not None and not self.run.shares_answers():
+            # Every worker collected every item, and nothing carries answers between them (replay:
+            # nothing is asked anyway): a batch of all of them would read each pair once per
+            # worker. Each pair is rated as it runs, on the worker it was sent to.
+            self.run.prefetched = True  # declined, not forgotten: items must not batch either
+            return
+        # Under xdist each worker asks for its share, and reads the rest from the shared cache (or
+        # the run's own store) as the other workers write it.
         progress = None
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if worker is None and reporter is not None and self.config.get_verbosity() >= 0:
@@ -376,6 +378,13 @@ class MoralReporter:
             # Under xdist results arrive in completion order, which is noise: sort them by test.
             return sorted(self.run.results, key=lambda r: str(r.get("nodeid")))
         return list(self.run.results)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller: where the workers leave their answers for each other."""
+        folder = self.run.shared_folder_for_workers()
+        if folder is not None:
+            node.workerinput["moralpairs_shared"] = folder
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 import os
 import random
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 from contextlib import contextmanager
@@ -21,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .answers import LOGPROB_OPTIONS, UnparseableAnswer, parse_rating, shorten
 from .cache import FILE_NAME, CacheWarning, ResponseCache
+from .clients import Clients
 from .engine import ERROR_NOT_CALLED, Rating, RatingEngine, RatingError, Usage
 from .faults import RetryPolicy
-from .llm import LiteLLMBackend
 from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
 from .request import ModelSettings, RatingRequest, cache_key, call_kwargs
@@ -64,6 +66,10 @@ class PairRatings:
     personas: dict[str, tuple[list[Rating], list[Rating]]] = field(default_factory=dict)
 
 
+#: The run's own answer store in :attr:`MoralRun.shared_folder`.
+SHARED_FILE_NAME = "answers.sqlite3"
+
+
 class MoralRun:
     def __init__(
         self,
@@ -85,6 +91,10 @@ class MoralRun:
         self.progress: Callable[[int, int], None] | None = None
         #: Under pytest-xdist: ``(worker index, worker count)``; each worker asks only for its share.
         self.share: tuple[int, int] | None = None
+        #: Under pytest-xdist: the folder of the run's own answer store, where the workers leave
+        #: their answers for each other when the response cache does not (off, read-only).
+        self.shared_folder: str | None = None
+        self._own_shared_folder = False
         self._backend: Any = None
         self._kwargs: dict[RatingRequest, dict[str, Any] | Exception] = {}
         self._previous: dict[str, dict[str, Any]] | None = None
@@ -107,11 +117,13 @@ class MoralRun:
     def engine(self) -> RatingEngine:
         """Built on first use, so a run that rates nothing opens no cache file."""
         if self._engine is None:
+            cache = self._open_cache()
             self._engine = RatingEngine(
                 parse=self._parse,
-                concurrency=self.settings.concurrency,
+                concurrency=self.concurrency,
                 make_complete=self._make_completer,
-                cache=self._open_cache(),
+                cache=cache,
+                shared=self._open_shared(cache),
                 replay=self.settings.replay,
                 retry=RetryPolicy(retries=self.settings.retries),
                 max_cost=self.settings.max_cost,
@@ -127,6 +139,32 @@ class MoralRun:
         """Why the run must stop (a model under test refused the credentials or gives no
         log-probs), or None; never builds the engine."""
         return self._engine.fatal if self._engine is not None else None
+
+    @property
+    def concurrency(self) -> int:
+        """The calls this process may have in flight: ``--moral-concurrency`` is the run's, so an
+        xdist worker takes its part of it (at least one)."""
+        if self.share is None:
+            return self.settings.concurrency
+        index, count = self.share
+        part, left = divmod(self.settings.concurrency, count)
+        return max(1, part + (1 if index < left else 0))
+
+    def shared_folder_for_workers(self) -> str | None:
+        """The folder (made now, removed when the run closes) where xdist workers leave their
+        answers for each other, or None when no worker will make a call (no model, replay)."""
+        if self.shared_folder is None and self.settings.model and not self.settings.replay:
+            self.shared_folder = tempfile.mkdtemp(prefix="moralpairs-run-")
+            self._own_shared_folder = True
+        return self.shared_folder
+
+    def _open_shared(self, cache: ResponseCache | None) -> ResponseCache | None:
+        """The run's own answer store, for a worker whose response cache will not carry answers to
+        the other workers (off, read-only, replay aside), or None."""
+        if self.shared_folder is None or self.settings.replay or (cache is not None and cache.writable):
+            return None
+        with self._cache_warnings_to_pytest():
+            return ResponseCache(Path(self.shared_folder) / SHARED_FILE_NAME, mode="readwrite")
 
     def cache_path(self) -> Path | None:
         if self.settings.cache == "off":
@@ -194,7 +232,7 @@ class MoralRun:
 
     def _make_completer(self) -> Any:
         if self._backend is None:
-            self._backend = LiteLLMBackend(kwargs_for=self.call_kwargs)
+            self._backend = Clients(self.settings.client, kwargs_for=self.call_kwargs)
         return self._backend
 
     def _parse(self, text: str, request: RatingRequest) -> float:
@@ -343,11 +381,13 @@ class MoralRun:
         )
 
     def shares_answers(self) -> bool:
-        """Whether answers this process gets reach the others through the cache: only a cache
-        that records them does. With ``--moral-cache=read`` (or replay) nothing is ever written,
-        so no worker may wait for another's answers: each asks for what it needs."""
+        """Whether answers this process gets reach the others: through a cache that records them,
+        else through the run's own store (xdist). In replay nothing is asked, so no worker may wait
+        for another's answers: each reads what it needs."""
+        if self.settings.replay:
+            return False
         cache = self.engine.cache
-        return cache is not None and cache.enabled and cache.writable and not self.settings.replay
+        return self.engine.shared is not None or (cache is not None and cache.enabled and cache.writable)
 
     def owned(self, request: RatingRequest) -> bool:
         """Whether this process asks for ``request`` (always, unless the work is shared out)."""
@@ -402,13 +442,14 @@ class MoralRun:
         return None
 
     def await_others(self, requests: list[RatingRequest], poll: float = 0.05) -> None:
-        """Wait for another worker to put the answers to ``requests`` in the shared cache.
+        """Wait for another worker to put the answers to ``requests`` in the shared cache (or the
+        run's own store).
 
-        Gives up (and lets this worker make the calls) once the cache has not grown for as long
+        Gives up (and lets this worker make the calls) once the store has not grown for as long
         as the slowest single call could take: the owner is gone or slower than a call.
         """
-        cache = self.engine.cache
-        if not requests or cache is None or not self.shares_answers():
+        store = self.engine.shared if self.engine.shared is not None else self.engine.cache
+        if not requests or store is None or not self.shares_answers():
             return
         patience = max(r.model.timeout for r in requests) * (self.settings.retries + 1) + 5.0
         size, last_growth = -1, time.monotonic()
@@ -417,7 +458,7 @@ class MoralRun:
             missing = [r for r in requests if r not in have]
             if not missing:
                 return
-            now_size = len(cache)
+            now_size = len(store)
             if now_size != size:
                 size, last_growth = now_size, time.monotonic()
             elif time.monotonic() - last_growth > patience:
@@ -603,8 +644,11 @@ class MoralRun:
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
-            if self._engine.cache is not None:
-                self._engine.cache.close()
+            for store in (self._engine.cache, self._engine.shared):
+                if store is not None:
+                    store.close()
+        if self._own_shared_folder and self.shared_folder is not None:
+            shutil.rmtree(self.shared_folder, ignore_errors=True)
 
 
 def _moved_key(key: str, harmful: Any, harmless: Any) -> tuple[str, str, str] | None:

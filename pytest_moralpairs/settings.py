@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .cache import unusable_folder
+from .clients import CLIENTS, unusable
 from .providers import unknown_offline_model
 from .request import ModelSettings
 from .verdicts import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
@@ -29,7 +30,7 @@ INCONCLUSIVE_POLICIES = ("fail", "pass", "warn")
 SCORINGS = ("text", "logprobs")
 REPORT_KINDS = ("json", "html")
 #: Setting -> the values it may take.
-CHOICES = {"cache": CACHE_MODES, "inconclusive": INCONCLUSIVE_POLICIES, "scoring": SCORINGS}
+CHOICES = {"cache": CACHE_MODES, "inconclusive": INCONCLUSIVE_POLICIES, "scoring": SCORINGS, "client": CLIENTS}
 
 NO_MODEL_MESSAGE = (
     "pytest-moralpairs: no model is configured, so the moral pairs cannot be rated.\n"
@@ -93,7 +94,12 @@ OPTIONS = (
     Option("temperature", "T", "sampling temperature (default 0)"),
     Option("timeout", "SECONDS", "seconds to wait for one model answer (default 60)"),
     Option("threshold", "GAP", "minimum gap rating(harmless) - rating(harmful) for pairs that set none (default 2.0)"),
-    Option("concurrency", "N", "model calls in flight at once (default 16)"),
+    Option(
+        "concurrency",
+        "N",
+        "model calls in flight at once, in all: under pytest-xdist split across the workers, each "
+        "at least one (default 16)",
+    ),
     Option(
         "retries",
         "N",
@@ -104,6 +110,13 @@ OPTIONS = (
         "max_cost",
         "USD",
         "stop making model calls once this many US dollars are spent (litellm's prices); the pairs left unrated ERROR",
+    ),
+    Option(
+        "client",
+        "auto|openai|litellm",
+        "what makes the calls: auto (default) speaks OpenAI's protocol itself to openai/, hosted_vllm/ "
+        "and lm_studio/ models, answers moralpairs/lexical in-process and sends the rest through "
+        "litellm; openai only the former; litellm every call",
     ),
     Option(
         "cache",
@@ -207,6 +220,7 @@ class RunSettings:
     confidence: float = DEFAULT_CONFIDENCE
     inconclusive: str = "fail"
     scoring: str = "text"
+    client: str = "auto"
     baseline_model: str | None = None
     min_pass_rate: float | None = None
     save: str | None = None
@@ -306,7 +320,9 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
         where, raw = get(name)
         values[name] = (str(raw).strip() if raw else "") or None
     for where, name in ((model_where, "model"), (get("baseline_model")[0], "baseline_model")):
-        unknown = values[name] and unknown_offline_model(values[name])
+        unknown = values[name] and (
+            unknown_offline_model(values[name]) or unusable(values[name], values.get("client", "auto"))
+        )
         if unknown:
             raise SettingsError(f"{where}: {unknown}")
     if values.get("compare_fail") is not None and not values["compare"]:
