@@ -231,6 +231,7 @@ class RatingEngine:
         progress: Progress | None = None,
         advisory: Iterable[str] = (),
         shared: ResponseCache | None = None,
+        others: bool = False,
     ):
         """``complete`` answers requests; without it ``make_complete()`` builds one on the first
         call (by default :class:`~pytest_moralpairs.clients.Clients`, which imports a client, and
@@ -240,7 +241,8 @@ class RatingEngine:
         is sent at all and a request missing from the cache is an error. ``shared`` is where the
         processes of one run (pytest-xdist workers) leave their answers for each other when
         ``cache`` does not keep them: read like the cache, but its answers are not counted as
-        cache hits (they are calls of this run). ``retry`` says how often
+        cache hits (they are calls of this run). With ``others``, other processes may answer the
+        same requests meanwhile: the stores are read again just before each call. ``retry`` says how often
         to try again after a transient fault (default: never). Once ``max_cost`` dollars are
         spent no further call is made. ``key`` names a request in the cache (default
         :func:`default_key`, the key the plugin uses too). A ``complete`` with an async
@@ -257,6 +259,7 @@ class RatingEngine:
         self.deadline_grace = deadline_grace
         self.cache = cache
         self.shared = shared if shared is not None and shared.enabled else None
+        self.others = others
         self.replay = replay
         self.retry = retry or RetryPolicy(retries=0)
         self.max_cost = max_cost
@@ -433,7 +436,7 @@ class RatingEngine:
         if self._limit is None:
             self._limit = asyncio.Semaphore(self.concurrency)
         async with self._limit:
-            if not fresh:
+            if not fresh and self.others:
                 # Another process sharing the cache (an xdist worker) may have asked meanwhile.
                 stored = self._stored(request)
                 if stored is not None:

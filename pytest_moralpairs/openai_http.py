@@ -238,18 +238,36 @@ class OpenAIClient:
 
     def __init__(self) -> None:
         self._session: Any = None
+        #: Per server (scheme and host): its proxy from the environment, and the proxy's credentials.
+        self._proxies: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def _open(self) -> Any:
         import aiohttp
 
         if self._session is None:
             # No connection limit here: the engine's --moral-concurrency bounds the calls in flight.
-            # trust_env: the proxy variables (HTTPS_PROXY, NO_PROXY) apply, as they do to litellm.
+            # No cookies: a rating call needs none, and a jar is read on every request.
             connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(
-                connector=connector, trust_env=True, skip_auto_headers=("User-Agent",)
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), skip_auto_headers=("User-Agent",)
             )
         return self._session
+
+    def _proxy(self, url: str) -> tuple[Any, Any]:
+        """The proxy the environment names for ``url`` (HTTPS_PROXY, NO_PROXY ...), as litellm's
+        client honours them, and its credentials; looked up once per server (aiohttp's
+        ``trust_env`` would look on a thread, twice per request)."""
+        from aiohttp.helpers import get_env_proxy_for_url
+        from yarl import URL
+
+        parsed = URL(url)
+        server = (parsed.scheme, parsed.host or "")
+        if server not in self._proxies:
+            try:
+                self._proxies[server] = get_env_proxy_for_url(parsed)
+            except LookupError:
+                self._proxies[server] = (None, None)
+        return self._proxies[server]
 
     async def complete(self, kwargs: Mapping[str, Any]) -> Answer:
         """Make the call ``kwargs`` describe (one :func:`unsupported` accepts)."""
@@ -268,8 +286,14 @@ class OpenAIClient:
         timeout = float(kwargs.get("timeout") or 600.0)
         data = json.dumps(request_body(kwargs)).encode()
         try:
+            proxy, proxy_auth = self._proxy(url)
             async with session.post(
-                url, data=data, headers=request_headers(kwargs, key), timeout=aiohttp.ClientTimeout(total=timeout)
+                url,
+                data=data,
+                headers=request_headers(kwargs, key),
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                proxy=proxy,
+                proxy_auth=proxy_auth,
             ) as response:
                 raw = await response.read()
                 status, headers = response.status, response.headers

@@ -124,6 +124,7 @@ class MoralRun:
                 make_complete=self._make_completer,
                 cache=cache,
                 shared=self._open_shared(cache),
+                others=self.share is not None,
                 replay=self.settings.replay,
                 retry=RetryPolicy(retries=self.settings.retries),
                 max_cost=self.settings.max_cost,
