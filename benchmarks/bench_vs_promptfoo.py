@@ -41,11 +41,8 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +50,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_server import BenchServer  # noqa: E402
-from bench_suite import child_env, run_pytest, summary_line  # noqa: E402
+from bench_suite import child_env, run_command, run_pytest, summary_line  # noqa: E402
 from pairgen import pair_for, write_pairs  # noqa: E402
 
 from pytest_moralpairs.prompt import DEFAULT_PROMPT  # noqa: E402
@@ -103,28 +100,6 @@ def model_rule(requests: int) -> Any:
         pair = pair_for(k)
         ratings[pair["harmful"]], ratings[pair["harmless"]] = "-3", "3"
     return lambda sentence: ratings.get(sentence, "0")
-
-
-def timed(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> dict[str, Any]:
-    """Run ``command``: wall time from launch to exit, the child's CPU, its exit code and output."""
-    with tempfile.TemporaryFile() as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-        wall = time.perf_counter() - start
-        out.seek(0)
-        text = out.read().decode(errors="replace")
-    return {
-        "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "code": os.waitstatus_to_exitcode(status),
-        "output": text,
-    }
 
 
 class Workspace:
@@ -204,7 +179,7 @@ def measure(
 ) -> dict[str, Any]:
     command, cwd = command_for(tool, space, server.url, concurrency, promptfoo)
     server.reset()
-    result = timed(command, cwd, tool_env(tool, space.root), timeout)
+    result = run_command(command, cwd, timeout, env=tool_env(tool, space.root))
     stats = server.stats()
     result.update(
         requests=stats["requests"],
