@@ -26,9 +26,8 @@ from .llm import LiteLLMBackend, user_settings
 from .openai_http import PROVIDERS, OpenAIClient, UnsupportedCall, provider_of, unsupported
 from .providers import PROVIDER
 from .providers.lexical import answer, answer_logprobs
-from .request import Answer, RatingRequest, call_kwargs
+from .request import CLIENTS, Answer, RatingRequest, call_kwargs
 
-CLIENTS = ("auto", "litellm", "openai")
 #: Where a call goes.
 OPENAI, OFFLINE, LITELLM = "openai", "offline", "litellm"
 #: Call arguments the offline model takes (it answers the same whatever their values); any other

@@ -27,9 +27,14 @@ from .answers import (
     wants_logprobs,
 )
 from .cache import CachedAnswer, ResponseCache
-from .clients import Clients
 from .faults import AUTH, BAD_REQUEST, Fault, RetryPolicy, classify
-from .request import Answer, ModelSettings, RatingRequest, default_key  # noqa: F401 - ModelSettings: the engine's API
+from .request import (  # noqa: F401 - ModelSettings, Usage: the engine's API
+    Answer,
+    ModelSettings,
+    RatingRequest,
+    Usage,
+    default_key,
+)
 
 T = TypeVar("T")
 
@@ -58,31 +63,6 @@ class Rating:
     @property
     def ok(self) -> bool:
         return self.value is not None
-
-
-@dataclass
-class Usage:
-    """What a run cost: model calls (each retry counts), answers from the cache, tokens, dollars."""
-
-    calls: int = 0
-    retries: int = 0
-    cache_hits: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-
-    def add(self, other: Usage) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    def minus(self, other: Usage) -> Usage:
-        return Usage(**{n: getattr(self, n) - getattr(other, n) for n in self.__dataclass_fields__})
-
-    def copy(self) -> Usage:
-        return Usage(**{n: getattr(self, n) for n in self.__dataclass_fields__})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {n: getattr(self, n) for n in self.__dataclass_fields__}
 
 
 class CallFailed(Exception):
@@ -147,6 +127,12 @@ Progress = Callable[[int, int], None]
 
 def _default_parse(text: str, request: RatingRequest) -> float:
     return parse_rating(text)
+
+
+def _default_clients() -> Complete:
+    from .clients import Clients  # imported when a call is to be made, not with the engine
+
+    return Clients()
 
 
 class _LoopThread:
@@ -253,7 +239,7 @@ class RatingEngine:
             raise ValueError("concurrency must be at least 1")
         self._complete = complete
         # Built only once a call is really needed.
-        self._make_complete = make_complete or Clients
+        self._make_complete = make_complete or _default_clients
         self._parse = parse or _default_parse
         self.concurrency = concurrency
         self.deadline_grace = deadline_grace

@@ -18,19 +18,18 @@ import pytest
 
 from . import hookspecs
 from .collect import (
-    OWN_ERRORS,
     MoralItem,
     PairFile,
     PairItem,
     RatingSetupError,
     judge_and_record,
+    own_errors,
     prefetchable,
     record_error,
 )
-from .engine import RatingError, Usage
 from .prompt import PromptTemplate, as_prompt
 from .report.progress import ProgressLine
-from .report.terminal import section
+from .request import Usage
 from .run import MoralRun, hook_errors, hook_raised, is_xdist_worker
 from .settings import (
     DEFAULT_FILE_GLOBS,
@@ -286,7 +285,9 @@ class MoralReporter:
         report = yield
         exc = call.excinfo.value if call.excinfo is not None else None
         # Only a report that failed: an xfail-marked test that raised is "skipped" (xfailed) by now.
-        if report.failed and isinstance(exc, OWN_ERRORS):
+        if report.failed and exc is not None and isinstance(exc, own_errors()):
+            from .engine import RatingError
+
             # The purpose-built explanation is the whole report: no plugin traceback.
             report.longrepr = str(exc)
             if isinstance(exc, (RatingError, RatingSetupError)) and call.when == "call":
@@ -360,6 +361,8 @@ class MoralReporter:
         self.run.usage_seen = usage
         if not self.run.results and not usage.calls and not usage.cache_hits:
             return
+        from .report.terminal import section
+
         title, lines = section(
             self._results(),
             usage,
@@ -517,6 +520,8 @@ def moral_rate(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
 
     An answer that is not a number on the scale makes the test ERROR, showing the raw answer.
     """
+    from .engine import RatingError  # a fixture that rates: the engine is needed now
+
     run = moral_run(request.config)
 
     def rate(sentence: str, prompt: PromptTemplate | None = None) -> float:
@@ -540,6 +545,8 @@ def moral_pair(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
     marker's, else the run's); with ``--moral-samples`` the verdict reads the gap's interval as a
     YAML pair's does. An unusable rating makes the test ERROR, as it does a YAML pair.
     """
+    from .engine import RatingError  # a fixture that rates: the engine is needed now
+
     run = moral_run(request.config)
     marker_threshold = _marker_overrides(request.node).get("threshold")
     node = request.node

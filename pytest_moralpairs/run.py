@@ -22,13 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .answers import LOGPROB_OPTIONS, UnparseableAnswer, parse_rating, shorten
-from .cache import FILE_NAME, CacheWarning, ResponseCache
-from .clients import Clients
-from .engine import ERROR_NOT_CALLED, Rating, RatingEngine, RatingError, Usage
-from .faults import RetryPolicy
 from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
-from .request import ModelSettings, RatingRequest, cache_key, call_kwargs
+from .request import ModelSettings, RatingRequest, Usage, cache_key, call_kwargs
 from .settings import RunSettings, SettingsError
 from .stats import FAILED, INCONCLUSIVE, PASSED, finite, rounded
 from .verdicts import Verdict, judge
@@ -52,6 +48,10 @@ class PairRequests:
 
 
 if TYPE_CHECKING:
+    # The engine and the cache are loaded when the first rating is needed: collecting, or
+    # running only Python tests, needs neither.
+    from .cache import ResponseCache
+    from .engine import Rating, RatingEngine
     from .personas import Persona
 
 
@@ -117,6 +117,9 @@ class MoralRun:
     def engine(self) -> RatingEngine:
         """Built on first use, so a run that rates nothing opens no cache file."""
         if self._engine is None:
+            from .engine import RatingEngine
+            from .faults import RetryPolicy
+
             cache = self._open_cache()
             self._engine = RatingEngine(
                 parse=self._parse,
@@ -164,12 +167,16 @@ class MoralRun:
         the other workers (off, read-only, replay aside), or None."""
         if self.shared_folder is None or self.settings.replay or (cache is not None and cache.writable):
             return None
+        from .cache import ResponseCache
+
         with self._cache_warnings_to_pytest():
             return ResponseCache(Path(self.shared_folder) / SHARED_FILE_NAME, mode="readwrite")
 
     def cache_path(self) -> Path | None:
         if self.settings.cache == "off":
             return None
+        from .cache import FILE_NAME
+
         folder = Path(self.settings.cache_dir) if self.settings.cache_dir else self._default_cache_dir()
         return folder / FILE_NAME if folder is not None else None
 
@@ -177,6 +184,8 @@ class MoralRun:
         path = self.cache_path()
         if path is None:
             return None
+        from .cache import ResponseCache
+
         with self._cache_warnings_to_pytest():
             return ResponseCache(path, mode=self.settings.cache_mode)
 
@@ -188,6 +197,8 @@ class MoralRun:
         test, where pytest records no warning, so a plain ``warnings.warn`` would only reach stderr
         and never the warnings summary. Other warnings are passed on as they were.
         """
+        from .cache import CacheWarning
+
         caught: list[warnings.WarningMessage] = []
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -233,6 +244,8 @@ class MoralRun:
 
     def _make_completer(self) -> Any:
         if self._backend is None:
+            from .clients import Clients  # imported when a call is to be made, not with the run
+
             self._backend = Clients(self.settings.client, kwargs_for=self.call_kwargs)
         return self._backend
 
@@ -439,6 +452,8 @@ class MoralRun:
         try:
             self.call_kwargs(request)
         except HookFailed as exc:
+            from .engine import ERROR_NOT_CALLED, Rating
+
             return Rating(request, None, None, str(exc), ERROR_NOT_CALLED)
         return None
 
@@ -479,6 +494,8 @@ class MoralRun:
     ) -> Verdict:
         """Judge the ratings (one, or every sample) of both sentences; raises :class:`RatingError`
         when any of them has no value."""
+        from .engine import Rating, RatingError
+
         for ratings, side in ((harmful, "harmful"), (harmless, "harmless")):
             for rating in (ratings,) if isinstance(ratings, Rating) else ratings:
                 if not rating.ok:

@@ -12,10 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from .cache import unusable_folder
-from .clients import CLIENTS, unusable
 from .providers import unknown_offline_model
-from .request import ModelSettings
+from .request import CLIENTS, ModelSettings
 from .verdicts import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
 
 MODEL_ENV = "MORALPAIRS_MODEL"
@@ -320,9 +318,7 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
         where, raw = get(name)
         values[name] = (str(raw).strip() if raw else "") or None
     for where, name in ((model_where, "model"), (get("baseline_model")[0], "baseline_model")):
-        unknown = values[name] and (
-            unknown_offline_model(values[name]) or unusable(values[name], values.get("client", "auto"))
-        )
+        unknown = values[name] and (unknown_offline_model(values[name]) or _unusable(values[name], values))
         if unknown:
             raise SettingsError(f"{where}: {unknown}")
     if values.get("compare_fail") is not None and not values["compare"]:
@@ -336,6 +332,15 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
         replay = replay.strip().lower() in _TRUE
     values["replay"] = bool(replay)
     return RunSettings(**values)
+
+
+def _unusable(model: str, values: Mapping[str, Any]) -> str | None:
+    """Why the chosen ``--moral-client`` cannot rate with ``model``, or None."""
+    if values.get("client", "auto") == "auto":
+        return None
+    from .clients import unusable  # the clients are imported only where one was chosen
+
+    return unusable(model, values["client"])
 
 
 def parse_report(where: str, spec: Any) -> tuple[str, str]:
@@ -386,6 +391,8 @@ def unusable_cache_dir(settings: RunSettings) -> str | None:
     call is made, rather than as an INTERNALERROR when the first answer is to be kept."""
     if not settings.cache_dir or settings.cache == "off":
         return None
+    from .cache import unusable_folder
+
     why = unusable_folder(settings.cache_dir, settings.cache_mode)
     if why is None:
         return None
