@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import sys
 import threading
 from typing import Any, Callable, Iterable, Mapping
 
@@ -146,6 +147,8 @@ class Clients:
             await self._litellm_backend()
 
     async def _litellm_backend(self) -> LiteLLMBackend:
+        if self._litellm is None and "litellm" in sys.modules:
+            self._litellm = LiteLLMBackend(self.kwargs_for)  # imported already: nothing to wait for
         if self._litellm is None:
             if self._loading is None:
                 self._loading = asyncio.ensure_future(asyncio.to_thread(LiteLLMBackend, self.kwargs_for))
