@@ -17,9 +17,7 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 from __future__ import annotations
 
 import asyncio
-import importlib
 import sys
-import threading
 from typing import Any, Callable, Iterable, Mapping
 
 from .answers import logprob_positions
@@ -83,35 +81,6 @@ def unusable(model: str, client: str) -> str | None:
     return None
 
 
-def module_to_preload(model: str, client: str) -> str:
-    """The module a call to ``model`` will import first (``aiohttp``, ``litellm``, or the offline
-    model's lexicon), judged from the model alone."""
-    if is_offline(model):
-        return "vaderSentiment.vaderSentiment" if client != LITELLM else "litellm"
-    if client == OPENAI or (client == "auto" and provider_of(model) is not None):
-        return "aiohttp"
-    return "litellm"
-
-
-def import_in_background(modules: Iterable[str]) -> threading.Thread | None:
-    """Start importing ``modules`` on a daemon thread (while the caller collects and reads the
-    cache); an import that fails is left for the call that needs it to report."""
-    names = [name for name in dict.fromkeys(modules) if name]
-    if not names:
-        return None
-
-    def load() -> None:
-        for name in names:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - reported by the call that needs it
-                pass
-
-    thread = threading.Thread(target=load, name="moralpairs-import", daemon=True)
-    thread.start()
-    return thread
-
-
 def offline_answer(kwargs: Mapping[str, Any]) -> Answer:
     """The offline model's answer, made in this process: what litellm's custom provider gives."""
     model, messages = kwargs["model"], kwargs["messages"]
@@ -142,8 +111,13 @@ class Clients:
         return route(self.kwargs_for(request), self.client)
 
     async def prepare(self, requests: Iterable[RatingRequest]) -> None:
-        """Import litellm now if any of ``requests`` goes to it: the batch's clock starts after."""
-        if self._litellm is None and any(self.route(r) == LITELLM for r in requests):
+        """Make the clients ``requests`` need now (importing litellm on a thread, aiohttp here):
+        the batch's clock starts after, and no call's timeout runs while a client is imported."""
+        routes = {self.route(r) for r in requests}
+        if OPENAI in routes and self._openai is None:
+            self._openai = OpenAIClient()
+            self._openai.open()
+        if LITELLM in routes and self._litellm is None:
             await self._litellm_backend()
 
     async def _litellm_backend(self) -> LiteLLMBackend:

@@ -241,7 +241,8 @@ class OpenAIClient:
         #: Per server (scheme and host): its proxy from the environment, and the proxy's credentials.
         self._proxies: dict[tuple[str, str], tuple[Any, Any]] = {}
 
-    def _open(self) -> Any:
+    def open(self) -> Any:
+        """The session (made at the first call, or before a batch, on the engine's loop)."""
         import aiohttp
 
         if self._session is None:
@@ -281,7 +282,7 @@ class OpenAIClient:
                 f"Missing credentials: no API key for {kwargs['model']} (set {variables}, or give api_key "
                 "in a pytest_moralpairs_completion_kwargs hook)"
             )
-        session = self._open()
+        session = self.open()
         url = str(base_url(kwargs)).rstrip("/") + "/chat/completions"
         timeout = float(kwargs.get("timeout") or 600.0)
         data = json.dumps(request_body(kwargs)).encode()

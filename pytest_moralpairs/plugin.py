@@ -244,7 +244,7 @@ class MoralReporter:
             requests = prefetchable(items)
             if progress is not None and reporter is not None and reporter.isatty:
                 reporter.ensure_newline()
-            self.run.prefetch(requests)
+            self.run.prefetch(requests, meanwhile=self._needed_after_the_batch())
         finally:
             if progress is not None:
                 progress.finish()
@@ -258,6 +258,19 @@ class MoralReporter:
                 self.session.shouldstop = fatal
                 return
             raise self.session.Interrupted(fatal)
+
+    def _needed_after_the_batch(self) -> list[str]:
+        """What the rest of the run will import anyway, to import while the calls are in flight:
+        the summary's modules, numpy for intervals, and Hypothesis, which its own pytest plugin
+        imports at the end of every run (up to a second without bytecode)."""
+        if is_xdist_worker(self.config):
+            return []  # a worker prints no summary
+        modules = ["pytest_moralpairs.report.terminal"]
+        if self.run.settings.samples > 1:
+            modules.append("numpy")
+        if self.config.pluginmanager.has_plugin("hypothesispytest"):
+            modules.append("hypothesis")
+        return modules
 
     def _fatal(self) -> str | None:
         return f"moralpairs: {self.run.fatal}" if self.run.fatal else None

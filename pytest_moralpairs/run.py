@@ -8,12 +8,14 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import random
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from contextlib import contextmanager
@@ -89,6 +91,9 @@ class MoralRun:
         self.usage_seen = Usage()
         self.prefetched = False
         self.progress: Callable[[int, int], None] | None = None
+        #: Modules to import while a prefetch's calls are in flight, and the thread importing them.
+        self._meanwhile: list[str] = []
+        self._loading: threading.Thread | None = None
         #: Under pytest-xdist: ``(worker index, worker count)``; each worker asks only for its share.
         self.share: tuple[int, int] | None = None
         #: Under pytest-xdist: the folder of the run's own answer store, where the workers leave
@@ -132,7 +137,7 @@ class MoralRun:
                 retry=RetryPolicy(retries=self.settings.retries),
                 max_cost=self.settings.max_cost,
                 key=self._cache_key,
-                progress=lambda done, total: self.progress(done, total) if self.progress else None,
+                progress=self._progressed,
                 # The yardstick's failures never stop the run; not when it is the model under test.
                 advisory=[b for b in [self.settings.baseline_model] if b and b != self.settings.model],
             )
@@ -410,11 +415,29 @@ class MoralRun:
         index, count = self.share
         return int(self.engine.key(request)[:12], 16) % count == index
 
-    def prefetch(self, requests: Iterable[RatingRequest]) -> None:
-        """Rate, in one concurrent batch, every request this process owns."""
+    def prefetch(self, requests: Iterable[RatingRequest], meanwhile: Iterable[str] = ()) -> None:
+        """Rate, in one concurrent batch, every request this process owns; once its calls are
+        in flight, import the modules ``meanwhile`` names (this thread only waits then)."""
         self.prefetched = True
-        with self._cache_warnings_to_pytest():
-            self._rate_all(r for r in requests if self.owned(r))
+        self._meanwhile = list(meanwhile)
+        try:
+            with self._cache_warnings_to_pytest():
+                self._rate_all(r for r in requests if self.owned(r))
+        finally:
+            self._meanwhile = []
+            loading, self._loading = self._loading, None
+            if loading is not None:
+                # Joined before anything else is imported here: pytest's assertion rewriter is not
+                # meant for two threads importing at once.
+                loading.join()
+
+    def _progressed(self, done: int, total: int) -> None:
+        """The engine's progress (on its thread): shown, and the first time calls go out in a
+        prefetch, the imports it waits on started."""
+        if self._meanwhile and self._loading is None and total:
+            self._loading = _import_in_background(self._meanwhile)
+        if self.progress is not None:
+            self.progress(done, total)
 
     def rate_pair(self, requests: PairRequests) -> PairRatings:
         """The ratings of every request of the pair, in the shape of the requests."""
@@ -667,6 +690,25 @@ class MoralRun:
                     store.close()
         if self._own_shared_folder and self.shared_folder is not None:
             shutil.rmtree(self.shared_folder, ignore_errors=True)
+
+
+def _import_in_background(modules: Iterable[str]) -> threading.Thread | None:
+    """A daemon thread importing ``modules`` (those not imported yet), started; an import that
+    fails is left for the code that needs the module to report."""
+    names = [name for name in dict.fromkeys(modules) if name not in sys.modules]
+    if not names:
+        return None
+
+    def load() -> None:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - reported where the module is needed
+                pass
+
+    thread = threading.Thread(target=load, name="moralpairs-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def _moved_key(key: str, harmful: Any, harmless: Any) -> tuple[str, str, str] | None:
