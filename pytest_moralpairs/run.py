@@ -232,15 +232,21 @@ class MoralRun:
     def call_kwargs(self, request: RatingRequest) -> dict[str, Any]:
         """The arguments of the call for ``request``, the hook applied once per request; a hook
         that raised (:class:`HookFailed`) raises again here, each time it is asked."""
-        if request not in self._kwargs:
-            try:
-                self._kwargs[request] = call_kwargs(request, self._configure_call)
-            except HookFailed as exc:  # reported on the items that need this call, never sent
-                self._kwargs[request] = exc
-        kwargs = self._kwargs[request]
+        kwargs = self._kwargs_or_failure(request)
         if isinstance(kwargs, Exception):
             raise kwargs
         return dict(kwargs)
+
+    def _kwargs_or_failure(self, request: RatingRequest) -> dict[str, Any] | Exception:
+        """The call's arguments, built once (not copied: read them only), or the hook's failure."""
+        kwargs = self._kwargs.get(request)
+        if kwargs is None:
+            try:
+                kwargs = call_kwargs(request, self._configure_call)
+            except HookFailed as exc:  # reported on the items that need this call, never sent
+                kwargs = exc
+            self._kwargs[request] = kwargs
+        return kwargs
 
     def _cache_key(self, request: RatingRequest) -> str:
         # A request whose completion_kwargs hook raised is never keyed: _rate_all and owned()
@@ -472,12 +478,11 @@ class MoralRun:
 
     def _unsendable(self, request: RatingRequest) -> Rating | None:
         """The error rating of a request whose completion_kwargs hook raised, else None."""
-        try:
-            self.call_kwargs(request)
-        except HookFailed as exc:
+        failure = self._kwargs_or_failure(request)
+        if isinstance(failure, Exception):
             from .engine import ERROR_NOT_CALLED, Rating
 
-            return Rating(request, None, None, str(exc), ERROR_NOT_CALLED)
+            return Rating(request, None, None, str(failure), ERROR_NOT_CALLED)
         return None
 
     def await_others(self, requests: list[RatingRequest], poll: float = 0.05) -> None:
@@ -675,8 +680,8 @@ class MoralRun:
 
     def unreported_usage(self) -> Usage:
         """Usage since the last time this was asked (so each report carries its own share)."""
-        if self._engine is None:
-            return Usage()
+        if self._engine is None or self._engine.usage == self.usage_reported:
+            return Usage()  # nothing new: asked once per phase of every test
         now = self._engine.usage.copy()
         delta = now.minus(self.usage_reported)
         self.usage_reported = now
