@@ -48,10 +48,42 @@ IN_CI = bool(os.environ.get("CI"))
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
+#: The clients a spec marked ``each_client`` runs against, once each: OpenAI's protocol spoken by
+#: the plugin itself, and litellm. ``@pytest.mark.each_client("auto", "litellm")`` names others.
+EACH_CLIENT = ("openai", "litellm")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "each_client(*clients): run this spec's pytest runs against the local server once per client "
+        f"(--moral-client; default {', '.join(EACH_CLIENT)})",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("each_client")
+    if marker is not None and "openai_server" in metafunc.fixturenames:
+        metafunc.parametrize("moral_client", marker.args or EACH_CLIENT)
+
+
 @pytest.fixture
-def openai_server() -> Iterator[OpenAIServer]:
+def moral_client() -> str:
+    """The ``--moral-client`` of the pytest runs a spec makes (``auto`` unless it is marked ``each_client``)."""
+    return "auto"
+
+
+@pytest.fixture
+def openai_server(
+    request: pytest.FixtureRequest, moral_client: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[OpenAIServer]:
     """A running :class:`~tests.openai_server.OpenAIServer` on 127.0.0.1; set ``.answers`` /
-    ``.default`` / ``.latency`` and use ``.url``."""
+    ``.default`` / ``.latency`` and use ``.url``. For a spec marked ``each_client``, every pytest run
+    it makes (in this process or another) uses the client of this instance, ``moral_client``."""
+    if moral_client != "auto":
+        if "pytester" in request.fixturenames:
+            request.getfixturevalue("pytester")  # first: it clears PYTEST_ADDOPTS as it starts
+        monkeypatch.setenv("PYTEST_ADDOPTS", f"-o moral_client={moral_client}")
     with OpenAIServer() as server:
         yield server
 

@@ -1,14 +1,17 @@
-"""CPU the plugin's engine spends per model call beyond litellm's own.
+"""CPU the plugin spends per model call: each client alone, and through the engine.
 
-Three measurements in this process, against a local OpenAI-compatible server with no latency:
+Measurements in this process, against a local OpenAI-compatible server with no latency (it runs in
+a thread of this process, so its CPU is in every figure alike):
 
-1. litellm alone: ``litellm.acompletion`` for N distinct prompts at concurrency C on one loop;
-2. the engine: the same N requests through ``RatingEngine`` with the litellm backend (dedupe,
-   semaphore, retry bookkeeping, parsing, the SQLite cache committing every answer);
-3. the engine with an instant in-process completer (no litellm, no HTTP): the engine's own cost.
+1. aiohttp alone: one ClientSession posting N distinct prompts at concurrency C (the floor);
+2. the plugin's OpenAI client through ``RatingEngine`` (``--moral-client=openai``): dedupe,
+   semaphore, retry bookkeeping, parsing, the SQLite cache committing every answer;
+3. litellm alone: ``litellm.acompletion`` for the same prompts;
+4. litellm through ``RatingEngine`` (``--moral-client=litellm``);
+5. the engine with an instant in-process completer (no client, no HTTP): the engine's own cost.
 
-Target: (2 - 1) / N <= 1 ms of CPU per call. CPU is process time (all threads, the server's
-included, which is the same in 1 and 2), so the difference is the engine's.
+Targets (issue 17): (2) <= 1 ms of CPU per call, the client's and the engine's together; the
+engine beyond its client, (4 - 3), <= 1 ms.
 
 Usage: python benchmarks/bench_overhead.py [--calls 400] [--concurrency 16] [--rounds 3]
 """
@@ -30,6 +33,7 @@ os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 from bench_server import BenchServer  # noqa: E402
 
 from pytest_moralpairs.cache import ResponseCache  # noqa: E402
+from pytest_moralpairs.clients import Clients  # noqa: E402
 from pytest_moralpairs.engine import Answer, ModelSettings, RatingEngine, RatingRequest  # noqa: E402
 from pytest_moralpairs.faults import RetryPolicy  # noqa: E402
 from pytest_moralpairs.llm import LiteLLMBackend, load_litellm  # noqa: E402
@@ -58,9 +62,33 @@ def raw_litellm(batch: list[RatingRequest], concurrency: int) -> float:
     return time.process_time() - start
 
 
-def through_engine(batch: list[RatingRequest], concurrency: int, folder: str) -> float:
+def raw_aiohttp(batch: list[RatingRequest], concurrency: int) -> float:
+    import aiohttp
+
+    from pytest_moralpairs.request import call_kwargs
+
+    bodies = [{"model": "bench", "messages": call_kwargs(r)["messages"], "temperature": 0.0} for r in batch]
+    url = batch[0].model.api_base + "/chat/completions"
+
+    async def everything() -> None:
+        limit = asyncio.Semaphore(concurrency)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+            async def one(body: dict) -> None:
+                async with limit:
+                    async with session.post(url, json=body) as response:
+                        await response.json()
+
+            await asyncio.gather(*(one(b) for b in bodies))
+
+    start = time.process_time()
+    asyncio.run(everything())
+    return time.process_time() - start
+
+
+def through_engine(batch: list[RatingRequest], concurrency: int, folder: str, client: str = "litellm") -> float:
     cache = ResponseCache(Path(folder) / f"c{time.monotonic_ns()}.sqlite3")
-    engine = RatingEngine(concurrency=concurrency, cache=cache, retry=RetryPolicy(retries=3))
+    engine = RatingEngine(Clients(client), concurrency=concurrency, cache=cache, retry=RetryPolicy(retries=3))
     start = time.process_time()
     ratings = engine.rate_all(batch)
     spent = time.process_time() - start
@@ -91,21 +119,31 @@ def main() -> None:
     args = parser.parse_args()
     load_litellm()
     n, c = args.calls, args.concurrency
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with BenchServer(latency=0.0) as server, tempfile.TemporaryDirectory() as folder:
         model = ModelSettings("openai/bench", api_base=server.url, timeout=30)
-        raw_litellm(requests(32, model, "warm-up raw"), c)  # litellm imports much of itself on first use
-        through_engine(requests(32, model, "warm-up engine"), c, folder)
-        raw, eng, own = [], [], []
+        # litellm imports much of itself on first use; each path is warmed up once.
+        raw_litellm(requests(32, model, "warm-up raw"), c)
+        raw_aiohttp(requests(32, model, "warm-up aiohttp"), c)
+        for client in ("openai", "litellm"):
+            through_engine(requests(32, model, f"warm-up {client}"), c, folder, client)
+        found: dict[str, list[float]] = {name: [] for name in ("aiohttp", "openai", "litellm", "engine-litellm", "own")}
         for round_ in range(args.rounds):
-            raw.append(raw_litellm(requests(n, model, f"raw {round_}"), c))
-            eng.append(through_engine(requests(n, model, f"engine {round_}"), c, folder))
-            own.append(engine_only(requests(n, model, f"own {round_}"), c, folder))
-    raw_ms, eng_ms, own_ms = (statistics.median(x) / n * 1000 for x in (raw, eng, own))
-    print(f"{n} calls at concurrency {c}, median of {args.rounds} rounds, CPU per call:")
-    print(f"  litellm.acompletion alone:              {raw_ms:6.2f} ms")
-    print(f"  through RatingEngine (cache, retries):  {eng_ms:6.2f} ms")
-    print(f"  engine beyond litellm:                  {eng_ms - raw_ms:6.2f} ms   (target <= 1 ms)")
-    print(f"  engine with an instant completer:       {own_ms:6.2f} ms   (no litellm, no HTTP)")
+            found["aiohttp"].append(raw_aiohttp(requests(n, model, f"aiohttp {round_}"), c))
+            found["openai"].append(through_engine(requests(n, model, f"openai {round_}"), c, folder, "openai"))
+            found["litellm"].append(raw_litellm(requests(n, model, f"raw {round_}"), c))
+            found["engine-litellm"].append(through_engine(requests(n, model, f"engine {round_}"), c, folder))
+            found["own"].append(engine_only(requests(n, model, f"own {round_}"), c, folder))
+    ms = {name: statistics.median(values) / n * 1000 for name, values in found.items()}
+    print(f"{n} calls at concurrency {c}, median of {args.rounds} rounds, CPU per call (the server's included):")
+    print(f"  aiohttp alone:                                {ms['aiohttp']:6.2f} ms")
+    print(f"  through RatingEngine, --moral-client=openai:  {ms['openai']:6.2f} ms   (target <= 1 ms)")
+    print(f"  litellm.acompletion alone:                    {ms['litellm']:6.2f} ms")
+    print(f"  through RatingEngine, --moral-client=litellm: {ms['engine-litellm']:6.2f} ms")
+    beyond = ms["engine-litellm"] - ms["litellm"]
+    print(f"  engine beyond litellm:                        {beyond:6.2f} ms   (target <= 1 ms)")
+    print(f"  engine with an instant completer:             {ms['own']:6.2f} ms   (no client, no HTTP)")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -67,13 +67,20 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_pytest(cwd: Path, args: list[str], timeout: float, clock: Callable[[], float] = time.perf_counter) -> dict:
-    """Run pytest in a child: wall time, its start and end on ``clock``, CPU time, max RSS, exit code, output."""
+def run_command(
+    command: list[str],
+    cwd: Path,
+    timeout: float,
+    env: dict[str, str] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict:
+    """Run ``command`` in a child: wall time, its start and end on ``clock``, CPU time, max RSS,
+    exit code, output."""
     with tempfile.TemporaryFile() as out:
         began = clock()
         start = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=child_env()
+            command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env if env is not None else child_env()
         )
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
@@ -95,6 +102,11 @@ def run_pytest(cwd: Path, args: list[str], timeout: float, clock: Callable[[], f
         "code": proc.returncode,
         "output": text,
     }
+
+
+def run_pytest(cwd: Path, args: list[str], timeout: float, clock: Callable[[], float] = time.perf_counter) -> dict:
+    """Run pytest in a child (see :func:`run_command`)."""
+    return run_command([sys.executable, "-m", "pytest", *args], cwd, timeout, clock=clock)
 
 
 def summary_line(output: str) -> str:

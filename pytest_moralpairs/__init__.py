@@ -4,16 +4,35 @@ The core (pairs, prompt, answers, engine, verdicts) works without pytest::
 
     from pytest_moralpairs import RatingEngine, RatingRequest, ModelSettings, load_suite
 
+Each name is imported from its module when first asked for: importing the plugin (``pytest --co``,
+``pytest --help``) loads only what collecting pair files needs.
+
 PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
 """
 
-from .answers import UnparseableAnswer, parse_rating
-from .engine import ModelSettings, Rating, RatingEngine, RatingError, RatingRequest
-from .pairs import HumanRating, Pair, PairFileError, Problem, Suite, load_suite, parse_suite
-from .prompt import DEFAULT_PROMPT, PromptTemplate
-from .verdicts import MoralGapFailure, Verdict, judge
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .answers import UnparseableAnswer, parse_rating
+    from .engine import ModelSettings, Rating, RatingEngine, RatingError, RatingRequest
+    from .pairs import HumanRating, Pair, PairFileError, Problem, Suite, load_suite, parse_suite
+    from .prompt import DEFAULT_PROMPT, PromptTemplate
+    from .verdicts import MoralGapFailure, Verdict, judge
 
 __version__ = "0.1.0"
+
+#: Each public name, by the module that holds it.
+_HOMES = {
+    "answers": ("UnparseableAnswer", "parse_rating"),
+    "engine": ("ModelSettings", "Rating", "RatingEngine", "RatingError", "RatingRequest"),
+    "pairs": ("HumanRating", "Pair", "PairFileError", "Problem", "Suite", "load_suite", "parse_suite"),
+    "prompt": ("DEFAULT_PROMPT", "PromptTemplate"),
+    "verdicts": ("MoralGapFailure", "Verdict", "judge"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "DEFAULT_PROMPT",
@@ -36,3 +55,16 @@ __all__ = [
     "parse_rating",
     "parse_suite",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -124,6 +124,37 @@ def wants_logprobs(options: Iterable[tuple[str, Any]]) -> bool:
     return any(name == "logprobs" and bool(value) for name, value in options)
 
 
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def logprob_positions(logprobs: Any) -> tuple[LogprobPosition, ...] | None:
+    """Per answer token, ``(token, ((alternative, logprob), ...))`` from a choice's ``logprobs``
+    (litellm's ``ChoiceLogprobs`` or its dict form), or None when the model gave none.
+
+    The sampled token joins its alternatives when they leave it out (sampling at a temperature can
+    pick a token outside the top ones; a provider may send no alternatives at all).
+    """
+    content = _field(logprobs, "content") if logprobs is not None else None
+    if not isinstance(content, (list, tuple)):
+        return None
+    positions = []
+    for item in content:
+        token = _field(item, "token")
+        if not isinstance(token, str):
+            continue
+        alternatives = []
+        for top in _field(item, "top_logprobs") or ():
+            alternative, logprob = _field(top, "token"), _field(top, "logprob")
+            if isinstance(alternative, str) and isinstance(logprob, (int, float)):
+                alternatives.append((alternative, float(logprob)))
+        logprob = _field(item, "logprob")
+        if isinstance(logprob, (int, float)) and all(token != alternative for alternative, _ in alternatives):
+            alternatives.append((token, float(logprob)))
+        positions.append((token, tuple(alternatives)))
+    return tuple(positions)
+
+
 def _read_token(token: str) -> tuple[str, int | None] | None:
     """``(sign, magnitude)`` for a number token, ``(sign, None)`` for a bare sign, else None."""
     text = token.translate(_MINUS).strip(_TOKEN_DECORATION)

@@ -99,8 +99,10 @@ class CachedAnswer:
         cls, text: str, model: str, prompt_tokens: int, completion_tokens: int, cost: float, extra: str
     ) -> CachedAnswer:
         logprobs = None
+        if not extra or extra == "{}":
+            return cls(text, model, prompt_tokens, completion_tokens, cost, extra, logprobs)
         try:
-            details = json.loads(extra or "{}")
+            details = json.loads(extra)
             if isinstance(details, dict) and details.get("logprobs") is not None:
                 logprobs = tuple(
                     (str(token), tuple((str(t), float(lp)) for t, lp in alternatives))

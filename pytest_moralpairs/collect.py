@@ -11,7 +11,6 @@ from typing import Any, Iterable, Iterator
 
 import pytest
 
-from .engine import Rating, RatingError, RatingRequest
 from .pairs import BrokenRow, Pair, PairFileError, TemplatePair, load_suite
 from .run import MoralRun, PairRequests
 from .settings import SettingsError
@@ -157,13 +156,13 @@ class ExplainedItem(pytest.Item):
     # format a traceback that the plugin then throws away, saves ~0.1 s of source parsing per
     # failure: seconds on a suite of hundreds of pairs.
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, OWN_ERRORS):
+        if isinstance(excinfo.value, own_errors()):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)
 
     def _repr_failure_py(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         # pytest formats setup errors (an unusable rating) through this method, not repr_failure.
-        if isinstance(excinfo.value, OWN_ERRORS):
+        if isinstance(excinfo.value, own_errors()):
             return str(excinfo.value)
         return super()._repr_failure_py(excinfo, style=style)
 
@@ -210,6 +209,8 @@ class PairItem(MoralItem):
         return self._requests
 
     def setup(self) -> None:
+        from .engine import RatingError
+
         run = self.run
         try:
             if not run.prefetched:
@@ -284,6 +285,7 @@ class GeneratedItem(MoralItem):
     def runtest(self) -> None:
         from hypothesis.errors import Unsatisfiable
 
+        from .engine import Rating, RatingError, RatingRequest
         from .perturb import checks
         from .strategies import directional_pairs, invariance_edits, sentences
 
@@ -430,8 +432,11 @@ class InvalidRowError(Exception):
     """A row of a pair file's table that holds no usable pair; shown as its message alone."""
 
 
-#: The plugin's own failures: each message is the whole report, shown without a traceback.
-OWN_ERRORS = (ExplainedFailure, RatingError, RatingSetupError, InvalidRowError)
+def own_errors() -> tuple[type[BaseException], ...]:
+    """The plugin's own failures: each message is the whole report, shown without a traceback."""
+    from .engine import RatingError  # loaded by then: only a rating raises one
+
+    return (ExplainedFailure, RatingError, RatingSetupError, InvalidRowError)
 
 
 class InconclusiveWarning(UserWarning):

@@ -28,8 +28,13 @@ from .answers import (
 )
 from .cache import CachedAnswer, ResponseCache
 from .faults import AUTH, BAD_REQUEST, Fault, RetryPolicy, Wait, classify
-from .llm import LiteLLMBackend
-from .request import Answer, ModelSettings, RatingRequest, default_key  # noqa: F401 - ModelSettings: the engine's API
+from .request import (  # noqa: F401 - ModelSettings, Usage: the engine's API
+    Answer,
+    ModelSettings,
+    RatingRequest,
+    Usage,
+    default_key,
+)
 
 T = TypeVar("T")
 
@@ -58,31 +63,6 @@ class Rating:
     @property
     def ok(self) -> bool:
         return self.value is not None
-
-
-@dataclass
-class Usage:
-    """What a run cost: model calls (each retry counts), answers from the cache, tokens, dollars."""
-
-    calls: int = 0
-    retries: int = 0
-    cache_hits: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-
-    def add(self, other: Usage) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    def minus(self, other: Usage) -> Usage:
-        return Usage(**{n: getattr(self, n) - getattr(other, n) for n in self.__dataclass_fields__})
-
-    def copy(self) -> Usage:
-        return Usage(**{n: getattr(self, n) for n in self.__dataclass_fields__})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {n: getattr(self, n) for n in self.__dataclass_fields__}
 
 
 class CallFailed(Exception):
@@ -149,6 +129,12 @@ Waiting = Callable[[Wait], None]
 
 def _default_parse(text: str, request: RatingRequest) -> float:
     return parse_rating(text)
+
+
+def _default_clients() -> Complete:
+    from .clients import Clients  # imported when a call is to be made, not with the engine
+
+    return Clients()
 
 
 class _LoopThread:
@@ -233,12 +219,19 @@ class RatingEngine:
         progress: Progress | None = None,
         advisory: Iterable[str] = (),
         waiting: Waiting | None = None,
+        shared: ResponseCache | None = None,
+        others: bool = False,
     ):
         """``complete`` answers requests; without it ``make_complete()`` builds one on the first
-        call (by default the litellm backend, so litellm is imported only when needed).
+        call (by default :class:`~pytest_moralpairs.clients.Clients`, which imports a client, and
+        litellm only for the calls that need it, when a call is really to be made).
 
         ``cache`` answers repeated requests and keeps every new answer; with ``replay`` nothing
-        is sent at all and a request missing from the cache is an error. ``retry`` says how often
+        is sent at all and a request missing from the cache is an error. ``shared`` is where the
+        processes of one run (pytest-xdist workers) leave their answers for each other when
+        ``cache`` does not keep them: read like the cache, but its answers are not counted as
+        cache hits (they are calls of this run). With ``others``, other processes may answer the
+        same requests meanwhile: the stores are read again just before each call. ``retry`` says how often
         to try again after a transient fault (default: never). Once ``max_cost`` dollars are
         spent no further call is made. ``key`` names a request in the cache (default
         :func:`default_key`, the key the plugin uses too). ``progress(done, total)`` is told as
@@ -250,12 +243,14 @@ class RatingEngine:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._complete = complete
-        # The litellm backend imports litellm when built: only once a call is really needed.
-        self._make_complete = make_complete or LiteLLMBackend
+        # Built only once a call is really needed.
+        self._make_complete = make_complete or _default_clients
         self._parse = parse or _default_parse
         self.concurrency = concurrency
         self.deadline_grace = deadline_grace
         self.cache = cache
+        self.shared = shared if shared is not None and shared.enabled else None
+        self.others = others
         self.replay = replay
         self.retry = retry or RetryPolicy(retries=0)
         self.max_cost = max_cost
@@ -350,23 +345,47 @@ class RatingEngine:
             self.interrupted = True
             raise
 
+    def _stores(self) -> list[ResponseCache]:
+        return [store for store in (self.cache, self.shared) if store is not None and store.enabled]
+
     def cached(self, requests: Iterable[RatingRequest]) -> list[RatingRequest]:
-        """Those of ``requests`` that the cache can answer now (without counting them as hits)."""
-        if self.cache is None or not self.cache.enabled:
-            return []
+        """Those of ``requests`` that the cache (or the run's shared store) can answer now, without
+        counting them as hits."""
         requests = list(requests)
-        have = self.cache.get_many((self.key(r) for r in requests), count=False)
+        have: set[str] = set()
+        for store in self._stores():
+            have.update(store.get_many((self.key(r) for r in requests if self.key(r) not in have), count=False))
         return [r for r in requests if self.key(r) in have]
 
     def _cached_answers(self, requests: list[RatingRequest]) -> dict[RatingRequest, Answer | BaseException]:
-        if self.cache is None or not self.cache.enabled:
-            return {}
-        hits = self.cache.get_many(self.key(r) for r in requests)
-        return {r: self._from_cache(hits[self.key(r)]) for r in requests if self.key(r) in hits}
+        answers: dict[RatingRequest, Answer | BaseException] = {}
+        if self.cache is not None and self.cache.enabled:
+            hits = self.cache.get_many(self.key(r) for r in requests)
+            answers.update((r, self._from_cache(hits[self.key(r)])) for r in requests if self.key(r) in hits)
+        if self.shared is not None:
+            rest = [r for r in requests if r not in answers]
+            found = self.shared.get_many((self.key(r) for r in rest), count=False)
+            answers.update((r, self._from_shared(found[self.key(r)])) for r in rest if self.key(r) in found)
+        return answers
 
     def _from_cache(self, hit: CachedAnswer) -> Answer:
         self.usage.cache_hits += 1
+        return self._from_shared(hit)
+
+    @staticmethod
+    def _from_shared(hit: CachedAnswer) -> Answer:
+        # Counted where the call was made; ``cached``: a refusal in it was already asked again.
         return Answer(hit.text, hit.prompt_tokens, hit.completion_tokens, hit.cost, cached=True, logprobs=hit.logprobs)
+
+    def _stored(self, request: RatingRequest) -> Answer | None:
+        """The answer another process of the run has stored for ``request`` meanwhile, or None."""
+        key = self.key(request)
+        if self.cache is not None and self.cache.enabled:
+            hit = self.cache.get(key, count=False)
+            if hit is not None:
+                return self._from_cache(hit)
+        hit = self.shared.get(key, count=False) if self.shared is not None else None
+        return self._from_shared(hit) if hit is not None else None
 
     async def _answers(self, requests: list[RatingRequest], fresh: bool = False) -> list[Answer | BaseException]:
         """The answers to ``requests``, starting a call only for those never asked before
@@ -380,14 +399,17 @@ class RatingEngine:
             if self.progress is not None:
                 self.progress(done, total)
 
+        if requests and not self.interrupted:
+            # The clients first (importing litellm takes seconds): the batch's clock, and so its
+            # rate and ETA, starts when the first request can go out, and no call's timeout runs
+            # while a client is imported.
+            try:
+                prepare = getattr(self._completer(), "prepare", None)
+                if prepare is not None:
+                    await prepare(requests)
+            except Exception:  # noqa: BLE001 - reported by each call that needs it
+                pass
         if self.progress is not None:
-            if requests and not self.interrupted:
-                # The client first (importing litellm takes seconds): the batch's clock, and so
-                # its rate and ETA, starts when the first request can go out.
-                try:
-                    self._completer()
-                except Exception:  # noqa: BLE001 - reported by each call that needs it
-                    pass
             self.progress(0, total)
         for request in requests:
             task = None if fresh else self._calls.get(request)
@@ -406,11 +428,11 @@ class RatingEngine:
         if self._limit is None:
             self._limit = asyncio.Semaphore(self.concurrency)
         async with self._limit:
-            if not fresh and self.cache is not None and self.cache.enabled:
+            if not fresh and self.others:
                 # Another process sharing the cache (an xdist worker) may have asked meanwhile.
-                hit = self.cache.get(self.key(request), count=False)
-                if hit is not None:
-                    return self._from_cache(hit)
+                stored = self._stored(request)
+                if stored is not None:
+                    return stored
             stop = self._stop_reason(request)
             if stop is not None:
                 return NotCalled(f"not sent: {stop}")
@@ -480,19 +502,19 @@ class RatingEngine:
             # is not kept either: the next run asks again (perhaps a server that now gives them).
             self._stop(request, _no_logprobs_message(request))
             return
-        if self.cache is not None:
-            # Committed now: an interrupted run keeps every answer it got. Failures never get here.
-            self.cache.put(
-                self.key(request),
-                CachedAnswer(
-                    text=answer.text,
-                    model=request.model.model,
-                    prompt_tokens=answer.prompt_tokens,
-                    completion_tokens=answer.completion_tokens,
-                    cost=answer.cost,
-                    logprobs=answer.logprobs,
-                ),
+        stores = self._stores()
+        if stores:
+            kept = CachedAnswer(
+                text=answer.text,
+                model=request.model.model,
+                prompt_tokens=answer.prompt_tokens,
+                completion_tokens=answer.completion_tokens,
+                cost=answer.cost,
+                logprobs=answer.logprobs,
             )
+            # Committed now: an interrupted run keeps every answer it got. Failures never get here.
+            for store in stores:
+                store.put(self.key(request), kept)
 
     def _to_rating(
         self, request: RatingRequest, answer: Answer | BaseException, retried_refusal: bool = False

@@ -6,10 +6,12 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Callable
 
-from .answers import LogprobPosition
+from .answers import logprob_positions
 from .faults import MalformedResponse
+from .openai_http import PLACEHOLDER_API_KEY
 from .request import Answer, RatingRequest, call_kwargs
 
 _litellm: Any = None
@@ -32,43 +34,39 @@ def load_litellm() -> Any:
     return _litellm
 
 
-#: Sent as the API key to a keyless OpenAI-compatible server (Ollama, vLLM, llama.cpp ...): the
-#: OpenAI client refuses to make a call without some key, and such servers ignore it.
-PLACEHOLDER_API_KEY = "moralpairs-no-key"
+__all__ = ["PLACEHOLDER_API_KEY", "LiteLLMBackend", "load_litellm", "user_settings"]
+
+#: The settings of litellm's module a user may change (in a conftest.py, say) that the calls must
+#: honour: callbacks that must see every call, keys, a base URL, headers, parameter rewriting.
+_USER_SETTINGS = (
+    "callbacks",
+    "success_callback",
+    "failure_callback",
+    "input_callback",
+    "_async_success_callback",
+    "_async_failure_callback",
+    "api_key",
+    "openai_key",
+    "api_base",
+    "headers",
+    "organization",
+    "drop_params",
+    "modify_params",
+)
+
+
+def user_settings() -> list[str]:
+    """Which of litellm's module settings a user changed, when something has imported litellm
+    (never importing it here): calls must then go through litellm, which honours them."""
+    litellm = sys.modules.get("litellm")
+    if litellm is None:
+        return []
+    return [name for name in _USER_SETTINGS if getattr(litellm, name, None)]
+
+
 #: Providers that go through the OpenAI client and so demand a key even for a local server.
 #: (litellm's hosted_vllm/, lm_studio/ and llamafile/ already send a fake key of their own.)
 _KEYED_OPENAI_PROVIDERS = frozenset({"openai", "custom_openai", "text-completion-openai"})
-
-
-def _field(item: Any, name: str) -> Any:
-    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
-
-
-def logprob_positions(logprobs: Any) -> tuple[LogprobPosition, ...] | None:
-    """Per answer token, ``(token, ((alternative, logprob), ...))`` from a choice's ``logprobs``
-    (litellm's ``ChoiceLogprobs`` or its dict form), or None when the model gave none.
-
-    The sampled token joins its alternatives when they leave it out (sampling at a temperature can
-    pick a token outside the top ones; a provider may send no alternatives at all).
-    """
-    content = _field(logprobs, "content") if logprobs is not None else None
-    if not isinstance(content, (list, tuple)):
-        return None
-    positions = []
-    for item in content:
-        token = _field(item, "token")
-        if not isinstance(token, str):
-            continue
-        alternatives = []
-        for top in _field(item, "top_logprobs") or ():
-            alternative, logprob = _field(top, "token"), _field(top, "logprob")
-            if isinstance(alternative, str) and isinstance(logprob, (int, float)):
-                alternatives.append((alternative, float(logprob)))
-        logprob = _field(item, "logprob")
-        if isinstance(logprob, (int, float)) and all(token != alternative for alternative, _ in alternatives):
-            alternatives.append((token, float(logprob)))
-        positions.append((token, tuple(alternatives)))
-    return tuple(positions)
 
 
 class LiteLLMBackend:
@@ -120,7 +118,13 @@ class LiteLLMBackend:
             await flush()
 
     async def __call__(self, request: RatingRequest) -> Answer:
-        response = await self.litellm.acompletion(**self.kwargs(request))
+        return await self.complete(self.kwargs_for(request))
+
+    async def complete(self, kwargs: dict[str, Any]) -> Answer:
+        """Make the call ``kwargs`` describe (a key of its own added for a keyless server)."""
+        if self.needs_placeholder_key(kwargs):
+            kwargs = {**kwargs, "api_key": PLACEHOLDER_API_KEY}
+        response = await self.litellm.acompletion(**kwargs)
         if not getattr(response, "choices", None):
             raise MalformedResponse("the body is a chat completion with no choices: the model gave no answer")
         choice = response.choices[0]
@@ -131,7 +135,7 @@ class LiteLLMBackend:
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             cost=self.cost(response),
-            logprobs=logprob_positions(_field(choice, "logprobs")),
+            logprobs=logprob_positions(getattr(choice, "logprobs", None)),
         )
 
     def cost(self, response: Any) -> float:

@@ -19,20 +19,19 @@ import pytest
 
 from . import hookspecs
 from .collect import (
-    OWN_ERRORS,
     MoralItem,
     PairFile,
     PairItem,
     RatingSetupError,
     collect_suites,
     judge_and_record,
+    own_errors,
     prefetchable,
     record_error,
 )
-from .engine import RatingError, Usage
 from .prompt import DEFAULT_PROMPT, PromptTemplate, as_prompt
 from .report.progress import ProgressLine
-from .report.terminal import section
+from .request import Usage
 from .run import MoralRun, hook_errors, hook_raised, is_xdist_worker
 from .settings import (
     ALLOWED_DIRS_INI_HELP,
@@ -159,6 +158,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-moralpairs: {problem}")
     folder = moral_cache_dir(config)
     run = MoralRun(settings, config, cache_dir=folder, make_cache_dir=lambda: _make_cache_dir(config, folder))
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        run.share = (int(str(worker.get("workerid", "gw0"))[2:] or 0), int(worker.get("workercount", 1)))
+        run.shared_folder = worker.get("moralpairs_shared")
     if settings.compare:
         from .report.document import DocumentError
 
@@ -413,16 +416,14 @@ class MoralReporter:
     def _prefetch(self, items: list[PairItem]) -> None:
         """Every selected pair's ratings in one concurrent batch, before the first item runs."""
         worker = getattr(self.config, "workerinput", None)
-        if worker is not None:
-            if not self.run.shares_answers():
-                # Every worker collected every item, and no cache carries answers between them:
-                # a batch of all of them would ask for each pair once per worker. Each pair is
-                # rated as it runs, on the worker it was sent to.
-                self.run.prefetched = True  # declined, not forgotten: items must not batch either
-                return
-            # Each asks for its share, and reads the rest from the shared cache as the other
-            # workers write it.
-            self.run.share = (int(worker.get("workerid", "gw0")[2:] or 0), int(worker.get("workercount", 1)))
+        if worker is not None and not self.run.shares_answers():
+            # Every worker collected every item, and nothing carries answers between them (replay:
+            # nothing is asked anyway): a batch of all of them would read each pair once per
+            # worker. Each pair is rated as it runs, on the worker it was sent to.
+            self.run.prefetched = True  # declined, not forgotten: items must not batch either
+            return
+        # Under xdist each worker asks for its share, and reads the rest from the shared cache (or
+        # the run's own store) as the other workers write it.
         progress = None
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if worker is None and reporter is not None and self.config.get_verbosity() >= 0:
@@ -434,7 +435,7 @@ class MoralReporter:
             requests = prefetchable(items)
             if progress is not None and reporter is not None and reporter.isatty:
                 reporter.ensure_newline()
-            self.run.prefetch(requests)
+            self.run.prefetch(requests, meanwhile=self._needed_after_the_batch())
         finally:
             if progress is not None:
                 progress.finish()
@@ -448,6 +449,19 @@ class MoralReporter:
                 self.session.shouldstop = fatal
                 return
             raise self.session.Interrupted(fatal)
+
+    def _needed_after_the_batch(self) -> list[str]:
+        """What the rest of the run will import anyway, to import while the calls are in flight:
+        the summary's modules, numpy for intervals, and Hypothesis, which its own pytest plugin
+        imports at the end of every run (up to a second without bytecode)."""
+        if is_xdist_worker(self.config):
+            return []  # a worker prints no summary
+        modules = ["pytest_moralpairs.report.terminal"]
+        if self.run.settings.samples > 1:
+            modules.append("numpy")
+        if self.config.pluginmanager.has_plugin("hypothesispytest"):
+            modules.append("hypothesis")
+        return modules
 
     def _fatal(self) -> str | None:
         return f"moralpairs: {self.run.fatal}" if self.run.fatal else None
@@ -475,7 +489,9 @@ class MoralReporter:
         report = yield
         exc = call.excinfo.value if call.excinfo is not None else None
         # Only a report that failed: an xfail-marked test that raised is "skipped" (xfailed) by now.
-        if report.failed and isinstance(exc, OWN_ERRORS):
+        if report.failed and exc is not None and isinstance(exc, own_errors()):
+            from .engine import RatingError
+
             # The purpose-built explanation is the whole report: no plugin traceback.
             report.longrepr = str(exc)
             if isinstance(exc, (RatingError, RatingSetupError)) and call.when == "call":
@@ -549,6 +565,8 @@ class MoralReporter:
         self.run.usage_seen = usage
         if not self.run.results and not usage.calls and not usage.cache_hits:
             return
+        from .report.terminal import section
+
         title, lines = section(
             self._results(),
             usage,
@@ -570,6 +588,13 @@ class MoralReporter:
             # Under xdist results arrive in completion order, which is noise: sort them by test.
             return sorted(self.run.results, key=lambda r: str(r.get("nodeid")))
         return list(self.run.results)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller: where the workers leave their answers for each other."""
+        folder = self.run.shared_folder_for_workers()
+        if folder is not None:
+            node.workerinput["moralpairs_shared"] = folder
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -713,6 +738,8 @@ def moral_rate(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
 
     An answer that is not a number on the scale makes the test ERROR, showing the raw answer.
     """
+    from .engine import RatingError  # a fixture that rates: the engine is needed now
+
     run = moral_run(request.config)
 
     def rate(sentence: str, prompt: PromptTemplate | None = None) -> float:
@@ -737,6 +764,8 @@ def moral_pair(request: pytest.FixtureRequest, moral_model: Any) -> Callable[...
     marker's, else the run's); with ``--moral-samples`` the verdict reads the gap's interval as a
     YAML pair's does. An unusable rating makes the test ERROR, as it does a YAML pair.
     """
+    from .engine import RatingError  # a fixture that rates: the engine is needed now
+
     run = moral_run(request.config)
     marker_threshold = _marker_overrides(request.node).get("threshold")
     node = request.node

@@ -12,10 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from .answers import LogprobPosition
 from .prompt import Message
+
+if TYPE_CHECKING:
+    from .answers import LogprobPosition
+
+#: What may make the calls (``--moral-client``): see :mod:`pytest_moralpairs.clients`.
+CLIENTS = ("auto", "litellm", "openai")
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,31 @@ class Answer:
     cost: float = 0.0
     cached: bool = False
     logprobs: tuple[LogprobPosition, ...] | None = None
+
+
+@dataclass
+class Usage:
+    """What a run cost: model calls (each retry counts), answers from the cache, tokens, dollars."""
+
+    calls: int = 0
+    retries: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+    def add(self, other: Usage) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def minus(self, other: Usage) -> Usage:
+        return Usage(**{n: getattr(self, n) - getattr(other, n) for n in self.__dataclass_fields__})
+
+    def copy(self) -> Usage:
+        return Usage(**{n: getattr(self, n) for n in self.__dataclass_fields__})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {n: getattr(self, n) for n in self.__dataclass_fields__}
 
 
 #: ``(request, kwargs)``: may change the keyword arguments given to ``litellm.acompletion``.

@@ -8,10 +8,14 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import random
+import shutil
 import sys
+import tempfile
+import threading
 import time
 import warnings
 from contextlib import contextmanager
@@ -20,13 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .answers import LOGPROB_OPTIONS, UnparseableAnswer, parse_rating, shorten
-from .cache import FILE_NAME, CacheWarning, ResponseCache
-from .engine import ERROR_NOT_CALLED, Rating, RatingEngine, RatingError, Usage
-from .faults import RetryPolicy, Wait
-from .llm import LiteLLMBackend
 from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
-from .request import ModelSettings, RatingRequest, cache_key, call_kwargs
+from .request import ModelSettings, RatingRequest, Usage, cache_key, call_kwargs
 from .settings import RunSettings, SettingsError
 from .stats import FAILED, INCONCLUSIVE, PASSED, finite, rounded
 from .verdicts import Verdict, judge
@@ -50,6 +50,11 @@ class PairRequests:
 
 
 if TYPE_CHECKING:
+    # The engine and the cache are loaded when the first rating is needed: collecting, or
+    # running only Python tests, needs neither.
+    from .cache import ResponseCache
+    from .engine import Rating, RatingEngine
+    from .faults import Wait
     from .personas import Persona
     from .survey import HumanRatings
 
@@ -63,6 +68,10 @@ class PairRatings:
     harmless: list[Rating]
     baseline: tuple[Rating, Rating] | None = None
     personas: dict[str, tuple[list[Rating], list[Rating]]] = field(default_factory=dict)
+
+
+#: The run's own answer store in :attr:`MoralRun.shared_folder`.
+SHARED_FILE_NAME = "answers.sqlite3"
 
 
 class MoralRun:
@@ -90,8 +99,15 @@ class MoralRun:
         self.progress: Callable[[int, int], None] | None = None
         #: Told when a call starts to wait before its next try (see ``RatingEngine``'s ``waiting``).
         self.waiting: Callable[[Wait], None] | None = None
+        #: Modules to import while a prefetch's calls are in flight, and the thread importing them.
+        self._meanwhile: list[str] = []
+        self._loading: threading.Thread | None = None
         #: Under pytest-xdist: ``(worker index, worker count)``; each worker asks only for its share.
         self.share: tuple[int, int] | None = None
+        #: Under pytest-xdist: the folder of the run's own answer store, where the workers leave
+        #: their answers for each other when the response cache does not (off, read-only).
+        self.shared_folder: str | None = None
+        self._own_shared_folder = False
         self._backend: Any = None
         self._kwargs: dict[RatingRequest, dict[str, Any] | Exception] = {}
         self._previous: dict[str, dict[str, Any]] | None = None
@@ -118,16 +134,22 @@ class MoralRun:
     def engine(self) -> RatingEngine:
         """Built on first use, so a run that rates nothing opens no cache file."""
         if self._engine is None:
+            from .engine import RatingEngine
+            from .faults import RetryPolicy
+
+            cache = self._open_cache()
             self._engine = RatingEngine(
                 parse=self._parse,
-                concurrency=self.settings.concurrency,
+                concurrency=self.concurrency,
                 make_complete=self._make_completer,
-                cache=self._open_cache(),
+                cache=cache,
+                shared=self._open_shared(cache),
+                others=self.share is not None,
                 replay=self.settings.replay,
                 retry=RetryPolicy(retries=self.settings.retries, max_retry_after=self.settings.max_retry_after),
                 max_cost=self.settings.max_cost,
                 key=self._cache_key,
-                progress=lambda done, total: self.progress(done, total) if self.progress else None,
+                progress=self._progressed,
                 waiting=lambda wait: self.waiting(wait) if self.waiting else None,
                 # The yardstick's failures never stop the run; not when it is the model under test.
                 advisory=[b for b in [self.settings.baseline_model] if b and b != self.settings.model],
@@ -140,10 +162,40 @@ class MoralRun:
         log-probs), or None; never builds the engine."""
         return self._engine.fatal if self._engine is not None else None
 
+    @property
+    def concurrency(self) -> int:
+        """The calls this process may have in flight: ``--moral-concurrency`` is the run's, so an
+        xdist worker takes its part of it (at least one)."""
+        if self.share is None:
+            return self.settings.concurrency
+        index, count = self.share
+        part, left = divmod(self.settings.concurrency, count)
+        return max(1, part + (1 if index < left else 0))
+
+    def shared_folder_for_workers(self) -> str | None:
+        """The folder (made now, removed when the run closes) where xdist workers leave their
+        answers for each other, or None when no worker will make a call (no model, replay)."""
+        if self.shared_folder is None and self.settings.model and not self.settings.replay:
+            self.shared_folder = tempfile.mkdtemp(prefix="moralpairs-run-")
+            self._own_shared_folder = True
+        return self.shared_folder
+
+    def _open_shared(self, cache: ResponseCache | None) -> ResponseCache | None:
+        """The run's own answer store, for a worker whose response cache will not carry answers to
+        the other workers (off, read-only, replay aside), or None."""
+        if self.shared_folder is None or self.settings.replay or (cache is not None and cache.writable):
+            return None
+        from .cache import ResponseCache
+
+        with self._cache_warnings_to_pytest():
+            return ResponseCache(Path(self.shared_folder) / SHARED_FILE_NAME, mode="readwrite")
+
     def cache_path(self) -> Path | None:
         """The response cache's file, or None when the run keeps none; nothing is made."""
         if self.settings.cache == "off":
             return None
+        from .cache import FILE_NAME
+
         folder = Path(self.settings.cache_dir) if self.settings.cache_dir else self._default_cache_dir
         return folder / FILE_NAME if folder is not None else None
 
@@ -163,6 +215,8 @@ class MoralRun:
             return None
         if not self.settings.cache_dir and self._make_cache_dir is not None and self.settings.cache_mode == "readwrite":
             self._make_cache_dir()
+        from .cache import ResponseCache
+
         with self._cache_warnings_to_pytest():
             return ResponseCache(path, mode=self.settings.cache_mode)
 
@@ -174,6 +228,8 @@ class MoralRun:
         test, where pytest records no warning, so a plain ``warnings.warn`` would only reach stderr
         and never the warnings summary. Other warnings are passed on as they were.
         """
+        from .cache import CacheWarning
+
         caught: list[warnings.WarningMessage] = []
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -202,15 +258,21 @@ class MoralRun:
     def call_kwargs(self, request: RatingRequest) -> dict[str, Any]:
         """The arguments of the call for ``request``, the hook applied once per request; a hook
         that raised (:class:`HookFailed`) raises again here, each time it is asked."""
-        if request not in self._kwargs:
-            try:
-                self._kwargs[request] = call_kwargs(request, self._configure_call)
-            except HookFailed as exc:  # reported on the items that need this call, never sent
-                self._kwargs[request] = exc
-        kwargs = self._kwargs[request]
+        kwargs = self._kwargs_or_failure(request)
         if isinstance(kwargs, Exception):
             raise kwargs
         return dict(kwargs)
+
+    def _kwargs_or_failure(self, request: RatingRequest) -> dict[str, Any] | Exception:
+        """The call's arguments, built once (not copied: read them only), or the hook's failure."""
+        kwargs = self._kwargs.get(request)
+        if kwargs is None:
+            try:
+                kwargs = call_kwargs(request, self._configure_call)
+            except HookFailed as exc:  # reported on the items that need this call, never sent
+                kwargs = exc
+            self._kwargs[request] = kwargs
+        return kwargs
 
     def _cache_key(self, request: RatingRequest) -> str:
         # A request whose completion_kwargs hook raised is never keyed: _rate_all and owned()
@@ -219,7 +281,9 @@ class MoralRun:
 
     def _make_completer(self) -> Any:
         if self._backend is None:
-            self._backend = LiteLLMBackend(kwargs_for=self.call_kwargs)
+            from .clients import Clients  # imported when a call is to be made, not with the run
+
+            self._backend = Clients(self.settings.client, kwargs_for=self.call_kwargs)
         return self._backend
 
     def _parse(self, text: str, request: RatingRequest) -> float:
@@ -368,11 +432,13 @@ class MoralRun:
         )
 
     def shares_answers(self) -> bool:
-        """Whether answers this process gets reach the others through the cache: only a cache
-        that records them does. With ``--moral-cache=read`` (or replay) nothing is ever written,
-        so no worker may wait for another's answers: each asks for what it needs."""
+        """Whether answers this process gets reach the others: through a cache that records them,
+        else through the run's own store (xdist). In replay nothing is asked, so no worker may wait
+        for another's answers: each reads what it needs."""
+        if self.settings.replay:
+            return False
         cache = self.engine.cache
-        return cache is not None and cache.enabled and cache.writable and not self.settings.replay
+        return self.engine.shared is not None or (cache is not None and cache.enabled and cache.writable)
 
     def owned(self, request: RatingRequest) -> bool:
         """Whether this process asks for ``request`` (always, unless the work is shared out)."""
@@ -381,11 +447,29 @@ class MoralRun:
         index, count = self.share
         return int(self.engine.key(request)[:12], 16) % count == index
 
-    def prefetch(self, requests: Iterable[RatingRequest]) -> None:
-        """Rate, in one concurrent batch, every request this process owns."""
+    def prefetch(self, requests: Iterable[RatingRequest], meanwhile: Iterable[str] = ()) -> None:
+        """Rate, in one concurrent batch, every request this process owns; once its calls are
+        in flight, import the modules ``meanwhile`` names (this thread only waits then)."""
         self.prefetched = True
-        with self._cache_warnings_to_pytest():
-            self._rate_all(r for r in requests if self.owned(r))
+        self._meanwhile = list(meanwhile)
+        try:
+            with self._cache_warnings_to_pytest():
+                self._rate_all(r for r in requests if self.owned(r))
+        finally:
+            self._meanwhile = []
+            loading, self._loading = self._loading, None
+            if loading is not None:
+                # Joined before anything else is imported here: pytest's assertion rewriter is not
+                # meant for two threads importing at once.
+                loading.join()
+
+    def _progressed(self, done: int, total: int) -> None:
+        """The engine's progress (on its thread): shown, and the first time calls go out in a
+        prefetch, the imports it waits on started."""
+        if self._meanwhile and self._loading is None and total:
+            self._loading = _import_in_background(self._meanwhile)
+        if self.progress is not None:
+            self.progress(done, total)
 
     def rate_pair(self, requests: PairRequests) -> PairRatings:
         """The ratings of every request of the pair, in the shape of the requests."""
@@ -420,20 +504,22 @@ class MoralRun:
 
     def _unsendable(self, request: RatingRequest) -> Rating | None:
         """The error rating of a request whose completion_kwargs hook raised, else None."""
-        try:
-            self.call_kwargs(request)
-        except HookFailed as exc:
-            return Rating(request, None, None, str(exc), ERROR_NOT_CALLED)
+        failure = self._kwargs_or_failure(request)
+        if isinstance(failure, Exception):
+            from .engine import ERROR_NOT_CALLED, Rating
+
+            return Rating(request, None, None, str(failure), ERROR_NOT_CALLED)
         return None
 
     def await_others(self, requests: list[RatingRequest], poll: float = 0.05) -> None:
-        """Wait for another worker to put the answers to ``requests`` in the shared cache.
+        """Wait for another worker to put the answers to ``requests`` in the shared cache (or the
+        run's own store).
 
-        Gives up (and lets this worker make the calls) once the cache has not grown for as long
+        Gives up (and lets this worker make the calls) once the store has not grown for as long
         as the slowest single call could take: the owner is gone or slower than a call.
         """
-        cache = self.engine.cache
-        if not requests or cache is None or not self.shares_answers():
+        store = self.engine.shared if self.engine.shared is not None else self.engine.cache
+        if not requests or store is None or not self.shares_answers():
             return
         patience = max(r.model.timeout for r in requests) * (self.settings.retries + 1) + 5.0
         size, last_growth = -1, time.monotonic()
@@ -442,7 +528,7 @@ class MoralRun:
             missing = [r for r in requests if r not in have]
             if not missing:
                 return
-            now_size = len(cache)
+            now_size = len(store)
             if now_size != size:
                 size, last_growth = now_size, time.monotonic()
             elif time.monotonic() - last_growth > patience:
@@ -462,6 +548,8 @@ class MoralRun:
     ) -> Verdict:
         """Judge the ratings (one, or every sample) of both sentences; raises :class:`RatingError`
         when any of them has no value."""
+        from .engine import Rating, RatingError
+
         for ratings, side in ((harmful, "harmful"), (harmless, "harmless")):
             for rating in (ratings,) if isinstance(ratings, Rating) else ratings:
                 if not rating.ok:
@@ -619,8 +707,8 @@ class MoralRun:
 
     def unreported_usage(self) -> Usage:
         """Usage since the last time this was asked (so each report carries its own share)."""
-        if self._engine is None:
-            return Usage()
+        if self._engine is None or self._engine.usage == self.usage_reported:
+            return Usage()  # nothing new: asked once per phase of every test
         now = self._engine.usage.copy()
         delta = now.minus(self.usage_reported)
         self.usage_reported = now
@@ -629,8 +717,30 @@ class MoralRun:
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
-            if self._engine.cache is not None:
-                self._engine.cache.close()
+            for store in (self._engine.cache, self._engine.shared):
+                if store is not None:
+                    store.close()
+        if self._own_shared_folder and self.shared_folder is not None:
+            shutil.rmtree(self.shared_folder, ignore_errors=True)
+
+
+def _import_in_background(modules: Iterable[str]) -> threading.Thread | None:
+    """A daemon thread importing ``modules`` (those not imported yet), started; an import that
+    fails is left for the code that needs the module to report."""
+    names = [name for name in dict.fromkeys(modules) if name not in sys.modules]
+    if not names:
+        return None
+
+    def load() -> None:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - reported where the module is needed
+                pass
+
+    thread = threading.Thread(target=load, name="moralpairs-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def _moved_key(key: str, harmful: Any, harmless: Any) -> tuple[str, str, str] | None:

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from .cache import unusable_folder
 from .faults import MAX_RETRY_AFTER, RETRY_AFTER_CEILING
-from .history import history_run
 from .providers import unknown_offline_model
-from .request import ModelSettings
+from .request import CLIENTS, ModelSettings
 from .survey import DEFAULT_LISTS, MAX_LISTS
 from .verdicts import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
 
@@ -42,6 +40,7 @@ CHOICES = {
     "inconclusive": INCONCLUSIVE_POLICIES,
     "scoring": SCORINGS,
     "step_summary": STEP_SUMMARY_MODES,
+    "client": CLIENTS,
 }
 
 NO_MODEL_MESSAGE = (
@@ -106,7 +105,12 @@ OPTIONS = (
     Option("temperature", "T", "sampling temperature (default 0)"),
     Option("timeout", "SECONDS", "seconds to wait for one model answer (default 60)"),
     Option("threshold", "GAP", "minimum gap rating(harmless) - rating(harmful) for pairs that set none (default 2.0)"),
-    Option("concurrency", "N", "model calls in flight at once (default 16)"),
+    Option(
+        "concurrency",
+        "N",
+        "model calls in flight at once, in all: under pytest-xdist split across the workers, each "
+        "at least one (default 16)",
+    ),
     Option(
         "retries",
         "N",
@@ -123,6 +127,13 @@ OPTIONS = (
         "max_cost",
         "USD",
         "stop making model calls once this many US dollars are spent (litellm's prices); the pairs left unrated ERROR",
+    ),
+    Option(
+        "client",
+        "auto|openai|litellm",
+        "what makes the calls: auto (default) speaks OpenAI's protocol itself to openai/, hosted_vllm/ "
+        "and lm_studio/ models, answers moralpairs/lexical in-process and sends the rest through "
+        "litellm; openai only the former; litellm every call",
     ),
     Option(
         "cache",
@@ -271,6 +282,7 @@ class RunSettings:
     confidence: float = DEFAULT_CONFIDENCE
     inconclusive: str = "fail"
     scoring: str = "text"
+    client: str = "auto"
     baseline_model: str | None = None
     min_pass_rate: float | None = None
     save: str | None = None
@@ -383,11 +395,13 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
         where, raw = get(name)
         values[name] = (str(raw).strip() if raw else "") or None
     for where, name in ((model_where, "model"), (get("baseline_model")[0], "baseline_model")):
-        unknown = values[name] and unknown_offline_model(values[name])
+        unknown = values[name] and (unknown_offline_model(values[name]) or _unusable(values[name], values))
         if unknown:
             raise SettingsError(f"{where}: {unknown}")
     if values.get("compare_fail") is not None and not values["compare"]:
         raise SettingsError("--moral-compare-fail needs a saved run to compare with: --moral-compare PATH")
+    from .history import history_run  # the run history's reader, needed only here
+
     if history_run(values["compare"]) is not None and not values["history"]:
         raise SettingsError(
             f"--moral-compare {values['compare']} compares with a run of the history: name it with --moral-history DIR"
@@ -404,6 +418,15 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
         replay = replay.strip().lower() in _TRUE
     values["replay"] = bool(replay)
     return RunSettings(**values)
+
+
+def _unusable(model: str, values: Mapping[str, Any]) -> str | None:
+    """Why the chosen ``--moral-client`` cannot rate with ``model``, or None."""
+    if values.get("client", "auto") == "auto":
+        return None
+    from .clients import unusable  # the clients are imported only where one was chosen
+
+    return unusable(model, values["client"])
 
 
 def parse_report(where: str, spec: Any) -> tuple[str, str]:
@@ -454,6 +477,8 @@ def unusable_cache_dir(settings: RunSettings) -> str | None:
     call is made, rather than as an INTERNALERROR when the first answer is to be kept."""
     if not settings.cache_dir or settings.cache == "off":
         return None
+    from .cache import unusable_folder
+
     why = unusable_folder(settings.cache_dir, settings.cache_mode)
     if why is None:
         return None

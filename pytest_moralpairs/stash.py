@@ -8,12 +8,15 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-from .run import MoralRun
+if TYPE_CHECKING:  # the run's module is loaded when a run is made, not when this one is
+    from .run import MoralRun
 
 #: The run's moral state, made in ``pytest_configure`` and closed in ``pytest_unconfigure``.
-run_key = pytest.StashKey[MoralRun]()
+run_key = pytest.StashKey["MoralRun"]()
 #: Results recorded on an item during a phase, attached to that phase's report by the plugin.
 results_key = pytest.StashKey[list]()
 #: How many pair files failed to load: their collection errors do not interrupt the run.

@@ -6,13 +6,16 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import stats
 from .answers import shorten
-from .engine import Rating
 from .validation import code_point, on_one_line
+
+if TYPE_CHECKING:  # at run time only ratings the engine made reach here: collecting needs no engine
+    from .engine import Rating
 
 DEFAULT_THRESHOLD = 2.0
 DEFAULT_CONFIDENCE = 0.95
@@ -102,7 +105,7 @@ class Verdict:
 
 
 def _values(ratings: Rating | Sequence[Rating]) -> tuple[Rating, tuple[float, ...]]:
-    many = (ratings,) if isinstance(ratings, Rating) else tuple(ratings)
+    many = tuple(ratings) if isinstance(ratings, Sequence) else (ratings,)
     if not many or any(r.value is None for r in many):
         raise ValueError("judge() needs successful ratings of both sentences")
     return many[0], tuple(float(r.value) for r in many)  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True, scope="session")
 def _heavy_modules_imported_once() -> None:
-    """Import Hypothesis and litellm, and make one call of each kind, once per test session.
+    """Import Hypothesis, litellm and aiohttp, and make one call of each kind, once per test session.
 
     pytester's in-process runs drop every module first imported inside them. Hypothesis's plugin
     imports Hypothesis at the end of each run, and litellm imports much of itself lazily on the
@@ -40,6 +40,7 @@ def _heavy_modules_imported_once() -> None:
     import hypothesis  # noqa: F401
     import numpy  # noqa: F401 - loaded lazily by the plugin; a C extension cannot be imported twice
 
+    from pytest_moralpairs.clients import CLIENTS, Clients
     from pytest_moralpairs.engine import ModelSettings, RatingEngine, RatingRequest
     from pytest_moralpairs.llm import load_litellm
     from pytest_moralpairs.prompt import DEFAULT_PROMPT
@@ -51,10 +52,11 @@ def _heavy_modules_imported_once() -> None:
         message = [{"role": "user", "content": "Scenario: warm-up\nRating:"}]
         for model, extra in (("openai/warm-up", {"mock_response": "0"}), ("moralpairs/lexical", {})):
             asyncio.run(litellm.acompletion(model=model, messages=message, temperature=0.0, timeout=9.0, **extra))
-        engine = RatingEngine()
         with OpenAIServer(answers={"fails": Reply.error(500)}, default="1") as server:
             settings = ModelSettings("openai/warm-up", api_base=server.url, timeout=5)
-            try:
-                engine.rate_all(RatingRequest(settings, DEFAULT_PROMPT.messages(s), s) for s in ("works", "fails"))
-            finally:
-                engine.close()
+            for client in CLIENTS[1:]:  # each client's HTTP path, litellm's and aiohttp's
+                engine = RatingEngine(Clients(client))
+                try:
+                    engine.rate_all(RatingRequest(settings, DEFAULT_PROMPT.messages(s), s) for s in ("works", "fails"))
+                finally:
+                    engine.close()

@@ -23,6 +23,9 @@ import yaml
 
 from tests.openai_server import OpenAIServer, Reply
 
+#: Every spec that runs against the local server runs once per client: the same specs, both paths.
+pytestmark = pytest.mark.each_client
+
 MODEL = "openai/test-model"
 #: Where the cache lives by default: the ``moralpairs`` folder of pytest's cache directory.
 DEFAULT_CACHE = Path(".pytest_cache", "d", "moralpairs", "responses.sqlite3")
@@ -127,13 +130,14 @@ def run_subprocess(pytester: pytest.Pytester, server: OpenAIServer, *args: str) 
     return pytester.runpytest_subprocess("-p", "no:hypothesispytest", *moral_args(server, *args), timeout=60)
 
 
-def test_a_fully_cached_run_does_not_import_litellm(pytester, server):
+def test_a_fully_cached_run_does_not_import_litellm(pytester, server, moral_client):
     pytester.makeconftest(LITELLM_PROBE)
     write_pairs(pytester, ("p", "harm one", "help one"))
     first = run_subprocess(pytester, server)
     first.assert_outcomes(passed=1)
     assert server.count == 2
-    assert litellm_was_imported(pytester) is True  # the control: the probe sees a call's import
+    # The control: the probe sees litellm imported for a call, where litellm makes the calls.
+    assert litellm_was_imported(pytester) is (moral_client == "litellm")
     server.reset()
 
     second = run_subprocess(pytester, server)

@@ -387,20 +387,23 @@ import sys
 def pytest_sessionfinish(session):
     with open("litellm-imported.txt", "w") as out:
         out.write(str("litellm" in sys.modules))
+    with open("loaded.txt", "w") as out:
+        out.write(" ".join(sorted(m for m in sys.modules if m.startswith(("aiohttp", "pytest_moralpairs.engine")))))
 """
 
 
-def test_collect_only_does_not_import_litellm(moral):
+def test_collect_only_imports_no_client_nor_the_engine(moral):
     write(moral, "dogs.moral.yaml", GOOD_FILE)
     moral.makeconftest(RECORD_LITELLM)
     result = moral.runpytest_subprocess("--co", "-q", "-p", "no:cacheprovider", timeout=60)
     assert collected(result) == ["dogs.moral.yaml::beard-shame", "dogs.moral.yaml::pony-whip"]
     assert (moral.path / "litellm-imported.txt").read_text() == "False"
+    assert (moral.path / "loaded.txt").read_text() == ""
 
 
-def test_rating_pairs_does_import_litellm_so_the_recorder_can_tell(moral):
+def test_rating_pairs_through_litellm_does_import_it_so_the_recorder_can_tell(moral):
     write(moral, "dogs.moral.yaml", PASSING)
     moral.makeconftest(RECORD_LITELLM)
-    result = moral.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    result = moral.runpytest_subprocess("-p", "no:cacheprovider", "--moral-client=litellm", timeout=120)
     assert result.ret == pytest.ExitCode.OK
     assert (moral.path / "litellm-imported.txt").read_text() == "True"

@@ -188,30 +188,38 @@ for name in CORE:
 litellm_on_import = "litellm" in sys.modules
 
 from pytest_moralpairs import DEFAULT_PROMPT, ModelSettings, RatingEngine, RatingRequest, judge, load_suite
+from pytest_moralpairs.clients import Clients
 
-suite = load_suite(PONY)
+def verdicts(engine):
+    found = []
+    try:
+        for pair in load_suite(PONY).pairs:
+            prompt = pair.prompt or DEFAULT_PROMPT
+            harmful, harmless = (RatingRequest(model, prompt.messages(s), s) for s in (pair.harmful, pair.harmless))
+            ratings = engine.rate_all([harmful, harmless])
+            verdict = judge(pair.id, ratings[harmful], ratings[harmless], pair.threshold or 2.0)
+            found.append([pair.id, verdict.outcome, verdict.gap])
+    finally:
+        engine.close()
+    return found
+
 model = ModelSettings("moralpairs/lexical")
-engine = RatingEngine()
-try:
-    verdicts = []
-    for pair in suite.pairs:
-        prompt = pair.prompt or DEFAULT_PROMPT
-        harmful, harmless = (RatingRequest(model, prompt.messages(s), s) for s in (pair.harmful, pair.harmless))
-        ratings = engine.rate_all([harmful, harmless])
-        verdict = judge(pair.id, ratings[harmful], ratings[harmless], pair.threshold or 2.0)
-        verdicts.append([pair.id, verdict.outcome, verdict.gap])
-finally:
-    engine.close()
+in_process = verdicts(RatingEngine())
+litellm_on_call = "litellm" in sys.modules
+# The same model through litellm's custom-provider path, as --moral-client=litellm makes it.
+through_litellm = verdicts(RatingEngine(Clients("litellm")))
 print(json.dumps({
-    "verdicts": verdicts,
+    "verdicts": in_process,
+    "through_litellm": through_litellm,
     "litellm_on_import": litellm_on_import,
-    "litellm_on_call": "litellm" in sys.modules,
+    "litellm_on_call": litellm_on_call,
+    "litellm_for_litellm": "litellm" in sys.modules,
     "pytest_loaded": sorted(m for m in sys.modules if m.split(".")[0] in ("pytest", "_pytest", "pluggy")),
 }))
 """
 
 
-def test_the_core_imports_and_rates_without_pytest_and_loads_litellm_only_to_call() -> None:
+def test_the_core_imports_and_rates_without_pytest_or_litellm_and_through_litellm_alike() -> None:
     core = sorted(name for name in modules() if name not in ADAPTERS)
     script = f"CORE = {core!r}\nPONY = {str(EXAMPLES / 'pony.moral.yaml')!r}\n" + textwrap.dedent(CORE_WITHOUT_PYTEST)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
@@ -219,6 +227,8 @@ def test_the_core_imports_and_rates_without_pytest_and_loads_litellm_only_to_cal
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["pytest_loaded"] == []
     assert out["litellm_on_import"] is False, "a core module imports litellm at import time"
-    assert out["litellm_on_call"] is True  # the lexical model is a litellm provider: the call went through it
+    assert out["litellm_on_call"] is False, "the offline model is answered in this process"
     assert [pair_id for pair_id, _, _ in out["verdicts"]] == ["pony-whip", "pony-caress"]
     assert all(outcome in ("passed", "failed", "inconclusive") for _, outcome, _ in out["verdicts"])
+    assert out["litellm_for_litellm"] is True  # the lexical model is a litellm provider too
+    assert out["through_litellm"] == out["verdicts"]

@@ -15,10 +15,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_moralpairs.answers import LOGPROB_OPTIONS, UnparseableAnswer, rating_from_logprobs, wants_logprobs
+from pytest_moralpairs.answers import (
+    LOGPROB_OPTIONS,
+    UnparseableAnswer,
+    logprob_positions,
+    rating_from_logprobs,
+    wants_logprobs,
+)
 from pytest_moralpairs.cache import CachedAnswer, ResponseCache
 from pytest_moralpairs.engine import ERROR_NO_LOGPROBS, ERROR_NOT_CALLED, ModelSettings, RatingEngine, RatingRequest
-from pytest_moralpairs.llm import LiteLLMBackend, logprob_positions
+from pytest_moralpairs.llm import LiteLLMBackend
 from pytest_moralpairs.plugin import EXIT_RATING_ERRORS
 from pytest_moralpairs.prompt import DEFAULT_PROMPT
 from pytest_moralpairs.providers.lexical import lexical_rating, lexical_score
@@ -27,6 +33,9 @@ from tests.mock_answers import SERVER_MODEL as MODEL
 from tests.mock_answers import run_against as run
 from tests.mock_answers import write_pairs
 from tests.openai_server import OpenAIServer, Reply
+
+#: Every spec that runs against the local server runs once per client: the same specs, both paths.
+pytestmark = pytest.mark.each_client
 
 SCALE = tuple(range(-4, 5))
 

@@ -22,6 +22,9 @@ from tests.mock_answers import run_against as run
 from tests.mock_answers import write_pairs
 from tests.openai_server import OpenAIServer, Reply
 
+#: Every spec that runs against the local server runs once per client: the same specs, both paths.
+pytestmark = pytest.mark.each_client
+
 REFUSAL = "I can't rate that."
 
 

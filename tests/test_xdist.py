@@ -1,13 +1,14 @@
 """Specification of pair files under pytest-xdist (``pytest -n N``), against the local server.
 
-Workers are separate processes sharing the response cache: each asks the model for its own share
-of the prompts (by cache key) and reads the others' answers from the cache, so a prompt is asked
-for once however many workers need it. The controller's summary covers every worker.
+Workers are separate processes sharing the response cache (or, when the cache keeps nothing, a store
+of the run's own): each asks the model for its own share of the prompts (by cache key), in one
+batch, and reads the others' answers as they arrive, so a prompt is asked for once however many
+workers need it. ``--moral-concurrency`` is the run's limit, split across the workers. The
+controller's summary covers every worker.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -83,25 +84,35 @@ def test_a_fully_cached_suite_under_n2_makes_no_request(pytester, server, suite)
     result.stdout.fnmatch_lines([f"{PAIRS} passed; 0 model calls, * answers from the cache"])
 
 
-def test_with_the_cache_off_n2_makes_the_calls_of_a_serial_run_not_one_batch_per_worker(pytester, server, suite):
-    # No cache carries one worker's answers to the other, and a worker does not know in advance
-    # which pairs it will run: a prefetch batch on each worker would ask for every prompt twice.
-    # Each pair is rated on the worker that runs it, so only a harmful sentence shared by pairs
-    # sent to both workers is asked for twice (never more).
-    pytester.runpytest(*moral_args(server, "--moral-cache=off")).assert_outcomes(passed=PAIRS)
-    serial = server.count
-    server.reset()
+@pytest.mark.parametrize("cache", ["off", "read"])
+def test_with_a_cache_that_keeps_nothing_n2_still_asks_once_per_unique_prompt_in_one_batch(
+    pytester, server, suite, cache, monkeypatch
+):
+    # The workers leave their answers for each other in the run's own store (in a temporary
+    # folder the controller removes at the end), as they would in a cache they could write.
+    monkeypatch.setenv("TMPDIR", str(pytester.mkdir("tmp")))
+    server.latency = 0.2
 
-    result = run_n(pytester, 2, *moral_args(server, "--moral-cache=off"))
+    result = run_n(pytester, 2, *moral_args(server, f"--moral-cache={cache}", "--moral-concurrency", "8"))
 
     result.assert_outcomes(passed=PAIRS)
-    asked = Counter(server.sentences)
-    assert set(asked) == SENTENCES
-    assert {asked[f"help {i}"] for i in range(PAIRS)} == {1}, asked  # each pair runs on one worker
-    assert max(asked.values()) <= 2
-    assert serial == len(SENTENCES) <= server.count < 2 * len(SENTENCES)
+    assert sorted(server.sentences) == sorted(SENTENCES)
+    assert server.max_in_flight == 8  # a batch: each worker keeps its half of the limit busy
     assert summary_rows(result) == dict.fromkeys(suite, "PASSED")
-    result.stdout.fnmatch_lines([f"{PAIRS} passed; {server.count} model calls*"])
+    result.stdout.fnmatch_lines([f"{PAIRS} passed; {len(SENTENCES)} model calls*"])
+    result.stdout.no_fnmatch_line("*answers from the cache*")
+    assert list((pytester.path / "tmp").iterdir()) == []
+    assert not list(pytester.path.glob(".pytest_cache/d/moralpairs/*"))  # and no cache was written
+
+
+def test_moral_concurrency_is_the_limit_of_the_whole_run_split_across_workers(pytester, server, suite):
+    server.latency = 0.2
+
+    result = run_n(pytester, 4, *moral_args(server, "--moral-concurrency", "6"))
+
+    result.assert_outcomes(passed=PAIRS)
+    # 2 + 2 + 1 + 1, never more; all four at once unless a worker starts after another finished.
+    assert 4 <= server.max_in_flight <= 6
 
 
 @pytest.mark.parametrize("cache", ["readwrite", "off"])
@@ -148,21 +159,27 @@ def test_a_provider_without_log_probs_under_n2_stops_the_run_naming_the_option(p
     assert "crashed while running" not in "\n".join(result.outlines + result.errlines)
 
 
-def test_with_a_read_only_cache_n2_asks_for_what_is_not_recorded_without_waiting_on_the_other_worker(
-    pytester, server, suite
-):
-    # Only p0's sentences are recorded. Read-only, no worker records an answer, so none may wait
-    # for another's: each asks for what is missing (the default patience is minutes; see run_n).
+def test_with_a_read_only_cache_n2_asks_once_for_each_prompt_not_recorded(pytester, server, suite):
+    # Only p0's sentences are recorded, and no worker may write the cache: the others' answers
+    # travel through the run's own store (the default patience is minutes; see run_n).
     pytester.runpytest(*moral_args(server, "-k", "p0")).assert_outcomes(passed=1)
     server.reset()
 
     result = run_n(pytester, 2, *moral_args(server, "--moral-cache=read"))
 
     result.assert_outcomes(passed=PAIRS)
-    asked = Counter(server.sentences)
-    assert set(asked) == SENTENCES - {"harm 0", "help 0"}
-    assert max(asked.values()) <= 2
+    assert sorted(server.sentences) == sorted(SENTENCES - {"harm 0", "help 0"})
     assert summary_rows(result) == dict.fromkeys(suite, "PASSED")
+
+
+def test_in_replay_n2_reads_every_answer_and_asks_for_nothing(pytester, server, suite):
+    pytester.runpytest(*moral_args(server)).assert_outcomes(passed=PAIRS)
+    server.reset()
+
+    result = run_n(pytester, 2, *moral_args(server, "--moral-replay"))
+
+    result.assert_outcomes(passed=PAIRS)
+    assert server.count == 0
 
 
 def test_calls_of_a_worker_that_ran_no_pair_still_reach_the_summary(pytester, server):

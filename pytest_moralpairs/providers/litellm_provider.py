@@ -6,52 +6,11 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
-from ..prompt import rated_sentence
-from . import PROVIDER, unknown_offline_model
-from .lexical import lexical_distribution, lexical_rating
-
-
-def _sentence(model: str, messages: list[dict[str, Any]]) -> str:
-    name = model.split("/", 1)[-1]  # litellm passes "lexical"; a direct caller may pass "moralpairs/lexical"
-    unknown = unknown_offline_model(f"{PROVIDER}/{name}")
-    if unknown:
-        raise ValueError(unknown)
-    return rated_sentence(messages)
-
-
-def answer(model: str, messages: list[dict[str, Any]]) -> str:
-    """What the offline model says: a bare number, as the prompt asks."""
-    return str(lexical_rating(_sentence(model, messages)))
-
-
-def _token(token: str, probability: float) -> dict[str, Any]:
-    return {"token": token, "logprob": math.log(probability), "bytes": list(token.encode())}
-
-
-def answer_logprobs(model: str, messages: list[dict[str, Any]], top: int = 20) -> list[dict[str, Any]]:
-    """The log-probabilities of the offline model's answer tokens, in OpenAI's ``logprobs.content``
-    form, with up to ``top`` alternatives each. A negative rating is two tokens, "-" and its digit,
-    as most tokenizers write it, so the built-in model exercises that path too."""
-    sentence = _sentence(model, messages)
-    distribution = lexical_distribution(sentence)
-    rating = lexical_rating(sentence)
-    first: dict[str, float] = {}
-    for value, probability in distribution.items():
-        token = "-" if value < 0 else str(value)
-        first[token] = first.get(token, 0.0) + probability
-    positions = [("-" if rating < 0 else str(rating), first)]
-    if rating < 0:
-        negative = sum(p for value, p in distribution.items() if value < 0)
-        positions.append((str(-rating), {str(-v): p / negative for v, p in distribution.items() if v < 0}))
-    content = []
-    for sampled, alternatives in positions:
-        ranked = sorted(alternatives.items(), key=lambda item: -item[1])[:top]
-        content.append({**_token(sampled, alternatives[sampled]), "top_logprobs": [_token(t, p) for t, p in ranked]})
-    return content
+from . import PROVIDER
+from .lexical import answer, answer_logprobs
 
 
 def register(litellm: Any) -> None:

@@ -1,0 +1,73 @@
+"""What a call cost, in US dollars, from litellm's price table read as data.
+
+The table is the JSON file litellm ships in its package (the one litellm itself reads when told to
+stay offline, as the plugin tells it), so both clients price a call alike without the OpenAI client
+importing litellm. Once litellm is imported, its live table (with models a user registered) is read
+instead.
+
+PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+PRICE_FILE = "model_prices_and_context_window_backup.json"
+
+
+@lru_cache(maxsize=1)
+def _shipped_table() -> dict[str, Any]:
+    """litellm's price file, found without importing litellm; empty when it cannot be read."""
+    try:
+        spec = importlib.util.find_spec("litellm")
+        folders = list(spec.submodule_search_locations or ()) if spec is not None else []
+        for folder in folders:
+            path = Path(folder) / PRICE_FILE
+            if path.is_file():
+                table = json.loads(path.read_bytes())
+                return table if isinstance(table, dict) else {}
+    except (OSError, ValueError, ImportError):
+        pass
+    return {}
+
+
+def _table() -> dict[str, Any]:
+    litellm = sys.modules.get("litellm")
+    live = getattr(litellm, "model_cost", None)
+    return live if isinstance(live, dict) and live else _shipped_table()
+
+
+def price(model: str) -> tuple[float, float, float] | None:
+    """``(input, cached input, output)`` dollars per token of ``model`` (a name without its provider
+    prefix, or a fine-tuned ``ft:BASE:...``), or None for a model the table does not price."""
+    table = _table()
+    names = [model]
+    if model.startswith("ft:"):
+        names.append(":".join(model.split(":")[:2]))  # the fine-tuned price of its base model
+    for name in names:
+        entry = table.get(name)
+        if not isinstance(entry, dict):
+            continue
+        prompt, completion = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+        if not isinstance(prompt, (int, float)) or not isinstance(completion, (int, float)):
+            continue
+        cached = entry.get("cache_read_input_token_cost")
+        return float(prompt), float(cached if isinstance(cached, (int, float)) else prompt), float(completion)
+    return None
+
+
+def cost(models: Iterable[str | None], prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
+    """Dollars for the tokens at the price of the first of ``models`` the table knows (the model
+    that answered, then the one asked for, as litellm prices it); 0 for none."""
+    for model in models:
+        rates = price(model) if isinstance(model, str) and model else None
+        if rates is not None:
+            prompt, cached, completion = rates
+            cached_tokens = min(max(cached_tokens, 0), prompt_tokens)
+            return (prompt_tokens - cached_tokens) * prompt + cached_tokens * cached + completion_tokens * completion
+    return 0.0
