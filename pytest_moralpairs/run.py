@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import warnings
+import zlib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -28,7 +29,7 @@ from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
 from .request import ModelSettings, RatingRequest, Usage, cache_key, call_kwargs
 from .settings import RunSettings, SettingsError
-from .stats import FAILED, INCONCLUSIVE, PASSED, finite, rounded
+from .stats import FAILED, INCONCLUSIVE, PASSED, GapDifference, finite, paired_gap_difference, rounded
 from .verdicts import Verdict, judge
 
 
@@ -612,7 +613,7 @@ class MoralRun:
         if self.settings.compare:
             result["previous"] = None  # compared, and new since the saved run
         if previous is not None:
-            from .report.document import one_of, persona_summary, within
+            from .report.document import count_of, one_of, persona_summary, within
 
             # A saved run is a file anyone may have edited: what is not of the documented shape
             # is unknown, so the comparison (and the report that carries it) stays valid.
@@ -623,17 +624,36 @@ class MoralRun:
                 "prompt_hash": one_of(previous.get("prompt_hash")),
                 "personas": persona_summary(previous.get("personas")),
             }
+            result["previous"]["samples"] = count_of(previous.get("samples"))
             gap = result.get("gap")
             if finite(gap) is not None and before is not None:
                 result["gap_change"] = rounded(gap - before)
                 limit = self.settings.compare_fail
                 result["regressed"] = limit is not None and result["gap_change"] < -limit
+                change = self.sampled_change(result, previous)
+                if change is not None:
+                    # Samples on both sides: noise must not fail a release, so a pair regresses
+                    # only when the whole interval of the change lies below -limit.
+                    result.update(gap_change=change.estimate, gap_change_low=change.low, gap_change_high=change.high)
+                    result["regressed"] = limit is not None and change.wholly_below(limit)
                 if result["regressed"]:
                     # The test fails: counted as a failure by the totals and the suite gate too.
                     result["outcome"] = FAILED
         # The final outcome decides: a pair failed across its personas or regressed is not passed.
         result["passed"] = result.get("outcome") == PASSED
         return result
+
+    def sampled_change(self, result: dict[str, Any], previous: dict[str, Any]) -> GapDifference | None:
+        """The paired bootstrap of the gap's change against the saved pair, when both runs rated
+        each sentence more than once; None otherwise (the raw gaps are compared then)."""
+        from .report.document import samples_of
+
+        now = [samples_of(list(result.get(f"{side}_samples") or ())) for side in ("harmful", "harmless")]
+        before = [samples_of(previous.get(f"{side}_samples")) for side in ("harmful", "harmless")]
+        if any(s is None or len(s) < 2 for s in (*now, *before)):
+            return None
+        seed = zlib.crc32(f"{result.get('harmful')}\x00{result.get('harmless')}".encode())
+        return paired_gap_difference(*now, *before, confidence=self.settings.confidence, seed=seed)  # type: ignore[misc]
 
     # --- the saved run to compare with -----------------------------------------------------
 

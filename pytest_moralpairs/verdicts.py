@@ -196,10 +196,26 @@ def explain_regression(result: dict[str, Any], limit: float | None) -> str:
     change = result.get("gap_change")
     if not isinstance(before, (int, float)) or not isinstance(change, (int, float)):
         return ""
-    return (
+    head = (
         f"moral pair {result.get('pair_id')!r}: gap dropped by {-change:g} against the saved run "
-        f"({signed(before)} -> {signed(result.get('gap') or 0.0)}), more than --moral-compare-fail {limit:g}"
+        f"({signed(before)} -> {signed(result.get('gap') or 0.0)})"
     )
+    interval = change_interval(result)
+    if not interval:
+        return f"{head}, more than --moral-compare-fail {limit:g}"
+    return (
+        f"{head}: its {interval} lies wholly below -{limit:g} (--moral-compare-fail), "
+        f"{result.get('samples')} samples per sentence now, {(result.get('previous') or {}).get('samples')} then"
+    )
+
+
+def change_interval(result: dict[str, Any]) -> str:
+    """``95% interval of the change [-2.6, -1.2]`` when both runs had samples, else ""."""
+    low, high = result.get("gap_change_low"), result.get("gap_change_high")
+    if not isinstance(low, (int, float)) or not isinstance(high, (int, float)):
+        return ""
+    confidence = result.get("confidence") or DEFAULT_CONFIDENCE
+    return f"{confidence * 100:g}% interval of the change [{signed(low)}, {signed(high)}]"
 
 
 def explain_verdict(verdict: Verdict) -> str:

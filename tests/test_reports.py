@@ -1075,8 +1075,10 @@ def test_a_json_report_can_be_compared_with(small_suite: pytest.Pytester, valida
             "outcome": pair["outcome"],
             "prompt_hash": pair["prompt_hash"],
             "personas": None,
+            "samples": 1,
         }
         assert pair["gap_change"] == 0 and pair["regressed"] is False
+        assert pair["gap_change_low"] is None  # one sample a sentence: no interval of the change
 
 
 def test_a_report_path_that_is_a_symlink_is_written_through_to_its_target(small_suite: pytest.Pytester) -> None:

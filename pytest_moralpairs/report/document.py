@@ -32,6 +32,9 @@ OUTCOMES = ("passed", "failed", "inconclusive", "error")
 #: The largest run document :func:`load_document` reads; a real one is a few MiB at most.
 MAX_BYTES = 256 * 1024 * 1024
 
+#: The most samples per sentence a saved run's pair is read with (--moral-samples allows 1,000).
+MAX_SAMPLES = 1000
+
 #: A lone surrogate: how Python keeps an undecodable byte of a file name (a nodeid, a path), which
 #: no UTF-8 text can hold.
 SURROGATES = re.compile("[\ud800-\udfff]")
@@ -76,6 +79,8 @@ PAIR_KEYS = (
     "baseline_error",
     "previous",
     "gap_change",
+    "gap_change_low",
+    "gap_change_high",
     "regressed",
     "examples",
     "personas",
@@ -383,6 +388,15 @@ def within(value: Any, low: float, high: float) -> float | None:
     """A number read from a saved run: finite and within ``low..high``, else unknown."""
     number = finite(value)
     return number if number is not None and low <= number <= high else None
+
+
+def samples_of(value: Any, most: int = MAX_SAMPLES) -> tuple[float, ...] | None:
+    """A sentence's sample ratings read from a saved run: a list of 1 to ``most`` numbers on the
+    rating scale, else unknown (a file anyone may edit must not make a bootstrap of millions)."""
+    if not isinstance(value, list) or not 0 < len(value) <= most:
+        return None
+    numbers = [within(v, -SCALE_MAX, SCALE_MAX) for v in value]
+    return None if None in numbers else tuple(numbers)  # type: ignore[arg-type]
 
 
 def one_of(value: Any, allowed: Sequence[str] | None = None) -> str | None:

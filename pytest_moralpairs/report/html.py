@@ -416,6 +416,10 @@ def _table_row(p: dict[str, Any], index: int, keys: list[str], trend: Trend | No
     change = _num(p.get("gap_change"))
     previous = p.get("previous") if isinstance(p.get("previous"), dict) else {}
     change_tip = f"previous gap {_signed(_num(previous.get('gap')))}, {previous.get('outcome')}" if previous else ""
+    change_low, change_high = _num(p.get("gap_change_low")), _num(p.get("gap_change_high"))
+    if change_tip and change_low is not None and change_high is not None:
+        level = _num(p.get("confidence")) or 0.95
+        change_tip += f"; {level:.0%} interval of the change [{_signed(change_low)}, {_signed(change_high)}]"
     sentences = "".join(f'<div class="{side}">{_e(p[side])}</div>' for side in ("harmful", "harmless") if p.get(side))
     if p.get("error"):
         sentences += f'<div class="error">{_e(p["error"])}</div>'
