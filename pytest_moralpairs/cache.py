@@ -70,8 +70,8 @@ class CachedAnswer:
     """An answer as it was received, with what it cost.
 
     ``logprobs`` (per answer token: the token and its top alternatives with their log-probabilities)
-    is kept in the ``extra`` JSON column, so files written before it existed stay readable, and
-    read the same.
+    and a reasoning model's ``reasoning`` and ``reasoning_tokens`` are kept in the ``extra`` JSON
+    column, so files written before they existed stay readable, and read the same.
     """
 
     text: str
@@ -81,6 +81,8 @@ class CachedAnswer:
     cost: float = 0.0
     extra: str = "{}"
     logprobs: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] | None = None
+    reasoning: str | None = None
+    reasoning_tokens: int = 0
 
     @property
     def details(self) -> dict[str, Any]:
@@ -88,10 +90,15 @@ class CachedAnswer:
 
     def stored_extra(self) -> str:
         """The ``extra`` column to write: ``extra`` with the log-probabilities added."""
-        if self.logprobs is None:
+        if self.logprobs is None and self.reasoning is None:
             return self.extra
         details = self.details
-        details["logprobs"] = [[token, [[t, lp] for t, lp in alternatives]] for token, alternatives in self.logprobs]
+        if self.logprobs is not None:
+            details["logprobs"] = [
+                [token, [[t, lp] for t, lp in alternatives]] for token, alternatives in self.logprobs
+            ]
+        if self.reasoning is not None:
+            details.update(reasoning=self.reasoning, reasoning_tokens=self.reasoning_tokens)
         return json.dumps(details)
 
     @classmethod
@@ -101,8 +108,13 @@ class CachedAnswer:
         logprobs = None
         if not extra or extra == "{}":
             return cls(text, model, prompt_tokens, completion_tokens, cost, extra, logprobs)
+        reasoning, thought = None, 0
         try:
             details = json.loads(extra)
+            if isinstance(details, dict) and isinstance(details.get("reasoning"), str):
+                reasoning, thought = details.pop("reasoning"), details.pop("reasoning_tokens", 0)
+                thought = thought if isinstance(thought, int) and thought > 0 else 0
+                extra = json.dumps(details)
             if isinstance(details, dict) and details.get("logprobs") is not None:
                 logprobs = tuple(
                     (str(token), tuple((str(t), float(lp)) for t, lp in alternatives))
@@ -111,7 +123,7 @@ class CachedAnswer:
                 extra = json.dumps(details)
         except (ValueError, TypeError):
             pass  # a column this version cannot read: kept as it is, without log-probabilities
-        return cls(text, model, prompt_tokens, completion_tokens, cost, extra, logprobs)
+        return cls(text, model, prompt_tokens, completion_tokens, cost, extra, logprobs, reasoning, thought)
 
 
 def unusable_folder(folder: str | os.PathLike[str], mode: str = "readwrite") -> str | None:

@@ -27,7 +27,8 @@ from .answers import (
     wants_logprobs,
 )
 from .cache import CachedAnswer, ResponseCache
-from .faults import AUTH, BAD_REQUEST, Fault, RetryPolicy, Wait, classify
+from .faults import AUTH, BAD_REQUEST, TIMEOUT, Fault, RetryPolicy, Wait, classify
+from .reasoning import timeout_hint
 from .request import (  # noqa: F401 - ModelSettings, Usage: the engine's API
     Answer,
     ModelSettings,
@@ -49,7 +50,8 @@ class Rating:
     """The outcome of one request: a value on the scale, or the reason there is none.
 
     ``distribution``, for log-probability scoring: the probability of each rating -4..4, of which
-    ``value`` is the mean.
+    ``value`` is the mean. ``reasoning``: what a reasoning model thought before its answer (the
+    value is read from ``raw``, the answer, only).
     """
 
     request: RatingRequest
@@ -59,6 +61,7 @@ class Rating:
     error_kind: str | None = None
     cached: bool = False
     distribution: tuple[float, ...] | None = None
+    reasoning: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -375,7 +378,16 @@ class RatingEngine:
     @staticmethod
     def _from_shared(hit: CachedAnswer) -> Answer:
         # Counted where the call was made; ``cached``: a refusal in it was already asked again.
-        return Answer(hit.text, hit.prompt_tokens, hit.completion_tokens, hit.cost, cached=True, logprobs=hit.logprobs)
+        return Answer(
+            hit.text,
+            hit.prompt_tokens,
+            hit.completion_tokens,
+            hit.cost,
+            cached=True,
+            logprobs=hit.logprobs,
+            reasoning=hit.reasoning,
+            reasoning_tokens=hit.reasoning_tokens,
+        )
 
     def _stored(self, request: RatingRequest) -> Answer | None:
         """The answer another process of the run has stored for ``request`` meanwhile, or None."""
@@ -496,6 +508,7 @@ class RatingEngine:
     def _account(self, request: RatingRequest, answer: Answer) -> None:
         self.usage.prompt_tokens += answer.prompt_tokens
         self.usage.completion_tokens += answer.completion_tokens
+        self.usage.reasoning_tokens += answer.reasoning_tokens
         self.usage.cost += answer.cost
         if answer.logprobs is None and wants_logprobs(request.options):
             # The model's other answers will lack them too: no further call is made. The answer
@@ -511,6 +524,8 @@ class RatingEngine:
                 completion_tokens=answer.completion_tokens,
                 cost=answer.cost,
                 logprobs=answer.logprobs,
+                reasoning=answer.reasoning,
+                reasoning_tokens=answer.reasoning_tokens,
             )
             # Committed now: an interrupted run keeps every answer it got. Failures never get here.
             for store in stores:
@@ -522,7 +537,8 @@ class RatingEngine:
         if isinstance(answer, NotCalled):
             return Rating(request, None, None, str(answer), ERROR_NOT_CALLED)
         if isinstance(answer, CallFailed):
-            return Rating(request, None, None, str(answer), ERROR_CALL)
+            hint = timeout_hint(request.model.timeout, request.options) if answer.fault.kind == TIMEOUT else ""
+            return Rating(request, None, None, str(answer) + hint, ERROR_CALL)
         if isinstance(answer, BaseException):
             message = f"the call failed: {type(answer).__name__}: {shorten(str(answer))}"
             return Rating(request, None, None, message, ERROR_CALL)
@@ -535,15 +551,24 @@ class RatingEngine:
             else:
                 value = self._parse(answer.text, request)
         except UnparseableAnswer as exc:
+            thought = answer.reasoning
             if is_refusal(answer.text):
                 tries = "twice" if retried_refusal else "when asked"
-                return Rating(
-                    request, None, answer.text, f"the model refused to rate {tries}", ERROR_REFUSAL, answer.cached
-                )
-            return Rating(
-                request, None, answer.text, f"the answer is not a rating ({exc.reason})", ERROR_ANSWER, answer.cached
-            )
-        return Rating(request, float(value), answer.text, cached=answer.cached, distribution=distribution)
+                why = f"the model refused to rate {tries}"
+                return Rating(request, None, answer.text, why, ERROR_REFUSAL, answer.cached, reasoning=thought)
+            why = f"the answer is not a rating ({exc.reason})"
+            if thought and not answer.text.strip():
+                # The rating is read from the answer alone, never from the thinking before it.
+                why += ": the model reasoned but gave no final answer (did it run out of max_tokens?)"
+            return Rating(request, None, answer.text, why, ERROR_ANSWER, answer.cached, reasoning=thought)
+        return Rating(
+            request,
+            float(value),
+            answer.text,
+            cached=answer.cached,
+            distribution=distribution,
+            reasoning=answer.reasoning,
+        )
 
     def _no_logprobs(self, request: RatingRequest, answer: Answer) -> Rating:
         # The run is stopped where the answer arrived (_account); a cached answer without them

@@ -12,6 +12,7 @@ from typing import Any, Callable
 from .answers import logprob_positions
 from .faults import MalformedResponse
 from .openai_http import PLACEHOLDER_API_KEY
+from .reasoning import billed_completion_tokens, reasoning_text, reasoning_tokens
 from .request import Answer, RatingRequest, call_kwargs
 
 _litellm: Any = None
@@ -130,12 +131,15 @@ class LiteLLMBackend:
         choice = response.choices[0]
         content = choice.message.content
         usage = getattr(response, "usage", None)
+        thought = reasoning_tokens(usage)
         return Answer(
             text=content if isinstance(content, str) else "",
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            completion_tokens=billed_completion_tokens(int(getattr(usage, "completion_tokens", 0) or 0), thought),
             cost=self.cost(response),
             logprobs=logprob_positions(getattr(choice, "logprobs", None)),
+            reasoning=reasoning_text(choice.message),
+            reasoning_tokens=thought,
         )
 
     def cost(self, response: Any) -> float:

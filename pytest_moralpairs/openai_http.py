@@ -21,6 +21,7 @@ from typing import Any, Mapping
 from .answers import logprob_positions
 from .faults import MalformedResponse
 from .prices import cost
+from .reasoning import billed_completion_tokens, reasoning_text, reasoning_tokens
 from .request import Answer
 
 #: Sent as the API key to a keyless OpenAI-compatible server (Ollama, vLLM, llama.cpp ...): such
@@ -58,6 +59,7 @@ BODY_ARGUMENTS = frozenset(
         "logprobs",
         "top_logprobs",
         "response_format",
+        "reasoning_effort",
     }
 )
 #: Call arguments that say how to send the call, not what to ask.
@@ -212,6 +214,8 @@ def read_answer(raw: bytes, kwargs: Mapping[str, Any]) -> Answer:
     content = message.get("content")
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
     prompt_tokens, completion_tokens = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+    thought = reasoning_tokens(usage)
+    completion_tokens = billed_completion_tokens(completion_tokens, thought)
     details = usage.get("prompt_tokens_details")
     cached_tokens = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
     provider, asked = provider_of(kwargs.get("model")) or ("", None)
@@ -225,6 +229,8 @@ def read_answer(raw: bytes, kwargs: Mapping[str, Any]) -> Answer:
         completion_tokens=completion_tokens,
         cost=cost(names, prompt_tokens, completion_tokens, cached_tokens),
         logprobs=logprob_positions(choice.get("logprobs")),
+        reasoning=reasoning_text(message),
+        reasoning_tokens=thought,
     )
 
 

@@ -53,7 +53,9 @@ class Answer:
     """What a model said, what it cost, and whether it came from the cache.
 
     ``logprobs``, when the request asked for them and the model gave them: per answer token, the
-    token and its top alternatives with their log-probabilities.
+    token and its top alternatives with their log-probabilities. ``reasoning``: a reasoning
+    model's thinking before it answered (never read for the rating), and ``reasoning_tokens`` its
+    count, which ``completion_tokens`` includes.
     """
 
     text: str
@@ -62,6 +64,8 @@ class Answer:
     cost: float = 0.0
     cached: bool = False
     logprobs: tuple[LogprobPosition, ...] | None = None
+    reasoning: str | None = None
+    reasoning_tokens: int = 0
 
 
 @dataclass
@@ -74,6 +78,8 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
+    #: Of the completion tokens, those a reasoning model thought in.
+    reasoning_tokens: int = 0
 
     def add(self, other: Usage) -> None:
         for name in self.__dataclass_fields__:

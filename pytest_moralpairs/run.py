@@ -375,6 +375,8 @@ class MoralRun:
         persona: Persona | None = None,
     ) -> RatingRequest:
         options = LOGPROB_OPTIONS if self.settings.scoring == "logprobs" else ()
+        if self.settings.reasoning_effort:  # only when set: the cache keys of other runs stay as they were
+            options += (("reasoning_effort", self.settings.reasoning_effort),)
         messages = self.messages(sentence, prompt, pair, persona)
         return RatingRequest(model=model, messages=messages, sentence=sentence, sample=sample, options=options)
 

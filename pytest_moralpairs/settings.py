@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .faults import MAX_RETRY_AFTER, RETRY_AFTER_CEILING
 from .providers import unknown_offline_model
+from .reasoning import EFFORTS
 from .request import CLIENTS, ModelSettings
 from .survey import DEFAULT_LISTS, MAX_LISTS
 from .verdicts import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
@@ -209,6 +210,22 @@ OPTIONS = (
         "on (default): when GITHUB_STEP_SUMMARY names a file (GitHub Actions), append the Markdown report to it",
     ),
 )
+
+# --- reasoning models ------------------------------------------------------------------------
+#: How long a call may take when the run asks for reasoning and names no --moral-timeout: a
+#: reasoning model thinks for minutes where another answers in seconds.
+REASONING_TIMEOUT = 600.0
+OPTIONS += (
+    Option(
+        "reasoning_effort",
+        "|".join(EFFORTS),
+        "how hard a reasoning model thinks before it answers (sent as reasoning_effort; litellm maps it to "
+        "other providers' thinking budgets); part of the cache key only when set. Without --moral-timeout "
+        f"the timeout is then {REASONING_TIMEOUT:g} s",
+    ),
+)
+CHOICES["reasoning_effort"] = EFFORTS
+
 #: ``--moral-replay``, a flag; its ini option takes true or false.
 REPLAY = Option(
     "replay",
@@ -300,6 +317,8 @@ class RunSettings:
     survey_lists: int = DEFAULT_LISTS
     #: People's ratings files (``--moral-human-ratings``).
     human_ratings: tuple[str, ...] = ()
+    #: ``--moral-reasoning-effort``: low, medium or high; None sends none.
+    reasoning_effort: str | None = None
 
     @property
     def cache_mode(self) -> str:
@@ -391,6 +410,8 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
             if str(raw).strip() not in allowed:
                 raise SettingsError(f"{where} must be one of {', '.join(allowed)}, got {str(raw)[:40]!r}")
             values[name] = str(raw).strip()
+    if values.get("reasoning_effort") and "timeout" not in values:
+        values["timeout"] = REASONING_TIMEOUT
     for name in ("cache_dir", "baseline_model", "save", "compare", "export_survey", "history"):
         where, raw = get(name)
         values[name] = (str(raw).strip() if raw else "") or None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import stats
 from .answers import shorten
+from .reasoning import excerpt
 from .validation import code_point, on_one_line
 
 if TYPE_CHECKING:  # at run time only ratings the engine made reach here: collecting needs no engine
@@ -54,6 +55,9 @@ class Verdict:
     harmless_low: float | None = None
     harmless_high: float | None = None
     confidence: float = DEFAULT_CONFIDENCE
+    #: A reasoning model's thinking before its answer (the first sample's), per sentence.
+    harmful_reasoning: str | None = None
+    harmless_reasoning: str | None = None
 
     @property
     def gap(self) -> float:
@@ -149,6 +153,8 @@ def judge(
         harmless_low=bounds.harmless[0],
         harmless_high=bounds.harmless[1],
         confidence=confidence,
+        harmful_reasoning=first_harmful.reasoning,
+        harmless_reasoning=first_harmless.reasoning,
     )
 
 
@@ -249,6 +255,9 @@ def explain_failure(verdict: Verdict) -> str:
         f"  raw answers{' (first sample)' if v.samples > 1 else ''}: harmful {shorten(v.harmful_raw or '', 80)!r}, "
         f"harmless {shorten(v.harmless_raw or '', 80)!r}",
     ]
+    for side, thought in (("harmful", v.harmful_reasoning), ("harmless", v.harmless_reasoning)):
+        if thought:
+            lines.append(f"  {side} reasoning{' (first sample)' if v.samples > 1 else ''}: {excerpt(thought)!r}")
     if v.outcome == stats.INCONCLUSIVE:
         lines.append(
             "  the samples cannot tell whether the gap reaches the threshold: more samples (--moral-samples) "

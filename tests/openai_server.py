@@ -54,6 +54,12 @@ class Reply:
     delay: float = 0.0
     hang: bool = False
     logprobs: tuple[dict[str, Any], ...] | None = None
+    #: A reasoning model's thinking, sent beside the answer in the message field ``reasoning_field``
+    #: (``reasoning_content``: DeepSeek, vLLM, llama.cpp; ``reasoning``: OpenRouter, newer vLLM;
+    #: ``thinking_blocks``: Anthropic's shape as litellm gives it), with its token count in
+    #: ``usage.completion_tokens_details.reasoning_tokens`` (within ``completion_tokens``, as OpenAI's).
+    reasoning: str | None = None
+    reasoning_field: str = "reasoning_content"
 
     @classmethod
     def error(cls, status: int, message: str | None = None, retry_after: float | None = None) -> "Reply":
@@ -89,6 +95,21 @@ class Reply:
     def hanging(cls) -> "Reply":
         """Never answer: for timeouts."""
         return cls(hang=True)
+
+
+def _with_reasoning(completion: dict[str, Any], reasoning: str, field: str) -> dict[str, Any]:
+    """``completion`` with a reasoning model's thinking in its message, counted in its usage."""
+    message = completion["choices"][0]["message"]
+    if field == "thinking_blocks":
+        message[field] = [{"type": "thinking", "thinking": reasoning, "signature": "test"}]
+    else:
+        message[field] = reasoning
+    thought = len(reasoning.split())
+    usage = completion["usage"]
+    usage["completion_tokens"] += thought
+    usage["total_tokens"] += thought
+    usage["completion_tokens_details"] = {"reasoning_tokens": thought}
+    return completion
 
 
 def _token_logprob(token: str, probability: float) -> dict[str, Any]:
@@ -179,12 +200,16 @@ class OpenAIServer:
             answer = self.default
         return answer if isinstance(answer, Reply) else Reply(text=str(answer))
 
-    def completion(self, text: str, body: dict, logprobs: tuple[dict[str, Any], ...] | None = None) -> dict[str, Any]:
+    def completion(
+        self, text: str, body: dict, logprobs: tuple[dict[str, Any], ...] | None = None, reply: Reply | None = None
+    ) -> dict[str, Any]:
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
         sent = None
         if body.get("logprobs") and logprobs is not None:
             top = int(body.get("top_logprobs") or 0)
             sent = {"content": [{**item, "top_logprobs": item["top_logprobs"][:top]} for item in logprobs]}
+        if reply is not None and reply.reasoning is not None:
+            return _with_reasoning(self.completion(text, body, logprobs), reply.reasoning, reply.reasoning_field)
         return {
             "id": f"chatcmpl-test-{self.count}",
             "object": "chat.completion",
@@ -331,7 +356,7 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
                 if reply.body is not None:
                     payload = reply.body
                 else:
-                    payload = server.completion(reply.text or "", body, reply.logprobs)
+                    payload = server.completion(reply.text or "", body, reply.logprobs, reply)
                 self._send(reply.status, payload, reply.headers)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client gave up first (e.g. its timeout)

@@ -53,6 +53,8 @@ PAIR_KEYS = (
     "edit",
     "harmful_raw",
     "harmless_raw",
+    "harmful_reasoning",
+    "harmless_reasoning",
     "harmful_rating",
     "harmless_rating",
     "harmful_low",

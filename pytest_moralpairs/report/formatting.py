@@ -52,8 +52,9 @@ def usage_text(usage: Any) -> str:
     text = ", ".join(calls)
     tokens = usage.prompt_tokens + usage.completion_tokens
     spend = []
+    thought = getattr(usage, "reasoning_tokens", 0)
     if tokens:
-        spend.append(f"{tokens:,} tokens")
+        spend.append(f"{tokens:,} tokens" + (f" ({thought:,} reasoning)" if thought else ""))
     if usage.cost:
         spend.append(f"${usage.cost:.4f}")
     return text + ("; " + ", ".join(spend) if spend else "")

@@ -423,6 +423,7 @@ def _table_row(p: dict[str, Any], index: int, keys: list[str], trend: Trend | No
     sentences = "".join(f'<div class="{side}">{_e(p[side])}</div>' for side in ("harmful", "harmless") if p.get(side))
     if p.get("error"):
         sentences += f'<div class="error">{_e(p["error"])}</div>'
+    sentences += reasoning_details(p)
     examples = f" ({p['examples']} examples)" if p.get("examples") else ""
     where = " · ".join(str(v) for v in (p.get("kind"), p.get("suite")) if v)
     name = (
@@ -466,6 +467,19 @@ def _table_row(p: dict[str, Any], index: int, keys: list[str], trend: Trend | No
 def _human_tip(p: dict[str, Any], side: str) -> str:
     human = _num(p.get(f"human_{side}"))
     return "" if human is None else f"human raters: {_signed(human)}" + (f" ({p['source']})" if p.get("source") else "")
+
+
+def reasoning_details(p: dict[str, Any]) -> str:
+    """Each sentence's reasoning (a reasoning model's thinking before its answer), in full, folded."""
+    shown = ""
+    for side in ("harmful", "harmless"):
+        thought = p.get(f"{side}_reasoning")
+        if isinstance(thought, str) and thought:
+            shown += (
+                f'<details class="reasoning {side}"><summary>{side} reasoning</summary>'
+                f"<pre>{_e(thought)}</pre></details>"
+            )
+    return shown
 
 
 def _num_cell(value: float | None, tip: str = "", threshold: float | None = None) -> str:
@@ -546,6 +560,8 @@ td.sentences div.harmful::before { content: "− "; color: var(--harmful); font-
 td.sentences div.harmless::before { content: "+ "; color: var(--harmless); font-weight: 700; }
 td.sentences div.error { color: var(--error); font-style: italic; }
 td.regressed { color: var(--failed); font-weight: 600; }
+details.reasoning summary { cursor: pointer; font-size: 0.85em; }
+details.reasoning pre { white-space: pre-wrap; max-height: 24em; overflow: auto; font-size: 0.85em; }
 .badge { font-weight: 600; font-size: 12px; }
 figure.chart { margin: 12px 0 20px; } figure.chart figcaption { margin-bottom: 2px; }
 figure.chart .counts, figure.chart .align { color: var(--muted); }

@@ -1,0 +1,98 @@
+"""A reasoning model's thinking: read from an answer (either client's), its tokens, and the excerpt
+a failure shows.
+
+The reasoning is where a user sees *why* a model missed an edit; the rating is never read from it
+(its "-4" may be a thought the model turned down), only from the final answer.
+
+Where it comes: OpenAI-compatible servers (DeepSeek, vLLM, llama.cpp, SGLang) send the message
+field ``reasoning_content``, some (OpenRouter, newer vLLM) ``reasoning``; litellm normalises both
+to ``reasoning_content`` and gives Anthropic's extended thinking as ``thinking_blocks``. Its token
+count is ``usage.completion_tokens_details.reasoning_tokens``.
+
+PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: Reasoning efforts a call may ask for (``--moral-reasoning-effort``: OpenAI's, and litellm's
+#: mapping of them to other providers' thinking budgets).
+EFFORTS = ("low", "medium", "high")
+#: The most characters of reasoning kept per answer (in the cache and reports); a longer trace is
+#: cut in the middle, keeping its start and its conclusion.
+MAX_CHARS = 50_000
+#: Characters of reasoning a failure's text shows per sentence.
+EXCERPT_CHARS = 240
+#: The fields a message may carry its reasoning text in, in the order they are read.
+TEXT_FIELDS = ("reasoning_content", "reasoning")
+#: Control characters but tab and line breaks: a trace is shown in terminals and HTML.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def reasoning_text(message: Any) -> str | None:
+    """The reasoning in a chat completion's ``message`` (a dict, or litellm's object), or None when
+    it holds none: ``reasoning_content``, else ``reasoning``, else the text of its thinking blocks."""
+    for name in TEXT_FIELDS:
+        value = _field(message, name)
+        if isinstance(value, str) and value.strip():
+            return kept(value)
+    blocks = _field(message, "thinking_blocks")
+    if isinstance(blocks, (list, tuple)):
+        parts = [_field(b, "thinking") for b in blocks if _field(b, "type") == "thinking"]
+        text = "\n\n".join(p for p in parts if isinstance(p, str) and p.strip())
+        if text:
+            return kept(text)
+    return None
+
+
+def kept(text: str) -> str:
+    """``text`` as stored: no control characters, at most :data:`MAX_CHARS` (its middle cut)."""
+    text = _CONTROL.sub("", text).strip()
+    if len(text) <= MAX_CHARS:
+        return text
+    half = (MAX_CHARS - 5) // 2
+    return f"{text[:half]} [..] {text[-half:]}"
+
+
+def reasoning_tokens(usage: Any) -> int:
+    """``usage.completion_tokens_details.reasoning_tokens`` (dict or object), 0 when absent."""
+    details = _field(usage, "completion_tokens_details") if usage is not None else None
+    count = _field(details, "reasoning_tokens") if details is not None else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 0
+
+
+def billed_completion_tokens(completion_tokens: int, thinking_tokens: int) -> int:
+    """The completion tokens a call is priced by. OpenAI's ``completion_tokens`` include the
+    reasoning tokens; a server reporting more reasoning tokens than completion tokens left them
+    out, and they are added (a model is billed for what it thought)."""
+    return completion_tokens + thinking_tokens if thinking_tokens > completion_tokens else completion_tokens
+
+
+def timeout_hint(timeout: float, options: Any = ()) -> str:
+    """What a timed-out call's error adds: reasoning models think for minutes, and where the
+    timeout is set (the call's reasoning effort, from its ``options``, named when it asked one)."""
+    effort = dict(options).get("reasoning_effort")
+    asked = f" at reasoning effort {effort}" if effort else ""
+    return (
+        f"; a reasoning model{asked} may think longer than the timeout of {timeout:g} s: "
+        "give it more with --moral-timeout SECONDS"
+    )
+
+
+def excerpt(text: str | None, limit: int = EXCERPT_CHARS) -> str:
+    """The reasoning on one line for a failure's text: whitespace folded, and when longer than
+    ``limit`` its start and its end (where the model concludes), joined by `` ... ``."""
+    if not text:
+        return ""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    head = limit * 2 // 5
+    tail = limit - head - 5
+    return f"{flat[:head].rstrip()} ... {flat[-tail:].lstrip()}"
