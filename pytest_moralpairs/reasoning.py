@@ -87,12 +87,15 @@ def timeout_hint(timeout: float, options: Any = ()) -> str:
 
 def excerpt(text: str | None, limit: int = EXCERPT_CHARS) -> str:
     """The reasoning on one line for a failure's text: whitespace folded, and when longer than
-    ``limit`` its start and its end (where the model concludes), joined by `` ... ``."""
+    ``limit`` its start and its end (where the model concludes), cut between words and joined by
+    `` ... ``: at most ``limit`` characters."""
     if not text:
         return ""
     flat = " ".join(text.split())
     if len(flat) <= limit:
         return flat
-    head = limit * 2 // 5
-    tail = limit - head - 5
-    return f"{flat[:head].rstrip()} ... {flat[-tail:].lstrip()}"
+    head, tail = flat[: limit * 2 // 5], flat[-(limit - limit * 2 // 5 - 5) :]
+    # Cut between words where a word boundary is near: "scissors or ... unless stated", not "whi ...".
+    head = head.rsplit(" ", 1)[0] if " " in head[-20:] else head
+    tail = tail.split(" ", 1)[1] if " " in tail[:20] else tail
+    return f"{head.rstrip()} ... {tail.lstrip()}"
