@@ -30,6 +30,7 @@ from .collect import (
     record_error,
 )
 from .prompt import DEFAULT_PROMPT, PromptTemplate, as_prompt
+from .reasoning import progress_note
 from .report.progress import ProgressLine
 from .request import Usage
 from .run import MoralRun, hook_errors, hook_raised, is_xdist_worker
@@ -429,7 +430,7 @@ class MoralReporter:
         if worker is None and reporter is not None and self.config.get_verbosity() >= 0:
             # A terminal gets one line redrawn in place; a log gets whole lines now and then.
             write = (lambda text: reporter.write(text, flush=True)) if reporter.isatty else reporter.write_line
-            progress = ProgressLine(write, tty=reporter.isatty)
+            progress = ProgressLine(write, tty=reporter.isatty, slow=progress_note(self.run.settings.reasoning_effort))
             self.run.progress, self.run.waiting = progress, progress.waiting
         try:
             requests = prefetchable(items)

@@ -85,6 +85,11 @@ def timeout_hint(timeout: float, options: Any = ()) -> str:
     )
 
 
+def progress_note(effort: str | None) -> str | None:
+    """What the progress line says while a reasoning model's calls take long, or None."""
+    return f"reasoning effort {effort}: answers may take minutes" if effort else None
+
+
 def excerpt(text: str | None, limit: int = EXCERPT_CHARS) -> str:
     """The reasoning on one line for a failure's text: whitespace folded, and when longer than
     ``limit`` its start and its end (where the model concludes), cut between words and joined by

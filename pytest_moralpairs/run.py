@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 from .answers import LOGPROB_OPTIONS, UnparseableAnswer, parse_rating, shorten
 from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
+from .providers import PROVIDER as OFFLINE_PROVIDER
 from .request import ModelSettings, RatingRequest, Usage, cache_key, call_kwargs
 from .settings import RunSettings, SettingsError
 from .stats import FAILED, INCONCLUSIVE, PASSED, GapDifference, finite, paired_gap_difference, rounded
@@ -375,7 +376,9 @@ class MoralRun:
         persona: Persona | None = None,
     ) -> RatingRequest:
         options = LOGPROB_OPTIONS if self.settings.scoring == "logprobs" else ()
-        if self.settings.reasoning_effort:  # only when set: the cache keys of other runs stay as they were
+        # Only when set (the cache keys of other runs stay as they were), and not to the offline
+        # model, which does not think (a baseline of moralpairs/lexical beside a reasoning model).
+        if self.settings.reasoning_effort and not model.model.startswith(f"{OFFLINE_PROVIDER}/"):
             options += (("reasoning_effort", self.settings.reasoning_effort),)
         messages = self.messages(sentence, prompt, pair, persona)
         return RatingRequest(model=model, messages=messages, sentence=sentence, sample=sample, options=options)

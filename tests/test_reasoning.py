@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from pytest_moralpairs.cache import CachedAnswer, ResponseCache
-from pytest_moralpairs.reasoning import billed_completion_tokens, excerpt, reasoning_text, reasoning_tokens
+from pytest_moralpairs.reasoning import (
+    billed_completion_tokens,
+    excerpt,
+    progress_note,
+    reasoning_text,
+    reasoning_tokens,
+)
+from pytest_moralpairs.report.progress import QUIET, QUIET_LINE, ProgressLine
 from pytest_moralpairs.request import ModelSettings, RatingRequest, cache_key, call_kwargs
 from pytest_moralpairs.settings import REASONING_TIMEOUT
 from tests.mock_answers import HELP, HURT, run_against, write_pairs
@@ -214,3 +221,61 @@ def test_reasoning_tokens_missing_from_the_completion_tokens_are_added():
     assert reasoning_tokens({"completion_tokens_details": None}) == 0
     assert billed_completion_tokens(10, 7) == 10  # OpenAI's: included
     assert billed_completion_tokens(1, 7) == 8  # a server that left them out
+
+
+def test_the_offline_model_is_not_asked_for_a_reasoning_effort(pytester: pytest.Pytester) -> None:
+    """It does not think: a run of it (or a baseline of it beside a reasoning model) rates as ever."""
+    write_pairs(pytester, ("push", HURT, HELP))
+    args = ("--moral-model=moralpairs/lexical", "--moral-cache=off")
+    plain = pytester.runpytest(*args).parseoutcomes()
+    assert pytester.runpytest(*args, "--moral-reasoning-effort=high").parseoutcomes() == plain
+    assert "errors" not in plain
+
+
+# --- the progress line -----------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_log_is_told_how_long_a_reasoning_model_has_not_answered() -> None:
+    clock, written = Clock(), []
+    line = ProgressLine(written.append, tty=False, clock=clock, tick=None, slow=progress_note("high"))
+    line(0, 4)
+    for _ in range(int(QUIET_LINE) + 1):
+        clock.now += 1
+        line.tick()
+    assert (
+        written[-1]
+        == "moralpairs: 0/4 model calls; no answer for 30 s (reasoning effort high: answers may take minutes)"
+    )
+    told = len(written)
+    for _ in range(10):  # not again until QUIET_LINE more seconds have passed
+        clock.now += 1
+        line.tick()
+    assert len(written) == told
+    clock.now += 1
+    line(1, 4)  # an answer: the quiet starts again
+    assert "no answer" not in line.line()
+
+
+def test_a_terminal_counts_up_the_wait_for_a_reasoning_models_answers() -> None:
+    clock, written = Clock(), []
+    line = ProgressLine(written.append, tty=True, clock=clock, tick=None, slow=progress_note("low"))
+    line(0, 2)
+    clock.now += QUIET + 2
+    assert line.tick() is True  # keeps ticking while calls are out
+    assert written[-1].startswith("\rmoralpairs: 0/2 model calls; no answer for 12 s (reasoning effort low")
+
+
+def test_without_reasoning_the_progress_line_says_nothing_of_quiet() -> None:
+    clock, written = Clock(), []
+    line = ProgressLine(written.append, tty=False, clock=clock, tick=None)
+    line(0, 4)
+    clock.now += 120
+    assert line.tick() is False and written == []

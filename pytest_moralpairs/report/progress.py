@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 ESTIMATE_AFTER = 5
 #: Seconds between redraws of a terminal line while calls wait: the wait counts down.
 TICK = 1.0
+#: Seconds without an answer before a batch of slow calls (a reasoning model's) says how long
+#: it has waited, and how often a log is told so meanwhile.
+QUIET, QUIET_LINE = 10.0, 30.0
 
 
 class ProgressLine:
@@ -30,6 +33,10 @@ class ProgressLine:
     ``tick`` seconds by a thread of its own (None: only when calls finish); on a non-terminal a
     line is written when a wait of ``min_interval`` or more starts, so a log never goes silent
     longer than that without saying why.
+
+    ``slow``, for calls known to take long (a reasoning model's): once no answer has come for
+    :data:`QUIET` seconds the line says for how long, and why (``slow``); a terminal's counts up,
+    a log is told every :data:`QUIET_LINE` seconds, so neither looks hung.
     """
 
     def __init__(
@@ -39,7 +46,11 @@ class ProgressLine:
         min_interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         tick: float | None = TICK,
+        slow: str | None = None,
     ):
+        self.slow = slow
+        #: When the last answer came (or the batch started).
+        self._last_answer: float | None = None
         self.write = write
         self.tty = tty
         self.min_interval = min_interval if min_interval is not None else (0.1 if tty else 5.0)
@@ -66,7 +77,11 @@ class ProgressLine:
             if self._start is None or done == 0 or done < self.done:
                 self._start = now
                 self._last_draw = now if not self.tty else float("-inf")
+            if done == 0 or done != self.done:
+                self._last_answer = now
             self.done, self.total = done, total
+            if self.slow and done < total:
+                self._start_ticking()
             if done < total and now - self._last_draw < self.min_interval:
                 return
             self._last_draw = now
@@ -112,12 +127,20 @@ class ProgressLine:
                 return False
             now = self.clock()
             waiting = self._longest_wait(now) is not None
+            slow = bool(self.slow) and self.done < self.total
             if self._width:
                 self._last_draw = now
                 self._draw(self.line(now))
-            if not waiting and stop is not None:
+            elif not self.tty and slow and self._quiet(now) >= QUIET and now - self._last_draw >= QUIET_LINE:
+                self._last_draw = now
+                self._draw(self.line(now))
+            if not (waiting or slow) and stop is not None:
                 self._ticker = None
-            return waiting
+            return waiting or slow
+
+    def _quiet(self, now: float) -> float:
+        """Seconds since the last answer of the batch (or its start)."""
+        return now - self._last_answer if self._last_answer is not None else 0.0
 
     def _longest_wait(self, now: float) -> tuple[float, Wait] | None:
         pending = [w for w in self._waits if w[0] > now]
@@ -138,6 +161,8 @@ class ProgressLine:
         if longest is not None:
             until, wait = longest
             text += "; " + wait.describe(until - now)
+        if self.slow and self._quiet(now) >= QUIET:
+            text += f"; no answer for {self._quiet(now):.0f} s ({self.slow})"
         return text
 
     def _draw(self, text: str) -> None:
