@@ -12,6 +12,7 @@ from typing import Any, Callable
 from .answers import logprob_positions
 from .faults import MalformedResponse
 from .openai_http import PLACEHOLDER_API_KEY
+from .prices import cost
 from .reasoning import billed_completion_tokens, reasoning_text, reasoning_tokens
 from .request import Answer, RatingRequest, call_kwargs
 
@@ -132,11 +133,18 @@ class LiteLLMBackend:
         content = choice.message.content
         usage = getattr(response, "usage", None)
         thought = reasoning_tokens(usage)
+        told = int(getattr(usage, "completion_tokens", 0) or 0)
+        billed, prompt_tokens = billed_completion_tokens(told, thought), int(getattr(usage, "prompt_tokens", 0) or 0)
+        price = self.cost(response)
+        if billed > told:
+            # A server that left the thinking out of completion_tokens: litellm's price counts part
+            # of it (the larger of the two counts); priced from the same table as the OpenAI client's.
+            price = cost((getattr(response, "model", None), kwargs.get("model")), prompt_tokens, billed) or price
         return Answer(
             text=content if isinstance(content, str) else "",
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=billed_completion_tokens(int(getattr(usage, "completion_tokens", 0) or 0), thought),
-            cost=self.cost(response),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=billed,
+            cost=price,
             logprobs=logprob_positions(getattr(choice, "logprobs", None)),
             reasoning=reasoning_text(choice.message),
             reasoning_tokens=thought,

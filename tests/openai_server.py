@@ -60,6 +60,8 @@ class Reply:
     #: ``usage.completion_tokens_details.reasoning_tokens`` (within ``completion_tokens``, as OpenAI's).
     reasoning: str | None = None
     reasoning_field: str = "reasoning_content"
+    #: False: the reasoning tokens are left out of ``completion_tokens``, as some servers report them.
+    reasoning_counted: bool = True
 
     @classmethod
     def error(cls, status: int, message: str | None = None, retry_after: float | None = None) -> "Reply":
@@ -97,8 +99,9 @@ class Reply:
         return cls(hang=True)
 
 
-def _with_reasoning(completion: dict[str, Any], reasoning: str, field: str) -> dict[str, Any]:
-    """``completion`` with a reasoning model's thinking in its message, counted in its usage."""
+def _with_reasoning(completion: dict[str, Any], reasoning: str, field: str, counted: bool = True) -> dict[str, Any]:
+    """``completion`` with a reasoning model's thinking in its message, and in its usage (its
+    tokens within ``completion_tokens`` unless not ``counted``)."""
     message = completion["choices"][0]["message"]
     if field == "thinking_blocks":
         message[field] = [{"type": "thinking", "thinking": reasoning, "signature": "test"}]
@@ -106,8 +109,9 @@ def _with_reasoning(completion: dict[str, Any], reasoning: str, field: str) -> d
         message[field] = reasoning
     thought = len(reasoning.split())
     usage = completion["usage"]
-    usage["completion_tokens"] += thought
-    usage["total_tokens"] += thought
+    if counted:
+        usage["completion_tokens"] += thought
+        usage["total_tokens"] += thought
     usage["completion_tokens_details"] = {"reasoning_tokens": thought}
     return completion
 
@@ -209,7 +213,8 @@ class OpenAIServer:
             top = int(body.get("top_logprobs") or 0)
             sent = {"content": [{**item, "top_logprobs": item["top_logprobs"][:top]} for item in logprobs]}
         if reply is not None and reply.reasoning is not None:
-            return _with_reasoning(self.completion(text, body, logprobs), reply.reasoning, reply.reasoning_field)
+            completion = self.completion(text, body, logprobs)
+            return _with_reasoning(completion, reply.reasoning, reply.reasoning_field, reply.reasoning_counted)
         return {
             "id": f"chatcmpl-test-{self.count}",
             "object": "chat.completion",

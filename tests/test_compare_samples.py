@@ -65,7 +65,7 @@ def test_a_drop_beyond_the_margin_within_the_noise_of_the_samples_does_not_fail(
 def test_a_real_regression_fails_with_the_interval_of_the_change(
     pytester: pytest.Pytester, openai_server: OpenAIServer
 ) -> None:
-    result = saved_then(pytester, openai_server, WORSE)
+    result = saved_then(pytester, openai_server, WORSE, "--moral-report", "md:now.md")
     result.assert_outcomes(failed=1)
     pair = pair_of(pytester, "now.json")
     assert pair["regressed"] is True and pair["gap_change"] == -3.8
@@ -80,6 +80,7 @@ def test_a_real_regression_fails_with_the_interval_of_the_change(
     ) in output
     assert f"-3.8 {shown} !" in output  # the summary's change column
     result.stdout.fnmatch_lines(["*pony*REGRESSED"])
+    assert f"-3.8 {shown} ▼" in Path(pytester.path, "now.md").read_text()  # the Markdown report's change column
 
 
 def test_the_interval_is_the_paired_bootstrap_of_the_saved_and_the_new_samples(

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_moralpairs.cache import CachedAnswer, ResponseCache
+from pytest_moralpairs.prices import price
 from pytest_moralpairs.reasoning import (
     billed_completion_tokens,
     excerpt,
@@ -103,6 +104,24 @@ def test_reasoning_tokens_are_counted_and_paid_for(pytester: pytest.Pytester, op
     thought = len(DOUBT.split()) + len("Saving a child is good.".split())
     assert usage["reasoning_tokens"] == thought
     assert usage["completion_tokens"] == 2 + thought  # the answers' one token each, and the thinking
+
+
+@pytest.mark.parametrize("counted", [True, False], ids=["within-completion-tokens", "left-out-of-them"])
+def test_the_cost_pays_for_the_thinking(pytester: pytest.Pytester, openai_server: OpenAIServer, counted: bool) -> None:
+    """A priced model (gpt-4o-mini's prices stand in for any): the thinking is billed as completion
+    tokens, whether the server counted it in them (OpenAI) or left it out."""
+    write_pairs(pytester, ("push", HURT, HELP))
+    openai_server.answers = {
+        HURT: Reply(text="3", reasoning=DOUBT, reasoning_counted=counted),
+        HELP: Reply(text="4", reasoning="Saving a child is good.", reasoning_counted=counted),
+    }
+    run_against(pytester, openai_server, "--moral-report", "json:run.json", model="openai/gpt-4o-mini")
+    usage = report(pytester)["usage"]
+    rates = price("gpt-4o-mini")
+    assert rates is not None
+    thought = len(DOUBT.split()) + len("Saving a child is good.".split())
+    assert usage["completion_tokens"] == 2 + thought
+    assert usage["cost"] == pytest.approx(usage["prompt_tokens"] * rates[0] + (2 + thought) * rates[2])
 
 
 def test_a_model_that_only_reasoned_gave_no_rating_and_says_why(

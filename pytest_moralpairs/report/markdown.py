@@ -107,7 +107,11 @@ def _change(p: dict[str, Any]) -> str:
     if not isinstance(p.get("previous"), dict):
         return "new" if p.get("outcome") != "error" else "–"
     change = finite(p.get("gap_change"))
-    return "–" if change is None else _number(change) + (" ▼" if p.get("regressed") else "")
+    if change is None:
+        return "–"
+    low, high = finite(p.get("gap_change_low")), finite(p.get("gap_change_high"))
+    interval = f" [{_number(low)}, {_number(high)}]" if low is not None and high is not None else ""
+    return _number(change) + interval + (" ▼" if p.get("regressed") else "")
 
 
 def _sentences(p: dict[str, Any]) -> str:
