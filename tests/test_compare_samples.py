@@ -16,6 +16,7 @@ import pytest
 
 from pytest_moralpairs.stats import paired_gap_difference
 from tests.openai_server import OpenAIServer
+from tests.test_reasoning import validator
 from tests.test_statistics import HELP, HURT, Cycled, pair_file, run
 
 SAVED = {HURT: ["-3", "-2", "-3", "-2", "-3"], HELP: ["3", "2", "3", "2", "3"]}  # gap +5.2
@@ -90,6 +91,7 @@ def test_the_interval_is_the_paired_bootstrap_of_the_saved_and_the_new_samples(
     now, before = pair_of(pytester, "now.json"), pair_of(pytester, "saved.json")
     assert before["harmful_samples"] and len(before["harmless_samples"]) == 5  # the saved run keeps them
     assert now["previous"]["samples"] == 5
+    assert list(validator().iter_errors(json.loads(Path(pytester.path, "now.json").read_text()))) == []
     expected = paired_gap_difference(
         now["harmful_samples"],
         now["harmless_samples"],

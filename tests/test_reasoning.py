@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from pytest_moralpairs.cache import CachedAnswer, ResponseCache
@@ -26,6 +27,7 @@ from pytest_moralpairs.request import ModelSettings, RatingRequest, cache_key, c
 from pytest_moralpairs.settings import REASONING_TIMEOUT
 from tests.mock_answers import HELP, HURT, run_against, write_pairs
 from tests.openai_server import OpenAIServer, Reply
+from tests.test_reports import SCHEMA_PATH
 
 pytestmark = pytest.mark.each_client
 
@@ -39,6 +41,10 @@ def reasoning_model(server: OpenAIServer, field: str = "reasoning_content") -> N
         HURT: Reply(text="3", reasoning=DOUBT, reasoning_field=field),
         HELP: Reply(text="4", reasoning="Saving a child is good.", reasoning_field=field),
     }
+
+
+def validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
 
 
 def report(pytester: pytest.Pytester, name: str = "run.json") -> dict:
@@ -57,6 +63,7 @@ def test_the_rating_is_read_from_the_answer_never_from_the_reasoning(
     assert (pair["harmful_rating"], pair["harmless_rating"]) == (3, 4)
     assert pair["harmful_reasoning"] == DOUBT
     assert pair["harmless_reasoning"] == "Saving a child is good."
+    assert list(validator().iter_errors(report(pytester))) == []  # documented in the run's schema
 
 
 def test_the_failure_shows_each_sentences_reasoning_shortened(
