@@ -89,7 +89,7 @@ class CachedAnswer:
         return json.loads(self.extra or "{}")
 
     def stored_extra(self) -> str:
-        """The ``extra`` column to write: ``extra`` with the log-probabilities added."""
+        """The ``extra`` column to write: ``extra`` with the log-probabilities and the reasoning added."""
         if self.logprobs is None and self.reasoning is None:
             return self.extra
         details = self.details
