@@ -284,7 +284,47 @@ class MoralRun:
             from .clients import Clients  # imported when a call is to be made, not with the run
 
             self._backend = Clients(self.settings.client, kwargs_for=self.call_kwargs)
+            if self.settings.batch:
+                self._backend = self._batch_completer(self._backend)
         return self._backend
+
+    # --- provider batches (--moral-batch) --------------------------------------------------
+
+    def batch_store(self) -> Any:
+        """Where ``--moral-batch`` keeps the batches in flight: beside the response cache."""
+        from .batches import FOLDER, BatchStore
+
+        path = self.cache_path()
+        return BatchStore(path.parent / FOLDER) if path is not None else None
+
+    def _batch_completer(self, inner: Any) -> Any:
+        from .batches import BatchCompleter
+
+        return BatchCompleter(
+            inner,
+            kwargs_for=self.call_kwargs,
+            key=self._cache_key,
+            store=self.batch_store(),
+            cache=self._engine.cache if self._engine is not None else None,
+            poll=self.settings.batch_poll,
+            wait=self.settings.batch_wait,
+            status=self._batch_status,
+        )
+
+    def _batch_status(self, text: str) -> None:
+        note = getattr(self.progress, "note", None)
+        if note is not None:
+            note(text)
+
+    def _batch_running(self) -> bool:
+        """Under ``--moral-batch``: whether a batch another process waits for was polled lately
+        (so a worker waiting for its answers keeps waiting)."""
+        if not self.settings.batch:
+            return False
+        from .batches import POLL_GROWTH_CAP
+
+        store = self.batch_store()
+        return store is not None and store.active(within=2 * self.settings.batch_poll * POLL_GROWTH_CAP + 60.0)
 
     def _parse(self, text: str, request: RatingRequest) -> float:
         """The first ``pytest_moralpairs_parse_answer`` hook that answers, else the built-in parser.
@@ -445,6 +485,8 @@ class MoralRun:
         if self.share is None or not self.shares_answers() or self._unsendable(request) is not None:
             return True
         index, count = self.share
+        if self.settings.batch:
+            return index == 0  # one batch for the run: the first worker sends it, the others wait
         return int(self.engine.key(request)[:12], 16) % count == index
 
     def prefetch(self, requests: Iterable[RatingRequest], meanwhile: Iterable[str] = ()) -> None:
@@ -531,7 +573,7 @@ class MoralRun:
             now_size = len(store)
             if now_size != size:
                 size, last_growth = now_size, time.monotonic()
-            elif time.monotonic() - last_growth > patience:
+            elif time.monotonic() - last_growth > patience and not self._batch_running():
                 return
             requests = missing
             time.sleep(poll)

@@ -1,0 +1,234 @@
+"""Specification of provider batches (``--moral-batch``), against a local server with the files and
+batches endpoints (``tests/batch_server.py``).
+
+Every uncached call goes out as one OpenAI-format batch (its lines keyed by the response cache's
+keys), the run polls it and caches its answers like any other; the batch is kept in the cache
+folder until its answers are in the cache, so a run stopped meanwhile is picked up by the next one
+without sending anything twice; the calls cost the batch price; a batch that fails or expires, and
+a line that comes back as an error, make their pairs ERROR saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+
+from pytest_moralpairs import prices
+from tests.batch_server import BatchServer
+from tests.openai_server import Reply
+
+MODEL = "openai/test-model"
+PAIRS = 6
+#: Pair i rates "harm {i % 3}" against "help {i}": three harmful sentences, each shared by two pairs.
+SENTENCES = {f"harm {i % 3}" for i in range(PAIRS)} | {f"help {i}" for i in range(PAIRS)}
+
+
+def rule(sentence: str, body: dict) -> str:
+    return "-3" if sentence.startswith("harm") else "3"
+
+
+@pytest.fixture
+def server() -> Iterator[BatchServer]:
+    with BatchServer(rule, polls=2) as running:
+        yield running
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> list[str]:
+    pairs: list[dict[str, Any]] = [
+        {"id": f"p{i}", "harmful": f"harm {i % 3}", "harmless": f"help {i}"} for i in range(PAIRS)
+    ]
+    pytester.makefile(".moral.yaml", pairs=yaml.safe_dump({"version": 1, "pairs": pairs}, sort_keys=False))
+    return [p["id"] for p in pairs]
+
+
+def batch_args(server: BatchServer, *args: str, model: str = MODEL) -> list[str]:
+    return [
+        "--moral-model",
+        model,
+        "--moral-api-base",
+        server.url,
+        "--moral-batch",
+        "--moral-batch-poll",
+        "0.05",
+        "--moral-retries",
+        "0",
+        *args,
+    ]
+
+
+def records(pytester: pytest.Pytester) -> list[Path]:
+    return sorted((pytester.path / ".pytest_cache" / "d" / "moralpairs" / "batches").glob("*.json"))
+
+
+def test_a_batch_run_rates_every_pair_through_one_batch_and_a_second_run_is_fully_cached(pytester, server, suite):
+    result = pytester.runpytest(*batch_args(server))
+
+    result.assert_outcomes(passed=PAIRS)
+    assert server.created == ["batch_1"]
+    assert server.count == 0  # no chat completion was asked one by one
+    (lines,) = server.uploads
+    assert {line["url"] for line in lines} == {"/v1/chat/completions"}
+    assert {line["body"]["model"] for line in lines} == {"test-model"}
+    assert len(lines) == len({line["custom_id"] for line in lines}) == len(SENTENCES)
+    assert records(pytester) == []  # its answers are in the cache: the record is gone
+
+    again = pytester.runpytest(*batch_args(server))
+
+    again.assert_outcomes(passed=PAIRS)
+    assert server.created == ["batch_1"]
+    again.stdout.fnmatch_lines(["*0 model calls*"])
+
+
+def test_a_run_that_stops_waiting_leaves_its_batch_and_the_next_run_collects_it_without_sending_again(
+    pytester, server, suite
+):
+    server.polls = 10_000  # never done while the first run waits
+
+    first = pytester.runpytest(*batch_args(server, "--moral-batch-wait", "0.3"))
+
+    first.assert_outcomes(errors=PAIRS)
+    first.stdout.fnmatch_lines(
+        ["*batch batch_1 is still in_progress (0/9 done) after * s (--moral-batch-wait); kept in the cache folder*"]
+    )
+    (record,) = records(pytester)
+    assert json.loads(record.read_text())["id"] == "batch_1"
+
+    server.polls = 0
+    second = pytester.runpytest(*batch_args(server))
+
+    second.assert_outcomes(passed=PAIRS)
+    assert server.created == ["batch_1"]  # polled again, never sent again
+    assert len(server.uploads) == 1
+    assert records(pytester) == []
+
+
+def test_a_killed_run_is_resumed_by_the_next_from_the_batch_kept_in_the_cache_folder(pytester, server, suite):
+    server.polls = 10_000
+    running = pytester.popen(
+        [sys.executable, "-m", "pytest", "-p", "no:randomly", *batch_args(server)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while server.retrievals == 0 and running.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.created == ["batch_1"] and server.retrievals > 0
+    finally:
+        running.kill()
+        running.wait()
+    assert len(records(pytester)) == 1
+
+    server.polls = 0
+    result = pytester.runpytest(*batch_args(server))
+
+    result.assert_outcomes(passed=PAIRS)
+    assert server.created == ["batch_1"]
+    assert server.count == 0
+
+
+def test_a_failed_batch_errors_every_pair_saying_so_and_the_next_run_sends_a_new_one(pytester, server, suite):
+    server.outcome = "failed"
+
+    result = pytester.runpytest(*batch_args(server))
+
+    result.assert_outcomes(errors=PAIRS)
+    result.stdout.fnmatch_lines(
+        ["*batch batch_1 failed: the test server fails this batch; run again to send it in a new batch*"]
+    )
+    assert records(pytester) == []
+
+    server.outcome = "completed"
+    pytester.runpytest(*batch_args(server)).assert_outcomes(passed=PAIRS)
+    assert server.created == ["batch_1", "batch_2"]
+
+
+def test_an_expired_batch_keeps_the_lines_it_answered_and_the_next_run_sends_only_the_others(pytester, server, suite):
+    server.outcome, server.answered_before_end = "expired", 5
+
+    result = pytester.runpytest(*batch_args(server))
+
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("errors", 0) >= 1 and outcomes.get("errors", 0) + outcomes.get("passed", 0) == PAIRS
+    result.stdout.fnmatch_lines(["*did not answer this request before it expired*run again to send it in a new batch*"])
+
+    server.outcome = "completed"
+    pytester.runpytest(*batch_args(server)).assert_outcomes(passed=PAIRS)
+    first, second = server.uploads
+    assert len(second) == len(first) - 5
+    assert not {line["custom_id"] for line in second} & {line["custom_id"] for line in first[:5]}
+
+
+def test_a_line_the_batch_answers_with_an_error_errors_only_its_pair(pytester, server, suite):
+    server.answers = lambda sentence, body: (
+        Reply.error(500, "no capacity") if sentence == "help 4" else rule(sentence, body)
+    )
+
+    result = pytester.runpytest(*batch_args(server))
+
+    result.assert_outcomes(passed=PAIRS - 1, errors=1)
+    result.stdout.fnmatch_lines(["*batch batch_1 answered this request with an error: HTTP 500: no capacity*"])
+
+
+def test_batch_calls_cost_the_batch_price(pytester, server, suite):
+    model = "openai/gpt-4o-mini"
+    pytester.runpytest(*batch_args(server, "--moral-save", "batch.json", model=model)).assert_outcomes(passed=PAIRS)
+    direct = [a for a in batch_args(server, model=model) if a != "--moral-batch"]
+    direct += ["--moral-save", "direct.json", "--moral-cache", "off"]
+    pytester.runpytest(*direct).assert_outcomes(passed=PAIRS)
+
+    batch_usage = json.loads((pytester.path / "batch.json").read_text())["usage"]
+    direct_usage = json.loads((pytester.path / "direct.json").read_text())["usage"]
+    assert batch_usage["prompt_tokens"] == direct_usage["prompt_tokens"] > 0
+    rates, batch_rates = prices.price("gpt-4o-mini"), prices.price("gpt-4o-mini", batch=True)
+    assert batch_rates is not None and rates is not None and batch_rates[0] < rates[0]
+    expected = batch_usage["prompt_tokens"] * batch_rates[0] + batch_usage["completion_tokens"] * batch_rates[2]
+    assert batch_usage["cost"] == pytest.approx(expected) and batch_usage["cost"] < direct_usage["cost"]
+
+
+def test_a_model_without_batch_prices_costs_half_its_price_in_a_batch(monkeypatch):
+    table = {"plain-model": {"input_cost_per_token": 4e-6, "output_cost_per_token": 8e-6}}
+    monkeypatch.setattr(prices, "_table", lambda: table)
+
+    assert prices.price("plain-model", batch=True) == (2e-6, 2e-6, 4e-6)
+    assert prices.cost(["plain-model"], 10, 5, batch=True) == pytest.approx(prices.cost(["plain-model"], 10, 5) / 2)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--moral-replay"], "--moral-batch sends batches, and --moral-replay sends nothing: use one of them"),
+        (["--moral-cache", "off"], "--moral-batch keeps its batches and their answers in the response cache*"),
+    ],
+)
+def test_batch_with_replay_or_without_a_cache_is_a_usage_error(pytester, server, suite, args, said):
+    result = pytester.runpytest(*batch_args(server, *args))
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{said}*"])
+    assert server.created == []
+
+
+def test_under_n2_one_worker_sends_the_one_batch_and_the_other_waits_for_its_answers(pytester, server, suite):
+    result = pytester.runpytest_subprocess("-p", "no:hypothesispytest", "-n", "2", *batch_args(server), timeout=90)
+
+    result.assert_outcomes(passed=PAIRS)
+    assert server.created == ["batch_1"]
+    assert server.count == 0
+    (lines,) = server.uploads
+    assert len(lines) == len(SENTENCES)
+
+
+def test_calls_no_batch_can_carry_are_made_as_without_batches(pytester, server, suite):
+    result = pytester.runpytest(*batch_args(server, model="moralpairs/lexical"))
+
+    assert result.ret in (0, 1)
+    assert server.created == [] and server.uploads == []
