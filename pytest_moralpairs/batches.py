@@ -305,6 +305,7 @@ class BatchCompleter:
                 failures = 0
                 self._update(record, batch)
                 if record.status in FINISHED:
+                    self._say(f"moralpairs: batch {record.id} {record.status} {record.done}/{record.total}")
                     answers.update(await self._collect(api, connection, record, batch, kwargs_of))
                 else:
                     still.append(record)
