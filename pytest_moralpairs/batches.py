@@ -25,6 +25,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, Mapping
@@ -159,7 +160,11 @@ class BatchCompleter:
         status: Status | None = None,
         api: Callable[[], Any] = load_litellm,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        when: Callable[[], bool] = lambda: True,
     ):
+        """``when()`` says whether the engine's batch now goes out as provider batches (the plugin:
+        only the batch of every pair made before the first item; the calls made later, one
+        generated example at a time, are made directly)."""
         self.inner = inner
         self.kwargs_for = kwargs_for
         self.key = key
@@ -170,6 +175,7 @@ class BatchCompleter:
         self.status = status
         self._api = api
         self._sleep = sleep
+        self.when = when
         #: Per request: its batch answer or why it has none, taken by the call.
         self._results: dict[RatingRequest, Answer | BaseException] = {}
         #: Batches created by this process (for tests and the summary).
@@ -180,7 +186,7 @@ class BatchCompleter:
     async def prepare(self, requests: Iterable[RatingRequest]) -> None:
         requests = list(requests)
         kwargs = {r: self.kwargs_for(r) for r in requests}
-        batched = [r for r in requests if batchable(kwargs[r])]
+        batched = [r for r in requests if batchable(kwargs[r])] if self.when() else []
         others = [r for r in requests if r not in set(batched)]
         prepare = getattr(self.inner, "prepare", None)
         if others and prepare is not None:
@@ -220,6 +226,8 @@ class BatchCompleter:
         except Exception as exc:  # noqa: BLE001 - litellm missing or broken: each request says so
             self._fail(requests, BatchFailed(f"litellm, which sends the batches, could not be loaded: {exc}"))
             return
+        # litellm prices a finished batch with code Pydantic deprecates: its warnings, not the user's.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"litellm(\.|$)")
         by_key = {self.key(r): r for r in requests}
         connection = {"custom_llm_provider": "openai", "api_base": url, "api_key": api_key(kwargs[requests[0]])}
         records = [r for r in self.store.records() if r.base_url == url and by_key.keys() & r.keys.keys()]

@@ -102,6 +102,8 @@ class MoralRun:
         #: Modules to import while a prefetch's calls are in flight, and the thread importing them.
         self._meanwhile: list[str] = []
         self._loading: threading.Thread | None = None
+        #: True while the batch of every selected pair is rated (``--moral-batch`` sends that one).
+        self._prefetching = False
         #: Under pytest-xdist: ``(worker index, worker count)``; each worker asks only for its share.
         self.share: tuple[int, int] | None = None
         #: Under pytest-xdist: the folder of the run's own answer store, where the workers leave
@@ -309,6 +311,7 @@ class MoralRun:
             poll=self.settings.batch_poll,
             wait=self.settings.batch_wait,
             status=self._batch_status,
+            when=lambda: self._prefetching,
         )
 
     def _batch_status(self, text: str) -> None:
@@ -494,11 +497,13 @@ class MoralRun:
         in flight, import the modules ``meanwhile`` names (this thread only waits then)."""
         self.prefetched = True
         self._meanwhile = list(meanwhile)
+        self._prefetching = True
         try:
             with self._cache_warnings_to_pytest():
                 self._rate_all(r for r in requests if self.owned(r))
         finally:
             self._meanwhile = []
+            self._prefetching = False
             loading, self._loading = self._loading, None
             if loading is not None:
                 # Joined before anything else is imported here: pytest's assertion rewriter is not

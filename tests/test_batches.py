@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from pytest_moralpairs import prices
+from pytest_moralpairs.prompt import rated_sentence
 from tests.batch_server import BatchServer
 from tests.openai_server import Reply
 
@@ -232,3 +233,36 @@ def test_calls_no_batch_can_carry_are_made_as_without_batches(pytester, server, 
 
     assert result.ret in (0, 1)
     assert server.created == [] and server.uploads == []
+
+
+def test_a_refusal_in_the_batch_is_asked_once_more_in_a_second_batch(pytester, server, suite):
+    asked: list[str] = []
+
+    def refuse_once(sentence: str, body: dict) -> str:
+        asked.append(sentence)
+        return "I cannot rate this." if sentence == "help 2" and asked.count(sentence) == 1 else rule(sentence, body)
+
+    server.answers = refuse_once
+
+    result = pytester.runpytest(*batch_args(server))
+
+    result.assert_outcomes(passed=PAIRS)
+    assert server.created == ["batch_1", "batch_2"]
+    (again,) = server.uploads[1]
+    assert rated_sentence(again["body"]["messages"]) == "help 2"
+    assert again["custom_id"] in {line["custom_id"] for line in server.uploads[0]}
+
+
+def test_calls_made_after_the_first_item_go_one_by_one(pytester, server):
+    pytester.makepyfile(
+        test_fixture="""
+        def test_rated_by_the_fixture(moral_rate):
+            assert moral_rate("harm 9") < moral_rate("help 9")
+        """
+    )
+
+    result = pytester.runpytest(*batch_args(server))
+
+    result.assert_outcomes(passed=1)
+    assert server.created == []
+    assert sorted(server.sentences) == ["harm 9", "help 9"]
