@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from pytest_moralpairs import prices
+from pytest_moralpairs.batches import BatchRecord, BatchStore, poll_waits
 from pytest_moralpairs.prompt import rated_sentence
 from tests.batch_server import BatchServer
 from tests.openai_server import Reply
@@ -266,3 +267,39 @@ def test_calls_made_after_the_first_item_go_one_by_one(pytester, server):
     result.assert_outcomes(passed=1)
     assert server.created == []
     assert sorted(server.sentences) == ["harm 9", "help 9"]
+
+
+def test_a_server_without_the_batch_endpoints_errors_every_pair_saying_the_batch_could_not_be_sent(
+    pytester, openai_server, suite
+):
+    openai_server.answers = rule
+
+    result = pytester.runpytest(*batch_args(openai_server))
+
+    result.assert_outcomes(errors=PAIRS)
+    result.stdout.fnmatch_lines([f"*the batch could not be sent to {openai_server.url}: HTTP 404*"])
+    assert openai_server.count == 0
+    assert records(pytester) == []
+
+
+def test_a_batch_record_is_written_whole_and_read_back(tmp_path):
+    store = BatchStore(tmp_path / "batches")
+    assert store.records() == [] and not store.active(within=60)
+    record = BatchRecord(id="batch/1", input_file_id="file-1", base_url="http://x/v1", keys={"k": MODEL})
+
+    store.save(record)
+    (tmp_path / "batches" / "broken.json").write_text("{not json", encoding="utf-8")
+
+    assert store.records() == [record]
+    assert store.active(within=60)
+    assert [p.name for p in (tmp_path / "batches").iterdir() if p.suffix == ".tmp"] == []
+    store.remove(record.id)
+    assert store.records() == []
+
+
+def test_polls_wait_longer_each_time_up_to_ten_times_the_first():
+    waits = poll_waits(30.0)
+    first = [next(waits) for _ in range(10)]
+
+    assert first[:3] == [30.0, 45.0, 67.5]
+    assert first == sorted(first) and max(first) == 300.0
