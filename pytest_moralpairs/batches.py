@@ -191,11 +191,13 @@ class BatchCompleter:
         prepare = getattr(self.inner, "prepare", None)
         if others and prepare is not None:
             await prepare(others)
-        groups: dict[str, list[RatingRequest]] = {}
+        # A batch asks one model of one server (OpenAI's rule), with one key.
+        groups: dict[tuple[str, str, str | None], list[RatingRequest]] = {}
         for request in batched:
-            groups.setdefault(str(base_url(kwargs[request])).rstrip("/"), []).append(request)
+            url = str(base_url(kwargs[request])).rstrip("/")
+            groups.setdefault((url, str(kwargs[request]["model"]), api_key(kwargs[request])), []).append(request)
         if groups:
-            await asyncio.gather(*(self._group(url, group, kwargs) for url, group in groups.items()))
+            await asyncio.gather(*(self._group(where[0], group, kwargs) for where, group in groups.items()))
 
     async def __call__(self, request: RatingRequest) -> Answer:
         result = self._results.pop(request, None)
@@ -217,7 +219,7 @@ class BatchCompleter:
             self.status(text)
 
     async def _group(self, url: str, requests: list[RatingRequest], kwargs: dict[RatingRequest, Any]) -> None:
-        """Send ``requests`` (all to the server at ``url``) in batches, resume those earlier runs
+        """Send ``requests`` (all to one model of the server at ``url``) in batches, resume those earlier runs
         sent, and wait for all of them; every request ends with an answer or an error."""
         for request in requests:
             self._results.pop(request, None)
@@ -404,6 +406,8 @@ class BatchCompleter:
             answers[key] = BatchFailed(f"batch {record.id} answered this request with {classify(exc)}")
             return
         answers[key] = answer
+        if answer.logprobs is None and kwargs.get("logprobs"):
+            return  # not kept, as the engine keeps no such answer: the next run asks again
         if self.cache is not None:
             self.cache.put(
                 key,

@@ -303,3 +303,14 @@ def test_polls_wait_longer_each_time_up_to_ten_times_the_first():
 
     assert first[:3] == [30.0, 45.0, 67.5]
     assert first == sorted(first) and max(first) == 300.0
+
+
+def test_each_model_gets_a_batch_of_its_own(pytester, server, suite, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url)  # where the baseline model is asked too
+
+    result = pytester.runpytest(*batch_args(server, "--moral-baseline-model", "openai/baseline-model"))
+
+    result.assert_outcomes(passed=PAIRS)
+    assert sorted(server.created) == ["batch_1", "batch_2"]
+    models = sorted(sorted({line["body"]["model"] for line in upload}) for upload in server.uploads)
+    assert models == [["baseline-model"], ["test-model"]]
