@@ -23,6 +23,7 @@ import yaml
 from pytest_moralpairs import prices
 from pytest_moralpairs.batches import BatchRecord, BatchStore, poll_waits
 from pytest_moralpairs.prompt import rated_sentence
+from pytest_moralpairs.report.progress import ProgressLine
 from tests.batch_server import BatchServer
 from tests.openai_server import Reply
 
@@ -314,3 +315,18 @@ def test_each_model_gets_a_batch_of_its_own(pytester, server, suite, monkeypatch
     assert sorted(server.created) == ["batch_1", "batch_2"]
     models = sorted(sorted({line["body"]["model"] for line in upload}) for upload in server.uploads)
     assert models == [["baseline-model"], ["test-model"]]
+
+
+def test_the_progress_line_shows_what_the_batch_is_doing():
+    written: list[str] = []
+    line = ProgressLine(written.append, tty=True, tick=None)
+
+    line.note("moralpairs: batch batch_1 in_progress 120/500, waiting 30 s")
+    line.note("moralpairs: batch batch_1 completed 500/500")
+    line(0, 500)
+
+    assert written[0] == "\rmoralpairs: batch batch_1 in_progress 120/500, waiting 30 s"
+    assert written[1].startswith("\rmoralpairs: batch batch_1 completed 500/500")
+    # The calls' count over the batch's line, padded so that nothing of it is left on screen.
+    assert written[2].rstrip() == "\rmoralpairs: 0/500 model calls"
+    assert len(written[2]) >= len("\rmoralpairs: batch batch_1 completed 500/500")
