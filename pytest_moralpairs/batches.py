@@ -283,7 +283,7 @@ class BatchCompleter:
             total=len(lines),
         )
         # Kept at once: from here on the batch is paid for, and only this record finds it again.
-        self.store.save(record)
+        self._keep(record)
         self.created.append(record.id)
         return record
 
@@ -345,7 +345,16 @@ class BatchCompleter:
         record.total = int(getattr(counts, "total", 0) or 0) or len(record.keys)
         record.polled = time.time()
         if record.status not in FINISHED:
+            self._keep(record)
+
+    def _keep(self, record: BatchRecord) -> None:
+        """Write ``record``; a folder that takes no file costs only the resuming, not this run's wait."""
+        try:
             self.store.save(record)
+        except OSError as exc:
+            self._say(
+                f"moralpairs: batch {record.id} cannot be kept in {self.store.folder} ({exc}): a stopped run loses it"
+            )
 
     def _give_up(self, record: BatchRecord, answers: dict[str, Answer | BaseException], why: str) -> None:
         """Stop waiting for ``record`` (kept: the next run polls it again)."""
