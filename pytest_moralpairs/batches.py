@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, Mapping
 
-from .cache import CachedAnswer, ResponseCache
+from .cache import CachedAnswer, CacheWarning, ResponseCache
 from .faults import classify, clean_message
 from .llm import load_litellm
 from .openai_http import api_key, base_url, error_message, read_answer, request_body, unsupported
@@ -352,9 +352,10 @@ class BatchCompleter:
         try:
             self.store.save(record)
         except OSError as exc:
-            self._say(
-                f"moralpairs: batch {record.id} cannot be kept in {self.store.folder} ({exc}): a stopped run loses it"
+            message = (
+                f"batch {record.id} cannot be kept in {self.store.folder} ({exc}): a run stopped meanwhile loses it"
             )
+            warnings.warn(CacheWarning(message), stacklevel=2)
 
     def _give_up(self, record: BatchRecord, answers: dict[str, Answer | BaseException], why: str) -> None:
         """Stop waiting for ``record`` (kept: the next run polls it again)."""
