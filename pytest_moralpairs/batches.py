@@ -358,7 +358,10 @@ class BatchCompleter:
             warnings.warn(CacheWarning(message), stacklevel=2)
 
     def _give_up(self, record: BatchRecord, answers: dict[str, Answer | BaseException], why: str) -> None:
-        """Stop waiting for ``record`` (kept: the next run polls it again)."""
+        """Stop waiting for ``record`` (kept: the next run polls it again, and no other process of
+        this run waits for it any longer)."""
+        record.polled = 0.0
+        self._keep(record)
         message = f"batch {record.id} {why}; kept in the cache folder, the next run collects it (nothing is sent twice)"
         for key in record.keys:
             answers.setdefault(key, BatchFailed(message))

@@ -319,6 +319,18 @@ class MoralRun:
         if note is not None:
             note(text)
 
+    def _not_in_the_batch(self, waited: list[RatingRequest]) -> dict[RatingRequest, Rating]:
+        """Under ``--moral-batch`` and pytest-xdist: an error rating for each request another
+        worker's batch was to answer and did not (that worker's pairs say why); never sent again
+        here, one by one at full price."""
+        if not (self.settings.batch and waited):
+            return {}
+        from .engine import ERROR_NOT_CALLED, Rating
+
+        have = set(self.engine.cached(waited))
+        why = "the run's batch (sent by the first worker) did not answer it: its pairs say why; run again"
+        return {r: Rating(r, None, None, why, ERROR_NOT_CALLED) for r in waited if r not in have}
+
     def _batch_running(self) -> bool:
         """Under ``--moral-batch``: whether a batch another process waits for was polled lately
         (so a worker waiting for its answers keeps waiting)."""
@@ -521,8 +533,11 @@ class MoralRun:
     def rate_pair(self, requests: PairRequests) -> PairRatings:
         """The ratings of every request of the pair, in the shape of the requests."""
         wanted = requests.all
-        self.await_others([r for r in wanted if not self.owned(r)])
-        ratings = self._rate_all(wanted)
+        waited = [r for r in wanted if not self.owned(r)]
+        self.await_others(waited)
+        left = self._not_in_the_batch(waited)
+        ratings = self._rate_all(r for r in wanted if r not in left)
+        ratings.update(left)
         baseline = None
         if requests.baseline is not None:
             baseline = (ratings[requests.baseline[0]], ratings[requests.baseline[1]])

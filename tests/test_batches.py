@@ -28,7 +28,7 @@ from tests.batch_server import BatchServer
 from tests.openai_server import Reply
 
 #: litellm's own: it prices a finished batch with code Pydantic deprecates.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:litellm")
+pytestmark = pytest.mark.filterwarnings("ignore:Accessing the .model_:DeprecationWarning")
 
 MODEL = "openai/test-model"
 PAIRS = 6
@@ -338,3 +338,14 @@ def test_the_progress_line_shows_what_the_batch_is_doing():
     # The calls' count over the batch's line, padded so that nothing of it is left on screen.
     assert written[2].rstrip() == "\rmoralpairs: 0/500 model calls"
     assert len(written[2]) >= len("\rmoralpairs: batch batch_1 completed 500/500")
+
+
+def test_under_n2_a_failed_batch_errors_the_pairs_of_every_worker_and_none_is_asked_one_by_one(pytester, server, suite):
+    server.outcome = "failed"
+    args = batch_args(server, "--moral-timeout", "1")  # the other worker waits 6 s at most for answers
+
+    result = pytester.runpytest_subprocess("-p", "no:hypothesispytest", "-n", "2", *args, timeout=90)
+
+    result.assert_outcomes(errors=PAIRS)
+    assert server.created == ["batch_1"]
+    assert server.count == 0
