@@ -195,9 +195,10 @@ def error_message(status: int, raw: bytes) -> str:
     return text[:300] if text else f"an empty response with status {status}"
 
 
-def read_answer(raw: bytes, kwargs: Mapping[str, Any]) -> Answer:
+def read_answer(raw: bytes, kwargs: Mapping[str, Any], batch: bool = False) -> Answer:
     """The :class:`Answer` in a chat completion body; raises what :func:`faults.classify` reads as
-    a malformed response when the body is not one."""
+    a malformed response when the body is not one. ``batch``: an answer of a provider's batch API,
+    priced as such."""
     try:
         body = json.loads(raw)  # a json.JSONDecodeError is named for what it is by faults.classify
     except UnicodeDecodeError:
@@ -227,7 +228,7 @@ def read_answer(raw: bytes, kwargs: Mapping[str, Any]) -> Answer:
         text=content if isinstance(content, str) else "",
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
-        cost=cost(names, prompt_tokens, completion_tokens, cached_tokens),
+        cost=cost(names, prompt_tokens, completion_tokens, cached_tokens, batch),
         logprobs=logprob_positions(choice.get("logprobs")),
         reasoning=reasoning_text(message),
         reasoning_tokens=thought,

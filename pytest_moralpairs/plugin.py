@@ -36,6 +36,8 @@ from .request import Usage
 from .run import MoralRun, hook_errors, hook_raised, is_xdist_worker
 from .settings import (
     ALLOWED_DIRS_INI_HELP,
+    BATCH,
+    BATCH_OPTIONS,
     DEFAULT_FILE_GLOBS,
     EXPORT_SURVEY,
     FILES_INI_HELP,
@@ -101,6 +103,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(REPLAY.flag, dest="moral_replay", action="store_const", const=True, default=None, help=REPLAY.help)
     # Read as text: settings.resolve names the option in its error and reads an empty value as unset.
     parser.addini(REPLAY.ini, help=REPLAY.ini_help or REPLAY.help, default=None)
+    group.addoption(BATCH.flag, dest="moral_batch", action="store_const", const=True, default=None, help=BATCH.help)
+    parser.addini(BATCH.ini, help=BATCH.ini_help or BATCH.help, default=None)
+    for option in BATCH_OPTIONS:
+        group.addoption(
+            option.flag, dest=f"moral_{option.name}", default=None, metavar=option.metavar, help=option.help
+        )
+        parser.addini(option.ini, help=option.help, default=None)
     group.addoption(
         REPORT.flag, dest="moral_report", action="append", default=[], metavar=REPORT.metavar, help=REPORT.help
     )

@@ -5,6 +5,10 @@ stay offline, as the plugin tells it), so both clients price a call alike withou
 importing litellm. Once litellm is imported, its live table (with models a user registered) is read
 instead.
 
+A call made through a provider's batch API (``--moral-batch``) is priced at the table's batch prices
+(``input_cost_per_token_batches``, ``output_cost_per_token_batches``), or at half the usual price
+(:data:`BATCH_DISCOUNT`) for a model the table gives none.
+
 PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewrite it on every run).
 """
 
@@ -18,6 +22,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 PRICE_FILE = "model_prices_and_context_window_backup.json"
+#: A batch call's share of the usual price, for a model whose batch prices the table does not give
+#: (OpenAI, Anthropic and Google all halve the price of a batch).
+BATCH_DISCOUNT = 0.5
 
 
 @lru_cache(maxsize=1)
@@ -42,9 +49,10 @@ def _table() -> dict[str, Any]:
     return live if isinstance(live, dict) and live else _shipped_table()
 
 
-def price(model: str) -> tuple[float, float, float] | None:
+def price(model: str, batch: bool = False) -> tuple[float, float, float] | None:
     """``(input, cached input, output)`` dollars per token of ``model`` (a name without its provider
-    prefix, or a fine-tuned ``ft:BASE:...``), or None for a model the table does not price."""
+    prefix, or a fine-tuned ``ft:BASE:...``), or None for a model the table does not price; with
+    ``batch``, what a call of a provider's batch API costs."""
     table = _table()
     names = [model]
     if model.startswith("ft:"):
@@ -57,15 +65,35 @@ def price(model: str) -> tuple[float, float, float] | None:
         if not isinstance(prompt, (int, float)) or not isinstance(completion, (int, float)):
             continue
         cached = entry.get("cache_read_input_token_cost")
-        return float(prompt), float(cached if isinstance(cached, (int, float)) else prompt), float(completion)
+        rates = float(prompt), float(cached if isinstance(cached, (int, float)) else prompt), float(completion)
+        return _batch_rates(entry, rates) if batch else rates
     return None
 
 
-def cost(models: Iterable[str | None], prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
+def _batch_rates(entry: dict[str, Any], rates: tuple[float, float, float]) -> tuple[float, float, float]:
+    """The batch prices of a table entry: its own, else :data:`BATCH_DISCOUNT` of ``rates``."""
+    prompt, cached, completion = (rate * BATCH_DISCOUNT for rate in rates)
+    own_prompt, own_completion = entry.get("input_cost_per_token_batches"), entry.get("output_cost_per_token_batches")
+    if isinstance(own_prompt, (int, float)) and rates[0]:
+        cached = float(own_prompt) * rates[1] / rates[0]  # the cached share of the price, as without a batch
+        prompt = float(own_prompt)
+    if isinstance(own_completion, (int, float)):
+        completion = float(own_completion)
+    return prompt, cached, completion
+
+
+def cost(
+    models: Iterable[str | None],
+    prompt_tokens: int,
+    completion_tokens: int,
+    cached_tokens: int = 0,
+    batch: bool = False,
+) -> float:
     """Dollars for the tokens at the price of the first of ``models`` the table knows (the model
-    that answered, then the one asked for, as litellm prices it); 0 for none."""
+    that answered, then the one asked for, as litellm prices it); 0 for none. ``batch``: at its
+    batch price."""
     for model in models:
-        rates = price(model) if isinstance(model, str) and model else None
+        rates = price(model, batch) if isinstance(model, str) and model else None
         if rates is not None:
             prompt, cached, completion = rates
             cached_tokens = min(max(cached_tokens, 0), prompt_tokens)

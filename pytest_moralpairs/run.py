@@ -104,6 +104,8 @@ class MoralRun:
         #: Modules to import while a prefetch's calls are in flight, and the thread importing them.
         self._meanwhile: list[str] = []
         self._loading: threading.Thread | None = None
+        #: True while the batch of every selected pair is rated (``--moral-batch`` sends that one).
+        self._prefetching = False
         #: Under pytest-xdist: ``(worker index, worker count)``; each worker asks only for its share.
         self.share: tuple[int, int] | None = None
         #: Under pytest-xdist: the folder of the run's own answer store, where the workers leave
@@ -286,7 +288,60 @@ class MoralRun:
             from .clients import Clients  # imported when a call is to be made, not with the run
 
             self._backend = Clients(self.settings.client, kwargs_for=self.call_kwargs)
+            if self.settings.batch:
+                self._backend = self._batch_completer(self._backend)
         return self._backend
+
+    # --- provider batches (--moral-batch) --------------------------------------------------
+
+    def batch_store(self) -> Any:
+        """Where ``--moral-batch`` keeps the batches in flight: beside the response cache."""
+        from .batches import FOLDER, BatchStore
+
+        path = self.cache_path()
+        return BatchStore(path.parent / FOLDER) if path is not None else None
+
+    def _batch_completer(self, inner: Any) -> Any:
+        from .batches import BatchCompleter
+
+        return BatchCompleter(
+            inner,
+            kwargs_for=self.call_kwargs,
+            key=self._cache_key,
+            store=self.batch_store(),
+            cache=self._engine.cache if self._engine is not None else None,
+            poll=self.settings.batch_poll,
+            wait=self.settings.batch_wait,
+            status=self._batch_status,
+            when=lambda: self._prefetching,
+        )
+
+    def _batch_status(self, text: str) -> None:
+        note = getattr(self.progress, "note", None)
+        if note is not None:
+            note(text)
+
+    def _not_in_the_batch(self, waited: list[RatingRequest]) -> dict[RatingRequest, Rating]:
+        """Under ``--moral-batch`` and pytest-xdist: an error rating for each request another
+        worker's batch was to answer and did not (that worker's pairs say why); never sent again
+        here, one by one at full price."""
+        if not (self.settings.batch and waited):
+            return {}
+        from .engine import ERROR_NOT_CALLED, Rating
+
+        have = set(self.engine.cached(waited))
+        why = "the run's batch (sent by the first worker) did not answer it: its pairs say why; run again"
+        return {r: Rating(r, None, None, why, ERROR_NOT_CALLED) for r in waited if r not in have}
+
+    def _batch_running(self) -> bool:
+        """Under ``--moral-batch``: whether a batch another process waits for was polled lately
+        (so a worker waiting for its answers keeps waiting)."""
+        if not self.settings.batch:
+            return False
+        from .batches import POLL_GROWTH_CAP
+
+        store = self.batch_store()
+        return store is not None and store.active(within=2 * self.settings.batch_poll * POLL_GROWTH_CAP + 60.0)
 
     def _parse(self, text: str, request: RatingRequest) -> float:
         """The first ``pytest_moralpairs_parse_answer`` hook that answers, else the built-in parser.
@@ -451,6 +506,8 @@ class MoralRun:
         if self.share is None or not self.shares_answers() or self._unsendable(request) is not None:
             return True
         index, count = self.share
+        if self.settings.batch:
+            return index == 0  # one batch for the run: the first worker sends it, the others wait
         return int(self.engine.key(request)[:12], 16) % count == index
 
     def prefetch(self, requests: Iterable[RatingRequest], meanwhile: Iterable[str] = ()) -> None:
@@ -458,11 +515,13 @@ class MoralRun:
         in flight, import the modules ``meanwhile`` names (this thread only waits then)."""
         self.prefetched = True
         self._meanwhile = list(meanwhile)
+        self._prefetching = True
         try:
             with self._cache_warnings_to_pytest():
                 self._rate_all(r for r in requests if self.owned(r))
         finally:
             self._meanwhile = []
+            self._prefetching = False
             loading, self._loading = self._loading, None
             if loading is not None:
                 # Joined before anything else is imported here: pytest's assertion rewriter is not
@@ -480,8 +539,11 @@ class MoralRun:
     def rate_pair(self, requests: PairRequests) -> PairRatings:
         """The ratings of every request of the pair, in the shape of the requests."""
         wanted = requests.all
-        self.await_others([r for r in wanted if not self.owned(r)])
-        ratings = self._rate_all(wanted)
+        waited = [r for r in wanted if not self.owned(r)]
+        self.await_others(waited)
+        left = self._not_in_the_batch(waited)
+        ratings = self._rate_all(r for r in wanted if r not in left)
+        ratings.update(left)
         baseline = None
         if requests.baseline is not None:
             baseline = (ratings[requests.baseline[0]], ratings[requests.baseline[1]])
@@ -537,7 +599,7 @@ class MoralRun:
             now_size = len(store)
             if now_size != size:
                 size, last_growth = now_size, time.monotonic()
-            elif time.monotonic() - last_growth > patience:
+            elif time.monotonic() - last_growth > patience and not self._batch_running():
                 return
             requests = missing
             time.sleep(poll)

@@ -234,6 +234,29 @@ REPLAY = Option(
     "call is made (gate pull requests on recorded answers, offline and free)",
     ini_help="replay only (see --moral-replay): true or false",
 )
+#: ``--moral-batch``, a flag; its ini option takes true or false. Its poll interval and longest wait.
+BATCH = Option(
+    "batch",
+    "",
+    "send every uncached call to an OpenAI-protocol model (openai/, hosted_vllm/, lm_studio/) as one "
+    "provider batch (files + batches API) at the batch price, poll it, and cache its answers; the batch "
+    "is kept in the cache folder, so a run stopped meanwhile picks it up again",
+    ini_help="provider batches (see --moral-batch): true or false",
+)
+BATCH_OPTIONS = (
+    Option(
+        "batch_poll",
+        "SECONDS",
+        "with --moral-batch: seconds before the first poll of a batch; each later wait is half as long "
+        "again, up to ten times this (default 30)",
+    ),
+    Option(
+        "batch_wait",
+        "SECONDS",
+        "with --moral-batch: the longest the run waits for its batches (default 90000, past the 24 h "
+        "window); then the pairs still unanswered ERROR, and the next run collects them (0: send and stop)",
+    ),
+)
 #: ``--moral-report KIND:PATH``, repeatable; its ini option lists them.
 REPORT = Option(
     "report",
@@ -319,6 +342,10 @@ class RunSettings:
     human_ratings: tuple[str, ...] = ()
     #: ``--moral-reasoning-effort``: low, medium or high; None sends none.
     reasoning_effort: str | None = None
+    #: Provider batches (``--moral-batch``): first poll after ``batch_poll`` s, wait at most ``batch_wait`` s.
+    batch: bool = False
+    batch_poll: float = 30.0
+    batch_wait: float = 90000.0
 
     @property
     def cache_mode(self) -> str:
@@ -356,6 +383,8 @@ LIMITS: dict[str, tuple[Callable[[Any], Any], float, float]] = {
     "compare_fail": (float, 0.0, 16.0),
     "survey_lists": (int, 2, MAX_LISTS),
     "history_runs": (int, 2, 1000),
+    "batch_poll": (float, 0.01, 3600.0),
+    "batch_wait": (float, 0.0, 7 * 86400.0),
 }
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
@@ -438,7 +467,27 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
             raise SettingsError(f"{where} must be true or false, got {replay[:40]!r}")
         replay = replay.strip().lower() in _TRUE
     values["replay"] = bool(replay)
+    values["batch"] = _batch(get, values)
     return RunSettings(**values)
+
+
+def _batch(get: Callable[[str], tuple[str, Any]], values: Mapping[str, Any]) -> bool:
+    """``--moral-batch`` (or its ini option), checked against the settings it cannot go with."""
+    where, batch = get("batch")
+    if isinstance(batch, str):
+        if batch.strip().lower() not in _TRUE + _FALSE:
+            raise SettingsError(f"{where} must be true or false, got {batch[:40]!r}")
+        batch = batch.strip().lower() in _TRUE
+    if not batch:
+        return False
+    if values["replay"]:
+        raise SettingsError(f"{where} sends batches, and --moral-replay sends nothing: use one of them")
+    if values.get("cache", "readwrite") != "readwrite":
+        raise SettingsError(
+            f"{where} keeps its batches and their answers in the response cache: it needs --moral-cache=readwrite, "
+            f"not {values['cache']}"
+        )
+    return True
 
 
 def _unusable(model: str, values: Mapping[str, Any]) -> str | None:

@@ -260,7 +260,24 @@ def history(pytester: pytest.Pytester, server: OpenAIServer) -> str:
     return done.stdout
 
 
+def batch(pytester: pytest.Pytester, server: OpenAIServer) -> str:
+    """``--moral-batch`` against a server with the files and batches endpoints: a first run that
+    stops waiting after a second (the batch still in progress), then a second run that collects it.
+    The output is both runs'."""
+    from tests.batch_server import BatchServer
+
+    pair_file(pytester, "moral/pony.moral.yaml", {"pony-whip": PONY, "elder": ELDER})
+    answers = Cycled({PONY[0]: ["-3"], PONY[1]: ["2"], ELDER[0]: ["-3"], ELDER[1]: ["1"]})
+    with BatchServer(answers, polls=10_000) as batches:
+        args = ["moral/", f"--moral-model={MODEL}", f"--moral-api-base={batches.url}", "--moral-batch"]
+        first = pytester.runpytest(*args, "--moral-batch-poll=0.4", "--moral-batch-wait=1")
+        batches.polls = 0
+        second = pytester.runpytest(*args)
+    return first.stdout.str() + "\n" + second.stdout.str()
+
+
 SCENARIOS: dict[str, Callable[[pytest.Pytester, OpenAIServer], str]] = {
+    "batch": batch,
     "history": history,
     "suite-changed": suite_changed,
     "usage": usage,

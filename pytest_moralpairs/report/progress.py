@@ -173,6 +173,13 @@ class ProgressLine:
         else:
             self.write(text)
 
+    def note(self, text: str) -> None:
+        """Show ``text`` as the line, until calls finish again (what the provider batches of
+        ``--moral-batch`` are doing: "batch b_1 in_progress 120/500, waiting 30 s")."""
+        with self._lock:
+            self._last_draw = self.clock()
+            self._draw(text)
+
     def finish(self) -> None:
         """End a terminal line that was being redrawn (and its countdown)."""
         with self._lock:
