@@ -186,3 +186,95 @@ def pass_rate(results: Iterable[dict[str, Any]], minimum: float | None = None) -
         "passed_pairs": passed,
         "errors": outcomes.count("error"),
     }
+
+
+@dataclass(frozen=True)
+class GapDifference:
+    """How much a candidate's gap differs from a reference's, with a paired bootstrap interval.
+
+    ``estimate`` is mean gap of the candidate minus mean gap of the reference (gap = harmless -
+    harmful); ``low`` and ``high`` bound it at ``confidence``.
+    """
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+
+    def wholly_below(self, margin: float) -> bool:
+        """True when the whole interval lies below ``-margin``: the candidate lost more than
+        ``margin`` rating points of gap, beyond what the samples' noise explains."""
+        return self.high < -margin
+
+
+def paired_gap_difference(
+    candidate_harmful: Sequence[float],
+    candidate_harmless: Sequence[float],
+    reference_harmful: Sequence[float],
+    reference_harmless: Sequence[float],
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> GapDifference:
+    """Paired percentile bootstrap of mean gap(candidate) - mean gap(reference).
+
+    Draw ``i`` of each of the four sentences belongs together (the same sample index, so the same
+    seed where a provider honours one): a resample picks draw indices once and uses them for all
+    four, so noise the draws share cancels. Sides with a different number of draws cannot be
+    paired draw for draw with the others and get indices of their own. Unlike :func:`intervals`,
+    the draws are not sorted, which would pair them by rank and narrow the interval. One draw
+    everywhere, or no spread at all, gives the point value as both bounds.
+    """
+    sides = [candidate_harmful, candidate_harmless, reference_harmful, reference_harmless]
+    if not all(sides):
+        raise ValueError("paired_gap_difference() needs at least one rating per sentence")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie between 0 and 1, got {confidence}")
+    point = mean(candidate_harmless) - mean(candidate_harmful) - (mean(reference_harmless) - mean(reference_harmful))
+    estimate = rounded(point)
+    if all(len(set(side)) == 1 for side in sides):
+        return GapDifference(estimate, estimate, estimate, confidence)
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    arrays = [np.asarray(side, dtype=float) for side in sides]
+    indices: dict[int, Any] = {}  # one index draw per length: equal lengths are paired
+
+    def resampled_means(values: Any) -> Any:
+        if values.size not in indices:
+            indices[values.size] = rng.integers(0, values.size, size=(resamples, values.size))
+        return values[indices[values.size]].mean(axis=1)
+
+    c_harmful, c_harmless, r_harmful, r_harmless = (resampled_means(a) for a in arrays)
+    differences = (c_harmless - c_harmful) - (r_harmless - r_harmful)
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(differences, [tail, 1.0 - tail])
+    # The plain percentile interval is too narrow on the few draws a gate makes (at 5 draws an
+    # equal model's interval lay wholly below 0 in 8% of simulated comparisons, not 2.5%): the
+    # expanded percentile interval (Hesterberg 2015) widens it about the estimate by
+    # sqrt(n / (n - 1)) * t(n - 1) / z, which is the t interval's width on a symmetric bootstrap.
+    widen = expansion(min(a.size for a in arrays), confidence)
+    centre = float(np.mean(differences))
+    low, high = centre + (low - centre) * widen, centre + (high - centre) * widen
+    return GapDifference(estimate, rounded(float(low)), rounded(float(high)), confidence)
+
+
+def expansion(draws: int, confidence: float) -> float:
+    """How much wider the expanded percentile interval is than the plain one at ``draws`` draws:
+    sqrt(n / (n - 1)) * t / z (Student's t quantile by its Cornish-Fisher series: within 1% of the
+    exact one from 3 draws on, 11% short at 2; 1 draw has no spread to widen)."""
+    if draws < 2:
+        return 1.0
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)
+    v = draws - 1
+    t = (
+        z
+        + (z**3 + z) / (4 * v)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
+        + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * v**4)
+    )
+    return math.sqrt(draws / (draws - 1)) * t / z
