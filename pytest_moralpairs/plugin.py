@@ -91,6 +91,8 @@ JUNIT_PROPERTIES = (
     "human_gap",
     "gap_change",
     "persona_outcome",
+    "model_name",
+    "gating",
 )
 
 
@@ -685,8 +687,9 @@ class MoralReporter:
         from .report.publish import append_step_summary, publish
 
         self.run.usage_seen = self._usage()
-        meta = self.run.document_meta(self.run.usage_seen, self.gate or {})
-        document = build_document(self._results(), meta)
+        results = self._results()
+        meta = self.run.document_meta(self.run.usage_seen, self.gate or {}, results)
+        document = build_document(results, meta)
         base, runs = self.config.invocation_params.dir, self.run.settings.history_runs
         lines = publish(document, targets, base, int(session.exitstatus), history, runs, self.config.rootpath)
         self.written += lines

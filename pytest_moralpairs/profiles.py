@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 from .providers import unknown_offline_model
 from .request import ModelSettings
-from .validation import Checker, PairFileError, Problem, describe, id_rule, is_id, line_of
+from .validation import Checker, PairFileError, Problem, describe, id_rule, is_id, line_of, shorten
 from .yamlfile import MAX_FILE_BYTES, gc_paused, read_regular, read_yaml, unreadable
 
 FILE_KEYS = frozenset({"version", "description", "models"})
@@ -138,7 +138,8 @@ class _ProfileChecker(Checker):
 
     def profile(self, name: Any, value: Any, line: int | None) -> Profile | None:
         if not is_id(name, dots=True):
-            self.problem(f"profile name {describe(name)} is not usable in a node id: use {id_rule(True)}", line=line)
+            shown = repr(shorten(name)) if isinstance(name, str) else describe(name)
+            self.problem(f"profile name {shown} is not usable in a node id: use {id_rule(True)}", line=line)
             return None
         if isinstance(value, str):  # a profile may be just its model string
             value = {"model": value}

@@ -771,8 +771,11 @@ class MoralRun:
             found = self._previous_moved.get(moved) if moved is not None else None
         return found if isinstance(found, dict) else None
 
-    def document_meta(self, usage: Usage, gate: dict[str, Any]) -> dict[str, Any]:
-        """What a saved run or a report says about the run: model, versions, prompt, settings."""
+    def document_meta(
+        self, usage: Usage, gate: dict[str, Any], results: Sequence[dict[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """What a saved run or a report says about the run: model, versions, prompt, settings, and
+        with several models each model's summary (from ``results``)."""
         from datetime import datetime, timezone
         from importlib.metadata import PackageNotFoundError, version
 
@@ -799,7 +802,24 @@ class MoralRun:
             "usage": usage.to_dict(),
             "gate": {k: gate.get(k) for k in ("min_pass_rate", "pass_rate", "passed")},
             "moral_suites": [source.to_dict() for source in self.suite_sources],
+            **self._models_meta(results),
         }
+
+    def _models_meta(self, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        if not self.labels:
+            return {}
+        from .report.models import document_models
+
+        configured = [
+            {
+                "name": m.label,
+                "model": m.model,
+                "gating": self.gating(m),
+                "is_reference": m.label == self.settings.reference,
+            }
+            for m in self.models
+        ]
+        return {"models": document_models(list(results), configured), "reference": self.settings.reference}
 
     def threshold_for(self, pair_threshold: float | None) -> float:
         return self.settings.threshold if pair_threshold is None else pair_threshold

@@ -22,6 +22,7 @@ from typing import Any, Callable
 from ..stats import finite
 from .document import SURROGATES, jsonable, pair_key, write_atomic
 from .formatting import percents, plural, signed_or
+from .models import markdown_lines
 
 #: The most characters a Markdown report holds (UTF-16 code units: a character beyond the Basic
 #: Multilingual Plane, such as an emoji, counts twice, as GitHub counts it).
@@ -235,6 +236,8 @@ def _head(doc: dict[str, Any], pairs: list[dict[str, Any]], exit_status: int | N
     if isinstance(versions.get("pytest_moralpairs"), str):
         run.append(f"pytest-moralpairs {md(versions['pytest_moralpairs'], 40)}")
     facts.append(" · ".join(run) or None)
+    # Several models: a line per model and the pairs lost against the reference.
+    facts += [md(line.strip(), 300) for line in markdown_lines(doc)]
     lines = [f"### {mark} Moral pairs {words}: {model}", ""] + [f"- {fact}" for fact in facts if fact]
     return "\n".join(lines) + "\n"
 

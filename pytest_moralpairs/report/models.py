@@ -175,3 +175,27 @@ def difference_text(r: dict[str, Any]) -> str:
         level = f"{ref['confidence']:.0%} " if isinstance(ref.get("confidence"), (int, float)) else ""
         text += f" ({level}interval {signed_or(ref['low'])} .. {signed_or(ref['high'])})"
     return text
+
+
+def document_models(results: list[dict[str, Any]], configured: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The run document's ``models``: each configured model (name, model string, whether it gates,
+    whether it is the reference) with its summary (:func:`model_summaries`)."""
+    summaries = {s["name"]: s for s in model_summaries(results)}
+    return [{**summaries.get(m["name"], {}), **m} for m in configured]
+
+
+def markdown_lines(doc: dict[str, Any]) -> list[str]:
+    """What the Markdown report says of each model of a comparison: its line, and the pairs it
+    lost against the reference (the first ten), as list items (plain text; the caller escapes)."""
+    pairs = [p for p in doc.get("pairs") or () if isinstance(p, dict)]
+    if not is_comparison(pairs):
+        return []
+    lines = model_lines(pairs)
+    lost = reference_lines(pairs, _nodeid)
+    if len(lost) > 11:
+        lost = lost[:11] + [f"  ... and {len(lost) - 11} more lines: the HTML and JSON reports hold every pair"]
+    return lines + lost
+
+
+def _nodeid(r: dict[str, Any]) -> str:
+    return str(r.get("nodeid") or r.get("pair_id"))
