@@ -218,6 +218,45 @@ def test_each_pair_is_an_item_per_model_selectable_with_k(pytester: pytest.Pytes
     assert {r.body["model"] for r in openai_server.requests} == {"good"}
 
 
+def test_the_environment_and_the_ini_option_take_a_comma_list(
+    pytester: pytest.Pytester, openai_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup_project(pytester, openai_server)
+    monkeypatch.setenv("MORALPAIRS_MODEL", "candidate, production")
+    result = pytester.runpytest("--co", "-q")
+    result.stdout.fnmatch_lines(["pairs.moral.yaml::whip[candidate]", "pairs.moral.yaml::whip[production]"])
+    monkeypatch.delenv("MORALPAIRS_MODEL")
+    pytester.makeini("[pytest]\nmoral_models = models.yaml\nmoral_model = production,candidate\n")
+    result = pytester.runpytest("--co", "-q")
+    result.stdout.fnmatch_lines(["pairs.moral.yaml::whip[production]", "pairs.moral.yaml::whip[candidate]"])
+
+
+def test_template_pairs_are_checked_once_per_model(pytester: pytest.Pytester, openai_server) -> None:
+    setup_project(pytester, openai_server)
+    pytester.makefile(
+        ".moral.yaml",
+        generated="pairs:\n  - id: pony\n    template: Person X {verb} his pony with {instrument}.\n"
+        "    decides: instrument\n    checks: [directional]\n",
+    )
+    result = pytester.runpytest("--co", "-q", "generated.moral.yaml", "--moral-model", "candidate,production")
+    result.stdout.fnmatch_lines(
+        ["generated.moral.yaml::pony[directional-candidate]", "generated.moral.yaml::pony[directional-production]"]
+    )
+
+
+def test_replay_answers_every_model_from_the_cache(pytester: pytest.Pytester, openai_server) -> None:
+    setup_project(pytester, openai_server)
+    pytester.makeini("[pytest]\nmoral_models = models.yaml\n")
+    models = ("--moral-model", "candidate,production", "--moral-samples", "2", "--moral-temperature", "0.7")
+    pytester.runpytest(*models).assert_outcomes(passed=2, failed=2)
+    calls = openai_server.count
+    assert calls == 16  # 2 models x 2 pairs x 2 sentences x 2 samples
+    replayed = pytester.runpytest(*models, "--moral-replay")
+    replayed.assert_outcomes(passed=2, failed=2)
+    assert openai_server.count == calls
+    replayed.stdout.fnmatch_lines(["*0 model calls, 16 answers from the cache*"])
+
+
 def test_all_models_go_out_in_one_batch(pytester: pytest.Pytester, openai_server) -> None:
     setup_project(pytester, openai_server)
     openai_server.latency = 0.1

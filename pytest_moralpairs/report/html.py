@@ -73,7 +73,7 @@ def render_html(document: dict[str, Any], trend: Trend | None = None) -> str:
         "<body>",
         _header(doc),
         _suite_table(doc),
-        _models_section(pairs),
+        _models_section(models.in_order(pairs, models.document_order(doc))),
         html_trend.history_section(trend) if trend is not None else "",
         '<section id="charts">',
         "<h2>Ratings</h2>",

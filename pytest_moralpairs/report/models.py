@@ -12,7 +12,7 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from .. import stats
 from .formatting import alignment_text, percents, plural, signed_or
@@ -26,6 +26,13 @@ def is_comparison(results: Iterable[dict[str, Any]]) -> bool:
 def models_of(results: Iterable[dict[str, Any]]) -> list[str]:
     """The models' names, in the order the run gave them (first seen)."""
     return list(dict.fromkeys(str(r["model_name"]) for r in results if r.get("model_name")))
+
+
+def in_order(results: Iterable[dict[str, Any]], order: Sequence[str]) -> list[dict[str, Any]]:
+    """The results with the models in the run's order (``--moral-model`` as given), whatever
+    order they arrived or were sorted in (each model's own results keep theirs)."""
+    rank = {name: index for index, name in enumerate(order)}
+    return sorted(results, key=lambda r: rank.get(str(r.get("model_name")), len(rank)))
 
 
 def pair_name(result: dict[str, Any], key: str) -> str:
@@ -190,6 +197,7 @@ def markdown_lines(doc: dict[str, Any]) -> list[str]:
     pairs = [p for p in doc.get("pairs") or () if isinstance(p, dict)]
     if not is_comparison(pairs):
         return []
+    pairs = in_order(pairs, document_order(doc))
     lines = model_lines(pairs)
     lost = reference_lines(pairs, _nodeid)
     if len(lost) > 11:
@@ -199,3 +207,9 @@ def markdown_lines(doc: dict[str, Any]) -> list[str]:
 
 def _nodeid(r: dict[str, Any]) -> str:
     return str(r.get("nodeid") or r.get("pair_id"))
+
+
+def document_order(doc: dict[str, Any]) -> list[str]:
+    """The models of a run document in the run's order (its ``models``)."""
+    listed = doc.get("models") if isinstance(doc.get("models"), list) else []
+    return [str(m.get("name")) for m in listed if isinstance(m, dict)]

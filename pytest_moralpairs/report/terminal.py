@@ -12,7 +12,7 @@ from ..prompt import DEFAULT_PROMPT
 from ..stats import alignment
 from .document import pair_key, persona_summary
 from .formatting import alignment_text, fixed, percents, plural, signed_or, usage_text
-from .models import is_comparison, model_lines, models_of, reference_lines
+from .models import in_order, is_comparison, model_lines, models_of, reference_lines
 from .models import table as comparison_table
 
 _HEADER = ("pair", "harmful", "harmless", "gap", "threshold", "verdict")
@@ -36,6 +36,7 @@ def section(
     persona and human-alignment lines, the suite gate, one line per report written (``(line,
     failed)``), and what went wrong in the users' result hooks.
     """
+    results = in_order(results, getattr(settings, "models", ()))
     models = models_of(results) or sorted({str(r.get("model")) for r in results if r.get("model")})
     title = "moralpairs" + (": " + ", ".join(models) if models else "")
     lines: list[Line] = [(line, {}) for line in summary_lines(results, usage)]
