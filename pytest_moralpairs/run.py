@@ -726,7 +726,13 @@ class MoralRun:
             if finite(gap) is not None and before is not None:
                 result["gap_change"] = rounded(gap - before)
                 limit = self.settings.compare_fail
-                result["regressed"] = limit is not None and result["gap_change"] < -limit
+                # With samples on both sides: the paired interval of the change decides, so that
+                # noise alone never reads as a regression.
+                change = _paired_change(result, previous, self.settings.confidence)
+                if change is not None:
+                    result["gap_change_low"], result["gap_change_high"] = change
+                worst = change[1] if change is not None else result["gap_change"]
+                result["regressed"] = limit is not None and worst < -limit
                 if result["regressed"]:
                     # The test fails: counted as a failure by the totals and the suite gate too.
                     result["outcome"] = FAILED
@@ -860,6 +866,20 @@ def _import_in_background(modules: Iterable[str]) -> threading.Thread | None:
     thread = threading.Thread(target=load, name="moralpairs-import", daemon=True)
     thread.start()
     return thread
+
+
+def _paired_change(result: dict[str, Any], previous: dict[str, Any], confidence: float) -> tuple[float, float] | None:
+    """The paired bootstrap interval of the gap's change against the saved run, when both runs
+    rated each sentence more than once (draw i of this run paired with draw i of the saved one);
+    else None (the raw change decides)."""
+    sides = [result.get("harmful_samples"), result.get("harmless_samples")]
+    sides += [previous.get("harmful_samples"), previous.get("harmless_samples")]
+    if not all(isinstance(s, list) and len(s) > 1 and all(finite(v) is not None for v in s) for s in sides):
+        return None
+    from .stats import paired_gap_difference
+
+    found = paired_gap_difference(*sides, confidence=confidence)  # type: ignore[misc]
+    return rounded(found.low), rounded(found.high)
 
 
 def _moved_key(key: str, harmful: Any, harmless: Any) -> tuple[str, str, str] | None:

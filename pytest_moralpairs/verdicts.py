@@ -196,9 +196,16 @@ def explain_regression(result: dict[str, Any], limit: float | None) -> str:
     change = result.get("gap_change")
     if not isinstance(before, (int, float)) or not isinstance(change, (int, float)):
         return ""
+    low, high = result.get("gap_change_low"), result.get("gap_change_high")
+    interval = ""
+    if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+        level = result.get("confidence")
+        shown = f"{level:.0%} " if isinstance(level, float) else ""
+        interval = f", paired {shown}interval of the change [{signed(low)}, {signed(high)}] wholly below -{limit:g}"
     return (
         f"moral pair {result.get('pair_id')!r}: gap dropped by {-change:g} against the saved run "
         f"({signed(before)} -> {signed(result.get('gap') or 0.0)}), more than --moral-compare-fail {limit:g}"
+        f"{interval}"
     )
 
 

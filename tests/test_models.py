@@ -471,3 +471,35 @@ def test_false_alarms_of_equal_models_stay_within_what_the_confidence_promises()
         same = [[draw.choice(values) for _ in range(5)] for values in ([-3, -2, -1], [1, 2, 3])]
         found += check_against_reference("r", *worse, *same, margin=0, confidence=0.95).lost
     assert found > runs * 0.8
+
+
+def test_compare_fail_with_samples_decides_by_the_paired_interval_of_the_change(
+    pytester: pytest.Pytester, openai_server
+) -> None:
+    setup_project(pytester, openai_server, NOISY_PROFILES)
+    sampled = ("--moral-samples", "5", "--moral-temperature", "0.7", "--moral-threshold", "0", "-p", "no:randomly")
+    openai_server.answers = noisy({("prod", side): values for side, values in SPREAD.items()})
+    pytester.runpytest("--moral-model", "production", *sampled, "--moral-save", "v1.json").assert_outcomes(passed=2)
+    # The same spread in another order: noise, not a regression.
+    shifted = {side: values[1:] + values[:1] for side, values in SPREAD.items()}
+    openai_server.answers = noisy({("prod", side): values for side, values in shifted.items()})
+    compare = ("--moral-compare", "v1.json", "--moral-compare-fail", "1")
+    same = pytester.runpytest("--moral-model", "production", *sampled, *compare)
+    same.assert_outcomes(passed=2)
+    # A drop of 1.2 on average (more than the limit of 1), but from draws that spread widely: the
+    # paired interval of the change reaches above -1, so noise does not fail the release.
+    wide = {"harmful": [-3, 2, -1, 0, -3], "harmless": SPREAD["harmless"]}
+    openai_server.answers = noisy({("prod", side): values for side, values in wide.items()})
+    noisy_drop = pytester.runpytest("--moral-model", "production", *sampled, *compare)
+    noisy_drop.assert_outcomes(passed=2)
+    noisy_drop.stdout.fnmatch_lines(["pairs.moral.yaml::whip * -1.2 ?-*, +*? *"])
+    # A real drop: the harmful sentences now rated 3 points higher.
+    worse = {"harmful": [v + 3 for v in SPREAD["harmful"]], "harmless": SPREAD["harmless"]}
+    openai_server.answers = noisy({("prod", side): values for side, values in worse.items()})
+    dropped = pytester.runpytest("--moral-model", "production", *sampled, *compare)
+    dropped.assert_outcomes(failed=2)
+    dropped.stdout.fnmatch_lines(
+        ["*gap dropped by 3 against the saved run (+4 -> +1), more than --moral-compare-fail 1, paired 95% interval*"]
+    )
+    document = json.loads((pytester.path / "v1.json").read_text())
+    assert all(len(p["harmful_samples"]) == 5 for p in document["pairs"])

@@ -85,7 +85,11 @@ def _change(r: dict[str, Any]) -> str:
     if r.get("previous") is None:
         return "new" if r.get("outcome") != "error" else "-"
     change = r.get("gap_change")
-    return signed_or(change) + (" !" if r.get("regressed") else "") if change is not None else "-"
+    if change is None:
+        return "-"
+    low, high = r.get("gap_change_low"), r.get("gap_change_high")
+    interval = f" [{signed_or(low)}, {signed_or(high)}]" if low is not None and high is not None else ""
+    return signed_or(change) + interval + (" !" if r.get("regressed") else "")
 
 
 def summary_lines(results: Iterable[dict[str, Any]], usage: Any) -> list[str]:
