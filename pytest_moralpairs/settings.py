@@ -99,7 +99,8 @@ OPTIONS = (
     Option(
         "model",
         "MODEL",
-        "litellm model string, e.g. openai/gpt-4o-mini or moralpairs/lexical (also: env MORALPAIRS_MODEL)",
+        "litellm model string, e.g. openai/gpt-4o-mini or moralpairs/lexical, or a profile's name (ini "
+        "moral_models); repeatable or a comma list, each pair then rated by each (also: env MORALPAIRS_MODEL)",
     ),
     Option("api_base", "URL", "base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp ...)"),
     Option("temperature", "T", "sampling temperature (default 0)"),

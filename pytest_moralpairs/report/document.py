@@ -93,6 +93,8 @@ META_KEYS = (
     "usage",
     "gate",
     "moral_suites",
+    "models",
+    "reference",
 )
 
 

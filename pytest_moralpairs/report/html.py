@@ -43,7 +43,7 @@ def render_html(document: dict[str, Any], trend: Trend | None = None) -> str:
     each pair's gap over the last runs when given their ``trend`` (``--moral-history``)."""
     doc = jsonable(document)
     pairs = [p for p in doc.get("pairs") or () if isinstance(p, dict)]
-    model = doc.get("model") or "no model"
+    model = ", ".join(models.document_order(doc)) or doc.get("model") or "no model"
     totals = doc.get("totals") or {}
     title = f"moralpairs: {model} — {_totals_text(totals)}"
     by_suite: dict[str, list[dict[str, Any]]] = {}
@@ -119,7 +119,12 @@ def _models_section(pairs: list[dict[str, Any]]) -> str:
             cells.append(f'<td class="outcome {outcome}">{_e(models.verdict_text(r))}</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
     lines = "".join(f"<li>{_e(line)}</li>" for line in models.model_lines(pairs))
-    lost = "".join(f"<li>{_e(line.strip())}</li>" for line in models.reference_lines(pairs, row_label))
+    lost = ""
+    for line in models.reference_lines(pairs, row_label):  # a model's line, then its lost pairs indented
+        if line.startswith(" "):
+            lost += f'<li class="lost">{_e(line.strip())}</li>'
+        else:
+            lost += f"<li>{_e(line)}</li>"
     return (
         '<section id="models"><h2>Models</h2>'
         f"<ul>{lines}{lost}</ul>"
@@ -161,9 +166,10 @@ def _header(doc: dict[str, Any]) -> str:
     if alignment.get("sentences_with_human"):
         rows.append(("human alignment", _e(alignment_text(alignment, doc.get("baseline_model") or None))))
     facts = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in rows)
+    name = ", ".join(models.document_order(doc)) or doc.get("model") or "no model"
     return (
         "<header>"
-        f"<h1>Moral pairs: <code>{_e(doc.get('model') or 'no model')}</code></h1>"
+        f"<h1>Moral pairs: <code>{_e(name)}</code></h1>"
         f'<p class="totals">{_totals_html(totals)}</p>'
         f"{_gate_html(doc.get('gate'))}"
         f'<dl class="run">{facts}</dl>{details}'
@@ -539,6 +545,9 @@ def _embed(document: dict[str, Any]) -> str:
 
 
 _CSS = """
+table.models th, table.models td { padding: 2px 10px; text-align: left; }
+table.models td.num { text-align: right; }
+#models li.lost { margin-left: 1.5em; list-style: circle; }
 :root { --harmful: #7b3294; --harmless: #0571b0; --passed: #1a9641; --failed: #d7191c;
   --inconclusive: #e08a00; --error: #8c8c8c; --ink: #1d1d1f; --muted: #5f6368; --line: #d9d9de; }
 * { box-sizing: border-box; }

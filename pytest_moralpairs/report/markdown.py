@@ -22,7 +22,7 @@ from typing import Any, Callable
 from ..stats import finite
 from .document import SURROGATES, jsonable, pair_key, write_atomic
 from .formatting import percents, plural, signed_or
-from .models import markdown_lines
+from .models import document_order, markdown_lines
 
 #: The most characters a Markdown report holds (UTF-16 code units: a character beyond the Basic
 #: Multilingual Plane, such as an emoji, counts twice, as GitHub counts it).
@@ -226,7 +226,7 @@ def _suites(doc: dict[str, Any]) -> str | None:
 
 def _head(doc: dict[str, Any], pairs: list[dict[str, Any]], exit_status: int | None) -> str:
     mark, words = verdict(doc, exit_status)
-    model = code(doc.get("model") or "no model")
+    model = code(", ".join(document_order(doc)) or doc.get("model") or "no model")
     totals = doc.get("totals") if isinstance(doc.get("totals"), dict) else {}
     facts = [_totals(totals), _gate(doc.get("gate")), _compared(doc, pairs), _suites(doc)]
     run = [f"exit status {int(exit_status)}"] if exit_status is not None else []
