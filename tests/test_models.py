@@ -17,10 +17,12 @@ import random
 import textwrap
 import threading
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import pytest_moralpairs
 from pytest_moralpairs.profiles import ProfileFileError, parse_profiles
 from pytest_moralpairs.reference import check_against_reference
 from pytest_moralpairs.request import ModelSettings, RatingRequest, default_key
@@ -283,6 +285,41 @@ def test_the_summary_has_a_column_group_per_model_and_a_line_per_model(
             "model production (openai/good): 2 of 2 rated pairs passed (100%)",
         ]
     )
+
+
+def test_the_line_of_each_model_gives_its_human_alignment(pytester: pytest.Pytester, openai_server) -> None:
+    setup_project(pytester, openai_server)
+    human = "    human: {harmful: -3, harmless: 2}\n"
+    text = textwrap.dedent(PAIRS).replace("blade of grass.\n", "blade of grass.\n" + human)
+    text = text.replace("shave him.\n", "shave him.\n" + human.replace("-3", "-2").replace("2}", "3}"))
+    pytester.makefile(".moral.yaml", pairs=text)
+    result = pytester.runpytest("--moral-model", "candidate,production")
+    result.stdout.fnmatch_lines(
+        [
+            "model candidate (openai/bad): * human alignment: 4 sentences with human ratings; correlation r = n/a*",
+            "model production (openai/good): * human alignment: 4 sentences with human ratings; correlation r = 0.*",
+        ]
+    )
+
+
+def test_the_json_schema_of_profiles_agrees_with_the_checks() -> None:
+    import jsonschema
+    import yaml
+
+    schema = json.loads((Path(pytest_moralpairs.__file__).parent / "schema" / "models.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    good = "models:\n  a: openai/x\n  b: {model: openai/y, max_tokens: 5, headers: {X-Team: e}, rpm: 60}\n"
+    parse_profiles(good)
+    assert list(validator.iter_errors(yaml.safe_load(good))) == []
+    for bad in (
+        "models:\n  a: {model: openai/x, api_key: k}\n",
+        "models:\n  a: {model: openai/x, concurrency: 0}\n",
+        "models:\n  a: {max_tokens: 5}\n",
+        "models:\n  'a b': openai/x\n",
+    ):
+        assert list(validator.iter_errors(yaml.safe_load(bad))), bad
+        with pytest.raises(ProfileFileError):
+            parse_profiles(bad)
 
 
 def test_a_model_that_does_not_gate_reports_its_failures_without_failing_the_run(
