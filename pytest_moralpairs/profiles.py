@@ -17,9 +17,9 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from .providers import unknown_offline_model
 from .request import ModelSettings
@@ -254,3 +254,25 @@ def model_settings(name: str, profiles: Mapping[str, Profile], **defaults: Any) 
         # Most likely a misspelt profile: sent to litellm as a model it would fail on every call.
         raise UnknownModel(f"{name!r} is no model profile (did you mean {close[0]!r}?) and no provider/model string")
     return ModelSettings(model=name, **{k: v for k, v in defaults.items() if k != "name"})
+
+
+def run_models(
+    names: Sequence[str],
+    profiles: Mapping[str, Profile],
+    defaults: Mapping[str, Any],
+    concurrency: int,
+    part: Callable[[int], int] = lambda n: n,
+) -> list[ModelSettings]:
+    """The run's ``--moral-model`` names as :class:`ModelSettings`. With several, each model gets
+    its own limit of calls in flight (its profile's, else ``concurrency``; ``part`` takes this
+    process's share of it under pytest-xdist). Raises :class:`UnknownModel` for a misspelt profile
+    or a model named twice."""
+    models = [model_settings(name, profiles, **defaults) for name in names]
+    if len(models) > 1:
+        # Two providers side by side: each model its own share of calls in flight.
+        models = [replace(m, concurrency=part(m.concurrency or concurrency)) for m in models]
+    labels = [m.label for m in models]
+    twice = next((label for label in labels if labels.count(label) > 1), None)
+    if twice is not None:
+        raise UnknownModel(f"--moral-model names {twice!r} twice (a profile and a model string alike)")
+    return models

@@ -93,3 +93,15 @@ def check_against_reference(
         stats.rounded(found.high),
         found.confidence,
     )
+
+
+def paired_change(result: dict[str, Any], previous: dict[str, Any], confidence: float) -> tuple[float, float] | None:
+    """The paired bootstrap interval of the gap's change against the saved run, when both runs
+    rated each sentence more than once (draw i of this run paired with draw i of the saved one);
+    else None (the raw change decides)."""
+    sides = [result.get("harmful_samples"), result.get("harmless_samples")]
+    sides += [previous.get("harmful_samples"), previous.get("harmless_samples")]
+    if not all(isinstance(s, list) and len(s) > 1 and all(stats.finite(v) is not None for v in s) for s in sides):
+        return None
+    found = stats.paired_gap_difference(*sides, confidence=confidence)  # type: ignore[arg-type]
+    return stats.rounded(found.low), stats.rounded(found.high)

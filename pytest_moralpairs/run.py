@@ -189,17 +189,11 @@ class MoralRun:
         """Every ``--moral-model`` as :class:`ModelSettings`: a profile's, else the bare model
         string with the run's options. Raises :class:`~.profiles.UnknownModel` or
         :class:`SettingsError` for a model that cannot be rated."""
-        from .profiles import model_settings
+        from .profiles import run_models
 
-        defaults = self._defaults()
-        models = [model_settings(name, self.profiles, **defaults) for name in self.settings.models]
-        if len(models) > 1:
-            # Two providers side by side: each model its own share of calls in flight.
-            models = [replace(m, concurrency=self._part(m.concurrency or self.settings.concurrency)) for m in models]
-        labels = [m.label for m in models]
-        twice = next((label for label in labels if labels.count(label) > 1), None)
-        if twice is not None:
-            raise SettingsError(f"--moral-model names {twice!r} twice (a profile and a model string alike)")
+        models = run_models(
+            self.settings.models, self.profiles, self._defaults(), self.settings.concurrency, self._part
+        )
         if self.settings.client != "auto":
             from .clients import unusable
 
@@ -728,7 +722,9 @@ class MoralRun:
                 limit = self.settings.compare_fail
                 # With samples on both sides: the paired interval of the change decides, so that
                 # noise alone never reads as a regression.
-                change = _paired_change(result, previous, self.settings.confidence)
+                from .reference import paired_change
+
+                change = paired_change(result, previous, self.settings.confidence)
                 if change is not None:
                     result["gap_change_low"], result["gap_change_high"] = change
                 worst = change[1] if change is not None else result["gap_change"]
@@ -866,20 +862,6 @@ def _import_in_background(modules: Iterable[str]) -> threading.Thread | None:
     thread = threading.Thread(target=load, name="moralpairs-import", daemon=True)
     thread.start()
     return thread
-
-
-def _paired_change(result: dict[str, Any], previous: dict[str, Any], confidence: float) -> tuple[float, float] | None:
-    """The paired bootstrap interval of the gap's change against the saved run, when both runs
-    rated each sentence more than once (draw i of this run paired with draw i of the saved one);
-    else None (the raw change decides)."""
-    sides = [result.get("harmful_samples"), result.get("harmless_samples")]
-    sides += [previous.get("harmful_samples"), previous.get("harmless_samples")]
-    if not all(isinstance(s, list) and len(s) > 1 and all(finite(v) is not None for v in s) for s in sides):
-        return None
-    from .stats import paired_gap_difference
-
-    found = paired_gap_difference(*sides, confidence=confidence)  # type: ignore[misc]
-    return rounded(found.low), rounded(found.high)
 
 
 def _moved_key(key: str, harmful: Any, harmless: Any) -> tuple[str, str, str] | None:

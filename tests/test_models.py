@@ -411,9 +411,9 @@ def test_the_baseline_model_has_its_own_server(pytester: pytest.Pytester, openai
 
 
 def noisy(answers: dict[tuple[str, str], list[int]]) -> Any:
-    """Answers drawn in turn from a list per (model, side): the samples of a sentence spread as a
-    model at a temperature does, yet the same every run (whatever order the requests arrive in,
-    each sentence gets the same values)."""
+    """Answers drawn from a list per (model, side): the samples of a sentence spread as a model at a
+    temperature does, yet the same every run: sample i gets the i-th value (the sample index is
+    sent as the call's seed by :data:`SEEDED`)."""
     lock, seen = threading.Lock(), collections.Counter()
 
     def rule(sentence: str, body: dict[str, Any]) -> str:
@@ -422,11 +422,21 @@ def noisy(answers: dict[tuple[str, str], list[int]]) -> Any:
         with lock:
             index = seen[body["model"], sentence]
             seen[body["model"], sentence] += 1
+        # Draw i of a sentence is the i-th value: the same pairing of the draws every run.
+        index = body.get("seed", index)
         return str(values[index % len(values)])
 
     return rule
 
 
+#: A conftest that sends each sample's index as the call's seed, as a user pinning draws would.
+SEEDED = """
+import pytest
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_moralpairs_completion_kwargs(request, kwargs, config):
+    kwargs["seed"] = request.sample
+"""
 SPREAD = {"harmful": [-3, -2, -1, -2, -3], "harmless": [1, 2, 3, 2, 1]}
 NOISY_PROFILES = (
     "models:\n  candidate: {model: openai/cand, api_base: URL}\n  production: {model: openai/prod, api_base: URL}\n"
@@ -453,6 +463,7 @@ COMPARE = (
 
 def test_a_real_regression_against_the_reference_fails_the_candidate(pytester: pytest.Pytester, openai_server) -> None:
     setup_project(pytester, openai_server, NOISY_PROFILES)
+    pytester.makeconftest(SEEDED)
     # The candidate's gap is about 0, the production model's about 4: a drop beyond any noise.
     worse = [-1, 0, 1, 0, -1]
     openai_server.answers = noisy(
@@ -474,6 +485,7 @@ def test_a_real_regression_against_the_reference_fails_the_candidate(pytester: p
 
 def test_a_noisy_equal_model_is_not_failed_at_five_samples(pytester: pytest.Pytester, openai_server) -> None:
     setup_project(pytester, openai_server, NOISY_PROFILES)
+    pytester.makeconftest(SEEDED)
     # Both models spread alike; the candidate's samples come in another order.
     shifted = {side: values[2:] + values[:2] for side, values in SPREAD.items()}
     openai_server.answers = noisy(
@@ -514,6 +526,7 @@ def test_compare_fail_with_samples_decides_by_the_paired_interval_of_the_change(
     pytester: pytest.Pytester, openai_server
 ) -> None:
     setup_project(pytester, openai_server, NOISY_PROFILES)
+    pytester.makeconftest(SEEDED)
     sampled = ("--moral-samples", "5", "--moral-temperature", "0.7", "--moral-threshold", "0", "-p", "no:randomly")
     openai_server.answers = noisy({("prod", side): values for side, values in SPREAD.items()})
     pytester.runpytest("--moral-model", "production", *sampled, "--moral-save", "v1.json").assert_outcomes(passed=2)
