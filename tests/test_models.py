@@ -204,6 +204,44 @@ def test_a_profile_limits_its_own_calls_in_flight(pytester: pytest.Pytester, ope
 # --- many models -------------------------------------------------------------------------------
 
 
+def test_a_model_waiting_for_its_own_limit_holds_no_slot_of_the_others() -> None:
+    # The run's limit is 2; the slow model may have one call in flight. Its second call waits
+    # for its model's turn without taking the run's second slot: the fast model's calls use it.
+    from pytest_moralpairs.engine import RatingEngine
+
+    in_flight: collections.Counter[str] = collections.Counter()
+    most: collections.Counter[str] = collections.Counter()
+    finished: collections.Counter[str] = collections.Counter()
+    slow_calls_done_when_a_fast_one_ended = []
+
+    async def complete(request: RatingRequest) -> str:
+        import asyncio
+
+        name = request.model.label
+        in_flight[name] += 1
+        most[name] = max(most[name], in_flight[name])
+        await asyncio.sleep(0.3 if name == "slow" else 0.02)
+        in_flight[name] -= 1
+        finished[name] += 1
+        if name == "fast":
+            slow_calls_done_when_a_fast_one_ended.append(finished["slow"])
+        return "1"
+
+    slow = ModelSettings("fake/slow", name="slow", concurrency=1)
+    fast = ModelSettings("fake/fast", name="fast")
+    requests = [RatingRequest(slow, (("user", f"s{i}"),), f"s{i}") for i in range(3)]
+    requests += [RatingRequest(fast, (("user", f"f{i}"),), f"f{i}") for i in range(6)]
+    engine = RatingEngine(complete, concurrency=2)
+    try:
+        ratings = engine.rate_all(requests)
+    finally:
+        engine.close()
+    assert all(r.ok for r in ratings.values())
+    assert most["slow"] == 1
+    # Every fast call ran beside the first slow one: none waited behind the slow model's queue.
+    assert slow_calls_done_when_a_fast_one_ended == [0] * 6
+
+
 def test_each_pair_is_an_item_per_model_selectable_with_k(pytester: pytest.Pytester, openai_server) -> None:
     setup_project(pytester, openai_server)
     result = pytester.runpytest("--moral-model", "candidate", "--moral-model", "production", "--co", "-q")
