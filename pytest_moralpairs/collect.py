@@ -269,13 +269,20 @@ class PairItem(MoralItem):
     def _reference_ratings(self) -> tuple[list[Any], list[Any]] | None:
         """The reference model's ratings of this pair (``--moral-reference``), when this item's
         model is another; rated in the same batch as the reference's own item."""
-        run = self.run
-        reference = run.reference_model()
+        requests = self.reference_requests()
+        if requests is None:
+            return None
+        rated = self.run.rate_pair(requests)
+        return rated.harmful, rated.harmless
+
+    def reference_requests(self) -> PairRequests | None:
+        """The reference model's requests for this pair's sentences, when this item's model is
+        another (so that the batch holds them even when ``-k`` left the reference's items out)."""
+        reference = self.run.reference_model()
         if reference is None or reference == self.model():
             return None
-        requests = run.pair_requests(self.pair, reference)
-        rated = run.rate_pair(PairRequests(requests.harmful, requests.harmless))
-        return rated.harmful, rated.harmless
+        requests = self.run.pair_requests(self.pair, reference)
+        return PairRequests(requests.harmful, requests.harmless)
 
     def runtest(self) -> None:
         if self._advisory_error is not None:
@@ -321,6 +328,8 @@ def prefetchable(items: list[PairItem]) -> list[Any]:
     for item in items:
         try:
             requests += item.requests().all
+            reference = item.reference_requests()
+            requests += reference.all if reference is not None else ()
         except Exception:  # noqa: BLE001 - a SettingsError naming the problem; any other, raised again in setup
             continue
     return requests

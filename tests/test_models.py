@@ -448,6 +448,20 @@ def test_the_baseline_model_has_its_own_server(pytester: pytest.Pytester, openai
 # --- the reference -------------------------------------------------------------------------------
 
 
+def test_a_candidate_is_held_against_the_reference_when_k_leaves_the_reference_out(
+    pytester: pytest.Pytester, openai_server
+) -> None:
+    setup_project(pytester, openai_server)
+    openai_server.latency = 0.1
+    result = pytester.runpytest(
+        "--moral-model", "candidate,production", "--moral-reference", "production", "-k", "candidate"
+    )  # fmt: skip
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["candidate lost 2 pairs against the reference production (margin 1):"])
+    # The reference's ratings were in the same batch as the candidate's.
+    assert openai_server.max_in_flight > 4
+
+
 def noisy(answers: dict[tuple[str, str], list[int]]) -> Any:
     """Answers drawn from a list per (model, side): the samples of a sentence spread as a model at a
     temperature does, yet the same every run: sample i gets the i-th value (the sample index is
