@@ -43,11 +43,25 @@ class PairFile(pytest.File):
             raise self.CollectError(f"invalid pair file\n{exc}") from None
         ratings = moral_run(self.config).human_ratings  # people's ratings join the pairs here, and only here
         pairs = suite.pairs if ratings is None else [ratings.attach(pair) for pair in suite.pairs]
-        items: list[pytest.Item] = [PairItem.from_parent(self, name=pair.id, pair=pair) for pair in pairs]
+        # With several models, each pair is an item per model (``id[model]``); with one, ``id`` as ever.
+        labels: tuple[str | None, ...] = moral_run(self.config).labels or (None,)
+        items: list[pytest.Item] = [
+            PairItem.from_parent(self, name=_named(pair.id, label), pair=pair, label=label)
+            for pair in pairs
+            for label in labels
+        ]
         for pair, template in templates:
             items += [
-                GeneratedItem.from_parent(self, name=f"{pair.id}[{check}]", pair=pair, template=template, check=check)
+                GeneratedItem.from_parent(
+                    self,
+                    name=f"{pair.id}[{check}{'-' + label if label else ''}]",
+                    pair=pair,
+                    template=template,
+                    check=check,
+                    label=label,
+                )
                 for check in pair.checks
+                for label in labels
             ]
         # Registered first, all at once: with --strict-markers an unknown marker is an error, and
         # pytest rereads every registered marker for each name it has not met since its last
@@ -83,6 +97,10 @@ class PairFile(pytest.File):
         if problems:
             raise PairFileError([Problem(_display_path(self), problem, pair.id, pair.line) for problem in problems])
         return template
+
+
+def _named(pair_id: str, label: str | None) -> str:
+    return pair_id if label is None else f"{pair_id}[{label}]"
 
 
 @dataclass
@@ -168,11 +186,17 @@ class ExplainedItem(pytest.Item):
 
 
 class MoralItem(ExplainedItem):
-    """An item that rates sentences with the run's model; its failures explain themselves."""
+    """An item that rates sentences with the run's model (``label``: which of the run's models,
+    None: the first); its failures explain themselves."""
+
+    label: str | None = None
 
     @property
     def run(self) -> MoralRun:
         return moral_run(self.config)
+
+    def model(self) -> Any:
+        return self.run.model_settings(self.label)
 
 
 class BrokenRowItem(ExplainedItem):
@@ -197,27 +221,32 @@ class BrokenRowItem(ExplainedItem):
 class PairItem(MoralItem):
     """One minimal pair: rated in ``setup`` (an unusable rating is an ERROR), judged in ``runtest``."""
 
-    def __init__(self, *, pair: Pair, **kwargs: Any):
+    def __init__(self, *, pair: Pair, label: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.pair = pair
+        self.label = label
         self._requests: PairRequests | None = None
         self._ratings: Any = None
+        self._reference: tuple[list[Any], list[Any]] | None = None
+        self._advisory_error: tuple[Any, str, str | None] | None = None
 
     def requests(self) -> PairRequests:
         if self._requests is None:
-            self._requests = self.run.pair_requests(self.pair, self.run.settings.model_settings())
+            self._requests = self.run.pair_requests(self.pair, self.model())
         return self._requests
 
     def setup(self) -> None:
         from .engine import RatingError
 
         run = self.run
+        self._advisory_error = None
         try:
             if not run.prefetched:
                 # Batch-first: normally done before the first item runs (see the plugin's run
                 # loop); this covers items run some other way.
                 run.prefetch(prefetchable([i for i in self.session.items if isinstance(i, PairItem)]))
             rated = run.rate_pair(self.requests())
+            self._reference = self._reference_ratings()
         except SettingsError as exc:
             raise RatingSetupError(str(exc)) from None
         sides: list[tuple[list[Any], str, str | None]] = [
@@ -229,11 +258,37 @@ class PairItem(MoralItem):
         for ratings, side, persona in sides:
             failed = next((r for r in ratings if not r.ok), None)
             if failed is not None:
+                if not run.gating(self.model()):
+                    # A model that does not gate: its error is reported by runtest, never raised.
+                    self._advisory_error = (failed, side, persona)
+                    return
                 record_error(self, self.pair.id, failed, side, self.pair.threshold, "pair", self.pair, persona)
                 raise RatingError(failed, side, persona)
         self._ratings = rated
 
+    def _reference_ratings(self) -> tuple[list[Any], list[Any]] | None:
+        """The reference model's ratings of this pair (``--moral-reference``), when this item's
+        model is another; rated in the same batch as the reference's own item."""
+        requests = self.reference_requests()
+        if requests is None:
+            return None
+        rated = self.run.rate_pair(requests)
+        return rated.harmful, rated.harmless
+
+    def reference_requests(self) -> PairRequests | None:
+        """The reference model's requests for this pair's sentences, when this item's model is
+        another (so that the batch holds them even when ``-k`` left the reference's items out)."""
+        reference = self.run.reference_model()
+        if reference is None or reference == self.model():
+            return None
+        requests = self.run.pair_requests(self.pair, reference)
+        return PairRequests(requests.harmful, requests.harmless)
+
     def runtest(self) -> None:
+        if self._advisory_error is not None:
+            failed, side, persona = self._advisory_error
+            record_error(self, self.pair.id, failed, side, self.pair.threshold, "pair", self.pair, persona)
+            return
         rated, run, pair = self._ratings, self.run, self.pair
         verdict = run.verdict(pair.id, rated.harmful, rated.harmless, pair.threshold, pair)
         across = None
@@ -241,7 +296,22 @@ class PairItem(MoralItem):
             from .personas import judge_personas
 
             across = judge_personas(pair, rated.personas, threshold=run.threshold_for(pair.threshold))
-        judge_and_record(self, verdict, "pair", rated.baseline, across, pair.prompt)
+        judge_and_record(self, verdict, "pair", rated.baseline, across, pair.prompt, self._against_reference(rated))
+
+    def _against_reference(self, rated: Any) -> Any:
+        """The check against the reference's ratings, or None (no reference, or it could not rate)."""
+        if self._reference is None or not all(r.ok for side in self._reference for r in side):
+            return None
+        from .reference import check_against_reference
+
+        run = self.run
+        values = [[float(r.value) for r in side] for side in (rated.harmful, rated.harmless, *self._reference)]
+        return check_against_reference(
+            run.settings.reference or "",
+            *values,
+            margin=run.settings.reference_margin,
+            confidence=run.settings.confidence,
+        )
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         pair = self.pair
@@ -258,6 +328,8 @@ def prefetchable(items: list[PairItem]) -> list[Any]:
     for item in items:
         try:
             requests += item.requests().all
+            reference = item.reference_requests()
+            requests += reference.all if reference is not None else ()
         except Exception:  # noqa: BLE001 - a SettingsError naming the problem; any other, raised again in setup
             continue
     return requests
@@ -267,8 +339,9 @@ class GeneratedItem(MoralItem):
     """One generated check of a template pair: Hypothesis draws pairs (or edits) from the
     template, each is rated through the engine, and a failure is shrunk to the smallest edit."""
 
-    def __init__(self, *, pair: TemplatePair, template: Any, check: str, **kwargs: Any):
+    def __init__(self, *, pair: TemplatePair, template: Any, check: str, label: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
+        self.label = label
         self.pair = pair
         self.template = template
         self.check = check
@@ -292,7 +365,7 @@ class GeneratedItem(MoralItem):
         run, pair = self.run, self.pair
         lexicon = moral_lexicon(self.config)
         try:
-            model = run.settings.model_settings()
+            model = self.model()
         except SettingsError as exc:
             raise RatingSetupError(str(exc)) from None
         label = f"{pair.id}[{self.check}]"
@@ -355,6 +428,8 @@ class GeneratedItem(MoralItem):
             )
         except (MoralGapFailure, checks.InvarianceFailure) as failure:
             self._record(failure.verdict, exploration.examples)
+            if not run.gating(model):
+                return  # reported, never failing: this model does not gate
             reproduce = (
                 f"pytest '{self.nodeid}' (examples are derandomised because CI is set)"
                 if derandomize
@@ -363,6 +438,8 @@ class GeneratedItem(MoralItem):
             raise checks.GeneratedFailure(failure, pair.template, self.check, exploration.examples, reproduce) from None
         except RatingError as error:
             record_error(self, label, error.rating, error.side or "", pair.threshold, self.check, prompt=pair.prompt)
+            if not run.gating(model):
+                return
             raise
         except Unsatisfiable:
             # Every example was filtered out: no edit applies to any sentence of the template.
@@ -380,7 +457,7 @@ class GeneratedItem(MoralItem):
         from .perturb import checks
 
         result = checks.verdict_result(verdict, self.check, examples)
-        record(self, self.run.describe(result, self.nodeid, self.check, prompt=self.pair.prompt))
+        record(self, self.run.describe(result, self.nodeid, self.check, prompt=self.pair.prompt, label=self.label))
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, (self.pair.line - 1 if self.pair.line else None), f"{self.check} check of {self.pair.id}"
@@ -444,15 +521,28 @@ class InconclusiveWarning(UserWarning):
 
 
 def judge_and_record(
-    node: Any, verdict: Any, kind: str, baseline: Any = None, personas: Any = None, prompt: Any = None
+    node: Any,
+    verdict: Any,
+    kind: str,
+    baseline: Any = None,
+    personas: Any = None,
+    prompt: Any = None,
+    reference: Any = None,
 ) -> None:
     """Record the verdict's result on ``node`` (with the baseline model's and the saved run's
-    gaps, and the verdict across personas), then fail as the run's gate says: a failed (or, by
-    choice, inconclusive) pair, a pair that did not hold across its personas, or a gap that
-    dropped by more than ``--moral-compare-fail`` against the saved run."""
+    gaps, the verdict across personas and the check against the reference model), then fail as
+    the run's gate says: a failed (or, by choice, inconclusive) pair, a pair that did not hold
+    across its personas, a gap that dropped by more than ``--moral-compare-fail`` against the
+    saved run, or one that lost against the reference. A model that does not gate
+    (``--moral-gate``) never fails: its result says what it would have."""
     run = moral_run(node.config)
-    result = run.describe(verdict.to_dict(), node.nodeid, kind, baseline, personas, prompt)
+    label = getattr(node, "label", None)
+    result = run.describe(
+        verdict.to_dict(), node.nodeid, kind, baseline, personas, prompt, label=label, reference=reference
+    )
     record(node, result)
+    if result.get("gating") is False:
+        return
     regression = explain_regression(result, run.settings.compare_fail) if result.get("regressed") else None
     reports = []
     if run.gates(verdict):
@@ -461,6 +551,9 @@ def judge_and_record(
         reports.append(personas.explain())
     if regression:
         reports.append(regression if reports else f"{regression}\n{explain_verdict(verdict)}")
+    if reference is not None and reference.lost:
+        lost = reference.explain(label or verdict.model)
+        reports.append(lost if reports else f"{lost}\n{explain_verdict(verdict)}")
     if reports:
         failure = MoralGapFailure(verdict) if run.gates(verdict) else PairFailure()
         failure.args = ("\n".join(reports),)
@@ -498,7 +591,8 @@ def record_error(
     if persona is not None:
         result["error"] = f"{side}, as persona {persona!r}: {rating.error}"
         result["error_persona"] = persona
-    record(node, run.describe(result, node.nodeid, kind, prompt=prompt or getattr(pair, "prompt", None)))
+    prompt = prompt or getattr(pair, "prompt", None)
+    record(node, run.describe(result, node.nodeid, kind, prompt=prompt, label=getattr(node, "label", None)))
 
 
 def error_result(nodeid: str, pair_id: str, rating: Any, side: str, threshold: float | None = None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, Coroutine, Iterable, TypeVar
 
 from .answers import (
@@ -266,6 +266,8 @@ class RatingEngine:
         # overlapping batches (even from several threads) share a call instead of repeating it.
         self._calls: dict[RatingRequest, asyncio.Task[Answer | BaseException]] = {}
         self._limit: asyncio.Semaphore | None = None
+        #: A model's own limit (its profile's ``concurrency``), per model, made on the engine loop.
+        self._model_limits: dict[ModelSettings, asyncio.Semaphore] = {}
         self._loop: _LoopThread | None = None
         self._loop_lock = threading.Lock()
         self._ratings_lock = threading.Lock()
@@ -437,6 +439,18 @@ class RatingEngine:
         return [t.result() if not t.cancelled() else asyncio.CancelledError("the call was cancelled") for t in tasks]
 
     async def _call(self, request: RatingRequest, fresh: bool = False) -> Answer | BaseException:
+        own = request.model.concurrency
+        if own is None:
+            return await self._call_within_limit(request, fresh)
+        limit = self._model_limits.get(request.model)
+        if limit is None:
+            limit = self._model_limits[request.model] = asyncio.Semaphore(own)
+        # The model's own limit first, then the run's: a call waiting for its model's turn holds
+        # no slot of the run's, so one slow provider never starves the other models' calls.
+        async with limit:
+            return await self._call_within_limit(request, fresh)
+
+    async def _call_within_limit(self, request: RatingRequest, fresh: bool = False) -> Answer | BaseException:
         if self._limit is None:
             self._limit = asyncio.Semaphore(self.concurrency)
         async with self._limit:
@@ -506,6 +520,9 @@ class RatingEngine:
         return result if isinstance(result, Answer) else Answer(str(result))
 
     def _account(self, request: RatingRequest, answer: Answer) -> None:
+        priced = request.model.priced(answer.prompt_tokens, answer.completion_tokens)
+        if priced is not None:  # the profile's prices, for a model litellm's table does not know
+            answer = replace(answer, cost=priced)
         self.usage.prompt_tokens += answer.prompt_tokens
         self.usage.completion_tokens += answer.completion_tokens
         self.usage.reasoning_tokens += answer.reasoning_tokens
@@ -584,3 +601,4 @@ class RatingEngine:
             loop.close(aclose if callable(aclose) else None)
         self._calls.clear()
         self._limit = None
+        self._model_limits.clear()

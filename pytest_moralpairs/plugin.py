@@ -38,12 +38,15 @@ from .settings import (
     ALLOWED_DIRS_INI_HELP,
     BATCH,
     BATCH_OPTIONS,
+    COMPARISON_OPTIONS,
     DEFAULT_FILE_GLOBS,
     EXPORT_SURVEY,
     FILES_INI_HELP,
+    GATE,
     HUMAN_RATINGS,
     LEXICON_INI_HELP,
     MARKER_HELP,
+    MODELS_INI_HELP,
     NO_MODEL_MESSAGE,
     OPTIONS,
     REPLAY,
@@ -91,15 +94,22 @@ JUNIT_PROPERTIES = (
     "human_gap",
     "gap_change",
     "persona_outcome",
+    "model_name",
+    "gating",
 )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("moralpairs", "moral minimal pairs (pytest-moralpairs)")
-    for option in OPTIONS:
+    for option in (*OPTIONS, *COMPARISON_OPTIONS):
         dest = f"moral_{option.name}"
-        group.addoption(option.flag, dest=dest, default=None, metavar=option.metavar, help=option.help)
+        # --moral-model repeats: many models in one run (a comma list works too).
+        action = "append" if option.name == "model" else "store"
+        group.addoption(option.flag, dest=dest, default=None, action=action, metavar=option.metavar, help=option.help)
         parser.addini(option.ini, help=option.help, default=None)
+    group.addoption(GATE.flag, dest="moral_gate", action="append", default=[], metavar=GATE.metavar, help=GATE.help)
+    parser.addini(GATE.ini, type="args", default=[], help=GATE.ini_help or GATE.help)
+    parser.addini("moral_models", help=MODELS_INI_HELP, default=None)
     group.addoption(REPLAY.flag, dest="moral_replay", action="store_const", const=True, default=None, help=REPLAY.help)
     # Read as text: settings.resolve names the option in its error and reads an empty value as unset.
     parser.addini(REPLAY.ini, help=REPLAY.ini_help or REPLAY.help, default=None)
@@ -179,11 +189,30 @@ def pytest_configure(config: pytest.Config) -> None:
             run.load_previous()  # now: a bad file stops the run before it starts
         except DocumentError as exc:
             raise pytest.UsageError(f"pytest-moralpairs: --moral-compare: {exc}") from None
+    _model_profiles(config, run)
     run.suite_sources = _suite_sources(config, settings.suites)
     if settings.human_ratings:
         run.human_ratings = _human_ratings(config, settings.human_ratings)
     config.stash[run_key] = run
     config.pluginmanager.register(MoralReporter(config, run, written), "moralpairs-reporter")
+
+
+def _model_profiles(config: pytest.Config, run: MoralRun) -> None:
+    """The ini option ``moral_models``'s profiles read (relative to the ini file), and the run's
+    models resolved with them: a broken file or an unknown name is a usage error."""
+    from .profiles import ProfileFileError, UnknownModel, load_profiles
+
+    path = config.getini("moral_models")
+    try:
+        if path:
+            base = config.inipath.parent if config.inipath is not None else config.rootpath
+            shown = str(path)
+            run.profiles = load_profiles(base / shown, shown)
+        run.resolve_models()
+        if run.models:
+            run.baseline_model(run.models[0])  # a misspelt baseline profile: said now
+    except (ProfileFileError, UnknownModel, SettingsError) as exc:
+        raise pytest.UsageError(f"pytest-moralpairs: {exc}") from None
 
 
 def moral_cache_dir(config: pytest.Config) -> Path:
@@ -294,7 +323,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         generation = "derandomised (CI)" if run.derandomize else f"--moral-seed={run.seed}"
         off_by = f"{flag('cache')}=off" if config.getoption("moral_cache") else f"{ini_name('cache')} = off"
         cache = run.describe_cache(config.invocation_params.dir, off_by)
-        lines.append(f"moral pairs: model {run.settings.model}, generated pairs {generation}, {cache}")
+        models = ", ".join(run.labels) or run.settings.model
+        lines.append(f"moral pairs: model{'s' if run.labels else ''} {models}, generated pairs {generation}, {cache}")
     if run.suite_sources:
         lines.append("moral suites: " + ", ".join(source.label for source in run.suite_sources))
     return lines or None
@@ -520,6 +550,10 @@ class MoralReporter:
         if getattr(report, "moralpairs_error", False):
             return "error", "E", ("ERROR", {"red": True})
         results = getattr(report, "moralpairs_results", ())
+        if report.when == "call" and report.passed and any(_advisory(r, self.run) for r in results):
+            # A model that does not gate (--moral-gate): its failure or error is shown and counted
+            # apart, as the baseline model's misses are, and never fails the run.
+            return "advisory", "a", ("ADVISORY", {"yellow": True})
         if report.when == "call" and any(r.get("outcome") == INCONCLUSIVE for r in results):
             # Counted where the run's --moral-inconclusive put it; named for what it is.
             if report.failed:
@@ -628,9 +662,10 @@ class MoralReporter:
         if session.exitstatus == pytest.ExitCode.USAGE_ERROR:
             return  # a usage error stopped the run before it rated anything: nothing to write
         settings = self.run.settings
-        self.gate = pass_rate(self.run.results, settings.min_pass_rate)
+        gating = [r for r in self.run.results if r.get("gating") is not False]
+        self.gate = pass_rate(gating, settings.min_pass_rate)
         if session.exitstatus == pytest.ExitCode.TESTS_FAILED:
-            outcomes = [r.get("outcome") for r in self.run.results]
+            outcomes = [r.get("outcome") for r in gating]
             if "error" in outcomes and not self.verdict_failures and not self.other_failures:
                 session.exitstatus = EXIT_RATING_ERRORS
         if self.gate["passed"] is False and session.exitstatus in (pytest.ExitCode.OK, EXIT_RATING_ERRORS):
@@ -662,8 +697,9 @@ class MoralReporter:
         from .report.publish import append_step_summary, publish
 
         self.run.usage_seen = self._usage()
-        meta = self.run.document_meta(self.run.usage_seen, self.gate or {})
-        document = build_document(self._results(), meta)
+        results = self._results()
+        meta = self.run.document_meta(self.run.usage_seen, self.gate or {}, results)
+        document = build_document(results, meta)
         base, runs = self.config.invocation_params.dir, self.run.settings.history_runs
         lines = publish(document, targets, base, int(session.exitstatus), history, runs, self.config.rootpath)
         self.written += lines
@@ -672,6 +708,14 @@ class MoralReporter:
         if summary:
             # GitHub Actions' job summary: shown on the run's page, whatever the step's outcome.
             self.written.append(append_step_summary(summary, document, int(session.exitstatus)))
+
+
+def _advisory(result: dict[str, Any], run: MoralRun) -> bool:
+    """Whether ``result`` is a non-gating model's failure, error, or gating-inconclusive verdict."""
+    if result.get("gating") is not False:
+        return False
+    outcome = result.get("outcome")
+    return outcome in ("failed", "error") or (outcome == INCONCLUSIVE and run.settings.inconclusive == "fail")
 
 
 def _drop_silent_reports(config: pytest.Config) -> None:
@@ -720,7 +764,7 @@ def moral_model(request: pytest.FixtureRequest) -> Any:
     overrides = _marker_overrides(request.node)
     overrides.pop("threshold", None)
     try:
-        return moral_run(request.config).settings.model_settings(**overrides)
+        return moral_run(request.config).model_settings(**overrides)
     except SettingsError as exc:
         raise RatingSetupError(str(exc)) from None
 

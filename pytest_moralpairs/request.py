@@ -25,12 +25,41 @@ CLIENTS = ("auto", "litellm", "openai")
 
 @dataclass(frozen=True)
 class ModelSettings:
-    """Which model answers, and how."""
+    """Which model answers, and how.
+
+    ``name`` is how the run calls it (a profile's name; None: the model string itself). The
+    fields after ``timeout`` come from a model profile (:mod:`pytest_moralpairs.profiles`): those
+    left None send nothing, so the call and its cache key stay what they were without them.
+    ``headers`` are sent with the call but never keyed; prices (US dollars per token) price the
+    calls of a model litellm's table does not know; ``concurrency``, ``rpm`` and ``tpm`` limit
+    this model's calls within the run's own limits.
+    """
 
     model: str
     api_base: str | None = None
     temperature: float = 0.0
     timeout: float = 60.0
+    name: str | None = None
+    max_tokens: int | None = None
+    reasoning_effort: str | None = None
+    thinking_budget: int | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    input_price: float | None = None
+    output_price: float | None = None
+    concurrency: int | None = None
+    rpm: float | None = None
+    tpm: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The model as reports and node ids name it: its profile's name, else its model string."""
+        return self.name or self.model
+
+    def priced(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """What the tokens cost at the profile's prices, or None when it gives none."""
+        if self.input_price is None and self.output_price is None:
+            return None
+        return prompt_tokens * (self.input_price or 0.0) + completion_tokens * (self.output_price or 0.0)
 
 
 @dataclass(frozen=True)
@@ -119,6 +148,15 @@ def call_kwargs(request: RatingRequest, configure: ConfigureCall | None = None) 
     }
     if model.api_base:
         kwargs["api_base"] = model.api_base
+    # A profile's call options: only those it sets, so a request without a profile keys as before.
+    if model.max_tokens is not None:
+        kwargs["max_tokens"] = model.max_tokens
+    if model.reasoning_effort is not None:
+        kwargs["reasoning_effort"] = model.reasoning_effort
+    if model.thinking_budget is not None:
+        kwargs["thinking"] = {"type": "enabled", "budget_tokens": model.thinking_budget}
+    if model.headers:
+        kwargs["extra_headers"] = dict(model.headers)
     kwargs.update(request.options)
     if configure is not None:
         configure(request, kwargs)

@@ -131,6 +131,10 @@ class MoralRun:
         #: every run, and no example database.
         # Presence, as Hypothesis itself decides (it then turns its database off).
         self.derandomize = "CI" in os.environ or "TF_BUILD" in os.environ
+        #: The model profiles of the ini option ``moral_models`` (name -> :class:`~.profiles.Profile`).
+        self.profiles: dict[str, Any] = {}
+        #: Every ``--moral-model``, resolved (:meth:`resolve_models`); the first is the default one.
+        self.models: tuple[ModelSettings, ...] = ()
 
     # --- engine wiring -------------------------------------------------------------------
 
@@ -155,8 +159,8 @@ class MoralRun:
                 key=self._cache_key,
                 progress=self._progressed,
                 waiting=lambda wait: self.waiting(wait) if self.waiting else None,
-                # The yardstick's failures never stop the run; not when it is the model under test.
-                advisory=[b for b in [self.settings.baseline_model] if b and b != self.settings.model],
+                # The yardstick's and the non-gating models' failures never stop the run.
+                advisory=self.advisory_models(),
             )
         return self._engine
 
@@ -169,12 +173,85 @@ class MoralRun:
     @property
     def concurrency(self) -> int:
         """The calls this process may have in flight: ``--moral-concurrency`` is the run's, so an
-        xdist worker takes its part of it (at least one)."""
+        xdist worker takes its part of it (at least one). With several models each has its own
+        limit (:meth:`resolve_models`), and the run's is their sum."""
+        total = self.settings.concurrency
+        if len(self.models) > 1:
+            return sum(m.concurrency or 1 for m in self.models)
+        return self._part(total)
+
+    def _part(self, total: int) -> int:
         if self.share is None:
-            return self.settings.concurrency
+            return total
         index, count = self.share
-        part, left = divmod(self.settings.concurrency, count)
+        part, left = divmod(total, count)
         return max(1, part + (1 if index < left else 0))
+
+    # --- the models of the run -------------------------------------------------------------
+
+    def resolve_models(self) -> None:
+        """Every ``--moral-model`` as :class:`ModelSettings`: a profile's, else the bare model
+        string with the run's options. Raises :class:`~.profiles.UnknownModel` or
+        :class:`SettingsError` for a model that cannot be rated."""
+        from .profiles import run_models
+
+        models = run_models(
+            self.settings.models, self.profiles, self._defaults(), self.settings.concurrency, self._part
+        )
+        if self.settings.client != "auto":
+            from .clients import unusable
+
+            for model in models:
+                why = unusable(model.model, self.settings.client)
+                if why:
+                    raise SettingsError(f"--moral-model {model.label}: {why}")
+        self.models = tuple(models)
+
+    def _defaults(self) -> dict[str, Any]:
+        settings = self.settings
+        return {"api_base": settings.api_base, "temperature": settings.temperature, "timeout": settings.timeout}
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The models' names when the run rates several (each pair an item per model), else ()."""
+        return tuple(m.label for m in self.models) if len(self.models) > 1 else ()
+
+    def model_settings(self, label: str | None = None, **overrides: Any) -> ModelSettings:
+        """The model named ``label`` (default: the first), with a marker's overrides applied; a
+        marker's ``model`` may name a profile too."""
+        if overrides.get("model"):
+            from .profiles import UnknownModel, model_settings
+
+            try:
+                model = model_settings(overrides["model"], self.profiles, **self._defaults())
+            except UnknownModel as exc:
+                raise SettingsError(str(exc)) from None
+        elif label is not None:
+            model = next(m for m in self.models if m.label == label)
+        elif self.models:
+            model = self.models[0]
+        else:
+            return self.settings.model_settings(**overrides)
+        changed = {k: overrides[k] for k in ("api_base", "temperature", "timeout") if k in overrides}
+        return replace(model, **changed) if changed else model
+
+    def gating(self, model: ModelSettings) -> bool:
+        """Whether this model's failures fail the run (``--moral-gate``; every model by default)."""
+        return len(self.models) < 2 or self.settings.gates_model(model.label)
+
+    def reference_model(self) -> ModelSettings | None:
+        """The ``--moral-reference`` model, or None."""
+        name = self.settings.reference
+        return next((m for m in self.models if m.label == name), None) if name else None
+
+    def advisory_models(self) -> list[str]:
+        """Model strings whose refused credentials stop only their own calls: the baseline model
+        and the models that do not gate (unless a gating model uses the same string)."""
+        gating = {m.model for m in self.models if self.gating(m)} or {self.settings.model}
+        named = [m.model for m in self.models if not self.gating(m)]
+        baseline = self.baseline_model(self.models[0]) if self.models else None
+        named += [baseline.model] if baseline is not None else []
+        return [name for name in dict.fromkeys(named) if name not in gating]
 
     def shared_folder_for_workers(self) -> str | None:
         """The folder (made now, removed when the run closes) where xdist workers leave their
@@ -451,11 +528,15 @@ class MoralRun:
         return (first,) + tuple(replace(first, sample=i) for i in range(1, self.settings.samples))
 
     def baseline_model(self, model: ModelSettings) -> ModelSettings | None:
-        """The reference model (``--moral-baseline-model``), asked like the model under test."""
+        """The yardstick (``--moral-baseline-model``: a profile, or a model string), asked like the
+        model under test, on its own server (``--moral-baseline-api-base``); never gating."""
         name = self.settings.baseline_model
-        if not name or name == model.model:
+        if not name or name in (model.model, model.label):
             return None
-        return ModelSettings(model=name, temperature=model.temperature, timeout=model.timeout)
+        from .profiles import model_settings
+
+        defaults = {"api_base": self.settings.baseline_api_base, "temperature": model.temperature}
+        return model_settings(name, self.profiles, **defaults, timeout=model.timeout)
 
     def baseline_requests(
         self,
@@ -651,12 +732,24 @@ class MoralRun:
         baseline: tuple[Rating, Rating] | None = None,
         personas: Any = None,
         prompt: PromptTemplate | None = None,
+        *,
+        label: str | None = None,
+        reference: Any = None,
     ) -> dict[str, Any]:
         """A verdict's result dict for reports, completed with where it comes from, how it was
         scored, the baseline model's ratings, the verdict across personas (a
-        :class:`~pytest_moralpairs.personas.PersonaVerdict`), and the change against the saved run."""
+        :class:`~pytest_moralpairs.personas.PersonaVerdict`), the change against the saved run,
+        and, with several models, which model (``label``) and the check against the reference
+        (a :class:`~pytest_moralpairs.reference.ReferenceCheck`)."""
         suite = nodeid.split("::", 1)[0]
         result = dict(result, nodeid=nodeid, suite=suite, kind=kind, scoring=self.settings.scoring)
+        if label is not None:
+            result["model_name"] = label
+            result["gating"] = self.settings.gates_model(label)
+        if reference is not None:
+            result["reference"] = reference.to_dict()
+            if reference.lost and result.get("outcome") != "error":
+                result["outcome"] = FAILED  # counted as a failure by the totals and the suite gate too
         result.setdefault("confidence", self.settings.confidence)
         result["personas"] = personas.to_dict() if personas is not None else None
         result["persona_outcome"] = personas.outcome if personas is not None else None
@@ -759,8 +852,11 @@ class MoralRun:
             found = self._previous_moved.get(moved) if moved is not None else None
         return found if isinstance(found, dict) else None
 
-    def document_meta(self, usage: Usage, gate: dict[str, Any]) -> dict[str, Any]:
-        """What a saved run or a report says about the run: model, versions, prompt, settings."""
+    def document_meta(
+        self, usage: Usage, gate: dict[str, Any], results: Sequence[dict[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """What a saved run or a report says about the run: model, versions, prompt, settings, and
+        with several models each model's summary (from ``results``)."""
         from datetime import datetime, timezone
         from importlib.metadata import PackageNotFoundError, version
 
@@ -787,7 +883,24 @@ class MoralRun:
             "usage": usage.to_dict(),
             "gate": {k: gate.get(k) for k in ("min_pass_rate", "pass_rate", "passed")},
             "moral_suites": [source.to_dict() for source in self.suite_sources],
+            **self._models_meta(results),
         }
+
+    def _models_meta(self, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        if not self.labels:
+            return {}
+        from .report.models import document_models
+
+        configured = [
+            {
+                "name": m.label,
+                "model": m.model,
+                "gating": self.gating(m),
+                "is_reference": m.label == self.settings.reference,
+            }
+            for m in self.models
+        ]
+        return {"models": document_models(list(results), configured), "reference": self.settings.reference}
 
     def threshold_for(self, pair_threshold: float | None) -> float:
         return self.settings.threshold if pair_threshold is None else pair_threshold

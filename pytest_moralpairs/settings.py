@@ -100,7 +100,8 @@ OPTIONS = (
     Option(
         "model",
         "MODEL",
-        "litellm model string, e.g. openai/gpt-4o-mini or moralpairs/lexical (also: env MORALPAIRS_MODEL)",
+        "litellm model string, e.g. openai/gpt-4o-mini or moralpairs/lexical, or a profile's name (ini "
+        "moral_models); repeatable or a comma list, each pair then rated by each (also: env MORALPAIRS_MODEL)",
     ),
     Option("api_base", "URL", "base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp ...)"),
     Option("temperature", "T", "sampling temperature (default 0)"),
@@ -289,6 +290,27 @@ HUMAN_RATINGS = Option(
     "item ids), for pairs whose file gives no human ratings; repeatable",
     ini_help="ratings file(s) of people, as for --moral-human-ratings (relative to this file)",
 )
+#: Many models in one run (see docs/comparing-models.md): who gates, who is the reference.
+GATE = Option(
+    "gate",
+    "MODEL",
+    "a model (of --moral-model) whose failures fail the run; repeatable or a comma list (default: every "
+    "model). The others' failures are reported, never gate",
+    ini_help="model(s) whose failures fail the run, as for --moral-gate",
+)
+COMPARISON_OPTIONS = (
+    Option(
+        "reference",
+        "MODEL",
+        "the model (of --moral-model) the others are held against: a pair also fails for a model whose gap "
+        "is more than --moral-reference-margin below the reference's (with --moral-samples: when the paired "
+        "bootstrap interval of the difference lies wholly below it)",
+    ),
+    Option("reference_margin", "D", "how far below the reference's gap a model's may fall (default 1)"),
+    Option("baseline_api_base", "URL", "base URL of the --moral-baseline-model's server"),
+)
+MODELS_INI_HELP = "YAML file of named model profiles (model string, api_base, temperature, prices, limits ...)"
+DEFAULT_REFERENCE_MARGIN = 1.0
 #: The ini-only settings: which files are pair files, the lexicon files of template pairs, and where
 #: the files they name may be read from.
 DEFAULT_FILE_GLOBS = ["*.moral.yaml", "*.moral.yml"]
@@ -346,6 +368,17 @@ class RunSettings:
     batch: bool = False
     batch_poll: float = 30.0
     batch_wait: float = 90000.0
+    #: Every ``--moral-model`` (``model`` is the first); the models whose failures gate (all when
+    #: empty); the reference model and its margin; the baseline model's server.
+    models: tuple[str, ...] = ()
+    gate: tuple[str, ...] = ()
+    reference: str | None = None
+    reference_margin: float = DEFAULT_REFERENCE_MARGIN
+    baseline_api_base: str | None = None
+
+    def gates_model(self, label: str) -> bool:
+        """Whether a failure of the model ``label`` fails the run (``--moral-gate``; all by default)."""
+        return not self.gate or label in self.gate
 
     @property
     def cache_mode(self) -> str:
@@ -385,6 +418,7 @@ LIMITS: dict[str, tuple[Callable[[Any], Any], float, float]] = {
     "history_runs": (int, 2, 1000),
     "batch_poll": (float, 0.01, 3600.0),
     "batch_wait": (float, 0.0, 7 * 86400.0),
+    "reference_margin": (float, 0.0, 16.0),
 }
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
@@ -423,7 +457,8 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
     model_where, model = get("model")
     if not model_where.startswith("--") and env.get(MODEL_ENV):
         model_where, model = f"the environment variable {MODEL_ENV}", env[MODEL_ENV]
-    values: dict[str, Any] = {"model": (str(model).strip() if model else "") or None}
+    models = names_given(model)
+    values: dict[str, Any] = {"model": models[0] if models else None, "models": models}
     where, api_base = get("api_base")
     values["api_base"] = (str(api_base).strip() if api_base else "") or None
     for name, (cast, low, high) in LIMITS.items():
@@ -444,10 +479,13 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
     for name in ("cache_dir", "baseline_model", "save", "compare", "export_survey", "history"):
         where, raw = get(name)
         values[name] = (str(raw).strip() if raw else "") or None
-    for where, name in ((model_where, "model"), (get("baseline_model")[0], "baseline_model")):
-        unknown = values[name] and (unknown_offline_model(values[name]) or _unusable(values[name], values))
+    named = [(model_where, name) for name in models] + [(get("baseline_model")[0], values["baseline_model"])]
+    for where, name in named:
+        # A name without a provider may be a profile's: its client is checked once profiles are read.
+        unknown = name and (unknown_offline_model(name) or ("/" in name and _unusable(name, values)))
         if unknown:
             raise SettingsError(f"{where}: {unknown}")
+    values.update(comparison(get, models))
     if values.get("compare_fail") is not None and not values["compare"]:
         raise SettingsError("--moral-compare-fail needs a saved run to compare with: --moral-compare PATH")
     from .history import history_run  # the run history's reader, needed only here
@@ -488,6 +526,33 @@ def _batch(get: Callable[[str], tuple[str, Any]], values: Mapping[str, Any]) -> 
             f"not {values['cache']}"
         )
     return True
+
+
+def names_given(raw: Any) -> tuple[str, ...]:
+    """The names of a repeatable option that also takes comma lists, in order, each once."""
+    given = raw if isinstance(raw, (list, tuple)) else [raw] if raw else []
+    return tuple(dict.fromkeys(name.strip() for value in given for name in str(value).split(",") if name.strip()))
+
+
+def comparison(lookup: Callable[[str], tuple[str, Any]], models: tuple[str, ...]) -> dict[str, Any]:
+    """``--moral-gate``, ``--moral-reference`` and ``--moral-baseline-api-base``, checked against
+    the models of the run."""
+    values: dict[str, Any] = {}
+    where, raw = lookup("gate")
+    values["gate"] = names_given(raw)
+    for name in values["gate"]:
+        if name not in models:
+            raise SettingsError(f"{where}: {name!r} is not a model of this run ({', '.join(models) or 'none'})")
+    where, raw = lookup("reference")
+    reference = str(raw).strip() if raw else None
+    if reference and reference not in models:
+        raise SettingsError(f"{where}: {reference!r} is not a model of this run ({', '.join(models) or 'none'})")
+    if reference and len(models) < 2:
+        raise SettingsError(f"{where}: a reference needs another model to hold against it (--moral-model twice)")
+    values["reference"] = reference or None
+    where, raw = lookup("baseline_api_base")
+    values["baseline_api_base"] = (str(raw).strip() if raw else "") or None
+    return values
 
 
 def _unusable(model: str, values: Mapping[str, Any]) -> str | None:

@@ -293,6 +293,7 @@ class Runner:
         from pytest_moralpairs.pairs import PairFileError, load_suite
         from pytest_moralpairs.personas.files import PersonaFileError, load_personas
         from pytest_moralpairs.perturb.lexicon import LexiconFileError, load_lexicon
+        from pytest_moralpairs.profiles import load_profiles
         from pytest_moralpairs.suites.sources import read_manifest
 
         target = self._write(block, path)
@@ -304,6 +305,8 @@ class Runner:
                 load_personas(target)
             elif name == "suite.yaml":
                 read_manifest(target)
+            elif name == "models.yaml" or name.endswith(".models.yaml"):
+                load_profiles(target)
             elif name.endswith(".yaml"):
                 load_lexicon(target)
             elif name.endswith(".yml"):

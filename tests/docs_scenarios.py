@@ -276,8 +276,37 @@ def batch(pytester: pytest.Pytester, server: OpenAIServer) -> str:
     return first.stdout.str() + "\n" + second.stdout.str()
 
 
+def comparing_models(pytester: pytest.Pytester, server: OpenAIServer) -> str:
+    """Two profiles on the local server: the candidate rates the elder pair alike on both sides
+    (its gap about 0), where production sees the edit; the lake pair's answers spread, equally
+    for both. Five samples each, the candidate gating, production the reference."""
+    pair_file(pytester, "moral/pony.moral.yaml", {"pony-whip": PONY, "elder": ELDER, "lake": LAKE})
+    profiles = {
+        "models": {
+            "candidate": {"model": "openai/gpt-4o-mini", "api_base": server.url, "concurrency": 8},
+            "production": {"model": "openai/gpt-4o", "api_base": server.url, "concurrency": 8},
+        }
+    }
+    (pytester.path / "models.yaml").write_text(yaml.safe_dump(profiles, sort_keys=False), encoding="utf-8")
+    pytester.makeini("[pytest]\nmoral_models = models.yaml\n")
+    shared = {PONY[0]: ["-3"], PONY[1]: ["2"], LAKE[0]: ["-3", "-2", "-4"], LAKE[1]: ["3", "2", "4"]}
+    rules = {
+        "gpt-4o": Cycled({**shared, ELDER[0]: ["-2", "-3"], ELDER[1]: ["2", "1"]}),
+        "gpt-4o-mini": Cycled({**shared, ELDER[0]: ["1", "0", "0"], ELDER[1]: ["0", "1"]}),
+    }
+    server.answers = lambda sentence, body: rules[body["model"]](sentence, body)
+    args = ("--moral-reference", "production", "--moral-gate", "candidate", "--moral-threshold", "1")
+    result = pytester.runpytest(
+        "moral/", "--moral-model", "candidate", "--moral-model", "production", *args,
+        "--moral-samples", "5", "--moral-temperature", "0.7", "-p", "no:randomly",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
+    return result.stdout.str()
+
+
 SCENARIOS: dict[str, Callable[[pytest.Pytester, OpenAIServer], str]] = {
     "batch": batch,
+    "comparing-models": comparing_models,
     "history": history,
     "suite-changed": suite_changed,
     "usage": usage,

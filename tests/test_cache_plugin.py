@@ -61,7 +61,9 @@ def numbered_pairs(count: int) -> list[tuple[str, str, str]]:
 
 def moral_args(server: OpenAIServer | str, *args: str) -> list[str]:
     url = server if isinstance(server, str) else server.url
-    return ["--moral-model", MODEL, "--moral-api-base", url, "--moral-retries", "0", *args]
+    # --moral-model repeats (each model rates every pair): a run given its own model gets that one only.
+    model = [] if "--moral-model" in args else ["--moral-model", MODEL]
+    return [*model, "--moral-api-base", url, "--moral-retries", "0", *args]
 
 
 def run(pytester: pytest.Pytester, server: OpenAIServer | str, *args: str) -> pytest.RunResult:

@@ -33,6 +33,7 @@ PACKAGE_DATA = (
     "pytest_moralpairs/schema/pairfile.schema.json",
     "pytest_moralpairs/schema/personas.schema.json",
     "pytest_moralpairs/schema/report.schema.json",
+    "pytest_moralpairs/schema/models.schema.json",
 )
 PAIRS = """\
 pairs:

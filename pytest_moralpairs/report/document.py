@@ -100,6 +100,8 @@ META_KEYS = (
     "usage",
     "gate",
     "moral_suites",
+    "models",
+    "reference",
 )
 
 
@@ -237,7 +239,8 @@ def pair_key(pair: dict[str, Any]) -> str:
     nodeid, pair_id = pair.get("nodeid"), pair.get("pair_id")
     if nodeid:
         nodeid = str(nodeid)
-        if pair_id is None or nodeid.rsplit("::", 1)[-1] == str(pair_id):
+        last = nodeid.rsplit("::", 1)[-1]
+        if pair_id is None or last == str(pair_id) or last == f"{pair_id}[{pair.get('model_name')}]":
             return nodeid
         return f"{nodeid}::{pair_id}"
     suite = pair.get("suite")

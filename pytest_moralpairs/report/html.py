@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..stats import finite as _num
-from . import html_personas, html_trend
+from . import html_personas, html_trend, models
 from .document import SURROGATES, json_text, jsonable, write_atomic
 from .formatting import OUTCOME_LABELS, alignment_text, fixed, percents, row_label, signed_or, usage_text
 from .formatting import escape as _e
@@ -43,7 +43,7 @@ def render_html(document: dict[str, Any], trend: Trend | None = None) -> str:
     each pair's gap over the last runs when given their ``trend`` (``--moral-history``)."""
     doc = jsonable(document)
     pairs = [p for p in doc.get("pairs") or () if isinstance(p, dict)]
-    model = doc.get("model") or "no model"
+    model = ", ".join(models.document_order(doc)) or doc.get("model") or "no model"
     totals = doc.get("totals") or {}
     title = f"moralpairs: {model} — {_totals_text(totals)}"
     by_suite: dict[str, list[dict[str, Any]]] = {}
@@ -73,6 +73,7 @@ def render_html(document: dict[str, Any], trend: Trend | None = None) -> str:
         "<body>",
         _header(doc),
         _suite_table(doc),
+        _models_section(models.in_order(pairs, models.document_order(doc))),
         html_trend.history_section(trend) if trend is not None else "",
         '<section id="charts">',
         "<h2>Ratings</h2>",
@@ -93,6 +94,43 @@ def render_html(document: dict[str, Any], trend: Trend | None = None) -> str:
 def write_html(path: str | os.PathLike[str], document: dict[str, Any], trend: Trend | None = None) -> Path:
     """Write the report page atomically (parent folders are created)."""
     return write_atomic(path, render_html(document, trend))
+
+
+# --- several models ------------------------------------------------------------------------
+
+
+def _models_section(pairs: list[dict[str, Any]]) -> str:
+    """With several models: a line per model, then a row per pair with each model's gap and
+    verdict side by side (and the difference against the reference, with its interval)."""
+    if not models.is_comparison(pairs):
+        return ""
+    names = models.models_of(pairs)
+    head = "".join(f'<th colspan="2" scope="colgroup">{_e(name)}</th>' for name in names)
+    sub = "".join('<th scope="col">gap</th><th scope="col">verdict</th>' for _ in names)
+    rows = []
+    for pair, found in models.by_pair(pairs, row_label).items():
+        cells = [f'<th scope="row">{_e(pair)}</th>']
+        for name in names:
+            r = found.get(name)
+            outcome = r.get("outcome") if r and r.get("outcome") in OUTCOME_LABELS else "error"
+            tip = models.difference_text(r) if r and r.get("reference") else ""
+            gap = signed_or(r.get("gap"), r.get("threshold")) if r else "–"
+            cells.append(f'<td class="num" title="{_e(tip)}">{_e(gap)}</td>')
+            cells.append(f'<td class="outcome {outcome}">{_e(models.verdict_text(r))}</td>')
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    lines = "".join(f"<li>{_e(line)}</li>" for line in models.model_lines(pairs))
+    lost = ""
+    for line in models.reference_lines(pairs, row_label):  # a model's line, then its lost pairs indented
+        if line.startswith(" "):
+            lost += f'<li class="lost">{_e(line.strip())}</li>'
+        else:
+            lost += f"<li>{_e(line)}</li>"
+    return (
+        '<section id="models"><h2>Models</h2>'
+        f"<ul>{lines}{lost}</ul>"
+        f'<table class="models"><thead><tr><th rowspan="2" scope="col">pair</th>{head}</tr><tr>{sub}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></section>"
+    )
 
 
 # --- header -------------------------------------------------------------------------------
@@ -128,9 +166,10 @@ def _header(doc: dict[str, Any]) -> str:
     if alignment.get("sentences_with_human"):
         rows.append(("human alignment", _e(alignment_text(alignment, doc.get("baseline_model") or None))))
     facts = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in rows)
+    name = ", ".join(models.document_order(doc)) or doc.get("model") or "no model"
     return (
         "<header>"
-        f"<h1>Moral pairs: <code>{_e(doc.get('model') or 'no model')}</code></h1>"
+        f"<h1>Moral pairs: <code>{_e(name)}</code></h1>"
         f'<p class="totals">{_totals_html(totals)}</p>'
         f"{_gate_html(doc.get('gate'))}"
         f'<dl class="run">{facts}</dl>{details}'
@@ -524,6 +563,9 @@ def _embed(document: dict[str, Any]) -> str:
 
 
 _CSS = """
+table.models th, table.models td { padding: 2px 10px; text-align: left; }
+table.models td.num { text-align: right; }
+#models li.lost { margin-left: 1.5em; list-style: circle; }
 :root { --harmful: #7b3294; --harmless: #0571b0; --passed: #1a9641; --failed: #d7191c;
   --inconclusive: #e08a00; --error: #8c8c8c; --ink: #1d1d1f; --muted: #5f6368; --line: #d9d9de; }
 * { box-sizing: border-box; }

@@ -22,6 +22,7 @@ from typing import Any, Callable
 from ..stats import finite
 from .document import SURROGATES, jsonable, pair_key, write_atomic
 from .formatting import percents, plural, signed_or
+from .models import document_order, markdown_lines
 
 #: The most characters a Markdown report holds (UTF-16 code units: a character beyond the Basic
 #: Multilingual Plane, such as an emoji, counts twice, as GitHub counts it).
@@ -229,7 +230,7 @@ def _suites(doc: dict[str, Any]) -> str | None:
 
 def _head(doc: dict[str, Any], pairs: list[dict[str, Any]], exit_status: int | None) -> str:
     mark, words = verdict(doc, exit_status)
-    model = code(doc.get("model") or "no model")
+    model = code(", ".join(document_order(doc)) or doc.get("model") or "no model")
     totals = doc.get("totals") if isinstance(doc.get("totals"), dict) else {}
     facts = [_totals(totals), _gate(doc.get("gate")), _compared(doc, pairs), _suites(doc)]
     run = [f"exit status {int(exit_status)}"] if exit_status is not None else []
@@ -239,6 +240,8 @@ def _head(doc: dict[str, Any], pairs: list[dict[str, Any]], exit_status: int | N
     if isinstance(versions.get("pytest_moralpairs"), str):
         run.append(f"pytest-moralpairs {md(versions['pytest_moralpairs'], 40)}")
     facts.append(" · ".join(run) or None)
+    # Several models: a line per model and the pairs lost against the reference.
+    facts += [md(line.strip(), 300) for line in markdown_lines(doc)]
     lines = [f"### {mark} Moral pairs {words}: {model}", ""] + [f"- {fact}" for fact in facts if fact]
     return "\n".join(lines) + "\n"
 

@@ -12,6 +12,8 @@ from ..prompt import DEFAULT_PROMPT
 from ..stats import alignment
 from .document import pair_key, persona_summary
 from .formatting import alignment_text, fixed, percents, plural, signed_or, usage_text
+from .models import in_order, is_comparison, model_lines, models_of, reference_lines
+from .models import table as comparison_table
 
 _HEADER = ("pair", "harmful", "harmless", "gap", "threshold", "verdict")
 #: A line of the summary and its colour, as pytest's terminal writer takes it (``{"red": True}``).
@@ -34,9 +36,15 @@ def section(
     persona and human-alignment lines, the suite gate, one line per report written (``(line,
     failed)``), and what went wrong in the users' result hooks.
     """
-    models = sorted({str(r.get("model")) for r in results if r.get("model")})
+    results = in_order(results, getattr(settings, "models", ()))
+    models = models_of(results) or sorted({str(r.get("model")) for r in results if r.get("model")})
     title = "moralpairs" + (": " + ", ".join(models) if models else "")
     lines: list[Line] = [(line, {}) for line in summary_lines(results, usage)]
+    if is_comparison(results):
+        # Several models: a row per pair with a column group per model, then a line per model.
+        table = comparison_table(results, pair_key) + [lines[-1][0]]
+        lines = [(line, {}) for line in table + model_lines(results)]
+        lines += [(line, {"yellow": True}) for line in reference_lines(results, pair_key)]
     if settings.compare:
         compared = compare_lines(results, settings.compare, compared_with, settings, suites)
         lines += [(line, {"yellow": warn}) for line, warn in compared]
