@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.parse
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -71,7 +71,10 @@ class CachedAnswer:
 
     ``logprobs`` (per answer token: the token and its top alternatives with their log-probabilities)
     is kept in the ``extra`` JSON column, so files written before it existed stay readable, and
-    read the same.
+    read the same. So are ``served_model`` (the model the provider said answered, e.g.
+    ``gpt-4o-2024-08-06`` for ``gpt-4o``) and ``fingerprint`` (its ``system_fingerprint``): an
+    answer cached before they were kept has neither, and older versions of the plugin read and
+    write the same file as before. ``created`` (Unix time) is when the answer was stored.
     """
 
     text: str
@@ -81,26 +84,44 @@ class CachedAnswer:
     cost: float = 0.0
     extra: str = "{}"
     logprobs: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] | None = None
+    served_model: str | None = None
+    fingerprint: str | None = None
+    created: float = field(default=0.0, compare=False)
 
     @property
     def details(self) -> dict[str, Any]:
         return json.loads(self.extra or "{}")
 
     def stored_extra(self) -> str:
-        """The ``extra`` column to write: ``extra`` with the log-probabilities added."""
-        if self.logprobs is None:
+        """The ``extra`` column to write: ``extra`` with the log-probabilities, the model that
+        answered and its fingerprint added."""
+        if self.logprobs is None and self.served_model is None and self.fingerprint is None:
             return self.extra
         details = self.details
-        details["logprobs"] = [[token, [[t, lp] for t, lp in alternatives]] for token, alternatives in self.logprobs]
+        if self.logprobs is not None:
+            details["logprobs"] = [
+                [token, [[t, lp] for t, lp in alternatives]] for token, alternatives in self.logprobs
+            ]
+        for name in ("served_model", "fingerprint"):
+            if getattr(self, name) is not None:
+                details[name] = getattr(self, name)
         return json.dumps(details)
 
     @classmethod
     def from_row(
-        cls, text: str, model: str, prompt_tokens: int, completion_tokens: int, cost: float, extra: str
+        cls,
+        text: str,
+        model: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost: float,
+        extra: str,
+        created: float = 0.0,
     ) -> CachedAnswer:
         logprobs = None
         if not extra or extra == "{}":
-            return cls(text, model, prompt_tokens, completion_tokens, cost, extra, logprobs)
+            return cls(text, model, prompt_tokens, completion_tokens, cost, extra, logprobs, created=created or 0.0)
+        served = fingerprint = None
         try:
             details = json.loads(extra)
             if isinstance(details, dict) and details.get("logprobs") is not None:
@@ -109,9 +130,16 @@ class CachedAnswer:
                     for token, alternatives in details.pop("logprobs")
                 )
                 extra = json.dumps(details)
+            if isinstance(details, dict) and ("served_model" in details or "fingerprint" in details):
+                served, fingerprint = details.pop("served_model", None), details.pop("fingerprint", None)
+                served = served if isinstance(served, str) else None
+                fingerprint = fingerprint if isinstance(fingerprint, str) else None
+                extra = json.dumps(details)
         except (ValueError, TypeError):
             pass  # a column this version cannot read: kept as it is, without log-probabilities
-        return cls(text, model, prompt_tokens, completion_tokens, cost, extra, logprobs)
+        return cls(
+            text, model, prompt_tokens, completion_tokens, cost, extra, logprobs, served, fingerprint, created or 0.0
+        )
 
 
 def unusable_folder(folder: str | os.PathLike[str], mode: str = "readwrite") -> str | None:
@@ -142,7 +170,9 @@ def unusable_folder(folder: str | os.PathLike[str], mode: str = "readwrite") -> 
 class ResponseCache:
     """A key -> :class:`CachedAnswer` store; ``mode`` is ``readwrite``, ``read`` or ``off``."""
 
-    def __init__(self, path: str | Path | None, mode: str = "readwrite"):
+    def __init__(self, path: str | Path | None, mode: str = "readwrite", max_age: float | None = None):
+        """``max_age``: seconds after which a stored answer is no longer used (``--moral-cache-ttl``):
+        a read finds it missing (counted in :attr:`expired`), so it is asked again and replaced."""
         if mode not in MODES:
             raise ValueError(f"cache mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode
@@ -152,6 +182,9 @@ class ResponseCache:
         self.hits = 0
         self.misses = 0
         self.writes = 0
+        self.max_age = max_age
+        #: Answers found but older than ``max_age`` (counted as misses too).
+        self.expired = 0
         #: False once answers cannot be kept: read mode, a cache that cannot be written, a write that failed.
         self.writable = mode == "readwrite"
         #: A private copy of a read-only cache whose answers were still in its WAL file.
@@ -335,20 +368,26 @@ class ResponseCache:
     _BATCH = 500
 
     def get_many(self, keys: Iterable[str], count: bool = True) -> dict[str, CachedAnswer]:
-        """The stored answers of those ``keys`` the cache has, in one query per 500 keys."""
+        """The stored answers of those ``keys`` the cache has, in one query per 500 keys (none older
+        than ``max_age``)."""
         keys = list(dict.fromkeys(keys))
         if self._db is None or not keys:
             return {}
         found: dict[str, CachedAnswer] = {}
+        oldest = time.time() - self.max_age if self.max_age is not None else None
+        expired = 0
         with self._lock:
             try:
                 for start in range(0, len(keys), self._BATCH):
                     chunk = keys[start : start + self._BATCH]
                     rows = self._db.execute(
-                        "SELECT key, text, model, prompt_tokens, completion_tokens, cost, extra FROM answers"
+                        "SELECT key, text, model, prompt_tokens, completion_tokens, cost, extra, created FROM answers"
                         f" WHERE key IN ({','.join('?' * len(chunk))})",
                         chunk,
                     ).fetchall()
+                    if oldest is not None:
+                        fresh = [row for row in rows if row[7] >= oldest]
+                        expired, rows = expired + len(rows) - len(fresh), fresh
                     found.update((row[0], CachedAnswer.from_row(*row[1:])) for row in rows)
             except sqlite3.DatabaseError as exc:
                 warnings.warn(
@@ -357,6 +396,7 @@ class ResponseCache:
         if count:
             self.hits += len(found)
             self.misses += len(keys) - len(found)
+            self.expired += expired
         return found
 
     def put(self, key: str, answer: CachedAnswer) -> None:

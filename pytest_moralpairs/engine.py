@@ -28,6 +28,7 @@ from .answers import (
 )
 from .cache import CachedAnswer, ResponseCache
 from .faults import AUTH, BAD_REQUEST, Fault, RetryPolicy, Wait, classify
+from .freshness import ServedModels, mismatch_error
 from .request import (  # noqa: F401 - ModelSettings, Usage: the engine's API
     Answer,
     ModelSettings,
@@ -42,6 +43,8 @@ T = TypeVar("T")
 #: Why a rating has no value.
 ERROR_ANSWER, ERROR_REFUSAL, ERROR_CALL, ERROR_NOT_CALLED = "answer", "refusal", "call", "not called"
 ERROR_NO_LOGPROBS = "no logprobs"
+#: An answer of another version of the model than the one it answers as now (``--moral-cache-mismatch=error``).
+ERROR_MISMATCH = "model mismatch"
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,7 @@ class RatingEngine:
         waiting: Waiting | None = None,
         shared: ResponseCache | None = None,
         others: bool = False,
+        mismatch: str = "warn",
     ):
         """``complete`` answers requests; without it ``make_complete()`` builds one on the first
         call (by default :class:`~pytest_moralpairs.clients.Clients`, which imports a client, and
@@ -239,6 +243,10 @@ class RatingEngine:
         limit's Retry-After, backoff), so a long silence can be explained. A ``complete`` with an async
         ``aclose()`` has it awaited by :meth:`close`. A model named in ``advisory`` that refuses
         the credentials stops only its own calls, never the run (:attr:`fatal`).
+
+        :attr:`served` counts the model versions that answered (from the cache and fresh); with
+        ``mismatch="error"`` an answer of another version than the one the model answers as now
+        (see :meth:`~pytest_moralpairs.freshness.ServedModels.current`) is an error rating.
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -274,6 +282,8 @@ class RatingEngine:
         self.advisory = frozenset(advisory)
         #: Set when the caller was interrupted (Ctrl-C) mid-batch: calls not yet started never are.
         self.interrupted = False
+        self.served = ServedModels()
+        self.mismatch = mismatch
 
     @property
     def fatal(self) -> str | None:
@@ -323,16 +333,37 @@ class RatingEngine:
             elif to_call:
                 answers.update(zip(to_call, self._run(self._answers(to_call)), strict=True))
             ratings = {r: self._to_rating(r, answers[r]) for r in missing}
+            self._count_served(answers)
             # A refusal fresh from the model gets one more try; a cached one was already retried.
             refused = [r for r in missing if ratings[r].error_kind == ERROR_REFUSAL and not ratings[r].cached]
             if refused:
                 again = self._run(self._answers(refused, fresh=True))
                 for request, answer in zip(refused, again, strict=True):
                     ratings[request] = self._to_rating(request, answer, retried_refusal=True)
+            if self.mismatch == "error":
+                self._refuse_mixed(ratings, answers)
             with self._ratings_lock:
                 for request, rating in ratings.items():
                     self._ratings.setdefault(request, rating)
         return {r: self._ratings[r] for r in wanted}
+
+    def _count_served(self, answers: dict[RatingRequest, Answer | BaseException]) -> None:
+        for request, answer in answers.items():
+            if isinstance(answer, Answer):
+                self.served.add(request.model.model, answer.served_model, not answer.cached, answer.created)
+
+    def _refuse_mixed(
+        self, ratings: dict[RatingRequest, Rating], answers: dict[RatingRequest, Answer | BaseException]
+    ) -> None:
+        """Make an error of each rating whose answer came from another version of its model than
+        the one the model answers as now (``--moral-cache-mismatch=error``)."""
+        for request, rating in list(ratings.items()):
+            answer = answers.get(request)
+            served = answer.served_model if isinstance(answer, Answer) else None
+            current = self.served.current(request.model.model) if served else None
+            if served and current and served != current:
+                message = mismatch_error(request.model.model, served, current)
+                ratings[request] = Rating(request, None, rating.raw, message, ERROR_MISMATCH, rating.cached)
 
     def rate(self, request: RatingRequest) -> Rating:
         return self.rate_all([request])[request]
@@ -361,6 +392,7 @@ class RatingEngine:
         answers: dict[RatingRequest, Answer | BaseException] = {}
         if self.cache is not None and self.cache.enabled:
             hits = self.cache.get_many(self.key(r) for r in requests)
+            self.usage.expired = self.cache.expired
             answers.update((r, self._from_cache(hits[self.key(r)])) for r in requests if self.key(r) in hits)
         if self.shared is not None:
             rest = [r for r in requests if r not in answers]
@@ -375,7 +407,17 @@ class RatingEngine:
     @staticmethod
     def _from_shared(hit: CachedAnswer) -> Answer:
         # Counted where the call was made; ``cached``: a refusal in it was already asked again.
-        return Answer(hit.text, hit.prompt_tokens, hit.completion_tokens, hit.cost, cached=True, logprobs=hit.logprobs)
+        return Answer(
+            hit.text,
+            hit.prompt_tokens,
+            hit.completion_tokens,
+            hit.cost,
+            cached=True,
+            logprobs=hit.logprobs,
+            served_model=hit.served_model,
+            fingerprint=hit.fingerprint,
+            created=hit.created,
+        )
 
     def _stored(self, request: RatingRequest) -> Answer | None:
         """The answer another process of the run has stored for ``request`` meanwhile, or None."""
@@ -497,6 +539,7 @@ class RatingEngine:
         self.usage.prompt_tokens += answer.prompt_tokens
         self.usage.completion_tokens += answer.completion_tokens
         self.usage.cost += answer.cost
+        self.usage.cached_tokens += answer.cached_tokens
         if answer.logprobs is None and wants_logprobs(request.options):
             # The model's other answers will lack them too: no further call is made. The answer
             # is not kept either: the next run asks again (perhaps a server that now gives them).
@@ -511,6 +554,8 @@ class RatingEngine:
                 completion_tokens=answer.completion_tokens,
                 cost=answer.cost,
                 logprobs=answer.logprobs,
+                served_model=answer.served_model,
+                fingerprint=answer.fingerprint,
             )
             # Committed now: an interrupted run keeps every answer it got. Failures never get here.
             for store in stores:

@@ -225,6 +225,9 @@ def read_answer(raw: bytes, kwargs: Mapping[str, Any]) -> Answer:
         completion_tokens=completion_tokens,
         cost=cost(names, prompt_tokens, completion_tokens, cached_tokens),
         logprobs=logprob_positions(choice.get("logprobs")),
+        served_model=answered,
+        fingerprint=body.get("system_fingerprint") if isinstance(body.get("system_fingerprint"), str) else None,
+        cached_tokens=min(cached_tokens, prompt_tokens),
     )
 
 

@@ -53,7 +53,10 @@ class Answer:
     """What a model said, what it cost, and whether it came from the cache.
 
     ``logprobs``, when the request asked for them and the model gave them: per answer token, the
-    token and its top alternatives with their log-probabilities.
+    token and its top alternatives with their log-probabilities. ``served_model`` is the model the
+    provider says answered (``gpt-4o-2024-08-06`` for ``gpt-4o``), ``fingerprint`` its
+    ``system_fingerprint``; ``cached_tokens`` the prompt tokens the provider read from its own
+    prompt cache (part of ``prompt_tokens``). ``created``: when a cached answer was stored.
     """
 
     text: str
@@ -62,11 +65,19 @@ class Answer:
     cost: float = 0.0
     cached: bool = False
     logprobs: tuple[LogprobPosition, ...] | None = None
+    served_model: str | None = None
+    fingerprint: str | None = None
+    cached_tokens: int = 0
+    created: float = field(default=0.0, compare=False)
 
 
 @dataclass
 class Usage:
-    """What a run cost: model calls (each retry counts), answers from the cache, tokens, dollars."""
+    """What a run cost: model calls (each retry counts), answers from the cache, tokens, dollars.
+
+    ``cached_tokens``: the prompt tokens providers read from their prompt caches (part of
+    ``prompt_tokens``, priced lower); ``expired``: cached answers too old for ``--moral-cache-ttl``,
+    asked again."""
 
     calls: int = 0
     retries: int = 0
@@ -74,6 +85,8 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
+    cached_tokens: int = 0
+    expired: int = 0
 
     def add(self, other: Usage) -> None:
         for name in self.__dataclass_fields__:

@@ -28,7 +28,7 @@ from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
 from .request import ModelSettings, RatingRequest, Usage, cache_key, call_kwargs
 from .settings import RunSettings, SettingsError
-from .stats import FAILED, INCONCLUSIVE, PASSED, finite, rounded
+from .stats import BUDGET_KEYS, FAILED, INCONCLUSIVE, PASSED, finite, rounded
 from .verdicts import Verdict, judge
 
 
@@ -108,6 +108,8 @@ class MoralRun:
         #: their answers for each other when the response cache does not (off, read-only).
         self.shared_folder: str | None = None
         self._own_shared_folder = False
+        #: What each xdist worker's engine counted of the model versions that answered.
+        self.served_from_workers: list[dict[str, Any]] = []
         self._backend: Any = None
         self._kwargs: dict[RatingRequest, dict[str, Any] | Exception] = {}
         self._previous: dict[str, dict[str, Any]] | None = None
@@ -153,6 +155,7 @@ class MoralRun:
                 waiting=lambda wait: self.waiting(wait) if self.waiting else None,
                 # The yardstick's failures never stop the run; not when it is the model under test.
                 advisory=[b for b in [self.settings.baseline_model] if b and b != self.settings.model],
+                mismatch=self.settings.cache_mismatch,
             )
         return self._engine
 
@@ -218,7 +221,9 @@ class MoralRun:
         from .cache import ResponseCache
 
         with self._cache_warnings_to_pytest():
-            return ResponseCache(path, mode=self.settings.cache_mode)
+            # Replay reads every recorded answer: nothing could be asked again.
+            max_age = None if self.settings.replay else self.settings.cache_ttl
+            return ResponseCache(path, mode=self.settings.cache_mode, max_age=max_age)
 
     @contextmanager
     def _cache_warnings_to_pytest(self) -> Iterator[None]:
@@ -698,9 +703,22 @@ class MoralRun:
             "prompt_hash": DEFAULT_PROMPT.digest,
             "settings": settings,
             "usage": usage.to_dict(),
-            "gate": {k: gate.get(k) for k in ("min_pass_rate", "pass_rate", "passed")},
+            "gate": {k: gate.get(k) for k in ("min_pass_rate", "pass_rate", "passed", *BUDGET_KEYS) if k in gate},
+            "served_models": self.served_models(),
             "moral_suites": [source.to_dict() for source in self.suite_sources],
         }
+
+    def served_models(self) -> dict[str, Any]:
+        """The model versions that answered, per model string (this process's and the xdist
+        workers'), as :meth:`~pytest_moralpairs.freshness.ServedModels.to_dict` gives them."""
+        from .freshness import ServedModels
+
+        served = ServedModels()
+        if self._engine is not None:
+            served.merge(self._engine.served.to_dict())
+        for data in self.served_from_workers:
+            served.merge(data)
+        return served.to_dict()
 
     def threshold_for(self, pair_threshold: float | None) -> float:
         return self.settings.threshold if pair_threshold is None else pair_threshold

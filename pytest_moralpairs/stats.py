@@ -186,3 +186,19 @@ def pass_rate(results: Iterable[dict[str, Any]], minimum: float | None = None) -
         "passed_pairs": passed,
         "errors": outcomes.count("error"),
     }
+
+
+#: The gate's keys that :func:`error_budget` adds.
+BUDGET_KEYS = ("max_error_rate", "pairs", "error_rate", "within_error_budget")
+
+
+def error_budget(gate: dict[str, Any], maximum: float | None) -> dict[str, Any]:
+    """The suite gate (:func:`pass_rate`) with the error budget (``--moral-max-error-rate``): the
+    share of all pairs that stayed unrated (``error_rate``), and whether it is at most ``maximum``
+    (``within_error_budget``; None without a budget). Pairs unrated within the budget do not make
+    the run's exit status 10."""
+    pairs = int(gate.get("rated") or 0) + int(gate.get("errors") or 0)
+    rate = gate.get("errors", 0) / pairs if pairs else 0.0
+    # Compared on whole pairs, so 2 of 100 is within 2% whatever the float rounding.
+    within = None if maximum is None else gate.get("errors", 0) <= maximum * pairs + 1e-9
+    return {**gate, "max_error_rate": maximum, "pairs": pairs, "error_rate": rate, "within_error_budget": within}

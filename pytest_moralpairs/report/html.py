@@ -117,6 +117,7 @@ def _header(doc: dict[str, Any]) -> str:
     usage = doc.get("usage")
     if isinstance(usage, dict):
         fields = {"calls": 0, "retries": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
+        fields.update(cached_tokens=0, expired=0)
         fields.update({k: v for k, v in usage.items() if k in fields and isinstance(v, (int, float))})
         rows.append(("usage", _e(usage_text(SimpleNamespace(**fields)))))
     settings = doc.get("settings")
