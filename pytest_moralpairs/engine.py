@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Coroutine, Iterable, TypeVar
@@ -350,7 +351,8 @@ class RatingEngine:
     def _count_served(self, answers: dict[RatingRequest, Answer | BaseException]) -> None:
         for request, answer in answers.items():
             if isinstance(answer, Answer):
-                self.served.add(request.model.model, answer.served_model, not answer.cached, answer.created)
+                created = answer.created or time.time()  # a fresh answer is of now
+                self.served.add(request.model.model, answer.served_model, not answer.cached, created)
 
     def _refuse_mixed(
         self, ratings: dict[RatingRequest, Rating], answers: dict[RatingRequest, Answer | BaseException]

@@ -189,7 +189,7 @@ def pass_rate(results: Iterable[dict[str, Any]], minimum: float | None = None) -
 
 
 #: The gate's keys that :func:`error_budget` adds.
-BUDGET_KEYS = ("max_error_rate", "pairs", "error_rate", "within_error_budget")
+BUDGET_KEYS = ("max_error_rate", "pairs", "errors", "error_rate", "within_error_budget")
 
 
 def error_budget(gate: dict[str, Any], maximum: float | None) -> dict[str, Any]:
