@@ -226,6 +226,8 @@ class RatingEngine:
         shared: ResponseCache | None = None,
         others: bool = False,
         mismatch: str = "warn",
+        fresh_since: float | None = None,
+        counts: Callable[[RatingRequest], bool] | None = None,
     ):
         """``complete`` answers requests; without it ``make_complete()`` builds one on the first
         call (by default :class:`~pytest_moralpairs.clients.Clients`, which imports a client, and
@@ -247,7 +249,10 @@ class RatingEngine:
 
         :attr:`served` counts the model versions that answered (from the cache and fresh); with
         ``mismatch="error"`` an answer of another version than the one the model answers as now
-        (see :meth:`~pytest_moralpairs.freshness.ServedModels.current`) is an error rating.
+        (see :meth:`~pytest_moralpairs.freshness.ServedModels.current`) is an error rating. A
+        cached answer stored at or after ``fresh_since`` (default: when the engine was made) is a
+        call of this run made by another process: counted where it was made, not here; and with
+        ``counts``, only the requests it accepts are counted here (an xdist worker's share).
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -285,6 +290,8 @@ class RatingEngine:
         self.interrupted = False
         self.served = ServedModels()
         self.mismatch = mismatch
+        self.fresh_since = time.time() if fresh_since is None else fresh_since
+        self._counts = counts
 
     @property
     def fatal(self) -> str | None:
@@ -350,9 +357,17 @@ class RatingEngine:
 
     def _count_served(self, answers: dict[RatingRequest, Answer | BaseException]) -> None:
         for request, answer in answers.items():
-            if isinstance(answer, Answer):
-                created = answer.created or time.time()  # a fresh answer is of now
-                self.served.add(request.model.model, answer.served_model, not answer.cached, created)
+            if not isinstance(answer, Answer):
+                continue
+            created = answer.created or time.time()  # a fresh answer is of now
+            # A cached answer stored since the run started is another process's call of this run.
+            fresh = not answer.cached or answer.created >= self.fresh_since
+            if (self._counts is not None and not self._counts(request)) or (answer.cached and fresh):
+                # Counted in the process that asked for it (or owns it); still told to current(),
+                # so that every process judges a mix alike.
+                self.served.note(request.model.model, answer.served_model, fresh, created)
+                continue
+            self.served.add(request.model.model, answer.served_model, fresh, created)
 
     def _refuse_mixed(
         self, ratings: dict[RatingRequest, Rating], answers: dict[RatingRequest, Answer | BaseException]

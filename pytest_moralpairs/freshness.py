@@ -56,6 +56,8 @@ class _Versions:
 
     counts: dict[str, list[int]] = field(default_factory=dict)
     newest: dict[str, float] = field(default_factory=dict)
+    #: Answers of this run that another process asked for (read here from the cache).
+    others: dict[str, int] = field(default_factory=dict)
 
 
 class ServedModels:
@@ -73,6 +75,18 @@ class ServedModels:
         with self._lock:
             versions = self._by_model.setdefault(model, _Versions())
             versions.counts.setdefault(served, [0, 0])[1 if fresh else 0] += 1
+            versions.newest[served] = max(versions.newest.get(served, 0.0), created)
+
+    def note(self, model: str, served: str | None, fresh: bool, created: float) -> None:
+        """Note an answer that another process (an xdist worker) counts (``fresh``: one it asked
+        for in this run): not counted here, but it tells :meth:`current` what the model answers as
+        now, as it does in that process."""
+        if not served:
+            return
+        with self._lock:
+            versions = self._by_model.setdefault(model, _Versions())
+            if fresh:
+                versions.others[served] = versions.others.get(served, 0) + 1
             versions.newest[served] = max(versions.newest.get(served, 0.0), created)
 
     def merge(self, data: Any) -> None:
@@ -108,25 +122,18 @@ class ServedModels:
             }
 
     def current(self, model: str) -> str | None:
-        """The version ``model`` answers as now: the one that answered fresh most often in this run,
-        else the one of the newest cached answer; None when no answer named one."""
+        """The version ``model`` answers as now: the one that answered fresh most often in this run
+        (here or in another process), else the one of the newest cached answer; None when no
+        answer named one."""
         with self._lock:
             versions = self._by_model.get(model)
-            if versions is None or not versions.counts:
+            if versions is None or not versions.newest:
                 return None
-            fresh = [(counts[1], name) for name, counts in versions.counts.items() if counts[1]]
-            if fresh:
-                return max(fresh)[1]
-            return max(versions.counts, key=lambda name: versions.newest.get(name, 0.0))
-
-    def mixed(self) -> dict[str, dict[str, list[int]]]:
-        """The model strings answered by more than one version in this run, with their counts."""
-        with self._lock:
-            return {
-                model: {name: list(counts) for name, counts in versions.counts.items()}
-                for model, versions in self._by_model.items()
-                if len(versions.counts) > 1
-            }
+            names = set(versions.newest)
+            fresh = {name: versions.counts.get(name, [0, 0])[1] + versions.others.get(name, 0) for name in names}
+            if any(fresh.values()):
+                return max(sorted(names), key=lambda name: fresh[name])
+            return max(sorted(names), key=lambda name: versions.newest.get(name, 0.0))
 
 
 def mismatch_lines(served: dict[str, dict[str, dict[str, Any]]]) -> list[str]:

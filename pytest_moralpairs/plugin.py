@@ -162,6 +162,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker is not None:
         run.share = (int(str(worker.get("workerid", "gw0"))[2:] or 0), int(worker.get("workercount", 1)))
         run.shared_folder = worker.get("moralpairs_shared")
+        run.started = float(worker.get("moralpairs_started", run.started))
     if settings.compare:
         from .report.document import DocumentError
 
@@ -596,6 +597,7 @@ class MoralReporter:
         folder = self.run.shared_folder_for_workers()
         if folder is not None:
             node.workerinput["moralpairs_shared"] = folder
+        node.workerinput["moralpairs_started"] = self.run.started
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

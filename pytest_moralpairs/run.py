@@ -108,6 +108,9 @@ class MoralRun:
         #: their answers for each other when the response cache does not (off, read-only).
         self.shared_folder: str | None = None
         self._own_shared_folder = False
+        #: When the run started (under xdist: the controller's start): a cached answer stored
+        #: since is one of this run's calls, counted as fresh where it was made.
+        self.started = time.time()
         #: What each xdist worker's engine counted of the model versions that answered.
         self.served_from_workers: list[dict[str, Any]] = []
         self._backend: Any = None
@@ -156,6 +159,8 @@ class MoralRun:
                 # The yardstick's failures never stop the run; not when it is the model under test.
                 advisory=[b for b in [self.settings.baseline_model] if b and b != self.settings.model],
                 mismatch=self.settings.cache_mismatch,
+                fresh_since=self.started,
+                counts=self.owned if self.share is not None else None,
             )
         return self._engine
 

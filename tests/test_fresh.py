@@ -195,6 +195,35 @@ def test_answers_of_two_versions_of_one_model_are_counted_with_a_warning(pyteste
     }
 
 
+def test_under_xdist_each_answer_is_counted_once_and_judged_alike(pytester, openai_server):
+    # Each worker asks for its share and reads the others' from the cache: counted where asked.
+    write_pairs(pytester, *PAIRS[1:])
+    openai_server.served_model = "test-model-2024-08-06"
+    run(pytester, openai_server, *cache_args(pytester), "--moral-cache-ttl=1h").assert_outcomes(passed=0, failed=3)
+    age_cache(pytester, 7200)  # all asked again, by the next version
+    openai_server.answers, openai_server.served_model = rule, "test-model-2024-11-20"
+    write_pairs(pytester, *PAIRS[1:])
+
+    result = run(pytester, openai_server, *cache_args(pytester), "--moral-cache-ttl=1h", "-n", "2")
+
+    result.assert_outcomes(passed=3)
+    result.stdout.no_fnmatch_line("*model versions differ*")
+    assert openai_server.count == 12  # 6 sentences, each asked once in each run
+
+
+@pytest.mark.parametrize("mode", ["warn", "error"])
+def test_under_xdist_the_versions_are_counted_once_each(pytester, openai_server, mode):
+    result = two_versions(pytester, openai_server, "-n", "2", f"--moral-cache-mismatch={mode}")
+
+    result.stdout.fnmatch_lines(
+        [f"model versions differ, {MODEL}: 2 cached answers from test-model-2024-08-06, 2 fresh from *-11-20: *"]
+    )
+    if mode == "error":
+        result.assert_outcomes(passed=1, errors=1)
+    else:
+        result.assert_outcomes(passed=2)
+
+
 def test_cache_mismatch_error_errors_the_pairs_answered_by_the_other_version(pytester, openai_server):
     result = two_versions(pytester, openai_server, "--moral-cache-mismatch=error")
 
