@@ -179,9 +179,10 @@ def two_versions(pytester: pytest.Pytester, server: Any, *args: str) -> pytest.R
 
 
 def test_answers_of_two_versions_of_one_model_are_counted_with_a_warning(pytester, openai_server):
-    result = two_versions(pytester, openai_server)
+    result = two_versions(pytester, openai_server, "--moral-report=md:run.md")
 
     result.assert_outcomes(passed=2)
+    assert "**Model versions differ**: " in (pytester.path / "run.md").read_text()
     result.stdout.fnmatch_lines(
         [
             f"model versions differ, {MODEL}: 2 cached answers from test-model-2024-08-06, "

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..freshness import mismatch_lines
 from ..stats import finite
 from .document import SURROGATES, jsonable, pair_key, write_atomic
 from .formatting import budget_line, percents, plural, signed_or
@@ -202,6 +203,13 @@ def _budget(gate: Any) -> str | None:
         return None
 
 
+def _versions(doc: dict[str, Any]) -> str | None:
+    """``**Model versions differ**: openai/gpt-4o: 120 cached answers from ..., 30 fresh from ...``."""
+    served = doc.get("served_models")
+    lines = mismatch_lines(served) if isinstance(served, dict) else []
+    return ("**Model versions differ**: " + "; ".join(md(line, 300) for line in lines)) if lines else None
+
+
 def _compared(doc: dict[str, Any], pairs: list[dict[str, Any]]) -> str | None:
     settings = doc.get("settings") if isinstance(doc.get("settings"), dict) else {}
     if not settings.get("compare"):
@@ -237,7 +245,8 @@ def _head(doc: dict[str, Any], pairs: list[dict[str, Any]], exit_status: int | N
     mark, words = verdict(doc, exit_status)
     model = code(doc.get("model") or "no model")
     totals = doc.get("totals") if isinstance(doc.get("totals"), dict) else {}
-    facts = [_totals(totals), _gate(doc.get("gate")), _budget(doc.get("gate")), _compared(doc, pairs), _suites(doc)]
+    facts = [_totals(totals), _gate(doc.get("gate")), _budget(doc.get("gate")), _versions(doc), _compared(doc, pairs)]
+    facts.append(_suites(doc))
     run = [f"exit status {int(exit_status)}"] if exit_status is not None else []
     if isinstance(doc.get("created"), str):
         run.append(md(doc["created"], 40))
