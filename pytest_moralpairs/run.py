@@ -215,7 +215,12 @@ class MoralRun:
             return f"cache off ({off_by})"
         absolute = path.absolute()
         shown = absolute.relative_to(base) if absolute.is_relative_to(base) else absolute
-        return f"cache {shown} ({'replay: nothing is sent' if self.settings.replay else self.settings.cache})"
+        how = "replay: nothing is sent" if self.settings.replay else self.settings.cache
+        if self.settings.cache_ttl is not None and not self.settings.replay:
+            from .freshness import duration_text
+
+            how += f", answers older than {duration_text(self.settings.cache_ttl)} asked again"
+        return f"cache {shown} ({how})"
 
     def _open_cache(self) -> ResponseCache | None:
         path = self.cache_path()

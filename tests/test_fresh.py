@@ -134,6 +134,7 @@ def test_answers_older_than_the_ttl_are_asked_again_and_replaced(pytester, opena
     again = run(pytester, openai_server, *cache_args(pytester), "--moral-cache-ttl", "36h")
 
     assert kept.ret == again.ret == 1
+    again.stdout.fnmatch_lines(["moral pairs: *, cache * (readwrite, answers older than 36h asked again)"])
     assert openai_server.count == 6  # each sentence asked again
     again.stdout.fnmatch_lines(["*6 model calls, 6 too old for --moral-cache-ttl (asked again)*"])
     openai_server.reset()

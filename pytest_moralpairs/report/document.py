@@ -92,6 +92,7 @@ META_KEYS = (
     "settings",
     "usage",
     "gate",
+    "served_models",
     "moral_suites",
 )
 
