@@ -162,3 +162,19 @@ def mismatch_error(model: str, served: str, current: str) -> str:
         "(--moral-cache-mismatch=error refuses to mix them): ask the cached answers again with "
         "--moral-cache-ttl (e.g. --moral-cache-ttl=1s once), or start a new cache with --moral-cache-dir"
     )
+
+
+def served_text(served: dict[str, Any]) -> str:
+    """``openai/gpt-4o: gpt-4o-2024-08-06 (120 cached, 30 fresh)``, one model string after another:
+    the versions that answered (``served`` as :meth:`ServedModels.to_dict` gives it)."""
+    parts = []
+    for model, versions in served.items():
+        if not isinstance(versions, dict):
+            continue
+        shown = []
+        for name, seen in versions.items():
+            seen = seen if isinstance(seen, dict) else {}
+            counts = [f"{seen[k]:,} {k}" for k in ("cached", "fresh") if isinstance(seen.get(k), int) and seen[k] > 0]
+            shown.append(f"{name} ({', '.join(counts)})" if counts else str(name))
+        parts.append(f"{model}: {', '.join(shown)}")
+    return "; ".join(parts)

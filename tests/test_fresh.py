@@ -180,10 +180,12 @@ def two_versions(pytester: pytest.Pytester, server: Any, *args: str) -> pytest.R
 
 
 def test_answers_of_two_versions_of_one_model_are_counted_with_a_warning(pytester, openai_server):
-    result = two_versions(pytester, openai_server, "--moral-report=md:run.md")
+    result = two_versions(pytester, openai_server, "--moral-report=md:run.md", "--moral-report=html:run.html")
 
     result.assert_outcomes(passed=2)
     assert "**Model versions differ**: " in (pytester.path / "run.md").read_text()
+    html = (pytester.path / "run.html").read_text()
+    assert f"{MODEL}: test-model-2024-08-06 (2 cached), test-model-2024-11-20 (2 fresh)" in html
     result.stdout.fnmatch_lines(
         [
             f"model versions differ, {MODEL}: 2 cached answers from test-model-2024-08-06, "
@@ -239,6 +241,32 @@ def test_cache_mismatch_error_errors_the_pairs_answered_by_the_other_version(pyt
             "them): ask the cached answers again with --moral-cache-ttl*",
         ]
     )
+
+
+def test_the_options_can_be_set_in_the_ini_file(pytester, openai_server):
+    openai_server.answers = rule
+    write_pairs(pytester, *PAIRS)
+    pytester.makeini("[pytest]\nmoral_max_error_rate = 30%\nmoral_cache_ttl = 12h\nmoral_cache_mismatch = error\n")
+    result = run(pytester, openai_server, *cache_args(pytester))
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "moral pairs: *(readwrite, answers older than 12h asked again)",
+            "1 of 4 pairs unrated (25%), within the error budget of 30%",
+        ]
+    )
+
+
+def test_replay_uses_every_recorded_answer_whatever_the_ttl_with_a_warning(pytester, openai_server):
+    openai_server.default = "3"
+    write_pairs(pytester, *PAIRS[1:2])
+    run(pytester, openai_server, *cache_args(pytester))
+    age_cache(pytester, 86400)
+    openai_server.reset()
+    result = run(pytester, openai_server, *cache_args(pytester), "--moral-replay", "--moral-cache-ttl=1h")
+    result.assert_outcomes(failed=1)  # rated from the cache: 3 and 3
+    assert openai_server.count == 0
+    result.stdout.fnmatch_lines(["*--moral-cache-ttl with --moral-replay: replay uses every recorded answer*"])
 
 
 def test_one_version_answering_gives_no_warning(pytester, openai_server):
