@@ -292,6 +292,8 @@ class RatingEngine:
         self.mismatch = mismatch
         self.fresh_since = time.time() if fresh_since is None else fresh_since
         self._counts = counts
+        #: The version that gave each answer (when the provider named one).
+        self._served_by: dict[RatingRequest, str] = {}
 
     @property
     def fatal(self) -> str | None:
@@ -349,7 +351,7 @@ class RatingEngine:
                 for request, answer in zip(refused, again, strict=True):
                     ratings[request] = self._to_rating(request, answer, retried_refusal=True)
             if self.mismatch == "error":
-                self._refuse_mixed(ratings, answers)
+                self._refuse_mixed(ratings)
             with self._ratings_lock:
                 for request, rating in ratings.items():
                     self._ratings.setdefault(request, rating)
@@ -359,6 +361,8 @@ class RatingEngine:
         for request, answer in answers.items():
             if not isinstance(answer, Answer):
                 continue
+            if answer.served_model:
+                self._served_by[request] = answer.served_model
             created = answer.created or time.time()  # a fresh answer is of now
             # A cached answer stored since the run started is another process's call of this run.
             fresh = not answer.cached or answer.created >= self.fresh_since
@@ -369,18 +373,21 @@ class RatingEngine:
                 continue
             self.served.add(request.model.model, answer.served_model, fresh, created)
 
-    def _refuse_mixed(
-        self, ratings: dict[RatingRequest, Rating], answers: dict[RatingRequest, Answer | BaseException]
-    ) -> None:
+    def _refuse_mixed(self, ratings: dict[RatingRequest, Rating]) -> None:
         """Make an error of each rating whose answer came from another version of its model than
         the one the model answers as now (``--moral-cache-mismatch=error``)."""
         for request, rating in list(ratings.items()):
-            answer = answers.get(request)
-            served = answer.served_model if isinstance(answer, Answer) else None
+            served = self._served_by.get(request)
             current = self.served.current(request.model.model) if served else None
-            if served and current and served != current:
+            if served and current and served != current and rating.error_kind != ERROR_MISMATCH:
                 message = mismatch_error(request.model.model, served, current)
                 ratings[request] = Rating(request, None, rating.raw, message, ERROR_MISMATCH, rating.cached)
+
+    def recheck_mixed(self) -> None:
+        """Judge every rating made so far again by what is known now of the versions that answered
+        (another process's answers read since): those of another version become errors."""
+        with self._ratings_lock:
+            self._refuse_mixed(self._ratings)
 
     def rate(self, request: RatingRequest) -> Rating:
         return self.rate_all([request])[request]

@@ -469,7 +469,15 @@ class MoralRun:
         self._meanwhile = list(meanwhile)
         try:
             with self._cache_warnings_to_pytest():
+                requests = list(requests)
                 self._rate_all(r for r in requests if self.owned(r))
+                if self.settings.cache_mismatch == "error" and self.share is not None and self.shares_answers():
+                    # Every worker judges a mix of versions by the whole batch's answers: the other
+                    # workers' too, read once they are in.
+                    theirs = [r for r in requests if not self.owned(r)]
+                    self.await_others(theirs)
+                    self._rate_all(theirs)
+                    self.engine.recheck_mixed()
         finally:
             self._meanwhile = []
             loading, self._loading = self._loading, None
