@@ -361,7 +361,7 @@ class RatingEngine:
         for request, answer in answers.items():
             if not isinstance(answer, Answer):
                 continue
-            if answer.served_model:
+            if answer.served_model and self.mismatch == "error":
                 self._served_by[request] = answer.served_model
             created = answer.created or time.time()  # a fresh answer is of now
             # A cached answer stored since the run started is another process's call of this run.

@@ -347,3 +347,15 @@ def test_both_clients_read_the_version_fingerprint_and_cached_tokens_alike(pytes
     with sqlite3.connect(pytester.path / "cache" / FILE_NAME) as db:
         keys = [row[0] for row in db.execute("SELECT key FROM answers")]
     assert {(a.served_model, a.fingerprint) for a in answers.get_many(keys).values()} == {("m-1", "fp_1")}
+
+
+def test_cached_prompt_tokens_are_read_from_openai_and_anthropic_usage_alike():
+    from types import SimpleNamespace
+
+    from pytest_moralpairs.llm import cached_prompt_tokens
+
+    openai = SimpleNamespace(prompt_tokens=900, prompt_tokens_details=SimpleNamespace(cached_tokens=768))
+    openai_dict = SimpleNamespace(prompt_tokens=900, prompt_tokens_details={"cached_tokens": 512})
+    anthropic = SimpleNamespace(prompt_tokens=2100, prompt_tokens_details=None, cache_read_input_tokens=2048)
+    nothing = SimpleNamespace(prompt_tokens=10)
+    assert [cached_prompt_tokens(u) for u in (openai, openai_dict, anthropic, nothing)] == [768, 512, 2048, 0]
