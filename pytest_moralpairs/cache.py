@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.parse
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -70,8 +70,12 @@ class CachedAnswer:
     """An answer as it was received, with what it cost.
 
     ``logprobs`` (per answer token: the token and its top alternatives with their log-probabilities)
-    and a reasoning model's ``reasoning`` and ``reasoning_tokens`` are kept in the ``extra`` JSON
-    column, so files written before they existed stay readable, and read the same.
+    is kept in the ``extra`` JSON column, so files written before it existed stay readable, and
+    read the same. So are a reasoning model's ``reasoning`` and ``reasoning_tokens``,
+    ``served_model`` (the model the provider said answered, e.g. ``gpt-4o-2024-08-06`` for
+    ``gpt-4o``) and ``fingerprint`` (its ``system_fingerprint``): an answer cached before they were
+    kept has none of them, and older versions of the plugin read and write the same file as before.
+    ``created`` (Unix time) is when the answer was stored.
     """
 
     text: str
@@ -83,14 +87,18 @@ class CachedAnswer:
     logprobs: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] | None = None
     reasoning: str | None = None
     reasoning_tokens: int = 0
+    served_model: str | None = None
+    fingerprint: str | None = None
+    created: float = field(default=0.0, compare=False)
 
     @property
     def details(self) -> dict[str, Any]:
         return json.loads(self.extra or "{}")
 
     def stored_extra(self) -> str:
-        """The ``extra`` column to write: ``extra`` with the log-probabilities and the reasoning added."""
-        if self.logprobs is None and self.reasoning is None:
+        """The ``extra`` column to write: ``extra`` with the log-probabilities, the reasoning, the
+        model that answered and its fingerprint added."""
+        if self.logprobs is None and self.reasoning is None and self.served_model is None and self.fingerprint is None:
             return self.extra
         details = self.details
         if self.logprobs is not None:
@@ -99,16 +107,27 @@ class CachedAnswer:
             ]
         if self.reasoning is not None:
             details.update(reasoning=self.reasoning, reasoning_tokens=self.reasoning_tokens)
+        for name in ("served_model", "fingerprint"):
+            if getattr(self, name) is not None:
+                details[name] = getattr(self, name)
         return json.dumps(details)
 
     @classmethod
     def from_row(
-        cls, text: str, model: str, prompt_tokens: int, completion_tokens: int, cost: float, extra: str
+        cls,
+        text: str,
+        model: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost: float,
+        extra: str,
+        created: float = 0.0,
     ) -> CachedAnswer:
         logprobs = None
         if not extra or extra == "{}":
-            return cls(text, model, prompt_tokens, completion_tokens, cost, extra, logprobs)
+            return cls(text, model, prompt_tokens, completion_tokens, cost, extra, logprobs, created=created or 0.0)
         reasoning, thought = None, 0
+        served = fingerprint = None
         try:
             details = json.loads(extra)
             if isinstance(details, dict) and isinstance(details.get("reasoning"), str):
@@ -121,9 +140,27 @@ class CachedAnswer:
                     for token, alternatives in details.pop("logprobs")
                 )
                 extra = json.dumps(details)
+            if isinstance(details, dict) and ("served_model" in details or "fingerprint" in details):
+                served, fingerprint = details.pop("served_model", None), details.pop("fingerprint", None)
+                served = served if isinstance(served, str) else None
+                fingerprint = fingerprint if isinstance(fingerprint, str) else None
+                extra = json.dumps(details)
         except (ValueError, TypeError):
             pass  # a column this version cannot read: kept as it is, without log-probabilities
-        return cls(text, model, prompt_tokens, completion_tokens, cost, extra, logprobs, reasoning, thought)
+        return cls(
+            text,
+            model,
+            prompt_tokens,
+            completion_tokens,
+            cost,
+            extra,
+            logprobs,
+            reasoning=reasoning,
+            reasoning_tokens=thought,
+            served_model=served,
+            fingerprint=fingerprint,
+            created=created or 0.0,
+        )
 
 
 def unusable_folder(folder: str | os.PathLike[str], mode: str = "readwrite") -> str | None:
@@ -154,7 +191,9 @@ def unusable_folder(folder: str | os.PathLike[str], mode: str = "readwrite") -> 
 class ResponseCache:
     """A key -> :class:`CachedAnswer` store; ``mode`` is ``readwrite``, ``read`` or ``off``."""
 
-    def __init__(self, path: str | Path | None, mode: str = "readwrite"):
+    def __init__(self, path: str | Path | None, mode: str = "readwrite", max_age: float | None = None):
+        """``max_age``: seconds after which a stored answer is no longer used (``--moral-cache-ttl``):
+        a read finds it missing (counted in :attr:`expired`), so it is asked again and replaced."""
         if mode not in MODES:
             raise ValueError(f"cache mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode
@@ -164,6 +203,9 @@ class ResponseCache:
         self.hits = 0
         self.misses = 0
         self.writes = 0
+        self.max_age = max_age
+        #: Answers found but older than ``max_age`` (counted as misses too).
+        self.expired = 0
         #: False once answers cannot be kept: read mode, a cache that cannot be written, a write that failed.
         self.writable = mode == "readwrite"
         #: A private copy of a read-only cache whose answers were still in its WAL file.
@@ -347,20 +389,26 @@ class ResponseCache:
     _BATCH = 500
 
     def get_many(self, keys: Iterable[str], count: bool = True) -> dict[str, CachedAnswer]:
-        """The stored answers of those ``keys`` the cache has, in one query per 500 keys."""
+        """The stored answers of those ``keys`` the cache has, in one query per 500 keys (none older
+        than ``max_age``)."""
         keys = list(dict.fromkeys(keys))
         if self._db is None or not keys:
             return {}
         found: dict[str, CachedAnswer] = {}
+        oldest = time.time() - self.max_age if self.max_age is not None else None
+        expired = 0
         with self._lock:
             try:
                 for start in range(0, len(keys), self._BATCH):
                     chunk = keys[start : start + self._BATCH]
                     rows = self._db.execute(
-                        "SELECT key, text, model, prompt_tokens, completion_tokens, cost, extra FROM answers"
+                        "SELECT key, text, model, prompt_tokens, completion_tokens, cost, extra, created FROM answers"
                         f" WHERE key IN ({','.join('?' * len(chunk))})",
                         chunk,
                     ).fetchall()
+                    if oldest is not None:
+                        fresh = [row for row in rows if row[7] >= oldest]
+                        expired, rows = expired + len(rows) - len(fresh), fresh
                     found.update((row[0], CachedAnswer.from_row(*row[1:])) for row in rows)
             except sqlite3.DatabaseError as exc:
                 warnings.warn(
@@ -369,6 +417,7 @@ class ResponseCache:
         if count:
             self.hits += len(found)
             self.misses += len(keys) - len(found)
+            self.expired += expired
         return found
 
     def put(self, key: str, answer: CachedAnswer) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, Coroutine, Iterable, TypeVar
@@ -28,6 +29,7 @@ from .answers import (
 )
 from .cache import CachedAnswer, ResponseCache
 from .faults import AUTH, BAD_REQUEST, TIMEOUT, Fault, RetryPolicy, Wait, classify
+from .freshness import ServedModels, mismatch_error
 from .reasoning import timeout_hint
 from .request import (  # noqa: F401 - ModelSettings, Usage: the engine's API
     Answer,
@@ -43,6 +45,8 @@ T = TypeVar("T")
 #: Why a rating has no value.
 ERROR_ANSWER, ERROR_REFUSAL, ERROR_CALL, ERROR_NOT_CALLED = "answer", "refusal", "call", "not called"
 ERROR_NO_LOGPROBS = "no logprobs"
+#: An answer of another version of the model than the one it answers as now (``--moral-cache-mismatch=error``).
+ERROR_MISMATCH = "model mismatch"
 
 
 @dataclass(frozen=True)
@@ -224,6 +228,9 @@ class RatingEngine:
         waiting: Waiting | None = None,
         shared: ResponseCache | None = None,
         others: bool = False,
+        mismatch: str = "warn",
+        fresh_since: float | None = None,
+        counts: Callable[[RatingRequest], bool] | None = None,
     ):
         """``complete`` answers requests; without it ``make_complete()`` builds one on the first
         call (by default :class:`~pytest_moralpairs.clients.Clients`, which imports a client, and
@@ -242,6 +249,13 @@ class RatingEngine:
         limit's Retry-After, backoff), so a long silence can be explained. A ``complete`` with an async
         ``aclose()`` has it awaited by :meth:`close`. A model named in ``advisory`` that refuses
         the credentials stops only its own calls, never the run (:attr:`fatal`).
+
+        :attr:`served` counts the model versions that answered (from the cache and fresh); with
+        ``mismatch="error"`` an answer of another version than the one the model answers as now
+        (see :meth:`~pytest_moralpairs.freshness.ServedModels.current`) is an error rating. A
+        cached answer stored at or after ``fresh_since`` (default: when the engine was made) is a
+        call of this run made by another process: counted where it was made, not here; and with
+        ``counts``, only the requests it accepts are counted here (an xdist worker's share).
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -279,6 +293,12 @@ class RatingEngine:
         self.advisory = frozenset(advisory)
         #: Set when the caller was interrupted (Ctrl-C) mid-batch: calls not yet started never are.
         self.interrupted = False
+        self.served = ServedModels()
+        self.mismatch = mismatch
+        self.fresh_since = time.time() if fresh_since is None else fresh_since
+        self._counts = counts
+        #: The version that gave each answer (when the provider named one).
+        self._served_by: dict[RatingRequest, str] = {}
 
     @property
     def fatal(self) -> str | None:
@@ -328,16 +348,51 @@ class RatingEngine:
             elif to_call:
                 answers.update(zip(to_call, self._run(self._answers(to_call)), strict=True))
             ratings = {r: self._to_rating(r, answers[r]) for r in missing}
+            self._count_served(answers)
             # A refusal fresh from the model gets one more try; a cached one was already retried.
             refused = [r for r in missing if ratings[r].error_kind == ERROR_REFUSAL and not ratings[r].cached]
             if refused:
                 again = self._run(self._answers(refused, fresh=True))
                 for request, answer in zip(refused, again, strict=True):
                     ratings[request] = self._to_rating(request, answer, retried_refusal=True)
+            if self.mismatch == "error":
+                self._refuse_mixed(ratings)
             with self._ratings_lock:
                 for request, rating in ratings.items():
                     self._ratings.setdefault(request, rating)
         return {r: self._ratings[r] for r in wanted}
+
+    def _count_served(self, answers: dict[RatingRequest, Answer | BaseException]) -> None:
+        for request, answer in answers.items():
+            if not isinstance(answer, Answer):
+                continue
+            if answer.served_model and self.mismatch == "error":
+                self._served_by[request] = answer.served_model
+            created = answer.created or time.time()  # a fresh answer is of now
+            # A cached answer stored since the run started is another process's call of this run.
+            fresh = not answer.cached or answer.created >= self.fresh_since
+            if (self._counts is not None and not self._counts(request)) or (answer.cached and fresh):
+                # Counted in the process that asked for it (or owns it); still told to current(),
+                # so that every process judges a mix alike.
+                self.served.note(request.model.model, answer.served_model, fresh, created)
+                continue
+            self.served.add(request.model.model, answer.served_model, fresh, created)
+
+    def _refuse_mixed(self, ratings: dict[RatingRequest, Rating]) -> None:
+        """Make an error of each rating whose answer came from another version of its model than
+        the one the model answers as now (``--moral-cache-mismatch=error``)."""
+        for request, rating in list(ratings.items()):
+            served = self._served_by.get(request)
+            current = self.served.current(request.model.model) if served else None
+            if served and current and served != current and rating.error_kind != ERROR_MISMATCH:
+                message = mismatch_error(request.model.model, served, current)
+                ratings[request] = Rating(request, None, rating.raw, message, ERROR_MISMATCH, rating.cached)
+
+    def recheck_mixed(self) -> None:
+        """Judge every rating made so far again by what is known now of the versions that answered
+        (another process's answers read since): those of another version become errors."""
+        with self._ratings_lock:
+            self._refuse_mixed(self._ratings)
 
     def rate(self, request: RatingRequest) -> Rating:
         return self.rate_all([request])[request]
@@ -366,6 +421,7 @@ class RatingEngine:
         answers: dict[RatingRequest, Answer | BaseException] = {}
         if self.cache is not None and self.cache.enabled:
             hits = self.cache.get_many(self.key(r) for r in requests)
+            self.usage.expired = self.cache.expired
             answers.update((r, self._from_cache(hits[self.key(r)])) for r in requests if self.key(r) in hits)
         if self.shared is not None:
             rest = [r for r in requests if r not in answers]
@@ -389,6 +445,9 @@ class RatingEngine:
             logprobs=hit.logprobs,
             reasoning=hit.reasoning,
             reasoning_tokens=hit.reasoning_tokens,
+            served_model=hit.served_model,
+            fingerprint=hit.fingerprint,
+            created=hit.created,
         )
 
     def _stored(self, request: RatingRequest) -> Answer | None:
@@ -527,6 +586,7 @@ class RatingEngine:
         self.usage.completion_tokens += answer.completion_tokens
         self.usage.reasoning_tokens += answer.reasoning_tokens
         self.usage.cost += answer.cost
+        self.usage.cached_tokens += answer.cached_tokens
         if answer.logprobs is None and wants_logprobs(request.options):
             # The model's other answers will lack them too: no further call is made. The answer
             # is not kept either: the next run asks again (perhaps a server that now gives them).
@@ -543,6 +603,8 @@ class RatingEngine:
                 logprobs=answer.logprobs,
                 reasoning=answer.reasoning,
                 reasoning_tokens=answer.reasoning_tokens,
+                served_model=answer.served_model,
+                fingerprint=answer.fingerprint,
             )
             # Committed now: an interrupted run keeps every answer it got. Failures never get here.
             for store in stores:

@@ -13,6 +13,7 @@ from .answers import logprob_positions
 from .faults import MalformedResponse
 from .openai_http import PLACEHOLDER_API_KEY
 from .prices import cost
+from .prompt import mark_fixed_prefix
 from .reasoning import billed_completion_tokens, reasoning_text, reasoning_tokens
 from .request import Answer, RatingRequest, call_kwargs
 
@@ -126,6 +127,10 @@ class LiteLLMBackend:
         """Make the call ``kwargs`` describe (a key of its own added for a keyless server)."""
         if self.needs_placeholder_key(kwargs):
             kwargs = {**kwargs, "api_key": PLACEHOLDER_API_KEY}
+        if self.explicit_prompt_cache(kwargs):
+            # Not in the cache key (computed before): a marker changes where the provider caches,
+            # not what the model reads.
+            kwargs = {**kwargs, "messages": mark_fixed_prefix(kwargs["messages"])}
         response = await self.litellm.acompletion(**kwargs)
         if not getattr(response, "choices", None):
             raise MalformedResponse("the body is a chat completion with no choices: the model gave no answer")
@@ -133,13 +138,18 @@ class LiteLLMBackend:
         content = choice.message.content
         usage = getattr(response, "usage", None)
         thought = reasoning_tokens(usage)
-        told = int(getattr(usage, "completion_tokens", 0) or 0)
-        billed, prompt_tokens = billed_completion_tokens(told, thought), int(getattr(usage, "prompt_tokens", 0) or 0)
+        told = _count(getattr(usage, "completion_tokens", 0))
+        billed, prompt_tokens = billed_completion_tokens(told, thought), _count(getattr(usage, "prompt_tokens", 0))
         price = self.cost(response)
         if billed > told:
             # A server that left the thinking out of completion_tokens: litellm's price counts part
             # of it (the larger of the two counts); priced from the same table as the OpenAI client's.
             price = cost((getattr(response, "model", None), kwargs.get("model")), prompt_tokens, billed) or price
+        served = getattr(response, "model", None)
+        prefix = str(kwargs.get("model")).partition("/")[0] + "/"
+        if isinstance(served, str) and served.startswith(prefix):
+            served = served[len(prefix) :]  # litellm names some providers' models with their prefix
+        fingerprint = getattr(response, "system_fingerprint", None)
         return Answer(
             text=content if isinstance(content, str) else "",
             prompt_tokens=prompt_tokens,
@@ -148,7 +158,24 @@ class LiteLLMBackend:
             logprobs=logprob_positions(getattr(choice, "logprobs", None)),
             reasoning=reasoning_text(choice.message),
             reasoning_tokens=thought,
+            served_model=served if isinstance(served, str) and served else None,
+            fingerprint=fingerprint if isinstance(fingerprint, str) and fingerprint else None,
+            cached_tokens=min(cached_prompt_tokens(usage), prompt_tokens),
         )
+
+    def explicit_prompt_cache(self, kwargs: dict[str, Any]) -> bool:
+        """Whether the call goes to a provider whose prompt cache must be asked for (Anthropic's
+        ``cache_control``); OpenAI and most servers cache a shared prefix by themselves."""
+        messages = kwargs.get("messages")
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            return False
+        try:
+            _, provider, _, _ = self.litellm.get_llm_provider(
+                model=kwargs["model"], custom_llm_provider=kwargs.get("custom_llm_provider")
+            )
+        except Exception:  # an unknown provider: the call itself reports it
+            return False
+        return provider == "anthropic"
 
     def cost(self, response: Any) -> float:
         """Dollars, from litellm's price data; 0 for a model it has no price for."""
@@ -156,3 +183,15 @@ class LiteLLMBackend:
             return float(self.litellm.completion_cost(completion_response=response) or 0.0)
         except Exception:  # unknown model, local server: no price
             return 0.0
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def cached_prompt_tokens(usage: Any) -> int:
+    """The prompt tokens a provider read from its prompt cache: OpenAI's
+    ``prompt_tokens_details.cached_tokens``, else Anthropic's ``cache_read_input_tokens``."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = details.get("cached_tokens") if isinstance(details, dict) else getattr(details, "cached_tokens", None)
+    return _count(cached) or _count(getattr(usage, "cache_read_input_tokens", None))

@@ -232,6 +232,9 @@ def read_answer(raw: bytes, kwargs: Mapping[str, Any], batch: bool = False) -> A
         logprobs=logprob_positions(choice.get("logprobs")),
         reasoning=reasoning_text(message),
         reasoning_tokens=thought,
+        served_model=answered,
+        fingerprint=body.get("system_fingerprint") if isinstance(body.get("system_fingerprint"), str) else None,
+        cached_tokens=min(cached_tokens, prompt_tokens),
     )
 
 

@@ -67,7 +67,7 @@ from .settings import (
     unusable_cache_dir,
 )
 from .stash import broken_files_key, moral_run, results_key, run_key
-from .stats import INCONCLUSIVE, mean, pass_rate
+from .stats import INCONCLUSIVE, error_budget, mean, pass_rate
 from .validation import same_sentence
 from .verdicts import Verdict
 
@@ -182,6 +182,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker is not None:
         run.share = (int(str(worker.get("workerid", "gw0"))[2:] or 0), int(worker.get("workercount", 1)))
         run.shared_folder = worker.get("moralpairs_shared")
+        run.started = float(worker.get("moralpairs_started", run.started))
     if settings.compare:
         from .report.document import DocumentError
 
@@ -620,6 +621,7 @@ class MoralReporter:
             self.written,
             self.hook_errors,
             [source.to_dict() for source in self.run.suite_sources],
+            self.run.served_models(),
         )
         terminalreporter.write_sep("=", title)
         for line, markup in lines:
@@ -639,6 +641,7 @@ class MoralReporter:
         folder = self.run.shared_folder_for_workers()
         if folder is not None:
             node.workerinput["moralpairs_shared"] = folder
+        node.workerinput["moralpairs_started"] = self.run.started
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -647,6 +650,8 @@ class MoralReporter:
         output = getattr(node, "workeroutput", {})
         if output.get("moralpairs_usage"):
             self.run.usage_seen.add(Usage(**output["moralpairs_usage"]))
+        if output.get("moralpairs_served"):
+            self.run.served_from_workers.append(output["moralpairs_served"])
         if output.get("moralpairs_usage_error"):
             raise pytest.UsageError(output["moralpairs_usage_error"])
 
@@ -655,6 +660,7 @@ class MoralReporter:
         worker = getattr(self.config, "workeroutput", None)
         if worker is not None:
             worker["moralpairs_usage"] = self.run.unreported_usage().to_dict()
+            worker["moralpairs_served"] = self.run.served_models()
             return
         _drop_silent_reports(self.config)
         if self.config.option.collectonly or self.run.settings.export_survey:
@@ -663,11 +669,13 @@ class MoralReporter:
             return  # a usage error stopped the run before it rated anything: nothing to write
         settings = self.run.settings
         gating = [r for r in self.run.results if r.get("gating") is not False]
-        self.gate = pass_rate(gating, settings.min_pass_rate)
+        self.gate = error_budget(pass_rate(gating, settings.min_pass_rate), settings.max_error_rate)
         if session.exitstatus == pytest.ExitCode.TESTS_FAILED:
             outcomes = [r.get("outcome") for r in gating]
             if "error" in outcomes and not self.verdict_failures and not self.other_failures:
                 session.exitstatus = EXIT_RATING_ERRORS
+        if session.exitstatus == EXIT_RATING_ERRORS and self.gate["within_error_budget"]:
+            session.exitstatus = pytest.ExitCode.OK  # --moral-max-error-rate: few enough unrated pairs
         if self.gate["passed"] is False and session.exitstatus in (pytest.ExitCode.OK, EXIT_RATING_ERRORS):
             # The suite gate fails the session even when every failing item was marked xfail.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -208,3 +208,35 @@ def last_user_text(messages: object) -> str:
 def rated_sentence(messages: object) -> str:
     """The sentence a chat asks to rate: :func:`scenario_of` its last user message."""
     return scenario_of(last_user_text(messages))
+
+
+#: Anthropic's marker of the end of a prompt prefix to cache (litellm passes it on).
+CACHE_CONTROL = {"type": "ephemeral"}
+
+
+def mark_fixed_prefix(messages: list[dict]) -> list[dict]:
+    """``messages`` (chat API dicts, not changed) with the end of their fixed part marked for a
+    provider's explicit prompt cache (Anthropic's ``cache_control``): the text of the last user
+    message up to the sentence it rates becomes a text block of its own, so the instructions and the
+    anchor examples before it are read from the cache; the rest of the text follows unchanged, so
+    the model reads the same prompt. Without a sentence found there, the last system message before
+    it is marked instead, when there is one; else nothing is."""
+    marked = [dict(m) for m in messages]
+    last_user = next((i for i in range(len(marked) - 1, -1, -1) if marked[i].get("role") == "user"), None)
+    if last_user is not None and isinstance(marked[last_user].get("content"), str):
+        content = marked[last_user]["content"]
+        sentence = scenario_of(content)
+        at = content.rfind(sentence) if sentence and sentence != content.strip() else -1
+        if at > 0:
+            marked[last_user]["content"] = [
+                {"type": "text", "text": content[:at], "cache_control": dict(CACHE_CONTROL)},
+                {"type": "text", "text": content[at:]},
+            ]
+            return marked
+    before = range((last_user if last_user is not None else len(marked)) - 1, -1, -1)
+    system = next((i for i in before if marked[i].get("role") == "system"), None)
+    if system is not None and isinstance(marked[system].get("content"), str) and marked[system]["content"]:
+        marked[system]["content"] = [
+            {"type": "text", "text": marked[system]["content"], "cache_control": dict(CACHE_CONTROL)}
+        ]
+    return marked

@@ -84,7 +84,10 @@ class Answer:
     ``logprobs``, when the request asked for them and the model gave them: per answer token, the
     token and its top alternatives with their log-probabilities. ``reasoning``: a reasoning
     model's thinking before it answered (never read for the rating), and ``reasoning_tokens`` its
-    count, which ``completion_tokens`` includes.
+    count, which ``completion_tokens`` includes. ``served_model`` is the model the provider says
+    answered (``gpt-4o-2024-08-06`` for ``gpt-4o``), ``fingerprint`` its ``system_fingerprint``;
+    ``cached_tokens`` the prompt tokens the provider read from its own prompt cache (part of
+    ``prompt_tokens``). ``created``: when a cached answer was stored.
     """
 
     text: str
@@ -95,11 +98,19 @@ class Answer:
     logprobs: tuple[LogprobPosition, ...] | None = None
     reasoning: str | None = None
     reasoning_tokens: int = 0
+    served_model: str | None = None
+    fingerprint: str | None = None
+    cached_tokens: int = 0
+    created: float = field(default=0.0, compare=False)
 
 
 @dataclass
 class Usage:
-    """What a run cost: model calls (each retry counts), answers from the cache, tokens, dollars."""
+    """What a run cost: model calls (each retry counts), answers from the cache, tokens, dollars.
+
+    ``cached_tokens``: the prompt tokens providers read from their prompt caches (part of
+    ``prompt_tokens``, priced lower); ``expired``: cached answers too old for ``--moral-cache-ttl``,
+    asked again."""
 
     calls: int = 0
     retries: int = 0
@@ -109,6 +120,8 @@ class Usage:
     cost: float = 0.0
     #: Of the completion tokens, those a reasoning model thought in.
     reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    expired: int = 0
 
     def add(self, other: Usage) -> None:
         for name in self.__dataclass_fields__:

@@ -30,7 +30,7 @@ from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplat
 from .providers import PROVIDER as OFFLINE_PROVIDER
 from .request import ModelSettings, RatingRequest, Usage, cache_key, call_kwargs
 from .settings import RunSettings, SettingsError
-from .stats import FAILED, INCONCLUSIVE, PASSED, GapDifference, finite, paired_gap_difference, rounded
+from .stats import BUDGET_KEYS, FAILED, INCONCLUSIVE, PASSED, GapDifference, finite, paired_gap_difference, rounded
 from .verdicts import Verdict, judge
 
 
@@ -112,6 +112,11 @@ class MoralRun:
         #: their answers for each other when the response cache does not (off, read-only).
         self.shared_folder: str | None = None
         self._own_shared_folder = False
+        #: When the run started (under xdist: the controller's start): a cached answer stored
+        #: since is one of this run's calls, counted as fresh where it was made.
+        self.started = time.time()
+        #: What each xdist worker's engine counted of the model versions that answered.
+        self.served_from_workers: list[dict[str, Any]] = []
         self._backend: Any = None
         self._kwargs: dict[RatingRequest, dict[str, Any] | Exception] = {}
         self._previous: dict[str, dict[str, Any]] | None = None
@@ -161,6 +166,9 @@ class MoralRun:
                 waiting=lambda wait: self.waiting(wait) if self.waiting else None,
                 # The yardstick's and the non-gating models' failures never stop the run.
                 advisory=self.advisory_models(),
+                mismatch=self.settings.cache_mismatch,
+                fresh_since=self.started,
+                counts=self.owned if self.share is not None else None,
             )
         return self._engine
 
@@ -288,7 +296,12 @@ class MoralRun:
             return f"cache off ({off_by})"
         absolute = path.absolute()
         shown = absolute.relative_to(base) if absolute.is_relative_to(base) else absolute
-        return f"cache {shown} ({'replay: nothing is sent' if self.settings.replay else self.settings.cache})"
+        how = "replay: nothing is sent" if self.settings.replay else self.settings.cache
+        if self.settings.cache_ttl is not None and not self.settings.replay:
+            from .freshness import duration_text
+
+            how += f", answers older than {duration_text(self.settings.cache_ttl)} asked again"
+        return f"cache {shown} ({how})"
 
     def _open_cache(self) -> ResponseCache | None:
         path = self.cache_path()
@@ -299,7 +312,9 @@ class MoralRun:
         from .cache import ResponseCache
 
         with self._cache_warnings_to_pytest():
-            return ResponseCache(path, mode=self.settings.cache_mode)
+            # Replay reads every recorded answer: nothing could be asked again.
+            max_age = None if self.settings.replay else self.settings.cache_ttl
+            return ResponseCache(path, mode=self.settings.cache_mode, max_age=max_age)
 
     @contextmanager
     def _cache_warnings_to_pytest(self) -> Iterator[None]:
@@ -599,7 +614,15 @@ class MoralRun:
         self._prefetching = True
         try:
             with self._cache_warnings_to_pytest():
+                requests = list(requests)
                 self._rate_all(r for r in requests if self.owned(r))
+                if self.settings.cache_mismatch == "error" and self.share is not None and self.shares_answers():
+                    # Every worker judges a mix of versions by the whole batch's answers: the other
+                    # workers' too, read once they are in.
+                    theirs = [r for r in requests if not self.owned(r)]
+                    self.await_others(theirs)
+                    self._rate_all(theirs)
+                    self.engine.recheck_mixed()
         finally:
             self._meanwhile = []
             self._prefetching = False
@@ -881,7 +904,8 @@ class MoralRun:
             "prompt_hash": DEFAULT_PROMPT.digest,
             "settings": settings,
             "usage": usage.to_dict(),
-            "gate": {k: gate.get(k) for k in ("min_pass_rate", "pass_rate", "passed")},
+            "gate": {k: gate.get(k) for k in ("min_pass_rate", "pass_rate", "passed", *BUDGET_KEYS) if k in gate},
+            "served_models": self.served_models(),
             "moral_suites": [source.to_dict() for source in self.suite_sources],
             **self._models_meta(results),
         }
@@ -901,6 +925,18 @@ class MoralRun:
             for m in self.models
         ]
         return {"models": document_models(list(results), configured), "reference": self.settings.reference}
+
+    def served_models(self) -> dict[str, Any]:
+        """The model versions that answered, per model string (this process's and the xdist
+        workers'), as :meth:`~pytest_moralpairs.freshness.ServedModels.to_dict` gives them."""
+        from .freshness import ServedModels
+
+        served = ServedModels()
+        if self._engine is not None:
+            served.merge(self._engine.served.to_dict())
+        for data in self.served_from_workers:
+            served.merge(data)
+        return served.to_dict()
 
     def threshold_for(self, pair_threshold: float | None) -> float:
         return self.settings.threshold if pair_threshold is None else pair_threshold

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from .faults import MAX_RETRY_AFTER, RETRY_AFTER_CEILING
+from .freshness import MISMATCH_MODES, parse_duration
 from .providers import unknown_offline_model
 from .reasoning import EFFORTS
 from .request import CLIENTS, ModelSettings
@@ -42,6 +43,7 @@ CHOICES = {
     "scoring": SCORINGS,
     "step_summary": STEP_SUMMARY_MODES,
     "client": CLIENTS,
+    "cache_mismatch": MISMATCH_MODES,
 }
 
 NO_MODEL_MESSAGE = (
@@ -226,6 +228,28 @@ OPTIONS += (
     ),
 )
 CHOICES["reasoning_effort"] = EFFORTS
+#: Issue 15: an error budget, fresh caches.
+OPTIONS += (
+    Option(
+        "max_error_rate",
+        "R",
+        "up to this share of the pairs (0..1 or a percentage) may stay unrated (ERROR: failed calls, "
+        "unusable answers) without exit status 10; above it the run fails as without it (default 0)",
+    ),
+    Option(
+        "cache_ttl",
+        "DURATION",
+        "cached answers older than this (e.g. 30d, 12h, 90m) are not used: asked again and replaced "
+        "(default never; replay uses every recorded answer)",
+    ),
+    Option(
+        "cache_mismatch",
+        "warn|error",
+        "when the cached answers of a model came from another version of it than the fresh ones "
+        "(the provider's model id): warn (default) with the counts, or error the answers of the "
+        "other version",
+    ),
+)
 
 #: ``--moral-replay``, a flag; its ini option takes true or false.
 REPLAY = Option(
@@ -376,6 +400,12 @@ class RunSettings:
     reference_margin: float = DEFAULT_REFERENCE_MARGIN
     baseline_api_base: str | None = None
 
+    #: Issue 15: the share of pairs that may stay unrated, the age past which a cached answer is
+    #: asked again (seconds), what a mix of model versions does.
+    max_error_rate: float | None = None
+    cache_ttl: float | None = None
+    cache_mismatch: str = "warn"
+
     def gates_model(self, label: str) -> bool:
         """Whether a failure of the model ``label`` fails the run (``--moral-gate``; all by default)."""
         return not self.gate or label in self.gate
@@ -419,6 +449,7 @@ LIMITS: dict[str, tuple[Callable[[Any], Any], float, float]] = {
     "batch_poll": (float, 0.01, 3600.0),
     "batch_wait": (float, 0.0, 7 * 86400.0),
     "reference_margin": (float, 0.0, 16.0),
+    "max_error_rate": (float, 0.0, 1.0),
 }
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
@@ -463,7 +494,7 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
     values["api_base"] = (str(api_base).strip() if api_base else "") or None
     for name, (cast, low, high) in LIMITS.items():
         where, raw = get(name)
-        if name == "min_pass_rate" and isinstance(raw, str) and raw.strip().endswith("%"):
+        if name in ("min_pass_rate", "max_error_rate") and isinstance(raw, str) and raw.strip().endswith("%"):
             # "80%" reads as well as 0.8.
             raw = _number(where, raw.strip()[:-1], float, 0.0, 100.0) / 100.0
         if raw not in (None, ""):
@@ -494,6 +525,12 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
         raise SettingsError(
             f"--moral-compare {values['compare']} compares with a run of the history: name it with --moral-history DIR"
         )
+    where, ttl = get("cache_ttl")
+    if ttl not in (None, ""):
+        try:
+            values["cache_ttl"] = parse_duration(ttl)
+        except ValueError as exc:
+            raise SettingsError(f"{where} {exc}") from None
     where, reports = get("report")
     values["reports"] = tuple(parse_report(where, spec) for spec in (reports or ()))
     where, suites = get("suite")
@@ -595,6 +632,13 @@ def setting_warnings(settings: RunSettings) -> list[SettingsWarning]:
                 f"--moral-samples {settings.samples} at temperature 0: a deterministic model gives every sample "
                 "the same answer, so the samples cost calls and measure no noise; set --moral-temperature "
                 "(e.g. 0.7)"
+            )
+        )
+    if settings.cache_ttl is not None and settings.replay:
+        found.append(
+            SettingsWarning(
+                "--moral-cache-ttl with --moral-replay: replay uses every recorded answer, whatever its age "
+                "(nothing could be asked again)"
             )
         )
     if settings.baseline_model and settings.baseline_model == settings.model:

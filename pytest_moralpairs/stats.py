@@ -278,3 +278,19 @@ def expansion(draws: int, confidence: float) -> float:
         + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * v**4)
     )
     return math.sqrt(draws / (draws - 1)) * t / z
+
+
+#: The gate's keys that :func:`error_budget` adds.
+BUDGET_KEYS = ("max_error_rate", "pairs", "errors", "error_rate", "within_error_budget")
+
+
+def error_budget(gate: dict[str, Any], maximum: float | None) -> dict[str, Any]:
+    """The suite gate (:func:`pass_rate`) with the error budget (``--moral-max-error-rate``): the
+    share of all pairs that stayed unrated (``error_rate``), and whether it is at most ``maximum``
+    (``within_error_budget``; None without a budget). Pairs unrated within the budget do not make
+    the run's exit status 10."""
+    pairs = int(gate.get("rated") or 0) + int(gate.get("errors") or 0)
+    rate = gate.get("errors", 0) / pairs if pairs else 0.0
+    # Compared on whole pairs, so 2 of 100 is within 2% whatever the float rounding.
+    within = None if maximum is None else gate.get("errors", 0) <= maximum * pairs + 1e-9
+    return {**gate, "max_error_rate": maximum, "pairs": pairs, "error_rate": rate, "within_error_budget": within}

@@ -304,9 +304,38 @@ def comparing_models(pytester: pytest.Pytester, server: OpenAIServer) -> str:
     return result.stdout.str()
 
 
+def error_budget(pytester: pytest.Pytester, server: OpenAIServer) -> str:
+    """One pair of five whose answer is no rating, under an error budget of 25%."""
+    pair_file(pytester, "moral/everyday.moral.yaml", {"lake": LAKE, "waiter": WAITER})
+    pair_file(pytester, "moral/pony.moral.yaml", {"pony-whip": PONY, "elder": ELDER, "grandmother": GRANDMOTHER})
+    server.answers = Cycled({PONY[0]: ["five"], LAKE[0]: ["-3"], LAKE[1]: ["3"], GRANDMOTHER[0]: ["-3"]})
+    return run(pytester, server, "moral/", "--moral-cache=off", "--moral-max-error-rate=25%")
+
+
+def model_versions(pytester: pytest.Pytester, server: OpenAIServer) -> str:
+    """An alias that moved: the first file is rated (and cached) by one version of the model, then
+    both files, the second one fresh, by the next version."""
+    pair_file(pytester, "moral/everyday.moral.yaml", {"lake": LAKE, "waiter": WAITER})
+    pair_file(pytester, "moral/pony.moral.yaml", {"elder": ELDER})
+    server.served_model = "gpt-4o-mini-2024-07-18"
+    run(pytester, server, "moral/everyday.moral.yaml")
+    server.served_model = "gpt-4o-mini-2025-01-31"
+    return run(pytester, server, "moral/")
+
+
+def prompt_cache(pytester: pytest.Pytester, server: OpenAIServer) -> str:
+    """A server that read the first 100 tokens of every prompt from its prompt cache."""
+    pair_file(pytester, "moral/everyday.moral.yaml", {"waiter": WAITER, "elder": ELDER})
+    server.cached_tokens = 100
+    return run(pytester, server, "moral/", "--moral-cache=off")
+
+
 SCENARIOS: dict[str, Callable[[pytest.Pytester, OpenAIServer], str]] = {
     "batch": batch,
     "comparing-models": comparing_models,
+    "prompt-cache": prompt_cache,
+    "error-budget": error_budget,
+    "model-versions": model_versions,
     "history": history,
     "suite-changed": suite_changed,
     "usage": usage,

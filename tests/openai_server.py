@@ -150,6 +150,12 @@ class OpenAIServer:
         self.default: Answer = default
         #: Seconds every chat request waits before being answered (on top of a reply's delay).
         self.latency = latency
+        #: What a completion says about who answered: ``model`` (default: the model asked for), a
+        #: ``system_fingerprint`` (default: none sent), and the prompt tokens read from a prompt
+        #: cache (``usage.prompt_tokens_details.cached_tokens``; default: none sent).
+        self.served_model: str | None = None
+        self.system_fingerprint: str | None = None
+        self.cached_tokens: int | None = None
         self.requests: list[Recorded] = []
         self.other_requests: list[Recorded] = []
         self.in_flight = 0
@@ -215,11 +221,20 @@ class OpenAIServer:
         if reply is not None and reply.reasoning is not None:
             completion = self.completion(text, body, logprobs)
             return _with_reasoning(completion, reply.reasoning, reply.reasoning_field, reply.reasoning_counted)
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": 1,
+            "total_tokens": prompt_tokens + 1,
+        }
+        if self.cached_tokens is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": min(self.cached_tokens, prompt_tokens)}
+        extra = {"system_fingerprint": self.system_fingerprint} if self.system_fingerprint is not None else {}
         return {
             "id": f"chatcmpl-test-{self.count}",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": body.get("model", self.model_name),
+            "model": self.served_model or body.get("model", self.model_name),
+            **extra,
             "choices": [
                 {
                     "index": 0,
@@ -228,7 +243,7 @@ class OpenAIServer:
                     "logprobs": sent,
                 }
             ],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 1, "total_tokens": prompt_tokens + 1},
+            "usage": usage,
         }
 
     def _enter(self) -> None:

@@ -75,15 +75,27 @@ def test_each_sentence_is_rated_once_per_persona_and_once_in_the_default_voice(p
     assert asked == sorted((s, p) for s in (HURT, HELP) for p in ["", *PEOPLE])
 
 
-def test_the_persona_is_stated_first_in_a_system_message_before_the_prompt(pytester, openai_server) -> None:
+def test_the_persona_is_stated_in_a_system_message_after_the_prompt_just_before_the_answer(
+    pytester, openai_server
+) -> None:
     openai_server.answers = rule(spread_rule)
     pair_file(pytester)
     run(pytester, openai_server)
     nurse = next(r for r in openai_server.requests if persona_of(r.body) == PEOPLE[0])
     roles = [m["role"] for m in nurse.messages]
-    assert roles == ["system", "user"]
-    assert nurse.messages[0]["content"].startswith("Answer as the following person would: a nurse in Chicago.")
-    assert "Scenario: " in nurse.messages[1]["content"]
+    assert roles == ["user", "system"]
+    assert nurse.messages[1]["content"].startswith("Answer as the following person would: a nurse in Chicago.")
+    assert "Scenario: " in nurse.messages[0]["content"]
+
+
+def test_every_call_of_a_persona_run_starts_with_the_same_fixed_instructions(pytester, openai_server) -> None:
+    # The prefix a server's prompt cache reuses: the prompt before the sentence, whoever answers.
+    openai_server.answers = rule(spread_rule)
+    pair_file(pytester)
+    run(pytester, openai_server)
+    firsts = {r.messages[0]["content"].rsplit("Scenario: ", 1)[0] for r in openai_server.requests}
+    assert len(openai_server.requests) == 10 and len(firsts) == 1
+    assert next(iter(firsts)).startswith("Please rate how ethical the behavior in each scenario is")
 
 
 def test_a_build_messages_hook_receives_the_persona_and_can_state_it_its_own_way(pytester, openai_server) -> None:
@@ -391,7 +403,7 @@ def test_a_build_messages_hook_without_a_persona_argument_still_gets_every_perso
     result.assert_outcomes(passed=1)
     assert len(openai_server.requests) == 10  # not 2: the personas were not merged into the default voice
     nurse = next(r for r in openai_server.requests if persona_of(r.body) == PEOPLE[0])
-    assert nurse.messages[-1]["content"].startswith("Be brief. ")  # the hook's own messages, persona first
+    assert nurse.messages[0]["content"].startswith("Be brief. ")  # the hook's own messages, persona after
 
 
 def test_a_hook_that_fails_for_one_pairs_personas_errors_only_that_pair_naming_pair_and_persona(
@@ -483,5 +495,5 @@ def test_a_hook_that_leaves_personas_to_the_default_gets_its_own_messages_with_t
     pair_file(pytester)
     run(pytester, openai_server).assert_outcomes(passed=1)
     nurse = next(r for r in openai_server.requests if persona_of(r.body) == PEOPLE[0])
-    assert [m["role"] for m in nurse.messages] == ["system", "user"]
-    assert nurse.messages[1]["content"] in (f"House prompt. Scenario: {s}" for s in (HURT, HELP))
+    assert [m["role"] for m in nurse.messages] == ["user", "system"]
+    assert nurse.messages[0]["content"] in (f"House prompt. Scenario: {s}" for s in (HURT, HELP))

@@ -767,19 +767,26 @@ def test_the_example_persona_file_points_editors_at_its_schema():
 NURSE = Persona("nurse", "a nurse in Chicago.")
 
 
-def test_the_persona_comes_first_as_a_system_message_before_the_prompt():
+def test_the_persona_follows_the_unchanged_prompt_as_a_system_message():
     messages = persona_messages(NURSE, DILLION_2023.messages(HARMFUL))
-    assert messages[0] == (
+    assert messages[-1] == (
         "system",
         "Answer as the following person would: a nurse in Chicago. Take their point of view, values and "
         "experience, and give the answer they would give, in exactly the form the question asks for.",
     )
-    assert messages[1:] == DILLION_2023.messages(HARMFUL)
+    assert messages[:-1] == DILLION_2023.messages(HARMFUL)
 
 
-def test_a_prompt_own_system_message_follows_the_persona_in_one_system_message():
+def test_a_prompt_own_system_message_stays_first_and_unchanged():
     prompt = PromptTemplate("terse", "Rate: {sentence}", system="Reply with one number.")
     messages = persona_messages(NURSE, prompt.messages(HARMFUL))
+    assert messages[:-1] == prompt.messages(HARMFUL)
+    assert messages[-1][0] == "system" and messages[-1][1].startswith("Answer as the following person would:")
+
+
+def test_first_puts_the_persona_before_the_prompt_with_its_own_system_text_after_it():
+    prompt = PromptTemplate("terse", "Rate: {sentence}", system="Reply with one number.")
+    messages = persona_messages(NURSE, prompt.messages(HARMFUL), first=True)
     assert [role for role, _ in messages] == ["system", "user"]
     assert messages[0][1].startswith("Answer as the following person would: a nurse in Chicago.")
     assert messages[0][1].endswith("\n\nReply with one number.")
@@ -788,8 +795,11 @@ def test_a_prompt_own_system_message_follows_the_persona_in_one_system_message()
 def test_chat_api_messages_stay_dicts_and_are_not_changed_in_place():
     given = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Rate it."}]
     messages = persona_messages(NURSE, given)
-    assert [m["role"] for m in messages] == ["system", "user"] and given[0]["content"] == "Be brief."
-    assert messages[0]["content"].endswith("\n\nBe brief.") and messages[1] == given[1]
+    assert [m["role"] for m in messages] == ["system", "user", "system"] and messages[:2] == given
+    assert messages[0] is not given[0]
+    first = persona_messages(NURSE, given, first=True)
+    assert [m["role"] for m in first] == ["system", "user"] and given[0]["content"] == "Be brief."
+    assert first[0]["content"].endswith("\n\nBe brief.") and first[1] == given[1]
 
 
 def test_the_sentence_rated_is_still_found_after_the_persona_is_added():

@@ -23,17 +23,28 @@ def persona_instruction(persona: Persona) -> str:
     return PERSONA_INSTRUCTION.format(description=description)
 
 
-def persona_messages(persona: Persona, messages: Sequence[Any]) -> Any:
-    """``messages`` with the persona stated first, as a system message.
+def persona_messages(persona: Persona, messages: Sequence[Any], first: bool = False) -> Any:
+    """``messages`` with the persona stated as a system message after them, just before the answer.
 
-    A prompt that already opens with a system message keeps it, after the persona: the persona
-    frames who answers, the prompt's own instructions then say how. Accepts the prompt's
-    ``(role, content)`` tuples (returns a tuple of them) or the chat API's ``{"role", "content"}``
-    dicts (returns a list of new dicts; the input is not changed).
+    The prompt's messages come first and unchanged, so every call of a run starts with the same
+    fixed instructions and anchor examples: the prefix a server (llama.cpp, vLLM) or a provider
+    (OpenAI, Anthropic) reuses from its prompt cache instead of reading it again for each persona.
+    The persona still frames the answer: it is the last thing the model reads before answering.
+
+    ``first=True`` puts it before them instead (the order of earlier versions), for a chat template that
+    allows a system message only at the start: the persona then opens the chat, and a prompt that
+    opens with a system message of its own keeps it after the persona, in the same message.
+
+    Accepts the prompt's ``(role, content)`` tuples (returns a tuple of them) or the chat API's
+    ``{"role", "content"}`` dicts (returns a list of new dicts; the input is not changed).
     """
     text = persona_instruction(persona)
     items = list(messages)
     as_dicts = bool(items) and isinstance(items[0], Mapping)
+    if not first:
+        if as_dicts:
+            return [dict(m) for m in items] + [{"role": "system", "content": text}]
+        return tuple((m[0], m[1]) for m in items) + (("system", text),)
 
     def role(message: Any) -> Any:
         return message.get("role") if isinstance(message, Mapping) else message[0]
@@ -48,7 +59,7 @@ def persona_messages(persona: Persona, messages: Sequence[Any]) -> Any:
     elif items and role(items[0]) == "system":
         rest = items[1:]  # an empty system message adds nothing
     if as_dicts:
-        first = dict(items[0]) if items and role(items[0]) == "system" else {}
-        first.update(role="system", content=text)
-        return [first] + [dict(m) for m in rest]
+        head = dict(items[0]) if items and role(items[0]) == "system" else {}
+        head.update(role="system", content=text)
+        return [head] + [dict(m) for m in rest]
     return (("system", text),) + tuple((m[0], m[1]) for m in rest)

@@ -99,6 +99,7 @@ META_KEYS = (
     "settings",
     "usage",
     "gate",
+    "served_models",
     "moral_suites",
     "models",
     "reference",

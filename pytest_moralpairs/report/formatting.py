@@ -41,7 +41,8 @@ def plural(n: Any, word: str) -> str:
 
 
 def usage_text(usage: Any) -> str:
-    """``24 model calls, 2 retries, 10 answers from the cache; 2,712 tokens, $0.0012``."""
+    """``24 model calls, 2 retries, 10 answers from the cache; 2,712 tokens (1,024 prompt tokens
+    cached by the provider), $0.0012``."""
     if isinstance(usage, int):
         return plural(usage, "model call")
     calls = [plural(usage.calls, "model call")]
@@ -49,12 +50,19 @@ def usage_text(usage: Any) -> str:
         calls.append(plural(usage.retries, "retry"))
     if usage.cache_hits:
         calls.append(plural(usage.cache_hits, "answer") + " from the cache")
+    expired = getattr(usage, "expired", 0) or 0
+    if expired:
+        calls.append(f"{expired:,} too old for --moral-cache-ttl (asked again)")
     text = ", ".join(calls)
     tokens = usage.prompt_tokens + usage.completion_tokens
     spend = []
     thought = getattr(usage, "reasoning_tokens", 0)
     if tokens:
-        spend.append(f"{tokens:,} tokens" + (f" ({thought:,} reasoning)" if thought else ""))
+        cached = getattr(usage, "cached_tokens", 0) or 0
+        notes = [f"{thought:,} reasoning"] if thought else []
+        # The provider's own prompt cache: part of the prompt tokens, at its cached price.
+        notes += [f"{cached:,} prompt tokens cached by the provider"] if cached else []
+        spend.append(f"{tokens:,} tokens" + (f" ({'; '.join(notes)})" if notes else ""))
     if usage.cost:
         spend.append(f"${usage.cost:.4f}")
     return text + ("; " + ", ".join(spend) if spend else "")
@@ -98,3 +106,16 @@ def row_label(p: dict[str, Any]) -> str:
 def escape(value: Any) -> str:
     """``value`` as text safe in HTML content and attribute values."""
     return html.escape(str(value), quote=True)
+
+
+def budget_line(gate: dict[str, Any]) -> str:
+    """``3 of 200 pairs unrated (1.5%), within the error budget of 2%``."""
+    # Up to two decimals, none that say nothing: 1.5%, 2%, 33.33%.
+    shares = (gate["error_rate"], gate["max_error_rate"])
+    rate, budget = (f"{share * 100:.2f}".rstrip("0").rstrip(".") + "%" for share in shares)
+    within = gate["within_error_budget"]
+    return (
+        f"{gate['errors']:,} of {gate['pairs']:,} pairs unrated ({rate}), "
+        f"{'within' if within else 'over'} the error budget of {budget}"
+        + ("" if within else ": they count as without one (exit status 10)")
+    )

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Iterable
 
+from ..freshness import served_text
 from ..stats import finite as _num
 from . import html_personas, html_trend, models
 from .document import SURROGATES, json_text, jsonable, write_atomic
@@ -155,8 +156,12 @@ def _header(doc: dict[str, Any]) -> str:
     usage = doc.get("usage")
     if isinstance(usage, dict):
         fields = {"calls": 0, "retries": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
+        fields.update(cached_tokens=0, expired=0)
         fields.update({k: v for k, v in usage.items() if k in fields and isinstance(v, (int, float))})
         rows.append(("usage", _e(usage_text(SimpleNamespace(**fields)))))
+    served = doc.get("served_models")
+    if isinstance(served, dict) and served:
+        rows.append(("model versions", _e(served_text(served))))
     settings = doc.get("settings")
     details = ""
     if isinstance(settings, dict) and settings:

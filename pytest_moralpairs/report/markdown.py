@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..freshness import mismatch_lines
 from ..stats import finite
 from .document import SURROGATES, jsonable, pair_key, write_atomic
-from .formatting import percents, plural, signed_or
+from .formatting import budget_line, percents, plural, signed_or
 from .models import document_order, markdown_lines
 
 #: The most characters a Markdown report holds (UTF-16 code units: a character beyond the Basic
@@ -172,7 +173,7 @@ def verdict(doc: dict[str, Any], exit_status: int | None = None) -> tuple[str, s
     inconclusive_fails = settings.get("inconclusive", "fail") == "fail" and totals.get("inconclusive")
     if totals.get("failed") or gate.get("passed") is False or inconclusive_fails:
         return STATUS_VERDICTS[1]
-    if totals.get("errors"):
+    if totals.get("errors") and gate.get("within_error_budget") is not True:
         return STATUS_VERDICTS[10]
     if not totals.get("pairs"):
         return ("⚪", "rated no pairs")
@@ -195,6 +196,23 @@ def _gate(gate: Any) -> str:
         return f"**Gate**: undecided (no pair rated; minimum {minimum * 100:.1f}%)"
     shown, least = percents(rate, minimum, fewest=1)
     return f"**Gate**: {'passed' if gate.get('passed') else '**FAILED**'} (pass rate {shown}, minimum {least})"
+
+
+def _budget(gate: Any) -> str | None:
+    """``**Error budget**: 3 of 200 pairs unrated (1.5%), within 2%``; None without a budget."""
+    if not isinstance(gate, dict) or finite(gate.get("max_error_rate")) is None:
+        return None
+    try:
+        return "**Error budget**: " + md(budget_line(gate), 200)
+    except (KeyError, TypeError, ValueError):  # a document someone edited: no line rather than a wrong one
+        return None
+
+
+def _versions(doc: dict[str, Any]) -> str | None:
+    """``**Model versions differ**: openai/gpt-4o: 120 cached answers from ..., 30 fresh from ...``."""
+    served = doc.get("served_models")
+    lines = mismatch_lines(served) if isinstance(served, dict) else []
+    return ("**Model versions differ**: " + "; ".join(md(line, 300) for line in lines)) if lines else None
 
 
 def _compared(doc: dict[str, Any], pairs: list[dict[str, Any]]) -> str | None:
@@ -232,7 +250,8 @@ def _head(doc: dict[str, Any], pairs: list[dict[str, Any]], exit_status: int | N
     mark, words = verdict(doc, exit_status)
     model = code(", ".join(document_order(doc)) or doc.get("model") or "no model")
     totals = doc.get("totals") if isinstance(doc.get("totals"), dict) else {}
-    facts = [_totals(totals), _gate(doc.get("gate")), _compared(doc, pairs), _suites(doc)]
+    facts = [_totals(totals), _gate(doc.get("gate")), _budget(doc.get("gate")), _versions(doc), _compared(doc, pairs)]
+    facts.append(_suites(doc))
     run = [f"exit status {int(exit_status)}"] if exit_status is not None else []
     if isinstance(doc.get("created"), str):
         run.append(md(doc["created"], 40))

@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable, Iterable
 
+from ..freshness import mismatch_lines
 from ..prompt import DEFAULT_PROMPT
 from ..stats import alignment
 from .document import pair_key, persona_summary
-from .formatting import alignment_text, fixed, percents, plural, signed_or, usage_text
+from .formatting import alignment_text, budget_line, fixed, percents, plural, signed_or, usage_text
 from .models import in_order, is_comparison, model_lines, models_of, reference_lines
 from .models import table as comparison_table
 
@@ -29,12 +30,14 @@ def section(
     written: Iterable[tuple[str, bool]] = (),
     hook_errors: Iterable[str] = (),
     suites: Iterable[dict[str, Any]] = (),
+    served: dict[str, Any] | None = None,
 ) -> tuple[str, list[Line]]:
     """The run's section of the terminal summary: its title (the models rated) and its lines.
 
     The table and totals, what ``--moral-compare`` matched, the baseline model's misses, the
     persona and human-alignment lines, the suite gate, one line per report written (``(line,
-    failed)``), and what went wrong in the users' result hooks.
+    failed)``), and what went wrong in the users' result hooks; the error budget, and the models
+    answered by more than one version (``served``, per model string).
     """
     results = in_order(results, getattr(settings, "models", ()))
     models = models_of(results) or sorted({str(r.get("model")) for r in results if r.get("model")})
@@ -53,6 +56,13 @@ def section(
     lines += [(line, {}) for line in persona_lines(results) + alignment_lines(results, settings.baseline_model)]
     if gate is not None and gate["passed"] is not None:
         lines.append((gate_line(gate), {"red": not gate["passed"], "green": gate["passed"]}))
+    if gate is not None and gate.get("within_error_budget") is not None and gate.get("errors"):
+        within = bool(gate["within_error_budget"])
+        lines.append((budget_line(gate), {"yellow": within, "red": not within}))
+    error_mode = getattr(settings, "cache_mismatch", "warn") == "error"
+    for line in mismatch_lines(served or {}):
+        what = "the other version's answers ERROR" if error_mode else "the run mixes them"
+        lines.append((f"model versions differ, {line}: {what}", {"yellow": not error_mode, "red": error_mode}))
     lines += [(line, {"red": failed}) for line, failed in written]
     lines += [(line, {"red": True}) for line in hook_errors]
     return title, lines
