@@ -27,7 +27,8 @@ from .answers import (
     wants_logprobs,
 )
 from .cache import CachedAnswer, ResponseCache
-from .faults import AUTH, BAD_REQUEST, Fault, RetryPolicy, Wait, classify
+from .faults import AUTH, BAD_REQUEST, TIMEOUT, Fault, RetryPolicy, Wait, classify
+from .limits import MAX_FREE_TRIES, Limits, ModelLimiter, Slot, estimate_tokens, headers_of
 from .request import (  # noqa: F401 - ModelSettings, Usage: the engine's API
     Answer,
     ModelSettings,
@@ -68,9 +69,11 @@ class Rating:
 class CallFailed(Exception):
     """A call that failed for good (retries spent, or a fault no retry can fix)."""
 
-    def __init__(self, fault: Fault, attempts: int):
+    def __init__(self, fault: Fault, attempts: int, headers: Any = None):
         self.fault = fault
         self.attempts = attempts
+        #: The failed response's headers (its rate limits), when it had any.
+        self.headers = headers
         tries = f" after {attempts} tries" if attempts > 1 else ""
         super().__init__(f"the call failed{tries}: {fault}")
 
@@ -221,6 +224,7 @@ class RatingEngine:
         waiting: Waiting | None = None,
         shared: ResponseCache | None = None,
         others: bool = False,
+        limits: Limits | None = None,
     ):
         """``complete`` answers requests; without it ``make_complete()`` builds one on the first
         call (by default :class:`~pytest_moralpairs.clients.Clients`, which imports a client, and
@@ -238,7 +242,10 @@ class RatingEngine:
         calls finish, ``waiting(wait)`` when a call starts to wait before trying again (a rate
         limit's Retry-After, backoff), so a long silence can be explained. A ``complete`` with an async
         ``aclose()`` has it awaited by :meth:`close`. A model named in ``advisory`` that refuses
-        the credentials stops only its own calls, never the run (:attr:`fatal`).
+        the credentials stops only its own calls, never the run (:attr:`fatal`). ``limits`` pace
+        each model's calls (:class:`~pytest_moralpairs.limits.Limits`: adaptive concurrency up to
+        ``concurrency``, rate caps, the providers' rate-limit headers); by default adaptive
+        concurrency alone.
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -247,12 +254,15 @@ class RatingEngine:
         self._make_complete = make_complete or _default_clients
         self._parse = parse or _default_parse
         self.concurrency = concurrency
+        self.limits = limits if limits is not None else Limits(concurrency, waiting=waiting)
         self.deadline_grace = deadline_grace
         self.cache = cache
         self.shared = shared if shared is not None and shared.enabled else None
         self.others = others
         self.replay = replay
         self.retry = retry or RetryPolicy(retries=0)
+        if self.limits.max_pause is None:
+            self.limits.max_pause = self.retry.max_retry_after
         self.max_cost = max_cost
         self._key_of = key or default_key
         self._keys: dict[RatingRequest, str] = {}
@@ -427,42 +437,68 @@ class RatingEngine:
     async def _call(self, request: RatingRequest, fresh: bool = False) -> Answer | BaseException:
         if self._limit is None:
             self._limit = asyncio.Semaphore(self.concurrency)
-        async with self._limit:
-            if not fresh and self.others:
-                # Another process sharing the cache (an xdist worker) may have asked meanwhile.
-                stored = self._stored(request)
-                if stored is not None:
-                    return stored
-            stop = self._stop_reason(request)
-            if stop is not None:
-                return NotCalled(f"not sent: {stop}")
-            for attempt in range(self.retry.retries + 1):
-                try:
-                    answer = await self._attempt(request)
-                except CallFailed as failure:
-                    fault = failure.fault
-                    if fault.kind == AUTH:
-                        self._stop(request, f"the provider refused the credentials ({fault})")
-                    elif fault.kind == BAD_REQUEST and wants_logprobs(request.options) and _refuses_logprobs(fault):
-                        # Refused before any answer (Anthropic, Ollama through litellm): say so as
-                        # for a server that answers without them, naming the option to change.
-                        self._stop(request, _no_logprobs_message(request, refused=True))
-                    if not fault.retryable or attempt == self.retry.retries:
-                        return CallFailed(fault, attempt + 1)
-                    wait = self.retry.wait(attempt, fault)
-                    if self.waiting is not None:
-                        self.waiting(wait)
-                    await asyncio.sleep(wait.seconds)
-                    # Refused credentials or a spent budget while this call waited: no retry.
+        limiter = self.limits.model(request.model)
+        tokens = estimate_tokens(request.messages)
+        attempt = free = 0
+        last: Fault | None = None
+        #: The most calls of the model in flight at any of its tries (said if it times out).
+        crowd = 1
+        while True:
+            # The model's limiter first (its concurrency, caps, pauses), then the run's: a call
+            # waiting for its model's turn holds no place another model's call could use.
+            slot = await limiter.acquire(tokens)
+            try:
+                async with self._limit:
+                    if attempt == free == 0 and not fresh and self.others:
+                        # Another process sharing the cache (an xdist worker) may have asked meanwhile.
+                        stored = self._stored(request)
+                        if stored is not None:
+                            return stored
                     stop = self._stop_reason(request)
                     if stop is not None:
-                        tries = "1 try" if attempt == 0 else f"{attempt + 1} tries"
-                        return NotCalled(f"not tried again after {tries} ({fault}): {stop}")
+                        if attempt or free:
+                            tries = "1 try" if attempt + free == 1 else f"{attempt + free} tries"
+                            return NotCalled(f"not tried again after {tries} ({last}): {stop}")
+                        return NotCalled(f"not sent: {stop}")
+                    answer = await self._attempt(request, slot, limiter, crowd)
+            except CallFailed as failure:
+                fault = failure.fault
+                crowd = max(crowd, limiter.in_flight)
+                probing = limiter.failed(slot, fault, failure.headers)
+                if fault.kind == AUTH:
+                    self._stop(request, f"the provider refused the credentials ({fault})")
+                elif fault.kind == BAD_REQUEST and wants_logprobs(request.options) and _refuses_logprobs(fault):
+                    # Refused before any answer (Anthropic, Ollama through litellm): say so as
+                    # for a server that answers without them, naming the option to change.
+                    self._stop(request, _no_logprobs_message(request, refused=True))
+                last = fault
+                if not fault.retryable:
+                    return CallFailed(fault, attempt + free + 1)
+                if fault.retry_after is not None:
+                    # Every call of the model waits, not just this one.
+                    limiter.pause(min(fault.retry_after, self.retry.max_retry_after), fault.kind, "Retry-After")
+                if probing and free < MAX_FREE_TRIES:
+                    # The limiter backed off for it: tried again at the new limit, not counted.
+                    free += 1
                     self.usage.retries += 1
+                    if fault.retry_after is not None and self.waiting is not None:
+                        self.waiting(self.retry.wait(attempt, fault))
                     continue
+                if attempt == self.retry.retries:
+                    return CallFailed(fault, attempt + free + 1)
+                wait = self.retry.wait(attempt, fault)
+                if self.waiting is not None:
+                    self.waiting(wait)
+                await asyncio.sleep(wait.seconds)
+                attempt += 1
+                self.usage.retries += 1
+                continue
+            else:
+                limiter.succeeded(slot, answer.prompt_tokens + answer.completion_tokens, answer.headers)
                 self._account(request, answer)
                 return answer
-            raise AssertionError("unreachable")  # pragma: no cover
+            finally:
+                limiter.release(slot)  # given back once, whichever way the try ended
 
     def _stop_reason(self, request: RatingRequest) -> str | None:
         """Why no further call may be made for ``request`` (Ctrl-C, its model's refused
@@ -478,20 +514,46 @@ class RatingEngine:
             return f"the cost limit of ${self.max_cost:g} was reached (${self.usage.cost:.4f} spent)"
         return None
 
-    async def _attempt(self, request: RatingRequest) -> Answer:
+    async def _attempt(
+        self, request: RatingRequest, slot: Slot | None = None, limiter: ModelLimiter | None = None, crowd: int = 1
+    ) -> Answer:
         self.usage.calls += 1
         deadline = request.model.timeout + self.deadline_grace
         try:
             complete = self._completer()
             result = await asyncio.wait_for(complete(request), deadline)
         except asyncio.TimeoutError:
-            timeout = TimeoutError(f"no answer after {deadline:g} s (the timeout is {request.model.timeout:g} s)")
-            raise CallFailed(classify(timeout), 1) from None
+            raise CallFailed(self._timed_out(request, limiter, crowd, deadline), 1) from None
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failed call is a value, reported on the item
-            raise CallFailed(classify(exc), 1) from None
+            fault = classify(exc)
+            if fault.kind == TIMEOUT and fault.status is None:
+                fault = self._timed_out(request, limiter, crowd)
+            raise CallFailed(fault, 1, headers_of(exc)) from None
         return result if isinstance(result, Answer) else Answer(str(result))
+
+    @staticmethod
+    def _timed_out(
+        request: RatingRequest,
+        limiter: ModelLimiter | None,
+        crowd: int = 1,
+        abandoned: float | None = None,
+    ) -> Fault:
+        """The client's own timeout, said as what it is (never an HTTP status), with the calls of
+        the model still in flight as it gave up (``crowd``: the most at an earlier try's end) and
+        what to try (``abandoned``: the engine gave up on a call that ignored its timeout, after
+        that long)."""
+        timeout = request.model.timeout
+        in_flight = limiter.in_flight if limiter is not None else 1
+        said = f"no answer within {timeout:g} s" + (f" (abandoned after {abandoned:g} s)" if abandoned else "")
+        if in_flight > 1:
+            said += f"; {in_flight} calls were in flight; try --moral-concurrency 1 or a longer --moral-timeout"
+        elif crowd > 1:
+            said += f", even as the only call in flight ({crowd} were at an earlier try); try a longer --moral-timeout"
+        else:
+            said += ", the only call in flight; try a longer --moral-timeout"
+        return Fault(TIMEOUT, said)
 
     def _account(self, request: RatingRequest, answer: Answer) -> None:
         self.usage.prompt_tokens += answer.prompt_tokens

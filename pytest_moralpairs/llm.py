@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from .answers import logprob_positions
 from .faults import MalformedResponse
+from .limits import headers_of, rate_headers
 from .openai_http import PLACEHOLDER_API_KEY
 from .request import Answer, RatingRequest, call_kwargs
 
@@ -136,6 +137,8 @@ class LiteLLMBackend:
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             cost=self.cost(response),
             logprobs=logprob_positions(getattr(choice, "logprobs", None)),
+            # litellm keeps the provider's headers in the response's hidden parameters.
+            headers=rate_headers(headers_of(response)),
         )
 
     def cost(self, response: Any) -> float:

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from .answers import logprob_positions
 from .faults import MalformedResponse
+from .limits import rate_headers
 from .prices import cost
 from .request import Answer
 
@@ -193,9 +194,10 @@ def error_message(status: int, raw: bytes) -> str:
     return text[:300] if text else f"an empty response with status {status}"
 
 
-def read_answer(raw: bytes, kwargs: Mapping[str, Any]) -> Answer:
-    """The :class:`Answer` in a chat completion body; raises what :func:`faults.classify` reads as
-    a malformed response when the body is not one."""
+def read_answer(raw: bytes, kwargs: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Answer:
+    """The :class:`Answer` in a chat completion body (with the rate-limit ``headers`` of the
+    response); raises what :func:`faults.classify` reads as a malformed response when the body is
+    not one."""
     try:
         body = json.loads(raw)  # a json.JSONDecodeError is named for what it is by faults.classify
     except UnicodeDecodeError:
@@ -225,6 +227,7 @@ def read_answer(raw: bytes, kwargs: Mapping[str, Any]) -> Answer:
         completion_tokens=completion_tokens,
         cost=cost(names, prompt_tokens, completion_tokens, cached_tokens),
         logprobs=logprob_positions(choice.get("logprobs")),
+        headers=rate_headers(headers),
     )
 
 
@@ -307,7 +310,7 @@ class OpenAIClient:
             raise APIConnectionError(f"{said} ({url})") from None
         if status >= 400:
             raise APIStatusError(status, error_message(status, raw), headers)
-        return read_answer(raw, kwargs)
+        return read_answer(raw, kwargs, headers)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None

@@ -430,6 +430,7 @@ class MoralReporter:
             # A terminal gets one line redrawn in place; a log gets whole lines now and then.
             write = (lambda text: reporter.write(text, flush=True)) if reporter.isatty else reporter.write_line
             progress = ProgressLine(write, tty=reporter.isatty)
+            progress.status = self.run.limits_status
             self.run.progress, self.run.waiting = progress, progress.waiting
         try:
             requests = prefetchable(items)

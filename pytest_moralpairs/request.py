@@ -53,7 +53,8 @@ class Answer:
     """What a model said, what it cost, and whether it came from the cache.
 
     ``logprobs``, when the request asked for them and the model gave them: per answer token, the
-    token and its top alternatives with their log-probabilities.
+    token and its top alternatives with their log-probabilities. ``headers``: what the response
+    said about the provider's limits (``x-ratelimit-*``), for the engine's limiter; never cached.
     """
 
     text: str
@@ -62,6 +63,7 @@ class Answer:
     cost: float = 0.0
     cached: bool = False
     logprobs: tuple[LogprobPosition, ...] | None = None
+    headers: dict[str, str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

@@ -56,6 +56,9 @@ class ProgressLine:
         #: When the last wait a non-terminal was told of ends.
         self._told_until = float("-inf")
         self._ticker: threading.Event | None = None
+        #: What else the line says while calls remain (``concurrency 4 of 16`` once the limiter
+        #: backed off), asked at each redraw; None: nothing.
+        self.status: Callable[[], str | None] | None = None
 
     def __call__(self, done: int, total: int) -> None:
         """``(0, total)`` starts a batch, and its clock: the engine says it when the first request
@@ -128,12 +131,16 @@ class ProgressLine:
         elapsed = max(now - (self._start or now), 1e-9)
         rate = self.done / elapsed if self.done else 0.0
         text = f"moralpairs: {self.done}/{self.total} model calls"
+        status = self.status() if self.status is not None else None
         if self.done >= self.total:
-            return text + (f", {rate:.1f}/s" if self.done else "") + f" in {elapsed:.1f} s"
+            text += (f", {rate:.1f}/s" if self.done else "") + f" in {elapsed:.1f} s"
+            return text + (f"; {status}" if status else "")
         if self.done >= ESTIMATE_AFTER and rate > 0:
             # The first answers of a concurrent batch all arrive after one latency: a rate read
             # from them says "1706 s" for a job of seconds.
             text += f", {rate:.1f}/s, ETA {(self.total - self.done) / rate:.0f} s"
+        if status:
+            text += "; " + status
         longest = self._longest_wait(now)
         if longest is not None:
             until, wait = longest
