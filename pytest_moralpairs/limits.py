@@ -44,7 +44,7 @@ OVERLOAD_STATUSES = frozenset({429, 503, 529})
 BACK_OFF = 0.7
 BACK_OFF_QUEUED = 0.5
 #: Rounds of answers per step up once the limit is near where the last overload came.
-PROBE_ROUNDS = 8
+PROBE_ROUNDS = 16
 #: Seconds of a rate cap a bucket may spend at once (its burst).
 BURST_SECONDS = 1.0
 #: Tokens reserved for a rating's answer when a call's tokens are estimated.

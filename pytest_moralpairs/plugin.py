@@ -30,7 +30,7 @@ from .collect import (
     record_error,
 )
 from .prompt import DEFAULT_PROMPT, PromptTemplate, as_prompt
-from .report.progress import ProgressLine
+from .report.progress import LaterCalls, ProgressLine
 from .request import Usage
 from .run import MoralRun, hook_errors, hook_raised, is_xdist_worker
 from .settings import (
@@ -334,6 +334,8 @@ class MoralReporter:
         #: An xdist worker's usage error, for the controller to raise.
         self.usage_error: str | None = None
         self.session: pytest.Session | None = None
+        #: The calls made after the first batch, shown as they go (:class:`LaterCalls`).
+        self.later_calls: LaterCalls | None = None
         self.other_failures = 0
         self.verdict_failures = 0
         #: The suite gate (``stats.pass_rate``), decided when the session finishes.
@@ -386,7 +388,17 @@ class MoralReporter:
         pairs = [i for i in session.items if isinstance(i, PairItem)]
         if pairs and self.run.settings.model is not None:
             self._prefetch(pairs)
+        self._show_later_calls()
         return None
+
+    def _show_later_calls(self) -> None:
+        """From here on (the items run), calls made after the first batch are shown now and then."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if is_xdist_worker(self.config) or reporter is None or self.config.get_verbosity() < 0:
+            return
+        later = self.later_calls = LaterCalls(reporter.write_line, min_interval=2.0 if reporter.isatty else 5.0)
+        later.status = self.run.limits_status
+        self.run.progress, self.run.waiting = later, later.waiting
 
     def _export_survey(self, session: pytest.Session) -> None:
         """``--moral-export-survey``: the selected pairs' sentences as a survey sheet, when every
@@ -613,6 +625,10 @@ class MoralReporter:
         if worker is not None:
             worker["moralpairs_usage"] = self.run.unreported_usage().to_dict()
             return
+        later, self.later_calls = self.later_calls, None
+        if later is not None:
+            later.finish()
+            self.run.progress = self.run.waiting = None
         _drop_silent_reports(self.config)
         if self.config.option.collectonly or self.run.settings.export_survey:
             return

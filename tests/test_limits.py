@@ -28,7 +28,7 @@ from pytest_moralpairs.limits import (
     rate_headers,
     read_headers,
 )
-from pytest_moralpairs.report.progress import ProgressLine
+from pytest_moralpairs.report.progress import LaterCalls, ProgressLine
 from tests.mock_answers import run_against as run
 from tests.mock_answers import write_pairs
 from tests.openai_server import Reply
@@ -377,3 +377,31 @@ def test_the_progress_line_says_the_concurrency_once_it_backed_off():
     line(10, 10)
     assert lines[-1].startswith("moralpairs: 10/10 model calls")
     assert lines[-1].endswith("; concurrency 4 of 32")
+
+
+def test_calls_after_the_first_batch_are_counted_across_their_small_batches_once_they_last():
+    now = [0.0]
+    lines: list[str] = []
+    later = LaterCalls(lines.append, min_interval=5.0, clock=lambda: now[0])
+    later.status = lambda: "concurrency 2 of 16"
+    for _example in range(12):  # Hypothesis's examples: a batch of two calls each, a second apart
+        later(0, 2)
+        later(1, 2)
+        later(2, 2)
+        now[0] += 1.0
+    later.finish()
+    assert later.done == 24
+    assert lines[0].startswith("moralpairs: 11 model calls after the first batch (generated examples, fixtures), 2.2/s")
+    assert lines[0].endswith("; concurrency 2 of 16")
+    assert len(lines) == 3  # at 5 s and 10 s, then the total
+    assert lines[-1].startswith("moralpairs: 24 model calls after the first batch (generated examples, fixtures), ")
+    assert " in 12.0 s" in lines[-1]
+
+
+def test_brief_calls_after_the_first_batch_write_nothing():
+    lines: list[str] = []
+    later = LaterCalls(lines.append, min_interval=5.0)
+    later(0, 2)
+    later(2, 2)
+    later.finish()
+    assert lines == []
