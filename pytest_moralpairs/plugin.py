@@ -396,7 +396,13 @@ class MoralReporter:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if is_xdist_worker(self.config) or reporter is None or self.config.get_verbosity() < 0:
             return
-        later = self.later_calls = LaterCalls(reporter.write_line, min_interval=2.0 if reporter.isatty else 5.0)
+
+        def write_line(text: str) -> None:
+            if getattr(reporter._tw, "width_of_current_line", 0):
+                reporter.write("\n")  # after pytest's last "[100%]": its line is not ended yet
+            reporter.write_line(text)
+
+        later = self.later_calls = LaterCalls(write_line, min_interval=2.0 if reporter.isatty else 5.0)
         later.status = self.run.limits_status
         self.run.progress, self.run.waiting = later, later.waiting
 

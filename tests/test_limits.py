@@ -33,6 +33,7 @@ from tests.mock_answers import run_against as run
 from tests.mock_answers import write_pairs
 from tests.openai_server import Reply
 from tests.test_engine import FakeModel, request
+from tests.test_generated import PONY
 
 pytestmark = pytest.mark.each_client
 
@@ -405,3 +406,27 @@ def test_brief_calls_after_the_first_batch_write_nothing():
     later(2, 2)
     later.finish()
     assert lines == []
+
+
+@pytest.mark.each_client("openai")
+def test_generated_examples_rated_as_hypothesis_draws_them_get_a_progress_line(pytester, openai_server):
+    openai_server.latency = 0.8
+    pytester.makefile(
+        ".moral.yaml",
+        pony=f"""
+pairs:
+  - id: pony
+    template: "{PONY}"
+    decides: instrument
+    checks: [directional, invariance]
+""",
+    )
+
+    result = run(pytester, openai_server, "--moral-max-examples", "8")
+
+    result.stdout.fnmatch_lines(
+        [
+            "moralpairs: * model calls after the first batch (generated examples, fixtures), */s",
+            "moralpairs: * model calls after the first batch (generated examples, fixtures), */s in * s",
+        ]
+    )
