@@ -63,7 +63,14 @@ class _HTTPError(Exception):
         self.message = message
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+}
 
 
 class BenchServer:
@@ -335,12 +342,16 @@ class BenchServer:
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 1, "total_tokens": prompt_tokens + 1},
         }
 
+    def _extra_headers(self, status: int) -> str:
+        """Header lines (each ending in CRLF) a response of ``status`` carries besides the usual."""
+        return ""
+
     async def _send(self, writer: asyncio.StreamWriter, status: int, payload: Any, keep_alive: bool) -> None:
         data = json.dumps(payload).encode()
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
             "Content-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\n"
+            f"{self._extra_headers(status)}Content-Length: {len(data)}\r\n"
             f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
         ).encode("latin-1")
         writer.write(head + data)

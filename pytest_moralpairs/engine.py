@@ -30,6 +30,7 @@ from .answers import (
 from .cache import CachedAnswer, ResponseCache
 from .faults import AUTH, BAD_REQUEST, TIMEOUT, Fault, RetryPolicy, Wait, classify
 from .freshness import ServedModels, mismatch_error
+from .limits import MAX_FREE_TRIES, Limits, ModelLimiter, Slot, estimate_tokens, headers_of
 from .reasoning import timeout_hint
 from .request import (  # noqa: F401 - ModelSettings, Usage: the engine's API
     Answer,
@@ -75,9 +76,11 @@ class Rating:
 class CallFailed(Exception):
     """A call that failed for good (retries spent, or a fault no retry can fix)."""
 
-    def __init__(self, fault: Fault, attempts: int):
+    def __init__(self, fault: Fault, attempts: int, headers: Any = None):
         self.fault = fault
         self.attempts = attempts
+        #: The failed response's headers (its rate limits), when it had any.
+        self.headers = headers
         tries = f" after {attempts} tries" if attempts > 1 else ""
         super().__init__(f"the call failed{tries}: {fault}")
 
@@ -231,6 +234,7 @@ class RatingEngine:
         mismatch: str = "warn",
         fresh_since: float | None = None,
         counts: Callable[[RatingRequest], bool] | None = None,
+        limits: Limits | None = None,
     ):
         """``complete`` answers requests; without it ``make_complete()`` builds one on the first
         call (by default :class:`~pytest_moralpairs.clients.Clients`, which imports a client, and
@@ -256,6 +260,10 @@ class RatingEngine:
         cached answer stored at or after ``fresh_since`` (default: when the engine was made) is a
         call of this run made by another process: counted where it was made, not here; and with
         ``counts``, only the requests it accepts are counted here (an xdist worker's share).
+
+        ``limits`` pace each model's calls (:class:`~pytest_moralpairs.limits.Limits`: adaptive concurrency up to
+        ``concurrency``, rate caps, the providers' rate-limit headers); by default adaptive
+        concurrency alone.
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -264,12 +272,15 @@ class RatingEngine:
         self._make_complete = make_complete or _default_clients
         self._parse = parse or _default_parse
         self.concurrency = concurrency
+        self.limits = limits if limits is not None else Limits(concurrency, waiting=waiting)
         self.deadline_grace = deadline_grace
         self.cache = cache
         self.shared = shared if shared is not None and shared.enabled else None
         self.others = others
         self.replay = replay
         self.retry = retry or RetryPolicy(retries=0)
+        if self.limits.max_pause is None:
+            self.limits.max_pause = self.retry.max_retry_after
         self.max_cost = max_cost
         self._key_of = key or default_key
         self._keys: dict[RatingRequest, str] = {}
@@ -281,7 +292,6 @@ class RatingEngine:
         self._calls: dict[RatingRequest, asyncio.Task[Answer | BaseException]] = {}
         self._limit: asyncio.Semaphore | None = None
         #: A model's own limit (its profile's ``concurrency``), per model, made on the engine loop.
-        self._model_limits: dict[ModelSettings, asyncio.Semaphore] = {}
         self._loop: _LoopThread | None = None
         self._loop_lock = threading.Lock()
         self._ratings_lock = threading.Lock()
@@ -498,56 +508,70 @@ class RatingEngine:
         return [t.result() if not t.cancelled() else asyncio.CancelledError("the call was cancelled") for t in tasks]
 
     async def _call(self, request: RatingRequest, fresh: bool = False) -> Answer | BaseException:
-        own = request.model.concurrency
-        if own is None:
-            return await self._call_within_limit(request, fresh)
-        limit = self._model_limits.get(request.model)
-        if limit is None:
-            limit = self._model_limits[request.model] = asyncio.Semaphore(own)
-        # The model's own limit first, then the run's: a call waiting for its model's turn holds
-        # no slot of the run's, so one slow provider never starves the other models' calls.
-        async with limit:
-            return await self._call_within_limit(request, fresh)
-
-    async def _call_within_limit(self, request: RatingRequest, fresh: bool = False) -> Answer | BaseException:
         if self._limit is None:
             self._limit = asyncio.Semaphore(self.concurrency)
-        async with self._limit:
-            if not fresh and self.others:
-                # Another process sharing the cache (an xdist worker) may have asked meanwhile.
-                stored = self._stored(request)
-                if stored is not None:
-                    return stored
-            stop = self._stop_reason(request)
-            if stop is not None:
-                return NotCalled(f"not sent: {stop}")
-            for attempt in range(self.retry.retries + 1):
-                try:
-                    answer = await self._attempt(request)
-                except CallFailed as failure:
-                    fault = failure.fault
-                    if fault.kind == AUTH:
-                        self._stop(request, f"the provider refused the credentials ({fault})")
-                    elif fault.kind == BAD_REQUEST and wants_logprobs(request.options) and _refuses_logprobs(fault):
-                        # Refused before any answer (Anthropic, Ollama through litellm): say so as
-                        # for a server that answers without them, naming the option to change.
-                        self._stop(request, _no_logprobs_message(request, refused=True))
-                    if not fault.retryable or attempt == self.retry.retries:
-                        return CallFailed(fault, attempt + 1)
-                    wait = self.retry.wait(attempt, fault)
-                    if self.waiting is not None:
-                        self.waiting(wait)
-                    await asyncio.sleep(wait.seconds)
-                    # Refused credentials or a spent budget while this call waited: no retry.
+        limiter = self.limits.model(request.model)
+        tokens = estimate_tokens(request.messages)
+        attempt = free = 0
+        last: Fault | None = None
+        #: The most calls of the model in flight at any of its tries (said if it times out).
+        crowd = 1
+        while True:
+            # The model's limiter first (its concurrency, caps, pauses), then the run's: a call
+            # waiting for its model's turn holds no place another model's call could use.
+            slot = await limiter.acquire(tokens)
+            try:
+                async with self._limit:
+                    if attempt == free == 0 and not fresh and self.others:
+                        # Another process sharing the cache (an xdist worker) may have asked meanwhile.
+                        stored = self._stored(request)
+                        if stored is not None:
+                            return stored
                     stop = self._stop_reason(request)
                     if stop is not None:
-                        tries = "1 try" if attempt == 0 else f"{attempt + 1} tries"
-                        return NotCalled(f"not tried again after {tries} ({fault}): {stop}")
+                        if attempt or free:
+                            tries = "1 try" if attempt + free == 1 else f"{attempt + free} tries"
+                            return NotCalled(f"not tried again after {tries} ({last}): {stop}")
+                        return NotCalled(f"not sent: {stop}")
+                    answer = await self._attempt(request, slot, limiter, crowd)
+            except CallFailed as failure:
+                fault = failure.fault
+                crowd = max(crowd, limiter.in_flight)
+                probing = limiter.failed(slot, fault, failure.headers)
+                if fault.kind == AUTH:
+                    self._stop(request, f"the provider refused the credentials ({fault})")
+                elif fault.kind == BAD_REQUEST and wants_logprobs(request.options) and _refuses_logprobs(fault):
+                    # Refused before any answer (Anthropic, Ollama through litellm): say so as
+                    # for a server that answers without them, naming the option to change.
+                    self._stop(request, _no_logprobs_message(request, refused=True))
+                last = fault
+                if not fault.retryable:
+                    return CallFailed(fault, attempt + free + 1)
+                if fault.retry_after is not None:
+                    # Every call of the model waits, not just this one.
+                    limiter.pause(min(fault.retry_after, self.retry.max_retry_after), fault.kind, "Retry-After")
+                if probing and free < MAX_FREE_TRIES:
+                    # The limiter backed off for it: tried again at the new limit, not counted.
+                    free += 1
                     self.usage.retries += 1
+                    if fault.retry_after is not None and self.waiting is not None:
+                        self.waiting(self.retry.wait(attempt, fault))
                     continue
+                if attempt == self.retry.retries:
+                    return CallFailed(fault, attempt + free + 1)
+                wait = self.retry.wait(attempt, fault)
+                if self.waiting is not None:
+                    self.waiting(wait)
+                await asyncio.sleep(wait.seconds)
+                attempt += 1
+                self.usage.retries += 1
+                continue
+            else:
+                limiter.succeeded(slot, answer.prompt_tokens + answer.completion_tokens, answer.headers)
                 self._account(request, answer)
                 return answer
-            raise AssertionError("unreachable")  # pragma: no cover
+            finally:
+                limiter.release(slot)  # given back once, whichever way the try ended
 
     def _stop_reason(self, request: RatingRequest) -> str | None:
         """Why no further call may be made for ``request`` (Ctrl-C, its model's refused
@@ -563,20 +587,46 @@ class RatingEngine:
             return f"the cost limit of ${self.max_cost:g} was reached (${self.usage.cost:.4f} spent)"
         return None
 
-    async def _attempt(self, request: RatingRequest) -> Answer:
+    async def _attempt(
+        self, request: RatingRequest, slot: Slot | None = None, limiter: ModelLimiter | None = None, crowd: int = 1
+    ) -> Answer:
         self.usage.calls += 1
         deadline = request.model.timeout + self.deadline_grace
         try:
             complete = self._completer()
             result = await asyncio.wait_for(complete(request), deadline)
         except asyncio.TimeoutError:
-            timeout = TimeoutError(f"no answer after {deadline:g} s (the timeout is {request.model.timeout:g} s)")
-            raise CallFailed(classify(timeout), 1) from None
+            raise CallFailed(self._timed_out(request, limiter, crowd, deadline), 1) from None
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failed call is a value, reported on the item
-            raise CallFailed(classify(exc), 1) from None
+            fault = classify(exc)
+            if fault.kind == TIMEOUT and fault.status is None:
+                fault = self._timed_out(request, limiter, crowd)
+            raise CallFailed(fault, 1, headers_of(exc)) from None
         return result if isinstance(result, Answer) else Answer(str(result))
+
+    @staticmethod
+    def _timed_out(
+        request: RatingRequest,
+        limiter: ModelLimiter | None,
+        crowd: int = 1,
+        abandoned: float | None = None,
+    ) -> Fault:
+        """The client's own timeout, said as what it is (never an HTTP status), with the calls of
+        the model still in flight as it gave up (``crowd``: the most at an earlier try's end) and
+        what to try (``abandoned``: the engine gave up on a call that ignored its timeout, after
+        that long)."""
+        timeout = request.model.timeout
+        in_flight = limiter.in_flight if limiter is not None else 1
+        said = f"no answer within {timeout:g} s" + (f" (abandoned after {abandoned:g} s)" if abandoned else "")
+        if in_flight > 1:
+            said += f"; {in_flight} calls were in flight; try --moral-concurrency 1 or a longer --moral-timeout"
+        elif crowd > 1:
+            said += f", even as the only call in flight ({crowd} were at an earlier try); try a longer --moral-timeout"
+        else:
+            said += ", the only call in flight; try a longer --moral-timeout"
+        return Fault(TIMEOUT, said)
 
     def _account(self, request: RatingRequest, answer: Answer) -> None:
         priced = request.model.priced(answer.prompt_tokens, answer.completion_tokens)
@@ -663,4 +713,3 @@ class RatingEngine:
             loop.close(aclose if callable(aclose) else None)
         self._calls.clear()
         self._limit = None
-        self._model_limits.clear()

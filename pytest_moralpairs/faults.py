@@ -161,6 +161,12 @@ def _malformed(exc: BaseException) -> str | None:
     return None
 
 
+def _own_timeout(exc: BaseException) -> bool:
+    """A client's own timeout dressed as HTTP 408 (litellm's ``Timeout``, OpenAI's
+    ``APITimeoutError``): no server response rides on it."""
+    return type(exc).__name__ in ("Timeout", "APITimeoutError") and getattr(exc, "response", None) is None
+
+
 def classify(exc: BaseException) -> Fault:
     """Name the failure and whether another try may help."""
     status = _status(exc)
@@ -193,6 +199,9 @@ def classify(exc: BaseException) -> Fault:
     else:
         kind = OTHER
         message = f"{name}: {message}"
+    if kind == TIMEOUT and status == 408 and _own_timeout(exc):
+        # litellm's Timeout says 408 for its client's own timeout: no server answered.
+        status = None
     if kind == AUTH and status is not None and status >= 500:
         # litellm wraps an SDK's "Missing credentials" (raised before any request) as an HTTP 500
         # InternalServerError: no server answered, so no status is shown.
@@ -205,19 +214,23 @@ class Wait:
     """A call waiting before its next try: how long, after which fault, and what decided it.
 
     ``asked``: the server's ``Retry-After`` when that set the wait (``capped`` when it asked for
-    more than the policy obeys); None when the backoff did.
+    more than the policy obeys); None when the backoff did. ``reason``: what else set it (a rate
+    cap, a rate-limit header), said in its place.
     """
 
     seconds: float
     fault: str
     asked: float | None = None
     capped: bool = False
+    reason: str | None = None
 
     def describe(self, remaining: float | None = None) -> str:
         """``rate limited: waiting 118 s (Retry-After)``, with ``remaining`` seconds (default: all)."""
         left = self.seconds if remaining is None else remaining
         what = _WAITING_AFTER.get(self.fault, self.fault)
-        if self.asked is None:
+        if self.reason is not None:
+            why = self.reason
+        elif self.asked is None:
             why = "backoff"
         elif self.capped:
             why = f"Retry-After {self.asked:.0f} s, capped at {self.seconds:g} s"

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from .answers import logprob_positions
 from .faults import MalformedResponse
+from .limits import headers_of, rate_headers
 from .openai_http import PLACEHOLDER_API_KEY
 from .prices import cost
 from .prompt import mark_fixed_prefix
@@ -161,6 +162,8 @@ class LiteLLMBackend:
             served_model=served if isinstance(served, str) and served else None,
             fingerprint=fingerprint if isinstance(fingerprint, str) and fingerprint else None,
             cached_tokens=min(cached_prompt_tokens(usage), prompt_tokens),
+            # litellm keeps the provider's headers in the response's hidden parameters.
+            headers=rate_headers(headers_of(response)),
         )
 
     def explicit_prompt_cache(self, kwargs: dict[str, Any]) -> bool:

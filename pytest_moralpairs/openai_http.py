@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from .answers import logprob_positions
 from .faults import MalformedResponse
+from .limits import rate_headers
 from .prices import cost
 from .reasoning import billed_completion_tokens, reasoning_text, reasoning_tokens
 from .request import Answer
@@ -195,10 +196,12 @@ def error_message(status: int, raw: bytes) -> str:
     return text[:300] if text else f"an empty response with status {status}"
 
 
-def read_answer(raw: bytes, kwargs: Mapping[str, Any], batch: bool = False) -> Answer:
-    """The :class:`Answer` in a chat completion body; raises what :func:`faults.classify` reads as
-    a malformed response when the body is not one. ``batch``: an answer of a provider's batch API,
-    priced as such."""
+def read_answer(
+    raw: bytes, kwargs: Mapping[str, Any], headers: Mapping[str, str] | None = None, batch: bool = False
+) -> Answer:
+    """The :class:`Answer` in a chat completion body (with the rate-limit ``headers`` of the
+    response); raises what :func:`faults.classify` reads as a malformed response when the body is
+    not one. ``batch``: an answer of a provider's batch API, priced as such."""
     try:
         body = json.loads(raw)  # a json.JSONDecodeError is named for what it is by faults.classify
     except UnicodeDecodeError:
@@ -235,6 +238,7 @@ def read_answer(raw: bytes, kwargs: Mapping[str, Any], batch: bool = False) -> A
         served_model=answered,
         fingerprint=body.get("system_fingerprint") if isinstance(body.get("system_fingerprint"), str) else None,
         cached_tokens=min(cached_tokens, prompt_tokens),
+        headers=rate_headers(headers),
     )
 
 
@@ -317,7 +321,7 @@ class OpenAIClient:
             raise APIConnectionError(f"{said} ({url})") from None
         if status >= 400:
             raise APIStatusError(status, error_message(status, raw), headers)
-        return read_answer(raw, kwargs)
+        return read_answer(raw, kwargs, headers)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None

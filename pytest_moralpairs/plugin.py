@@ -31,7 +31,7 @@ from .collect import (
 )
 from .prompt import DEFAULT_PROMPT, PromptTemplate, as_prompt
 from .reasoning import progress_note
-from .report.progress import ProgressLine
+from .report.progress import LaterCalls, ProgressLine
 from .request import Usage
 from .run import MoralRun, hook_errors, hook_raised, is_xdist_worker
 from .settings import (
@@ -375,6 +375,8 @@ class MoralReporter:
         #: An xdist worker's usage error, for the controller to raise.
         self.usage_error: str | None = None
         self.session: pytest.Session | None = None
+        #: The calls made after the first batch, shown as they go (:class:`LaterCalls`).
+        self.later_calls: LaterCalls | None = None
         self.other_failures = 0
         self.verdict_failures = 0
         #: The suite gate (``stats.pass_rate``), decided when the session finishes.
@@ -427,7 +429,23 @@ class MoralReporter:
         pairs = [i for i in session.items if isinstance(i, PairItem)]
         if pairs and self.run.settings.model is not None:
             self._prefetch(pairs)
+        self._show_later_calls()
         return None
+
+    def _show_later_calls(self) -> None:
+        """From here on (the items run), calls made after the first batch are shown now and then."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if is_xdist_worker(self.config) or reporter is None or self.config.get_verbosity() < 0:
+            return
+
+        def write_line(text: str) -> None:
+            if getattr(reporter._tw, "width_of_current_line", 0):
+                reporter.write("\n")  # after pytest's last "[100%]": its line is not ended yet
+            reporter.write_line(text)
+
+        later = self.later_calls = LaterCalls(write_line, min_interval=2.0 if reporter.isatty else 5.0)
+        later.status = self.run.limits_status
+        self.run.progress, self.run.waiting = later, later.waiting
 
     def _export_survey(self, session: pytest.Session) -> None:
         """``--moral-export-survey``: the selected pairs' sentences as a survey sheet, when every
@@ -471,6 +489,7 @@ class MoralReporter:
             # A terminal gets one line redrawn in place; a log gets whole lines now and then.
             write = (lambda text: reporter.write(text, flush=True)) if reporter.isatty else reporter.write_line
             progress = ProgressLine(write, tty=reporter.isatty, slow=progress_note(self.run.settings.reasoning_effort))
+            progress.status = self.run.limits_status
             self.run.progress, self.run.waiting = progress, progress.waiting
         try:
             requests = prefetchable(items)
@@ -662,6 +681,10 @@ class MoralReporter:
             worker["moralpairs_usage"] = self.run.unreported_usage().to_dict()
             worker["moralpairs_served"] = self.run.served_models()
             return
+        later, self.later_calls = self.later_calls, None
+        if later is not None:
+            later.finish()
+            self.run.progress = self.run.waiting = None
         _drop_silent_reports(self.config)
         if self.config.option.collectonly or self.run.settings.export_survey:
             return

@@ -268,9 +268,12 @@ def run_models(
     process's share of it under pytest-xdist). Raises :class:`UnknownModel` for a misspelt profile
     or a model named twice."""
     models = [model_settings(name, profiles, **defaults) for name in names]
-    if len(models) > 1:
-        # Two providers side by side: each model its own share of calls in flight.
-        models = [replace(m, concurrency=part(m.concurrency or concurrency)) for m in models]
+    # Two providers side by side: each model its own limit of calls in flight (this process's
+    # share of it); one model keeps the run's unless its profile sets one.
+    models = [
+        replace(m, concurrency=part(m.concurrency or concurrency)) if len(models) > 1 or m.concurrency else m
+        for m in models
+    ]
     labels = [m.label for m in models]
     twice = next((label for label in labels if labels.count(label) > 1), None)
     if twice is not None:

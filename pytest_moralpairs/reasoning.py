@@ -75,12 +75,14 @@ def billed_completion_tokens(completion_tokens: int, thinking_tokens: int) -> in
 
 
 def timeout_hint(timeout: float, options: Any = ()) -> str:
-    """What a timed-out call's error adds: reasoning models think for minutes, and where the
-    timeout is set (the call's reasoning effort, from its ``options``, named when it asked one)."""
+    """What a timed-out call's error adds when the call asked for reasoning (a ``reasoning_effort``
+    in its ``options``): reasoning models think for minutes, and where the timeout is set. Other
+    calls' timeouts say what to try already (the engine's message)."""
     effort = dict(options).get("reasoning_effort")
-    asked = f" at reasoning effort {effort}" if effort else ""
+    if not effort:
+        return ""
     return (
-        f"; a reasoning model{asked} may think longer than the timeout of {timeout:g} s: "
+        f"; a reasoning model at reasoning effort {effort} may think longer than the timeout of {timeout:g} s: "
         "give it more with --moral-timeout SECONDS"
     )
 

@@ -87,7 +87,9 @@ class Answer:
     count, which ``completion_tokens`` includes. ``served_model`` is the model the provider says
     answered (``gpt-4o-2024-08-06`` for ``gpt-4o``), ``fingerprint`` its ``system_fingerprint``;
     ``cached_tokens`` the prompt tokens the provider read from its own prompt cache (part of
-    ``prompt_tokens``). ``created``: when a cached answer was stored.
+    ``prompt_tokens``). ``created``: when a cached answer was stored. ``headers``: what the
+    response said about the provider's limits (``x-ratelimit-*``), for the engine's limiter;
+    never cached.
     """
 
     text: str
@@ -102,6 +104,7 @@ class Answer:
     fingerprint: str | None = None
     cached_tokens: int = 0
     created: float = field(default=0.0, compare=False)
+    headers: dict[str, str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

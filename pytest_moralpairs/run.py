@@ -149,11 +149,21 @@ class MoralRun:
         if self._engine is None:
             from .engine import RatingEngine
             from .faults import RetryPolicy
+            from .limits import Limits
 
             cache = self._open_cache()
+            waiting = lambda wait: self.waiting(wait) if self.waiting else None  # noqa: E731
             self._engine = RatingEngine(
                 parse=self._parse,
                 concurrency=self.concurrency,
+                # Adaptive per model; the caps are the run's, each worker keeping to its part.
+                limits=Limits(
+                    self.concurrency,
+                    self.settings.rpm,
+                    self.settings.tpm,
+                    workers=self.share[1] if self.share is not None else 1,
+                    waiting=waiting,
+                ),
                 make_complete=self._make_completer,
                 cache=cache,
                 shared=self._open_shared(cache),
@@ -163,7 +173,7 @@ class MoralRun:
                 max_cost=self.settings.max_cost,
                 key=self._cache_key,
                 progress=self._progressed,
-                waiting=lambda wait: self.waiting(wait) if self.waiting else None,
+                waiting=waiting,
                 # The yardstick's and the non-gating models' failures never stop the run.
                 advisory=self.advisory_models(),
                 mismatch=self.settings.cache_mismatch,
@@ -260,6 +270,11 @@ class MoralRun:
         baseline = self.baseline_model(self.models[0]) if self.models else None
         named += [baseline.model] if baseline is not None else []
         return [name for name in dict.fromkeys(named) if name not in gating]
+
+    def limits_status(self) -> str | None:
+        """What the progress line says of the calls' pace (``concurrency 4 of 16`` once it backed
+        off), or None; never builds the engine."""
+        return self._engine.limits.describe() if self._engine is not None else None
 
     def shared_folder_for_workers(self) -> str | None:
         """The folder (made now, removed when the run closes) where xdist workers leave their

@@ -116,6 +116,18 @@ OPTIONS = (
         "at least one (default 16)",
     ),
     Option(
+        "rpm",
+        "N",
+        "at most this many model calls a minute to each model, in all (under pytest-xdist each worker "
+        "keeps to its part); default: no cap, the provider's rate-limit headers are heeded",
+    ),
+    Option(
+        "tpm",
+        "N",
+        "at most this many tokens (prompt and answer, estimated before a call) a minute to each model, "
+        "in all; default: no cap",
+    ),
+    Option(
         "retries",
         "N",
         "tries after a rate limit, server error, timeout or lost connection, with exponential backoff "
@@ -356,6 +368,9 @@ class RunSettings:
     timeout: float = DEFAULT_TIMEOUT
     concurrency: int = DEFAULT_CONCURRENCY
     threshold: float = DEFAULT_THRESHOLD
+    #: ``--moral-rpm`` / ``--moral-tpm``: calls and tokens a minute per model (None: no cap).
+    rpm: float | None = None
+    tpm: float | None = None
     retries: int = DEFAULT_RETRIES
     max_retry_after: float = MAX_RETRY_AFTER
     max_cost: float | None = None
@@ -434,6 +449,8 @@ LIMITS: dict[str, tuple[Callable[[Any], Any], float, float]] = {
     "temperature": (float, 0.0, 2.0),
     "timeout": (float, 0.001, 86400.0),
     "concurrency": (int, 1, 10000),
+    "rpm": (float, 0.001, 1e9),
+    "tpm": (float, 1.0, 1e12),
     "threshold": (float, -8.0, 8.0),
     "retries": (int, 0, 100),
     "max_retry_after": (float, 0.0, RETRY_AFTER_CEILING),

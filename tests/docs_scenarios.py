@@ -14,6 +14,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
+from pytest_moralpairs.plugin import EXIT_RATING_ERRORS
 from pytest_moralpairs.providers.lexical import lexical_rating
 from pytest_moralpairs.survey import sentence_id
 from tests.openai_server import OpenAIServer, Reply
@@ -224,6 +225,29 @@ def rate_limited(pytester: pytest.Pytester, server: OpenAIServer) -> str:
     return run(pytester, server, "moral/", "--moral-cache=off", "--moral-max-retry-after=5")
 
 
+def capacity(pytester: pytest.Pytester, server: OpenAIServer) -> str:
+    """A server that answers two requests at once and 429 to any beyond, 50 ms each: the calls
+    back off to what it serves."""
+    pairs = {"lake": LAKE, "grandmother": GRANDMOTHER, "waiter": WAITER, "pony-whip": PONY, "elder": ELDER}
+    pair_file(pytester, "moral/everyday.moral.yaml", pairs)
+    server.answers = Cycled({})
+    server.capacity, server.latency = 2, 0.05
+    return run(pytester, server, "moral/", "--moral-cache=off", "--moral-concurrency=8")
+
+
+def timeout(pytester: pytest.Pytester, server: OpenAIServer) -> str:
+    """A server that never answers: both sentences time out together, the calls back off to one at
+    a time, and time out alone too."""
+    pair_file(pytester, "moral/pony.moral.yaml", {"pony-whip": PONY})
+    server.answers = lambda sentence, body: Reply.hanging()
+    result = pytester.runpytest(
+        "moral/", f"--moral-model={MODEL}", f"--moral-api-base={server.url}", "--moral-cache=off",
+        "--moral-timeout=0.5", "--moral-retries=1",
+    )  # fmt: skip
+    assert result.ret == EXIT_RATING_ERRORS, result.stdout.str()[-3000:]
+    return result.stdout.str()
+
+
 def bad_ratings(pytester: pytest.Pytester, server: OpenAIServer) -> str:
     """A ratings file with an item id no survey sheet writes (row 2) and a rating that is a word
     (row 3): the run stops before anything is rated, naming each problem where it is."""
@@ -346,5 +370,7 @@ SCENARIOS: dict[str, Callable[[pytest.Pytester, OpenAIServer], str]] = {
     "reasoning": reasoning,
     "broken-files": broken_files,
     "rate-limited": rate_limited,
+    "capacity": capacity,
+    "timeout": timeout,
     "bad-ratings": bad_ratings,
 }

@@ -16,6 +16,13 @@ the request asks for them, as ``logprobs: true``, cut to its ``top_logprobs``).
 Every chat request is recorded (:attr:`OpenAIServer.requests`: headers, JSON body, sentence),
 and the server tracks how many were in flight at once (:attr:`OpenAIServer.max_in_flight`).
 
+Limits, as providers and local servers have them (attributes, set before the calls):
+``capacity = K`` serves at most K requests at once and answers a 429 to any beyond (with
+``Retry-After: capacity_retry_after`` on every ``capacity_retry_after_every``-th one, if set);
+``slots = N`` answers N at a time and queues the rest, as a llama.cpp server with N slots does
+(a queued request's wait counts against the client's timeout; a request whose client gave up is
+still answered in its turn). ``rejected`` counts the 429s, ``max_serving`` the most answered at once.
+
 Use the ``openai_server`` fixture (the root conftest.py), or ``with OpenAIServer() as server: ...``.
 """
 
@@ -160,6 +167,15 @@ class OpenAIServer:
         self.other_requests: list[Recorded] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        #: Limits (see the module's docstring): None, none.
+        self.capacity: int | None = None
+        self.capacity_retry_after: float | None = None
+        self.capacity_retry_after_every = 1
+        self.slots: int | None = None
+        self.rejected = 0
+        self.serving = 0
+        self.max_serving = 0
+        self._slots: threading.Semaphore | None = None
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -254,6 +270,24 @@ class OpenAIServer:
     def _leave(self) -> None:
         with self._lock:
             self.in_flight -= 1
+
+    def _over_capacity(self) -> Reply | None:
+        """The 429 for a request beyond ``capacity``, or None (then it is being served)."""
+        with self._lock:
+            if self.capacity is not None and self.serving >= self.capacity:
+                self.rejected += 1
+                every = max(1, self.capacity_retry_after_every)
+                retry_after = self.capacity_retry_after if self.rejected % every == 0 else None
+                return Reply.error(429, f"at most {self.capacity} requests at once", retry_after)
+            self.serving += 1
+            self.max_serving = max(self.max_serving, self.serving)
+            return None
+
+    def _slot(self) -> threading.Semaphore | None:
+        with self._lock:
+            if self.slots is not None and self._slots is None:
+                self._slots = threading.Semaphore(self.slots)
+            return self._slots
 
     def _wait(self, seconds: float) -> bool:
         """Sleep, but wake when the server closes; True when it is closing."""
@@ -365,7 +399,14 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             sentence = rated_sentence(body.get("messages") if isinstance(body, dict) else None)
             self._record(raw, body, sentence, server.requests)
             server._enter()
+            rejected = server._over_capacity()
+            slot = server._slot() if rejected is None else None
+            if slot is not None:
+                slot.acquire()
             try:
+                if rejected is not None:
+                    self._send(rejected.status, rejected.body, rejected.headers)
+                    return
                 reply = server.reply_for(sentence, body)
                 if server._wait(server.latency + reply.delay):
                     return
@@ -381,6 +422,11 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client gave up first (e.g. its timeout)
             finally:
+                if slot is not None:
+                    slot.release()
+                if rejected is None:
+                    with server._lock:
+                        server.serving -= 1
                 server._leave()
 
     return Handler

@@ -140,7 +140,7 @@ def test_a_call_that_never_returns_is_abandoned_after_its_timeout_and_a_grace(ma
 
     assert time.monotonic() - started < 2
     assert rating.value is None
-    assert rating.error.startswith("the call failed: timeout: no answer after 0.1 s")
+    assert rating.error.startswith("the call failed: timeout: no answer within 0.05 s (abandoned after 0.1 s)")
 
 
 # --- deduplication ------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import pytest_moralpairs
-from pytest_moralpairs.profiles import ProfileFileError, parse_profiles
+from pytest_moralpairs.profiles import ProfileFileError, parse_profiles, run_models
 from pytest_moralpairs.reference import check_against_reference
 from pytest_moralpairs.request import ModelSettings, RatingRequest, default_key
 
@@ -608,3 +608,14 @@ def test_compare_fail_with_samples_decides_by_the_paired_interval_of_the_change(
     )
     document = json.loads((pytester.path / "v1.json").read_text())
     assert all(len(p["harmful_samples"]) == 5 for p in document["pairs"])
+
+
+def test_each_process_gets_its_part_of_a_models_own_limit_and_one_model_keeps_the_runs():
+    profiles = parse_profiles("models:\n  slow: {model: openai/slow, concurrency: 4}\n  fast: openai/fast\n", "m.yaml")
+    half = lambda n: max(1, n // 2)  # noqa: E731 - one of two xdist workers
+    (alone,) = run_models(["slow"], profiles, {}, 16, half)
+    assert alone.concurrency == 2
+    (bare,) = run_models(["fast"], profiles, {}, 16, half)
+    assert bare.concurrency is None  # the run's own limit (its part) applies
+    slow, fast = run_models(["slow", "fast"], profiles, {}, 16, half)
+    assert (slow.concurrency, fast.concurrency) == (2, 8)

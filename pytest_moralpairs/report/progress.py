@@ -67,6 +67,9 @@ class ProgressLine:
         #: When the last wait a non-terminal was told of ends.
         self._told_until = float("-inf")
         self._ticker: threading.Event | None = None
+        #: What else the line says while calls remain (``concurrency 4 of 16`` once the limiter
+        #: backed off), asked at each redraw; None: nothing.
+        self.status: Callable[[], str | None] | None = None
 
     def __call__(self, done: int, total: int) -> None:
         """``(0, total)`` starts a batch, and its clock: the engine says it when the first request
@@ -151,12 +154,16 @@ class ProgressLine:
         elapsed = max(now - (self._start or now), 1e-9)
         rate = self.done / elapsed if self.done else 0.0
         text = f"moralpairs: {self.done}/{self.total} model calls"
+        status = self.status() if self.status is not None else None
         if self.done >= self.total:
-            return text + (f", {rate:.1f}/s" if self.done else "") + f" in {elapsed:.1f} s"
+            text += (f", {rate:.1f}/s" if self.done else "") + f" in {elapsed:.1f} s"
+            return text + (f"; {status}" if status else "")
         if self.done >= ESTIMATE_AFTER and rate > 0:
             # The first answers of a concurrent batch all arrive after one latency: a rate read
             # from them says "1706 s" for a job of seconds.
             text += f", {rate:.1f}/s, ETA {(self.total - self.done) / rate:.0f} s"
+        if status:
+            text += "; " + status
         longest = self._longest_wait(now)
         if longest is not None:
             until, wait = longest
@@ -190,3 +197,82 @@ class ProgressLine:
             if self.tty and self._width:
                 self.write("\n")
                 self._width = 0
+
+
+class LaterCalls:
+    """Progress of the calls made after the first batch (generated examples as Hypothesis draws
+    them, pairs rated by fixtures), counted across their many small batches.
+
+    Nothing is written while they are brief: once calls have gone on for ``min_interval`` seconds a
+    whole line (``write`` takes lines) says how many, how fast, the concurrency and any wait, and
+    again at most every ``min_interval`` seconds; :meth:`finish` writes the total if a line was
+    written. Called from the engine's thread.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[str], None],
+        min_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.write = write
+        self.min_interval = min_interval
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._first: float | None = None
+        self._last_line: float | None = None
+        self._before = 0  # calls of the batches before this one
+        self._batch = 0  # calls done in this batch
+        self._wait: tuple[float, Wait] | None = None
+        self.status: Callable[[], str | None] | None = None
+        self.lines = 0
+
+    @property
+    def done(self) -> int:
+        return self._before + self._batch
+
+    def __call__(self, done: int, total: int) -> None:
+        with self._lock:
+            now = self.clock()
+            if done == 0:
+                self._before += self._batch
+                self._batch = 0
+                if self._first is None and total:
+                    self._first = now
+                return
+            self._batch = done
+            self._maybe_write(now)
+
+    def waiting(self, wait: Wait) -> None:
+        with self._lock:
+            now = self.clock()
+            self._wait = (now + wait.seconds, wait)
+            self._maybe_write(now)
+
+    def _maybe_write(self, now: float) -> None:
+        if self._first is None or now - self._first < self.min_interval:
+            return
+        if self._last_line is not None and now - self._last_line < self.min_interval:
+            return
+        self._last_line = now
+        self.lines += 1
+        self.write(self.line(now))
+
+    def line(self, now: float | None = None, final: bool = False) -> str:
+        now = self.clock() if now is None else now
+        elapsed = max(now - (now if self._first is None else self._first), 1e-9)
+        text = f"moralpairs: {self.done} model calls after the first batch (generated examples, fixtures)"
+        text += f", {self.done / elapsed:.1f}/s" + (f" in {elapsed:.1f} s" if final else "")
+        status = self.status() if self.status is not None else None
+        if status:
+            text += "; " + status
+        if not final and self._wait is not None and self._wait[0] > now:
+            text += "; " + self._wait[1].describe(self._wait[0] - now)
+        return text
+
+    def finish(self) -> None:
+        """The total, when a line about these calls was written (else they were brief: nothing)."""
+        with self._lock:
+            if self.lines:
+                self.write(self.line(final=True))
+                self.lines = 0
