@@ -25,6 +25,7 @@ from .verdicts import (
     explain_regression,
     explain_verdict,
 )
+from .yamlfile import gc_paused
 
 
 class PairFile(pytest.File):
@@ -43,7 +44,8 @@ class PairFile(pytest.File):
             raise self.CollectError(f"invalid pair file\n{exc}") from None
         ratings = moral_run(self.config).human_ratings  # people's ratings join the pairs here, and only here
         pairs = suite.pairs if ratings is None else [ratings.attach(pair) for pair in suite.pairs]
-        items: list[pytest.Item] = [PairItem.from_parent(self, name=pair.id, pair=pair) for pair in pairs]
+        with gc_paused():  # thousands of items that all live as long as the run (see gc_paused)
+            items: list[pytest.Item] = [PairItem.from_parent(self, name=pair.id, pair=pair) for pair in pairs]
         for pair, template in templates:
             items += [
                 GeneratedItem.from_parent(self, name=f"{pair.id}[{check}]", pair=pair, template=template, check=check)
@@ -52,11 +54,16 @@ class PairFile(pytest.File):
         # Registered first, all at once: with --strict-markers an unknown marker is an error, and
         # pytest rereads every registered marker for each name it has not met since its last
         # reading, so tags registered one by one between markings would make that quadratic.
-        _register_tags(self.config, dict.fromkeys(tag for item in items for tag in item.pair.tags))  # type: ignore[attr-defined]
+        tags = dict.fromkeys(tag for item in items for tag in item.pair.tags)  # type: ignore[attr-defined]
+        _register_tags(self.config, tags)
+        # One marker object per name, shared by the items: pytest.mark.<name> looks the name up
+        # among the registered markers each time, which on 100,000 pairs took seconds.
+        marks = {name: getattr(pytest.mark, name) for name in ("moralpairs", *tags)}
+        moralpairs = marks["moralpairs"]
         for item in items:
-            item.add_marker("moralpairs")
+            item.add_marker(moralpairs)
             for tag in item.pair.tags:  # type: ignore[attr-defined]
-                item.add_marker(tag)
+                item.add_marker(marks[tag])
         yield from items
         for row in suite.broken:
             broken = BrokenRowItem.from_parent(self, name=row.name, row=row)
