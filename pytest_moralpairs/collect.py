@@ -462,14 +462,16 @@ def judge_and_record(
     record(node, result)
     regression = explain_regression(result, run.settings.compare_fail) if result.get("regressed") else None
     reports = []
-    if run.gates(verdict):
-        reports.append(explain_failure(verdict))
+    # Its message is the explanation, made once: on a large suite with many failures it adds up.
+    gap_failure = MoralGapFailure(verdict) if run.gates(verdict) else None
+    if gap_failure is not None:
+        reports.append(str(gap_failure))
     if personas is not None and not personas.passed:
         reports.append(personas.explain())
     if regression:
         reports.append(regression if reports else f"{regression}\n{explain_verdict(verdict)}")
     if reports:
-        failure = MoralGapFailure(verdict) if run.gates(verdict) else PairFailure()
+        failure = gap_failure or PairFailure()
         failure.args = ("\n".join(reports),)
         raise failure
     if verdict.outcome == INCONCLUSIVE and run.settings.inconclusive == "warn":

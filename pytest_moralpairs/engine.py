@@ -337,6 +337,19 @@ class RatingEngine:
     def rate(self, request: RatingRequest) -> Rating:
         return self.rate_all([request])[request]
 
+    def start(self, requests: Iterable[RatingRequest]) -> Future[Any] | None:
+        """Start, without waiting, the calls of ``requests`` that no rating, cache or store
+        answers yet (none in replay), in order; done when they all are. A later :meth:`rate_all`
+        of any of them shares its call and waits for that one alone."""
+        if self.replay or self.interrupted:
+            return None
+        wanted = [r for r in dict.fromkeys(requests) if r not in self._ratings]
+        answered = set(self.cached(wanted))
+        to_call = [r for r in wanted if r not in answered]
+        if not to_call:
+            return None
+        return asyncio.run_coroutine_threadsafe(self._answers(to_call), self._loop_thread().loop)
+
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         try:
             return self._loop_thread().run(coro)

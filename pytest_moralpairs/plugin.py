@@ -424,6 +424,11 @@ class MoralReporter:
             return
         # Under xdist each worker asks for its share, and reads the rest from the shared cache (or
         # the run's own store) as the other workers write it.
+        if worker is not None:
+            # Started, not waited for: the worker runs its items as their ratings arrive, so its
+            # own and xdist's per-item costs overlap the calls instead of following them.
+            self.run.start_prefetch(prefetchable(items))
+            return
         progress = None
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if worker is None and reporter is not None and self.config.get_verbosity() >= 0:
@@ -475,7 +480,22 @@ class MoralReporter:
     def pytest_runtest_protocol(self, item: pytest.Item) -> bool | None:
         # Nothing more is run once the run must stop: an xdist worker runs the item it was sent
         # before it looks at ``shouldstop``, and that item would only report the same message.
-        return True if (self._fatal() or self.usage_error) and is_xdist_worker(self.config) else None
+        if not is_xdist_worker(self.config):
+            return None
+        if isinstance(item, PairItem) and self.run.calls_started and not self._fatal():
+            self._rate_before_running(item)
+        return True if self._fatal() or self.usage_error else None
+
+    def _rate_before_running(self, item: PairItem) -> None:
+        """A worker's item, its batch still under way: its ratings first, so that a reason to stop
+        (refused credentials) found by its calls stops the run before the item reports."""
+        try:
+            self.run.rate_pair(item.requests())
+        except Exception:  # noqa: BLE001 - the item's setup reports it
+            return
+        fatal = self._fatal()
+        if fatal and self.session is not None:
+            self.session.shouldstop = fatal
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
@@ -610,6 +630,9 @@ class MoralReporter:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         worker = getattr(self.config, "workeroutput", None)
         if worker is not None:
+            # Its share of the calls, which the other workers may be waiting for, ends first.
+            stopping = bool(session.shouldstop or session.shouldfail) or exitstatus == pytest.ExitCode.INTERRUPTED
+            self.run.finish_prefetch(stop=stopping)
             worker["moralpairs_usage"] = self.run.unreported_usage().to_dict()
             return
         _drop_silent_reports(self.config)
