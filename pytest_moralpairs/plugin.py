@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import gc
+import importlib
 import os
 from pathlib import Path
 from typing import Any, Callable, Generator
@@ -273,6 +275,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(run_key, None)
     if run is not None:
         run.close()
+    if config.stash.get(_gc_frozen_key, False):
+        gc.unfreeze()  # what the session kept may be collected again (pytest run in-process, again)
+
+
+#: From this many items on, the objects collection made (items, pairs: they live as long as the
+#: session) are moved out of the cyclic garbage collector's sight until the session ends
+#: (gc.freeze): each full collection would walk them all again, some 10% of a large run's CPU.
+LARGE_SUITE = 10_000
+_gc_frozen_key = pytest.StashKey[bool]()
+
+
+def _freeze_what_collection_made(config: pytest.Config, items: int) -> None:
+    if items >= LARGE_SUITE and not gc.get_freeze_count() and not config.stash.get(_gc_frozen_key, False):
+        gc.freeze()
+        config.stash[_gc_frozen_key] = True
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -342,6 +359,8 @@ class MoralReporter:
         self.written: list[tuple[str, bool]] = []
         #: What went wrong in the users' ``pytest_moralpairs_result`` hooks, for the summary.
         self.hook_errors: list[str] = []
+        #: xdist controller: whether the modules its summary needs were imported early.
+        self._imported_for_summary = False
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.session = session
@@ -355,6 +374,7 @@ class MoralReporter:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """A report or a saved run must not replace a persona file a pair reads: found now, before
         any model call."""
+        _freeze_what_collection_made(self.config, len(session.items))
         root = self.config.rootpath
         inputs = {(root / path).resolve(): f"the persona file {path}" for path in self.persona_files}
         problem = overwritten_input(self.outputs, inputs=inputs)
@@ -428,6 +448,8 @@ class MoralReporter:
             # Started, not waited for: the worker runs its items as their ratings arrive, so its
             # own and xdist's per-item costs overlap the calls instead of following them.
             self.run.start_prefetch(prefetchable(items))
+            # Imported here, on this thread, while the first calls are in flight on the engine's.
+            self._import_needed_after_the_batch()
             return
         progress = None
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -459,14 +481,21 @@ class MoralReporter:
         """What the rest of the run will import anyway, to import while the calls are in flight:
         the summary's modules, numpy for intervals, and Hypothesis, which its own pytest plugin
         imports at the end of every run (up to a second without bytecode)."""
-        if is_xdist_worker(self.config):
-            return []  # a worker prints no summary
-        modules = ["pytest_moralpairs.report.terminal"]
+        modules = []
+        if not is_xdist_worker(self.config):  # a worker prints no summary, but Hypothesis's plugin runs there too
+            modules.append("pytest_moralpairs.report.terminal")
         if self.run.settings.samples > 1:
             modules.append("numpy")
         if self.config.pluginmanager.has_plugin("hypothesispytest"):
             modules.append("hypothesis")
         return modules
+
+    def _import_needed_after_the_batch(self) -> None:
+        for module in self._needed_after_the_batch():
+            try:
+                importlib.import_module(module)
+            except ImportError:  # left for the code that needs it to report
+                pass
 
     def _fatal(self) -> str | None:
         return f"moralpairs: {self.run.fatal}" if self.run.fatal else None
@@ -615,6 +644,15 @@ class MoralReporter:
         folder = self.run.shared_folder_for_workers()
         if folder is not None:
             node.workerinput["moralpairs_shared"] = folder
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodeready(self, node: Any) -> None:
+        """xdist controller: what its summary will import, imported while the workers collect
+        (it only waits meanwhile), once."""
+        if self._imported_for_summary or self.config.option.collectonly:
+            return
+        self._imported_for_summary = True
+        self._import_needed_after_the_batch()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
