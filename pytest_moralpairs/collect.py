@@ -5,6 +5,7 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
+import gc
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
@@ -90,6 +91,31 @@ class PairFile(pytest.File):
         if problems:
             raise PairFileError([Problem(_display_path(self), problem, pair.id, pair.line) for problem in problems])
         return template
+
+
+#: From this many items on, the objects collection made (items, pairs: they live as long as the
+#: session) are moved out of the cyclic garbage collector's sight once collection is over, until
+#: the session ends (gc.freeze): each full collection of the run would walk them all again.
+#: (Frozen file by file, during collection, it made collecting 100,000 pairs slower.)
+LARGE_SUITE = 10_000
+_gc_frozen_key = pytest.StashKey[bool]()
+
+
+def freeze_what_collection_made(config: pytest.Config, items: int) -> None:
+    """With :data:`LARGE_SUITE` ``items`` or more, freeze what the process holds (unless something
+    else froze objects already)."""
+    if items < LARGE_SUITE or gc.get_freeze_count():
+        return
+    gc.freeze()
+    config.stash[_gc_frozen_key] = True
+
+
+def thaw_what_collection_made(config: pytest.Config) -> None:
+    """Let the garbage collector see again what :func:`freeze_what_collection_made` froze: the
+    session is over (pytest may run again in this process)."""
+    if config.stash.get(_gc_frozen_key, False):
+        gc.unfreeze()
+        config.stash[_gc_frozen_key] = False
 
 
 @dataclass

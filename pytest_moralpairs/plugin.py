@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-import gc
 import importlib
 import os
 from pathlib import Path
@@ -26,10 +25,12 @@ from .collect import (
     PairItem,
     RatingSetupError,
     collect_suites,
+    freeze_what_collection_made,
     judge_and_record,
     own_errors,
     prefetchable,
     record_error,
+    thaw_what_collection_made,
 )
 from .prompt import DEFAULT_PROMPT, PromptTemplate, as_prompt
 from .report.progress import ProgressLine
@@ -275,21 +276,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(run_key, None)
     if run is not None:
         run.close()
-    if config.stash.get(_gc_frozen_key, False):
-        gc.unfreeze()  # what the session kept may be collected again (pytest run in-process, again)
-
-
-#: From this many items on, the objects collection made (items, pairs: they live as long as the
-#: session) are moved out of the cyclic garbage collector's sight until the session ends
-#: (gc.freeze): each full collection would walk them all again, some 10% of a large run's CPU.
-LARGE_SUITE = 10_000
-_gc_frozen_key = pytest.StashKey[bool]()
-
-
-def _freeze_what_collection_made(config: pytest.Config, items: int) -> None:
-    if items >= LARGE_SUITE and not gc.get_freeze_count() and not config.stash.get(_gc_frozen_key, False):
-        gc.freeze()
-        config.stash[_gc_frozen_key] = True
+    thaw_what_collection_made(config)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -374,7 +361,7 @@ class MoralReporter:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """A report or a saved run must not replace a persona file a pair reads: found now, before
         any model call."""
-        _freeze_what_collection_made(self.config, len(session.items))
+        freeze_what_collection_made(self.config, len(session.items))
         root = self.config.rootpath
         inputs = {(root / path).resolve(): f"the persona file {path}" for path in self.persona_files}
         problem = overwritten_input(self.outputs, inputs=inputs)

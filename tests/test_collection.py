@@ -412,9 +412,9 @@ def test_rating_pairs_through_litellm_does_import_it_so_the_recorder_can_tell(mo
 def test_a_large_suite_keeps_what_collection_made_from_the_garbage_collector_until_the_session_ends(moral, monkeypatch):
     import gc
 
-    from pytest_moralpairs import plugin
+    from pytest_moralpairs import collect
 
-    monkeypatch.setattr(plugin, "LARGE_SUITE", 2)  # two pairs stand for 10,000
+    monkeypatch.setattr(collect, "LARGE_SUITE", 2)  # two pairs stand for 10,000
     moral.makefile(".moral.yaml", pairs=GOOD_FILE)
     moral.makeconftest(
         """
