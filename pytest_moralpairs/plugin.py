@@ -138,6 +138,7 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    thaw_what_collection_made()  # a previous session's, in this process
     config.addinivalue_line("markers", MARKER_HELP)
 
     def lookup(name: str) -> tuple[str, Any]:
@@ -276,7 +277,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(run_key, None)
     if run is not None:
         run.close()
-    thaw_what_collection_made(config)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -361,7 +361,7 @@ class MoralReporter:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """A report or a saved run must not replace a persona file a pair reads: found now, before
         any model call."""
-        freeze_what_collection_made(self.config, len(session.items))
+        freeze_what_collection_made(len(session.items))
         root = self.config.rootpath
         inputs = {(root / path).resolve(): f"the persona file {path}" for path in self.persona_files}
         problem = overwritten_input(self.outputs, inputs=inputs)
