@@ -304,6 +304,8 @@ class RatingEngine:
         #: Set when the caller was interrupted (Ctrl-C) mid-batch: calls not yet started never are.
         self.interrupted = False
         self.served = ServedModels()
+        self._served_lock = threading.Lock()
+        self._served_counted: set[RatingRequest] = set()
         self.mismatch = mismatch
         self.fresh_since = time.time() if fresh_since is None else fresh_since
         self._counts = counts
@@ -348,7 +350,9 @@ class RatingEngine:
         wanted = list(dict.fromkeys(requests))
         missing = [r for r in wanted if r not in self._ratings]
         if missing:
-            answers = self._cached_answers(missing)
+            # A call this engine started (:meth:`start`) is awaited, not read back from the cache
+            # it filled: its answer is this process's call, counted as such, never as a cache hit.
+            answers = self._cached_answers([r for r in missing if r not in self._calls])
             to_call = [r for r in missing if r not in answers]
             if to_call and self.replay:
                 for request in to_call:
@@ -373,19 +377,23 @@ class RatingEngine:
         return {r: self._ratings[r] for r in wanted}
 
     def _count_served(self, answers: dict[RatingRequest, Answer | BaseException]) -> None:
-        for request, answer in answers.items():
-            if not isinstance(answer, Answer):
-                continue
-            if answer.served_model and self.mismatch == "error":
-                self._served_by[request] = answer.served_model
-            created = answer.created or time.time()  # a fresh answer is of now
-            # A cached answer stored since the run started is another process's call of this run.
-            fresh = not answer.cached or answer.created >= self.fresh_since
-            if (self._counts is not None and not self._counts(request)) or (answer.cached and fresh):
-                # Counted in the process that asked for it (or owns it); still told to current(),
-                # so that every process judges a mix alike.
-                self.served.note(request.model.model, answer.served_model, fresh, created)
-                continue
+        with self._served_lock:
+            for request, answer in answers.items():
+                if isinstance(answer, Answer) and request not in self._served_counted:
+                    self._served_counted.add(request)  # once, whether started or rated first
+                    self._count_one_served(request, answer)
+
+    def _count_one_served(self, request: RatingRequest, answer: Answer) -> None:
+        if answer.served_model and self.mismatch == "error":
+            self._served_by[request] = answer.served_model
+        created = answer.created or time.time()  # a fresh answer is of now
+        # A cached answer stored since the run started is another process's call of this run.
+        fresh = not answer.cached or answer.created >= self.fresh_since
+        if (self._counts is not None and not self._counts(request)) or (answer.cached and fresh):
+            # Counted in the process that asked for it (or owns it); still told to current(),
+            # so that every process judges a mix alike.
+            self.served.note(request.model.model, answer.served_model, fresh, created)
+        else:
             self.served.add(request.model.model, answer.served_model, fresh, created)
 
     def _refuse_mixed(self, ratings: dict[RatingRequest, Rating]) -> None:
@@ -406,6 +414,28 @@ class RatingEngine:
 
     def rate(self, request: RatingRequest) -> Rating:
         return self.rate_all([request])[request]
+
+    def start(self, requests: Iterable[RatingRequest]) -> Future[Any] | None:
+        """Start, without waiting, the calls of ``requests`` that no rating, cache or store
+        answers yet (none in replay), in order; done when they all are. A later :meth:`rate_all`
+        of any of them shares its call and waits for that one alone."""
+        if self.replay or self.interrupted:
+            return None
+        wanted = [r for r in dict.fromkeys(requests) if r not in self._ratings]
+        answered = set(self.cached(wanted))
+        if answered:
+            # Rated from the cache now, as a whole batch would be: counted here (hits, the model
+            # versions that answered), as another process may run their items.
+            self.rate_all([r for r in wanted if r in answered])
+        to_call = [r for r in wanted if r not in answered]
+        if not to_call:
+            return None
+
+        async def answer_and_count() -> None:
+            # Counted here: another process may run the items of these requests.
+            self._count_served(dict(zip(to_call, await self._answers(to_call), strict=True)))
+
+        return asyncio.run_coroutine_threadsafe(answer_and_count(), self._loop_thread().loop)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         try:

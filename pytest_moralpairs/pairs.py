@@ -802,8 +802,10 @@ class PairChecker(SourceRules):
         label = pair_id or label
         self.keys(raw, PAIR_KEYS, "", label)
 
-        def at(key: str) -> int | None:
-            return line_of(raw, key, line)
+        key_lines = getattr(raw, "key_lines", {})
+
+        def at(key: str) -> int | None:  # line_of(raw, key, line), called for every key of every pair
+            return key_lines.get(key) or line
 
         prompt = self.prompt(raw.get("prompt"), "prompt", label, at("prompt"))
         rated_with = self.rated_with(raw, prompt, defaults)

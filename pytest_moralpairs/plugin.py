@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import importlib
 import os
 from pathlib import Path
 from typing import Any, Callable, Generator
@@ -24,10 +25,12 @@ from .collect import (
     PairItem,
     RatingSetupError,
     collect_suites,
+    freeze_what_collection_made,
     judge_and_record,
     own_errors,
     prefetchable,
     record_error,
+    thaw_what_collection_made,
 )
 from .prompt import DEFAULT_PROMPT, PromptTemplate, as_prompt
 from .reasoning import progress_note
@@ -155,6 +158,7 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    thaw_what_collection_made()  # a previous session's, in this process
     config.addinivalue_line("markers", MARKER_HELP)
 
     def lookup(name: str) -> tuple[str, Any]:
@@ -385,6 +389,8 @@ class MoralReporter:
         self.written: list[tuple[str, bool]] = []
         #: What went wrong in the users' ``pytest_moralpairs_result`` hooks, for the summary.
         self.hook_errors: list[str] = []
+        #: xdist controller: whether the modules its summary needs were imported early.
+        self._imported_for_summary = False
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.session = session
@@ -398,6 +404,7 @@ class MoralReporter:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """A report or a saved run must not replace a persona file a pair reads: found now, before
         any model call."""
+        freeze_what_collection_made(len(session.items))
         root = self.config.rootpath
         inputs = {(root / path).resolve(): f"the persona file {path}" for path in self.persona_files}
         problem = overwritten_input(self.outputs, inputs=inputs)
@@ -483,6 +490,13 @@ class MoralReporter:
             return
         # Under xdist each worker asks for its share, and reads the rest from the shared cache (or
         # the run's own store) as the other workers write it.
+        if worker is not None and self.run.streams_its_batch():
+            # Started, not waited for: the worker runs its items as their ratings arrive, so its
+            # own and xdist's per-item costs overlap the calls instead of following them.
+            self.run.start_prefetch(prefetchable(items))
+            # Imported here, on this thread, while the first calls are in flight on the engine's.
+            self._import_needed_after_the_batch()
+            return
         progress = None
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if worker is None and reporter is not None and self.config.get_verbosity() >= 0:
@@ -514,14 +528,21 @@ class MoralReporter:
         """What the rest of the run will import anyway, to import while the calls are in flight:
         the summary's modules, numpy for intervals, and Hypothesis, which its own pytest plugin
         imports at the end of every run (up to a second without bytecode)."""
-        if is_xdist_worker(self.config):
-            return []  # a worker prints no summary
-        modules = ["pytest_moralpairs.report.terminal"]
+        modules = []
+        if not is_xdist_worker(self.config):  # a worker prints no summary, but Hypothesis's plugin runs there too
+            modules.append("pytest_moralpairs.report.terminal")
         if self.run.settings.samples > 1:
             modules.append("numpy")
         if self.config.pluginmanager.has_plugin("hypothesispytest"):
             modules.append("hypothesis")
         return modules
+
+    def _import_needed_after_the_batch(self) -> None:
+        for module in self._needed_after_the_batch():
+            try:
+                importlib.import_module(module)
+            except ImportError:  # left for the code that needs it to report
+                pass
 
     def _fatal(self) -> str | None:
         return f"moralpairs: {self.run.fatal}" if self.run.fatal else None
@@ -535,7 +556,22 @@ class MoralReporter:
     def pytest_runtest_protocol(self, item: pytest.Item) -> bool | None:
         # Nothing more is run once the run must stop: an xdist worker runs the item it was sent
         # before it looks at ``shouldstop``, and that item would only report the same message.
-        return True if (self._fatal() or self.usage_error) and is_xdist_worker(self.config) else None
+        if not is_xdist_worker(self.config):
+            return None
+        if isinstance(item, PairItem) and self.run.calls_started and not self._fatal():
+            self._rate_before_running(item)
+        return True if self._fatal() or self.usage_error else None
+
+    def _rate_before_running(self, item: PairItem) -> None:
+        """A worker's item, its batch still under way: its ratings first, so that a reason to stop
+        (refused credentials) found by its calls stops the run before the item reports."""
+        try:
+            self.run.rate_pair(item.requests())
+        except Exception:  # noqa: BLE001 - the item's setup reports it
+            return
+        fatal = self._fatal()
+        if fatal and self.session is not None:
+            self.session.shouldstop = fatal
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
@@ -663,6 +699,15 @@ class MoralReporter:
         node.workerinput["moralpairs_started"] = self.run.started
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodeready(self, node: Any) -> None:
+        """xdist controller: what its summary will import, imported while the workers collect
+        (it only waits meanwhile), once."""
+        if self._imported_for_summary or self.config.option.collectonly:
+            return
+        self._imported_for_summary = True
+        self._import_needed_after_the_batch()
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """xdist controller: the usage a worker had not yet sent on a report (e.g. a worker that
         rated its share of the requests but ran no pair itself)."""
@@ -678,6 +723,9 @@ class MoralReporter:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         worker = getattr(self.config, "workeroutput", None)
         if worker is not None:
+            # Its share of the calls, which the other workers may be waiting for, ends first.
+            stopping = bool(session.shouldstop or session.shouldfail) or exitstatus == pytest.ExitCode.INTERRUPTED
+            self.run.finish_prefetch(stop=stopping)
             worker["moralpairs_usage"] = self.run.unreported_usage().to_dict()
             worker["moralpairs_served"] = self.run.served_models()
             return

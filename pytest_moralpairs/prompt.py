@@ -61,6 +61,8 @@ class PromptTemplate:
         if self.multiline_sentences:
             return None
         breaks = line_breaks(sentence)
+        if not breaks and self.leading_marker(sentence) is None:  # the usual sentence, checked at once
+            return None
         starts = [1] + [position + 1 for position in breaks]
         found = [(start, marker) for start in starts if (marker := self.leading_marker(sentence[start - 1 :]))]
         if not breaks and not found:

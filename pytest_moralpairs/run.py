@@ -106,6 +106,8 @@ class MoralRun:
         self._loading: threading.Thread | None = None
         #: True while the batch of every selected pair is rated (``--moral-batch`` sends that one).
         self._prefetching = False
+        #: The calls :meth:`start_prefetch` started, done when they all are.
+        self._started: Any = None
         #: Under pytest-xdist: ``(worker index, worker count)``; each worker asks only for its share.
         self.share: tuple[int, int] | None = None
         #: Under pytest-xdist: the folder of the run's own answer store, where the workers leave
@@ -647,6 +649,37 @@ class MoralRun:
                 # meant for two threads importing at once.
                 loading.join()
 
+    def streams_its_batch(self) -> bool:
+        """Whether an xdist worker may run its items while its batch is in flight
+        (:meth:`start_prefetch`): not when the batch must be whole first, as a provider batch
+        (``--moral-batch``) or the check of model versions across every worker's answers
+        (``--moral-cache-mismatch=error``) needs it."""
+        return not self.settings.batch and self.settings.cache_mismatch != "error"
+
+    def start_prefetch(self, requests: Iterable[RatingRequest]) -> None:
+        """Start the calls of every request this process owns, and return (an xdist worker's
+        batch): its items run as their ratings arrive, meanwhile. :meth:`finish_prefetch` waits
+        for the calls, which other workers may be waiting for."""
+        self.prefetched = True
+        with self._cache_warnings_to_pytest():
+            owned = [r for r in requests if self.owned(r) and self._unsendable(r) is None]
+            self._started = self.engine.start(owned)
+
+    @property
+    def calls_started(self) -> bool:
+        """Whether calls :meth:`start_prefetch` started may still be under way."""
+        return self._started is not None
+
+    def finish_prefetch(self, stop: bool = False) -> None:
+        """Wait for the calls :meth:`start_prefetch` started; with ``stop`` (the run stops early),
+        for those in flight only: no waiting call is started."""
+        started, self._started = self._started, None
+        if started is None:
+            return
+        if stop:
+            self.engine.interrupted = True
+        started.result()
+
     def _progressed(self, done: int, total: int) -> None:
         """The engine's progress (on its thread): shown, and the first time calls go out in a
         prefetch, the imports it waits on started."""
@@ -711,6 +744,8 @@ class MoralRun:
         patience = max(r.model.timeout for r in requests) * (self.settings.retries + 1) + 5.0
         size, last_growth = -1, time.monotonic()
         while True:
+            if self.engine.fatal:
+                return  # this worker's own calls found the run must stop: so will the others'
             have = set(self.engine.cached(requests))
             missing = [r for r in requests if r not in have]
             if not missing:

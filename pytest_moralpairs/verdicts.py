@@ -275,6 +275,8 @@ def non_ascii_difference(harmful: str, harmless: str) -> str:
     """The characters beyond ASCII that one sentence holds and the other does not, each named
     ("harmless 'а' U+0430 CYRILLIC SMALL LETTER A"): an edit of look-alikes (a Latin a for a
     Cyrillic а) reads as no edit at all. "" when there are none."""
+    if harmful.isascii() and harmless.isascii():  # the usual pair: nothing to name
+        return ""
     own = [dict.fromkeys(char for char in text if not char.isascii()) for text in (harmful, harmless)]
     sides = []
     for side, mine, other in (("harmful", own[0], own[1]), ("harmless", own[1], own[0])):

@@ -23,6 +23,15 @@ from typing import Any, Iterable, Iterator
 
 import yaml
 from yaml.constructor import ConstructorError
+from yaml.events import (
+    DocumentEndEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
 from .validation import PairFileError, Record, shorten
@@ -270,6 +279,85 @@ _SafeLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 _SafeLoader.add_constructor(None, _construct_undefined)
 
 
+class _NotPlain(Exception):
+    """The document needs the full loader: an anchor, alias, tag, merge key, repeated key, a key
+    that is a collection, deep nesting, a value that cannot be constructed, or a YAML error."""
+
+
+def _read_plain(loader: _SafeLoader) -> Any:
+    """The document built straight from the parser's events, for the usual file: plain mappings,
+    lists and scalars, each key once (what the full loader returns for it, lines included).
+
+    The full loader composes a tree of nodes (each with two marks) and then walks it: on a file
+    of 100,000 pairs that is millions of objects alive at once. Here each event is used and
+    dropped. Anything beyond plain data raises :class:`_NotPlain`, and the full loader reads the
+    file again, so every refusal and message stays its own.
+    """
+    get = loader.get_event
+    resolvers = loader.yaml_implicit_resolvers
+    constructors = loader.yaml_constructors
+    tags: dict[str, str] = {}  # the tag of each plain value met
+    get()  # the stream's start
+    if isinstance(get(), StreamEndEvent):
+        return None  # no document at all
+    root: Any = None
+    # One frame per open collection: [the collection, is a mapping, the pending key, its line].
+    stack: list[list[Any]] = []
+    while True:
+        event = get()
+        kind = type(event)
+        if kind is ScalarEvent:
+            if event.anchor is not None or event.tag is not None:
+                raise _NotPlain
+            value: Any = event.value
+            if event.implicit[0] and (not value or value[0] in resolvers):
+                tag = tags.get(value)
+                if tag is None:
+                    tag = loader.resolve(ScalarNode, value, event.implicit)
+                    if len(tags) < 1000:  # the keys, mostly: "tags", "threshold", "n"
+                        tags[value] = tag
+                if tag != _STR_TAG:
+                    constructor = constructors.get(tag)
+                    if constructor is None:  # a merge key, "=", or a tag the loader refuses
+                        raise _NotPlain
+                    try:
+                        value = constructor(loader, ScalarNode(tag, value, event.start_mark, event.end_mark))
+                    except Exception:  # noqa: BLE001 - the full loader says what is wrong with it
+                        raise _NotPlain from None
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            if event.anchor is not None or event.tag is not None or len(stack) >= MAX_NESTING - 2:
+                raise _NotPlain
+            line = event.start_mark.line + 1
+            value = Record(line) if kind is MappingStartEvent else _LineList(line, [])
+        elif kind is MappingEndEvent or kind is SequenceEndEvent:
+            stack.pop()
+            continue
+        elif kind is DocumentEndEvent:
+            if not isinstance(get(), StreamEndEvent):
+                raise _NotPlain  # a second document: the full loader refuses it
+            return root
+        else:  # an alias
+            raise _NotPlain
+        if stack:
+            frame = stack[-1]
+            parent = frame[0]
+            if not frame[1]:
+                parent.append(value)
+                parent.item_lines.append(event.start_mark.line + 1)
+            elif frame[3] is None:  # a key
+                if kind is not ScalarEvent or value in parent:
+                    raise _NotPlain
+                frame[2], frame[3] = value, event.start_mark.line + 1
+            else:
+                parent[frame[2]] = value
+                parent.key_lines[frame[2]] = frame[3]
+                frame[3] = None
+        else:
+            root = value
+        if kind is not ScalarEvent:
+            stack.append([value, kind is MappingStartEvent, None, None])
+
+
 def _line_at(text: str | bytes, position: int | None) -> int | None:
     if position is None or position < 0:
         return None
@@ -396,6 +484,11 @@ def read_yaml(
     loader = None
     try:
         loader = _SafeLoader(text)
+        try:
+            return _read_plain(loader), []
+        except (_NotPlain, yaml.YAMLError):
+            loader.dispose()
+            loader = _SafeLoader(text)
         return loader.get_single_data(), loader.duplicates
     except _ShapeProblem as exc:
         raise refused(exc.message, exc.line) from None

@@ -407,3 +407,35 @@ def test_rating_pairs_through_litellm_does_import_it_so_the_recorder_can_tell(mo
     result = moral.runpytest_subprocess("-p", "no:cacheprovider", "--moral-client=litellm", timeout=120)
     assert result.ret == pytest.ExitCode.OK
     assert (moral.path / "litellm-imported.txt").read_text() == "True"
+
+
+def test_a_large_suite_keeps_what_collection_made_from_the_garbage_collector_until_the_next_session(moral, monkeypatch):
+    import gc
+
+    from pytest_moralpairs import collect
+
+    monkeypatch.setattr(collect, "LARGE_SUITE", 2)  # two pairs stand for 10,000
+    moral.makefile(".moral.yaml", pairs=GOOD_FILE)
+    moral.makeconftest(
+        """
+        import gc
+
+        def pytest_runtest_call(item):
+            item.config.frozen_while_running = gc.get_freeze_count()
+        """
+    )
+    seen = []
+
+    class Recorder:
+        @pytest.hookimpl(trylast=True)
+        def pytest_unconfigure(self, config):
+            seen.append(getattr(config, "frozen_while_running", None))
+
+    assert gc.get_freeze_count() == 0
+    moral.runpytest("-p", "no:randomly", plugins=[Recorder()]).assert_outcomes(passed=1, failed=1)
+    assert seen[-1] > 0
+    assert gc.get_freeze_count() > 0  # the process ends without a collection over them
+
+    moral.runpytest("-p", "no:randomly", "-k", "beard", plugins=[Recorder()]).assert_outcomes(passed=1)
+    assert seen[-1] == 0  # the next session let them back in, and one pair is not a large suite
+    assert gc.get_freeze_count() == 0

@@ -1815,3 +1815,72 @@ def test_an_audited_file_is_a_collection_error_and_the_good_file_beside_it_still
     result.assert_outcomes(passed=1, errors=1)
     assert "INTERNALERROR" not in text and "Traceback" not in text and "Interrupted" not in text
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text)
+
+
+# --- large files: plain YAML read from the parser's events -------------------------------------
+
+_PLAIN_DOCUMENTS = [
+    "version: 1\npairs:\n  - id: a\n    harmful: 'x'\n    harmless: \"y\"\n    tags: [t, u]\n",
+    "pairs:\n- {id: a, threshold: 2.5, human: {harmful: {mean: -3, sd: 1.0, n: 30}, harmless: 2}}\n- [1, 2]\n",
+    "a: null\nb: ~\nc: true\nd: 2020-01-02\ne: 0x1f\nf: .inf\ng: ''\nh:\n  -\n  - - deep\n",
+    "",
+    "--- 3\n",
+    "1: one\nfalse: no\n",
+]
+_FULL_LOADER_DOCUMENTS = [
+    "a: &x {b: 1}\nc: *x\n",  # aliases
+    "base: {t: 1}\npair: {<<: {t: 2}, u: 3}\n",  # a merge key
+    "a: !!str 1\n",  # a tag
+    "a: 1\na: 2\n",  # a repeated key
+    "? [1, 2]\n: complex key\n",  # a collection as a key
+    "a: 1\n---\nb: 2\n",  # two documents
+]
+
+
+def _with_lines(value):
+    """A document as the loaders read it: values, and the lines of every mapping's keys and list's items."""
+    if isinstance(value, dict):
+        return (
+            "map",
+            value.line,
+            dict(value.key_lines),
+            value.duplicates,
+            {k: _with_lines(v) for k, v in value.items()},
+        )
+    if isinstance(value, list):
+        return ("list", value.line, list(value.item_lines), [_with_lines(v) for v in value])
+    return (type(value).__name__, value)
+
+
+def _full_loader(text: str):
+    loader = yamlfile._SafeLoader(text)
+    try:
+        return loader.get_single_data(), loader.duplicates
+    except Exception as exc:  # noqa: BLE001 - compared with what read_yaml raises
+        return type(exc).__name__, None
+    finally:
+        loader.dispose()
+
+
+@pytest.mark.parametrize("text", _PLAIN_DOCUMENTS)
+def test_a_plain_file_is_read_from_the_parser_events_as_the_full_loader_reads_it(text, monkeypatch):
+    expected, duplicates = _full_loader(text)
+
+    def no_nodes(self):
+        raise AssertionError("a plain file needs no tree of nodes")
+
+    monkeypatch.setattr(yamlfile._SafeLoader, "get_single_data", no_nodes)
+    document, found = yamlfile.read_yaml(text, "p.moral.yaml")
+
+    assert (_with_lines(document), found) == (_with_lines(expected), duplicates)
+
+
+@pytest.mark.parametrize("text", _FULL_LOADER_DOCUMENTS)
+def test_a_file_with_aliases_tags_merges_or_repeated_keys_is_read_by_the_full_loader(text):
+    expected, duplicates = _full_loader(text)
+    try:
+        document, found = yamlfile.read_yaml(text, "p.moral.yaml")
+    except PairFileError:
+        assert duplicates is None  # the full loader refuses it too
+        return
+    assert (_with_lines(document), found) == (_with_lines(expected), duplicates)

@@ -9,6 +9,7 @@ controller's summary covers every worker.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -197,3 +198,32 @@ def test_calls_of_a_worker_that_ran_no_pair_still_reach_the_summary(pytester, se
     result.assert_outcomes(passed=2)
     assert server.count == 4
     result.stdout.fnmatch_lines(["2 passed; 4 model calls*"])
+
+
+def test_under_n2_a_worker_runs_its_pairs_as_their_ratings_arrive_not_after_its_whole_share(pytester, server, suite):
+    # Each worker's share is some 25 calls, one at a time at 0.2 s: its first pair runs once its
+    # own two ratings are in, while its share is still being asked for, not after all of it.
+    asked: list[float] = []
+
+    def timed(sentence: str, body: dict) -> str:
+        asked.append(time.time())
+        return rule(sentence, body)
+
+    server.answers = timed
+    server.latency = 0.2
+    pytester.makeconftest(
+        """
+        import time
+
+        def pytest_runtest_teardown(item):
+            with open(item.config.rootpath / "finished.txt", "a") as out:
+                out.write(f"{time.time()}\\n")
+        """
+    )
+
+    result = run_n(pytester, 2, *moral_args(server, "--moral-concurrency", "2", "--moral-cache=off"))
+
+    result.assert_outcomes(passed=PAIRS)
+    finished = [float(line) for line in (pytester.path / "finished.txt").read_text().split()]
+    assert len(asked) == len(SENTENCES)
+    assert min(finished) < sorted(asked)[len(asked) // 2]
