@@ -42,6 +42,10 @@ from .request import (  # noqa: F401 - ModelSettings, Usage: the engine's API
 
 T = TypeVar("T")
 
+#: What the cache keeps of an answer besides its text and cost (:class:`CachedAnswer` and
+#: :class:`Answer` name them alike): stored with each answer, given back with each hit.
+_KEPT_WITH_ANSWER = ("logprobs", "reasoning", "reasoning_tokens", "served_model", "fingerprint")
+
 
 #: Why a rating has no value.
 ERROR_ANSWER, ERROR_REFUSAL, ERROR_CALL, ERROR_NOT_CALLED = "answer", "refusal", "call", "not called"
@@ -476,18 +480,9 @@ class RatingEngine:
     @staticmethod
     def _from_shared(hit: CachedAnswer) -> Answer:
         # Counted where the call was made; ``cached``: a refusal in it was already asked again.
+        kept = {name: getattr(hit, name) for name in _KEPT_WITH_ANSWER}
         return Answer(
-            hit.text,
-            hit.prompt_tokens,
-            hit.completion_tokens,
-            hit.cost,
-            cached=True,
-            logprobs=hit.logprobs,
-            reasoning=hit.reasoning,
-            reasoning_tokens=hit.reasoning_tokens,
-            served_model=hit.served_model,
-            fingerprint=hit.fingerprint,
-            created=hit.created,
+            hit.text, hit.prompt_tokens, hit.completion_tokens, hit.cost, cached=True, created=hit.created, **kept
         )
 
     def _stored(self, request: RatingRequest) -> Answer | None:
@@ -680,11 +675,7 @@ class RatingEngine:
                 prompt_tokens=answer.prompt_tokens,
                 completion_tokens=answer.completion_tokens,
                 cost=answer.cost,
-                logprobs=answer.logprobs,
-                reasoning=answer.reasoning,
-                reasoning_tokens=answer.reasoning_tokens,
-                served_model=answer.served_model,
-                fingerprint=answer.fingerprint,
+                **{name: getattr(answer, name) for name in _KEPT_WITH_ANSWER},
             )
             # Committed now: an interrupted run keeps every answer it got. Failures never get here.
             for store in stores:
