@@ -94,7 +94,8 @@ def test_a_retry_after_longer_than_max_retry_after_is_waited_on_that_long_then_t
         (Reply.error(500, "the model crashed"), ()),
         (Reply.error(503, "overloaded"), ()),
         (Reply.garbage(), ()),
-        (Reply.hanging(), ("--moral-timeout", "0.5")),
+        # One call at a time: a timeout among calls in flight would read as queueing (a free retry).
+        (Reply.hanging(), ("--moral-timeout", "0.5", "--moral-concurrency", "1")),
     ],
     ids=["http-500", "http-503", "garbage-json", "hang-past-timeout"],
 )
