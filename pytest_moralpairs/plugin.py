@@ -248,6 +248,8 @@ def _make_cache_dir(config: pytest.Config, folder: Path) -> None:
 
 def _compare_with_history(settings: Any) -> Any:
     """``--moral-compare last`` / ``last:MODEL`` as the history's run file it names."""
+    if not settings.compare:
+        return settings  # nothing to compare with: the history's reader is not even imported
     from dataclasses import replace
 
     from .history import HistoryError, compare_path

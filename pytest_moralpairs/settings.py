@@ -536,12 +536,14 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
     values.update(comparison(get, models))
     if values.get("compare_fail") is not None and not values["compare"]:
         raise SettingsError("--moral-compare-fail needs a saved run to compare with: --moral-compare PATH")
-    from .history import history_run  # the run history's reader, needed only here
+    if values["compare"] and not values["history"]:
+        from .history import history_run  # the run history's reader, needed only here
 
-    if history_run(values["compare"]) is not None and not values["history"]:
-        raise SettingsError(
-            f"--moral-compare {values['compare']} compares with a run of the history: name it with --moral-history DIR"
-        )
+        if history_run(values["compare"]) is not None:
+            raise SettingsError(
+                f"--moral-compare {values['compare']} compares with a run of the history: "
+                "name it with --moral-history DIR"
+            )
     where, ttl = get("cache_ttl")
     if ttl not in (None, ""):
         try:
