@@ -72,31 +72,44 @@ def _status(exc: BaseException) -> int | None:
 
 def _retry_after(exc: BaseException) -> float | None:
     """The server's ``Retry-After`` (or ``retry-after-ms``) from whichever of the exception's header
-    sets carries one. Header names are matched in any case: a plain dict keeps the server's
-    capitalisation, and litellm may give a bare ``response`` while the real headers sit in
+    sets carries one: litellm may give a bare ``response`` while the real headers sit in
     ``litellm_response_headers``."""
     for source in (getattr(exc, "response", None), exc):
         for name in ("headers", "litellm_response_headers", "response_headers"):
             headers = getattr(source, name, None)
-            items = getattr(headers, "items", None)
-            if not callable(items):
+            if not callable(getattr(headers, "items", None)):
                 continue
             try:
-                pairs = {str(key).lower(): value for key, value in items()}
+                seconds = retry_after_in(headers)
             except Exception:  # noqa: BLE001 - odd header objects: look elsewhere
                 continue
-            milliseconds = pairs.get("retry-after-ms")
-            if milliseconds is not None:
-                try:
-                    seconds = parse_retry_after(float(str(milliseconds).strip()) / 1000)
-                except ValueError:
-                    seconds = None
-                if seconds is not None:
-                    return seconds
-            seconds = parse_retry_after(pairs.get("retry-after"))
             if seconds is not None:
                 return seconds
     return None
+
+
+def header_names(headers: Any) -> dict[str, Any]:
+    """``headers`` by lower-case name (a plain dict keeps the server's capitalisation), without the
+    ``llm_provider-`` prefix litellm puts on a provider's headers; the first of a name wins."""
+    named: dict[str, Any] = {}
+    for key, value in headers.items():
+        name = str(key).lower()
+        named.setdefault(name.removeprefix("llm_provider-"), value)
+    return named
+
+
+def retry_after_in(headers: Any) -> float | None:
+    """Seconds to wait that ``headers`` ask for: ``retry-after-ms``, else ``Retry-After``."""
+    named = header_names(headers)
+    milliseconds = named.get("retry-after-ms")
+    if milliseconds is not None:
+        try:
+            seconds = parse_retry_after(float(str(milliseconds).strip()) / 1000)
+        except ValueError:
+            seconds = None
+        if seconds is not None:
+            return seconds
+    return parse_retry_after(named.get("retry-after"))
 
 
 def parse_retry_after(value: Any, now: float | None = None) -> float | None:

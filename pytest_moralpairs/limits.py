@@ -35,7 +35,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
-from .faults import RATE_LIMIT, TIMEOUT, Fault, Wait, parse_retry_after
+from .faults import RATE_LIMIT, TIMEOUT, Fault, Wait, header_names, retry_after_in
 
 #: HTTP statuses that say "too many, slow down": rate limited, unavailable, overloaded (Anthropic).
 OVERLOAD_STATUSES = frozenset({429, 503, 529})
@@ -55,6 +55,8 @@ MAX_FREE_TRIES = 16
 TOLD_WAIT = 1.0
 
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|h|m|s)")
+#: The response headers that speak of a provider's limits, kept with an answer.
+LIMIT_HEADERS = ("retry-after", "x-ratelimit-")
 
 
 def parse_duration(value: Any) -> float | None:
@@ -103,24 +105,12 @@ def read_headers(headers: Mapping[str, Any] | None) -> RateHeaders:
     """The limits in ``headers`` (any case; litellm's ``llm_provider-`` prefix dropped)."""
     if not headers:
         return RateHeaders()
-    found: dict[str, Any] = {}
     try:
-        items = list(headers.items())
+        found = header_names(headers)
     except Exception:  # noqa: BLE001 - an odd header object: nothing said
         return RateHeaders()
-    for key, value in items:
-        name = str(key).lower()
-        if name.startswith("llm_provider-"):
-            name = name[len("llm_provider-") :]
-        found.setdefault(name, value)
-    retry_after = None
-    if found.get("retry-after-ms") is not None:
-        milliseconds = parse_duration(found["retry-after-ms"])
-        retry_after = milliseconds / 1000 if milliseconds is not None else None
-    if retry_after is None:
-        retry_after = parse_retry_after(found.get("retry-after"))
     return RateHeaders(
-        retry_after=retry_after,
+        retry_after=retry_after_in(found),
         remaining_requests=_count(found.get("x-ratelimit-remaining-requests")),
         remaining_tokens=_count(found.get("x-ratelimit-remaining-tokens")),
         reset_requests=parse_duration(found.get("x-ratelimit-reset-requests")),
@@ -133,13 +123,7 @@ def rate_headers(headers: Mapping[str, Any] | None) -> dict[str, str] | None:
     prefix), to keep with an answer; None when there are none."""
     if not headers:
         return None
-    kept = {}
-    for key, value in headers.items():
-        name = str(key).lower()
-        if name.startswith("llm_provider-"):
-            name = name[len("llm_provider-") :]
-        if name.startswith(("retry-after", "x-ratelimit-")):
-            kept.setdefault(name, str(value))
+    kept = {name: str(value) for name, value in header_names(headers).items() if name.startswith(LIMIT_HEADERS)}
     return kept or None
 
 

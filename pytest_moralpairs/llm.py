@@ -13,7 +13,7 @@ from .answers import logprob_positions
 from .faults import MalformedResponse
 from .limits import headers_of, rate_headers
 from .openai_http import PLACEHOLDER_API_KEY
-from .prices import cost
+from .prices import cached_prompt_tokens, cost, token_count
 from .prompt import mark_fixed_prefix
 from .reasoning import billed_completion_tokens, reasoning_text, reasoning_tokens
 from .request import Answer, RatingRequest, call_kwargs
@@ -139,8 +139,8 @@ class LiteLLMBackend:
         content = choice.message.content
         usage = getattr(response, "usage", None)
         thought = reasoning_tokens(usage)
-        told = _count(getattr(usage, "completion_tokens", 0))
-        billed, prompt_tokens = billed_completion_tokens(told, thought), _count(getattr(usage, "prompt_tokens", 0))
+        told = token_count(getattr(usage, "completion_tokens", 0))
+        billed, prompt_tokens = billed_completion_tokens(told, thought), token_count(getattr(usage, "prompt_tokens", 0))
         price = self.cost(response)
         if billed > told:
             # A server that left the thinking out of completion_tokens: litellm's price counts part
@@ -186,15 +186,3 @@ class LiteLLMBackend:
             return float(self.litellm.completion_cost(completion_response=response) or 0.0)
         except Exception:  # unknown model, local server: no price
             return 0.0
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-def cached_prompt_tokens(usage: Any) -> int:
-    """The prompt tokens a provider read from its prompt cache: OpenAI's
-    ``prompt_tokens_details.cached_tokens``, else Anthropic's ``cache_read_input_tokens``."""
-    details = getattr(usage, "prompt_tokens_details", None)
-    cached = details.get("cached_tokens") if isinstance(details, dict) else getattr(details, "cached_tokens", None)
-    return _count(cached) or _count(getattr(usage, "cache_read_input_tokens", None))

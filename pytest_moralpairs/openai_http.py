@@ -21,7 +21,7 @@ from typing import Any, Mapping
 from .answers import logprob_positions
 from .faults import MalformedResponse
 from .limits import rate_headers
-from .prices import cost
+from .prices import cached_prompt_tokens, cost, token_count
 from .reasoning import billed_completion_tokens, reasoning_text, reasoning_tokens
 from .request import Answer
 
@@ -217,11 +217,13 @@ def read_answer(
         raise MalformedResponse("the body is a chat completion whose first choice holds no message")
     content = message.get("content")
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-    prompt_tokens, completion_tokens = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+    prompt_tokens, completion_tokens = (
+        token_count(usage.get("prompt_tokens")),
+        token_count(usage.get("completion_tokens")),
+    )
     thought = reasoning_tokens(usage)
     completion_tokens = billed_completion_tokens(completion_tokens, thought)
-    details = usage.get("prompt_tokens_details")
-    cached_tokens = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    cached_tokens = cached_prompt_tokens(usage)
     provider, asked = provider_of(kwargs.get("model")) or ("", None)
     answered = body.get("model") if isinstance(body.get("model"), str) else None
     # Priced as litellm prices it: the model that answered, else the one asked for; by its name
@@ -240,10 +242,6 @@ def read_answer(
         cached_tokens=min(cached_tokens, prompt_tokens),
         headers=rate_headers(headers),
     )
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 class OpenAIClient:

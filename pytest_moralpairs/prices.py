@@ -27,6 +27,25 @@ PRICE_FILE = "model_prices_and_context_window_backup.json"
 BATCH_DISCOUNT = 0.5
 
 
+def token_count(value: Any) -> int:
+    """A token count as a usage reports it: a positive whole number, else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def field_of(item: Any, name: str) -> Any:
+    """``item[name]`` of a response body's part (a dict: usage, message) or ``item.name`` of
+    litellm's object."""
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def cached_prompt_tokens(usage: Any) -> int:
+    """The prompt tokens a provider read from its prompt cache: OpenAI's
+    ``prompt_tokens_details.cached_tokens``, else Anthropic's ``cache_read_input_tokens``."""
+    details = field_of(usage, "prompt_tokens_details")
+    cached = field_of(details, "cached_tokens") if details is not None else None
+    return token_count(cached) or token_count(field_of(usage, "cache_read_input_tokens"))
+
+
 @lru_cache(maxsize=1)
 def _shipped_table() -> dict[str, Any]:
     """litellm's price file, found without importing litellm; empty when it cannot be read."""

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .prices import field_of, token_count
+
 #: Reasoning efforts a call may ask for (``--moral-reasoning-effort``: OpenAI's, and litellm's
 #: mapping of them to other providers' thinking budgets).
 EFFORTS = ("low", "medium", "high")
@@ -31,20 +33,16 @@ TEXT_FIELDS = ("reasoning_content", "reasoning")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def _field(item: Any, name: str) -> Any:
-    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
-
-
 def reasoning_text(message: Any) -> str | None:
     """The reasoning in a chat completion's ``message`` (a dict, or litellm's object), or None when
     it holds none: ``reasoning_content``, else ``reasoning``, else the text of its thinking blocks."""
     for name in TEXT_FIELDS:
-        value = _field(message, name)
+        value = field_of(message, name)
         if isinstance(value, str) and value.strip():
             return kept(value)
-    blocks = _field(message, "thinking_blocks")
+    blocks = field_of(message, "thinking_blocks")
     if isinstance(blocks, (list, tuple)):
-        parts = [_field(b, "thinking") for b in blocks if _field(b, "type") == "thinking"]
+        parts = [field_of(b, "thinking") for b in blocks if field_of(b, "type") == "thinking"]
         text = "\n\n".join(p for p in parts if isinstance(p, str) and p.strip())
         if text:
             return kept(text)
@@ -62,9 +60,8 @@ def kept(text: str) -> str:
 
 def reasoning_tokens(usage: Any) -> int:
     """``usage.completion_tokens_details.reasoning_tokens`` (dict or object), 0 when absent."""
-    details = _field(usage, "completion_tokens_details") if usage is not None else None
-    count = _field(details, "reasoning_tokens") if details is not None else None
-    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 0
+    details = field_of(usage, "completion_tokens_details") if usage is not None else None
+    return token_count(field_of(details, "reasoning_tokens") if details is not None else None)
 
 
 def billed_completion_tokens(completion_tokens: int, thinking_tokens: int) -> int:
