@@ -76,12 +76,14 @@ def run_command(
 ) -> dict:
     """Run ``command`` in a child: wall time, its start and end on ``clock``, CPU time, max RSS,
     exit code, output."""
-    with tempfile.TemporaryFile() as out:
+    env = dict(env if env is not None else child_env())
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryDirectory(prefix="moralpairs-bench-tmp-") as tmp:
+        # A temp dir of the child's own: pytest deletes old pytest-of-USER/pytest-N folders at exit
+        # (xdist's controller always makes one), and what other sessions left there is not ours to time.
+        env["TMPDIR"] = tmp
         began = clock()
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env if env is not None else child_env()
-        )
+        proc = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
         try:

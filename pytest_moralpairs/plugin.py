@@ -496,7 +496,9 @@ class MoralReporter:
             # Started, not waited for: the worker runs its items as their ratings arrive, so its
             # own and xdist's per-item costs overlap the calls instead of following them.
             self.run.start_prefetch(prefetchable(items))
-            # Imported here, on this thread, while the first calls are in flight on the engine's.
+            # Imported here, on this thread, while the first calls are in flight on the engine's:
+            # once they are out, not while that thread still makes its client and the requests.
+            self.run.wait_for_calls_out()
             self._import_needed_after_the_batch()
             return
         progress = None
@@ -635,6 +637,8 @@ class MoralReporter:
             if not is_xdist_worker(self.config):
                 self._announce(result)
         self._stop_if_fatal()
+        if not self._imported_for_summary and getattr(report, "node", None) is not None:
+            self._import_for_the_summary()  # a report from an xdist worker
 
     def _announce(self, result: dict[str, Any]) -> None:
         """Hand a copy of ``result`` to the ``pytest_moralpairs_result`` hooks: what they change
@@ -700,10 +704,10 @@ class MoralReporter:
             node.workerinput["moralpairs_shared"] = folder
         node.workerinput["moralpairs_started"] = self.run.started
 
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodeready(self, node: Any) -> None:
-        """xdist controller: what its summary will import, imported while the workers collect
-        (it only waits meanwhile), once."""
+    def _import_for_the_summary(self) -> None:
+        """xdist controller: what its summary will import, imported once the workers' first
+        items report (it only waits meanwhile) — not while they start, collect and send their
+        first calls, which is when they need every core."""
         if self._imported_for_summary or self.config.option.collectonly:
             return
         self._imported_for_summary = True

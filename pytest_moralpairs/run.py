@@ -108,6 +108,8 @@ class MoralRun:
         self._prefetching = False
         #: The calls :meth:`start_prefetch` started, done when they all are.
         self._started: Any = None
+        #: Set once the engine's calls go out (or there were none to make).
+        self._calls_out = threading.Event()
         #: Under pytest-xdist: ``(worker index, worker count)``; each worker asks only for its share.
         self.share: tuple[int, int] | None = None
         #: Under pytest-xdist: the folder of the run's own answer store, where the workers leave
@@ -665,6 +667,16 @@ class MoralRun:
             owned = [r for r in requests if self.owned(r) and self._unsendable(r) is None]
             self._started = self.engine.start(owned)
 
+    def wait_for_calls_out(self, at_most: float = 1.0) -> None:
+        """Wait (``at_most`` seconds) until the calls :meth:`start_prefetch` started go out:
+        until then the engine's thread is making its client and the requests, and work on this
+        thread (an import) would hold it up, both needing the one interpreter lock."""
+        started = self._started
+        if started is None:
+            return
+        started.add_done_callback(lambda _: self._calls_out.set())
+        self._calls_out.wait(at_most)
+
     @property
     def calls_started(self) -> bool:
         """Whether calls :meth:`start_prefetch` started may still be under way."""
@@ -683,6 +695,8 @@ class MoralRun:
     def _progressed(self, done: int, total: int) -> None:
         """The engine's progress (on its thread): shown, and the first time calls go out in a
         prefetch, the imports it waits on started."""
+        if total:
+            self._calls_out.set()
         if self._meanwhile and self._loading is None and total:
             self._loading = _import_in_background(self._meanwhile)
         if self.progress is not None:

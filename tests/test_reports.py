@@ -1035,6 +1035,32 @@ def small_suite(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
+WRITERS = ("pytest_moralpairs.history", "pytest_moralpairs.report.html", "pytest_moralpairs.report.markdown")
+
+WRITERS_PROBE = f"""
+import sys
+
+def pytest_unconfigure(config):
+    (config.rootpath / "writers.txt").write_text(" ".join(m for m in {WRITERS!r} if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    ("options", "loaded"),
+    [
+        ((), ""),  # every run asks whether to write something: finding nothing costs no import
+        (("--moral-report", "md:r.md"), " ".join(WRITERS)),
+    ],
+)
+def test_a_run_imports_the_report_writers_only_to_write_a_report(
+    small_suite: pytest.Pytester, options: tuple[str, ...], loaded: str
+) -> None:
+    small_suite.makeconftest(WRITERS_PROBE)
+    result = small_suite.runpytest_subprocess("--moral-model=moralpairs/lexical", "-p", "no:randomly", *options)
+    result.assert_outcomes(passed=3, failed=1)
+    assert (small_suite.path / "writers.txt").read_text() == loaded
+
+
 def test_a_run_writes_a_json_and_an_html_report(small_suite: pytest.Pytester, validator: Any) -> None:
     result = small_suite.runpytest(*REPORTS)
     result.assert_outcomes(passed=3, failed=1)

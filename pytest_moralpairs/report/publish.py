@@ -3,7 +3,9 @@ run added to the history (``--moral-history``), and the Markdown report appended
 summary. Each says in one line what it wrote, or why it could not.
 
 No pytest here: the plugin calls :func:`publish` once, on the process that writes reports (the
-controller under pytest-xdist). PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf.
+controller under pytest-xdist). Every run asks :func:`step_summary_file`, so the writers (the
+history, HTML and Markdown modules) are imported only when something is to be written.
+PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf.
 """
 
 from __future__ import annotations
@@ -12,11 +14,6 @@ import os
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
-
-from ..history import HistoryError, git_commit, record_run, trend
-from .document import write_json
-from .html import write_html
-from .markdown import append_markdown, write_markdown
 
 #: The environment variable GitHub Actions sets to the file a step appends its job summary to.
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
@@ -37,6 +34,11 @@ def publish(
     """Add the run to ``history`` (a folder relative to ``base``), then write each ``(kind, path)``
     of ``targets``: the HTML report draws the trend of the history, the Markdown report names
     ``exit_status``. An OSError is a failed line, never an exception."""
+    from ..history import HistoryError, git_commit, record_run, trend
+    from .document import write_json
+    from .html import write_html
+    from .markdown import write_markdown
+
     lines: list[Line] = []
     runs_trend = None
     if history:
@@ -72,6 +74,8 @@ def step_summary_file(setting: str, environ: dict[str, str] | None = None) -> st
 
 def append_step_summary(path: str, document: dict[str, Any], exit_status: int) -> Line:
     """Append the Markdown report to the job summary; a failure is shown, and fails nothing."""
+    from .markdown import append_markdown
+
     try:
         append_markdown(path, document, exit_status)
     except (OSError, UnicodeError) as exc:
