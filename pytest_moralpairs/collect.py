@@ -18,14 +18,6 @@ from .settings import SettingsError
 from .stash import broken_files_key, moral_run, results_key, run_key
 from .stats import INCONCLUSIVE, mean
 from .validation import Cell
-from .verdicts import (
-    ExplainedFailure,
-    MoralGapFailure,
-    PairFailure,
-    explain_failure,
-    explain_regression,
-    explain_verdict,
-)
 from .yamlfile import gc_paused
 
 
@@ -397,6 +389,7 @@ class GeneratedItem(MoralItem):
         from .engine import Rating, RatingError, RatingRequest
         from .perturb import checks
         from .strategies import directional_pairs, invariance_edits, sentences
+        from .verdicts import MoralGapFailure
 
         run, pair = self.run, self.pair
         lexicon = moral_lexicon(self.config)
@@ -548,6 +541,7 @@ class InvalidRowError(Exception):
 def own_errors() -> tuple[type[BaseException], ...]:
     """The plugin's own failures: each message is the whole report, shown without a traceback."""
     from .engine import RatingError  # loaded by then: only a rating raises one
+    from .verdicts import ExplainedFailure
 
     return (ExplainedFailure, RatingError, RatingSetupError, InvalidRowError)
 
@@ -571,6 +565,8 @@ def judge_and_record(
     across its personas, a gap that dropped by more than ``--moral-compare-fail`` against the
     saved run, or one that lost against the reference. A model that does not gate
     (``--moral-gate``) never fails: its result says what it would have."""
+    from .verdicts import MoralGapFailure, PairFailure, explain_failure, explain_regression, explain_verdict
+
     run = moral_run(node.config)
     label = getattr(node, "label", None)
     result = run.describe(

@@ -19,8 +19,7 @@ from .freshness import MISMATCH_MODES, parse_duration
 from .providers import unknown_offline_model
 from .reasoning import EFFORTS
 from .request import CLIENTS, ModelSettings
-from .survey import DEFAULT_LISTS, MAX_LISTS
-from .verdicts import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
+from .stats import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
 
 MODEL_ENV = "MORALPAIRS_MODEL"
 DEFAULT_CONCURRENCY = 16
@@ -28,6 +27,9 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_EXAMPLES = 10
 DEFAULT_HISTORY_RUNS = 10
+#: ``--moral-survey-lists``: how many lists a survey sheet splits the pairs into (named by letters, A to Z).
+DEFAULT_LISTS = 2
+MAX_LISTS = 26
 CACHE_MODES = ("readwrite", "read", "off")
 #: What an inconclusive verdict (the threshold inside the gap's interval) does to the gate.
 INCONCLUSIVE_POLICIES = ("fail", "pass", "warn")
