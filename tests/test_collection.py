@@ -415,6 +415,7 @@ NOT_FOR_COLLECTING = (
     "pytest_moralpairs.survey",  # --moral-export-survey / --moral-human-ratings only
     "pytest_moralpairs.report.progress",  # the progress line of a batch
     "pytest_moralpairs.cache",
+    "pytest_moralpairs.freshness",  # --moral-cache-ttl, the answers' model versions
     "pytest_moralpairs.batches",
     "pytest_moralpairs.limits",
     "pytest_moralpairs.history",
