@@ -12,8 +12,11 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .lazy import exports, skip_assertion_rewriting
+
+skip_assertion_rewriting(__name__)  # first: every module below loads from its .pyc where there is one
 
 if TYPE_CHECKING:
     from .answers import UnparseableAnswer, parse_rating
@@ -32,7 +35,6 @@ _HOMES = {
     "prompt": ("DEFAULT_PROMPT", "PromptTemplate"),
     "verdicts": ("MoralGapFailure", "Verdict", "judge"),
 }
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "DEFAULT_PROMPT",
@@ -56,15 +58,4 @@ __all__ = [
     "parse_suite",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _HOME_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = exports(__name__, _HOMES)

@@ -18,14 +18,6 @@ from .settings import SettingsError
 from .stash import broken_files_key, moral_run, results_key, run_key
 from .stats import INCONCLUSIVE, mean
 from .validation import Cell
-from .verdicts import (
-    ExplainedFailure,
-    MoralGapFailure,
-    PairFailure,
-    explain_failure,
-    explain_regression,
-    explain_verdict,
-)
 from .yamlfile import gc_paused
 
 
@@ -392,11 +384,15 @@ class GeneratedItem(MoralItem):
             raise RatingSetupError(f"invalid lexicon (needed by the template pairs)\n{exc}") from None
 
     def runtest(self) -> None:
+        # The checks by their module's full name, not as an attribute of the package: after pytester's
+        # in-process run drops the modules it imported, the package still holds the old one, whose
+        # failures are not the fresh verdicts module's.
         from hypothesis.errors import Unsatisfiable
 
         from .engine import Rating, RatingError, RatingRequest
-        from .perturb import checks
+        from .perturb.checks import Exploration, GeneratedFailure, InvarianceFailure, InvarianceVerdict, explore
         from .strategies import directional_pairs, invariance_edits, sentences
+        from .verdicts import MoralGapFailure
 
         run, pair = self.run, self.pair
         lexicon = moral_lexicon(self.config)
@@ -430,7 +426,7 @@ class GeneratedItem(MoralItem):
                 for rating in ratings:
                     if not rating.ok:
                         raise RatingError(rating, side)
-            verdict = checks.InvarianceVerdict(
+            verdict = InvarianceVerdict(
                 label,
                 model.model,
                 edit.kind,
@@ -443,7 +439,7 @@ class GeneratedItem(MoralItem):
                 edited[0].raw,
             )
             if not verdict.passed:
-                raise checks.InvarianceFailure(verdict)
+                raise InvarianceFailure(verdict)
             return verdict
 
         if self.check == "directional":
@@ -451,9 +447,9 @@ class GeneratedItem(MoralItem):
         else:
             strategy, check = invariance_edits(sentences(self.template, lexicon), lexicon), invariance
         seed, derandomize = run.seed, run.derandomize
-        exploration = checks.Exploration()
+        exploration = Exploration()
         try:
-            checks.explore(
+            explore(
                 strategy,
                 check,
                 max_examples=run.settings.max_examples,
@@ -462,7 +458,7 @@ class GeneratedItem(MoralItem):
                 database_key=f"{self.nodeid}\x00{pair.template}".encode(),
                 exploration=exploration,
             )
-        except (MoralGapFailure, checks.InvarianceFailure) as failure:
+        except (MoralGapFailure, InvarianceFailure) as failure:
             self._record(failure.verdict, exploration.examples)
             if not run.gating(model):
                 return  # reported, never failing: this model does not gate
@@ -471,7 +467,7 @@ class GeneratedItem(MoralItem):
                 if derandomize
                 else f"pytest '{self.nodeid}' --moral-seed={seed}; the example database also replays it first"
             )
-            raise checks.GeneratedFailure(failure, pair.template, self.check, exploration.examples, reproduce) from None
+            raise GeneratedFailure(failure, pair.template, self.check, exploration.examples, reproduce) from None
         except RatingError as error:
             record_error(self, label, error.rating, error.side or "", pair.threshold, self.check, prompt=pair.prompt)
             if not run.gating(model):
@@ -490,9 +486,9 @@ class GeneratedItem(MoralItem):
 
     def _record(self, verdict: Any, examples: int) -> None:
         """Keep the check's result: its last verdict (the shrunk failure, else the last example)."""
-        from .perturb import checks
+        from .perturb.checks import verdict_result
 
-        result = checks.verdict_result(verdict, self.check, examples)
+        result = verdict_result(verdict, self.check, examples)
         record(self, self.run.describe(result, self.nodeid, self.check, prompt=self.pair.prompt, label=self.label))
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
@@ -548,6 +544,7 @@ class InvalidRowError(Exception):
 def own_errors() -> tuple[type[BaseException], ...]:
     """The plugin's own failures: each message is the whole report, shown without a traceback."""
     from .engine import RatingError  # loaded by then: only a rating raises one
+    from .verdicts import ExplainedFailure
 
     return (ExplainedFailure, RatingError, RatingSetupError, InvalidRowError)
 
@@ -571,6 +568,8 @@ def judge_and_record(
     across its personas, a gap that dropped by more than ``--moral-compare-fail`` against the
     saved run, or one that lost against the reference. A model that does not gate
     (``--moral-gate``) never fails: its result says what it would have."""
+    from .verdicts import MoralGapFailure, PairFailure, explain_failure, explain_regression, explain_verdict
+
     run = moral_run(node.config)
     label = getattr(node, "label", None)
     result = run.describe(

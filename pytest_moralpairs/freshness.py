@@ -17,8 +17,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-#: ``--moral-cache-mismatch``: warn (default) or error (the answers of another version error).
-MISMATCH_MODES = ("warn", "error")
 #: Units of a duration, in seconds.
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)

@@ -24,14 +24,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from .personas import MinSpread, PersonaFileError, PersonaSet, load_personas, validate_persona_list
+from .personas.files import PersonaFileError, load_personas, validate_persona_list
+from .personas.sets import PersonaSet
 from .perturb.lexicon import Slot, Template, TemplateError, check_slot
-from .presets import PairRecord
 from .prompt import BUILTIN_PROMPTS, DEFAULT_PROMPT, SIDES, PromptTemplate, did_you_mean
-from .source import Source, SourceRules
-from .tables import TableError
+from .source import SourceRules
 from .validation import (
     MAX_PATH_CHARS,
     NAME_RULE,
@@ -51,6 +50,11 @@ from .validation import (
     with_lines,
 )
 from .yamlfile import AllowedDirs, gc_paused, read_file, read_yaml
+
+if TYPE_CHECKING:  # collecting a file without `source:` or `min_spread` loads neither the tables nor the statistics
+    from .personas.distribution import MinSpread
+    from .presets import PairRecord
+    from .source import Source
 
 #: Tags become pytest markers (``NAME_RULE``: what ``-m`` expressions can name), but not these words.
 _RESERVED_TAGS = frozenset({"and", "or", "not", "True", "False", "None"})
@@ -337,6 +341,8 @@ class PairChecker(SourceRules):
         """The usable pairs ``source`` draws, each checked by the rules of a pair; those that break
         any go to ``broken``, each with its problems. A table that cannot be read, or lacks a
         column it must have, is a problem of the file: raised."""
+        from .tables import TableError
+
         try:
             table = source.open()
         except TableError as exc:
@@ -674,6 +680,8 @@ class PairChecker(SourceRules):
     def min_spread(self, value: Any, what: str, pair: str | None, line: int | None) -> MinSpread | None:
         if value is None:
             return None
+        from .personas.distribution import MinSpread
+
         if not isinstance(value, dict):
             if not is_number(value):
                 self.problem(

@@ -14,7 +14,7 @@ import fnmatch
 import importlib
 import os
 from pathlib import Path
-from typing import Any, Callable, Generator
+from typing import TYPE_CHECKING, Any, Callable, Generator
 
 import pytest
 
@@ -33,8 +33,6 @@ from .collect import (
     thaw_what_collection_made,
 )
 from .prompt import DEFAULT_PROMPT, PromptTemplate, as_prompt
-from .reasoning import progress_note
-from .report.progress import LaterCalls, ProgressLine
 from .request import Usage
 from .run import MoralRun, hook_errors, hook_raised, is_xdist_worker
 from .settings import (
@@ -72,7 +70,10 @@ from .settings import (
 from .stash import broken_files_key, moral_run, results_key, run_key
 from .stats import INCONCLUSIVE, error_budget, mean, pass_rate
 from .validation import same_sentence
-from .verdicts import Verdict
+
+if TYPE_CHECKING:  # loaded by the hooks and fixtures that rate, after collection (`pytest --co` needs neither)
+    from .report.progress import LaterCalls
+    from .verdicts import Verdict
 
 FIXTURES_NEEDING_A_MODEL = frozenset({"moral_rate", "moral_pair", "moral_model"})
 
@@ -446,6 +447,7 @@ class MoralReporter:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if is_xdist_worker(self.config) or reporter is None or self.config.get_verbosity() < 0:
             return
+        from .report.progress import LaterCalls
 
         def write_line(text: str) -> None:
             if getattr(reporter._tw, "width_of_current_line", 0):
@@ -505,6 +507,9 @@ class MoralReporter:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if worker is None and reporter is not None and self.config.get_verbosity() >= 0:
             # A terminal gets one line redrawn in place; a log gets whole lines now and then.
+            from .reasoning import progress_note
+            from .report.progress import ProgressLine
+
             write = (lambda text: reporter.write(text, flush=True)) if reporter.isatty else reporter.write_line
             progress = ProgressLine(write, tty=reporter.isatty, slow=progress_note(self.run.settings.reasoning_effort))
             progress.status = self.run.limits_status

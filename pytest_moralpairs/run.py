@@ -24,14 +24,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
-from .answers import LOGPROB_OPTIONS, UnparseableAnswer, parse_rating, shorten
 from .pairs import Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, Message, PromptTemplate
 from .providers import PROVIDER as OFFLINE_PROVIDER
 from .request import ModelSettings, RatingRequest, Usage, cache_key, call_kwargs
 from .settings import RunSettings, SettingsError
 from .stats import BUDGET_KEYS, FAILED, INCONCLUSIVE, PASSED, GapDifference, finite, paired_gap_difference, rounded
-from .verdicts import Verdict, judge
+from .validation import shorten
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,7 @@ if TYPE_CHECKING:
     from .faults import Wait
     from .personas import Persona
     from .survey import HumanRatings
+    from .verdicts import Verdict
 
 
 @dataclass
@@ -461,6 +461,8 @@ class MoralRun:
         number on the scale. A hook that raises makes the rating an error (the item ERRORs);
         it must not abort the batch that rates every other pair.
         """
+        from .answers import UnparseableAnswer, parse_rating  # rating: not needed to collect
+
         try:
             value = self.config.hook.pytest_moralpairs_parse_answer(text=text, request=request, config=self.config)
         except UnparseableAnswer:
@@ -541,6 +543,8 @@ class MoralRun:
         sample: int = 0,
         persona: Persona | None = None,
     ) -> RatingRequest:
+        from .answers import LOGPROB_OPTIONS
+
         options = LOGPROB_OPTIONS if self.settings.scoring == "logprobs" else ()
         # Only when set (the cache keys of other runs stay as they were), and not to the offline
         # model, which does not think (a baseline of moralpairs/lexical beside a reasoning model).
@@ -785,6 +789,7 @@ class MoralRun:
         """Judge the ratings (one, or every sample) of both sentences; raises :class:`RatingError`
         when any of them has no value."""
         from .engine import Rating, RatingError
+        from .verdicts import judge
 
         for ratings, side in ((harmful, "harmful"), (harmless, "harmless")):
             for rating in (ratings,) if isinstance(ratings, Rating) else ratings:

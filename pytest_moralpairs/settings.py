@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from .faults import MAX_RETRY_AFTER, RETRY_AFTER_CEILING
-from .freshness import MISMATCH_MODES, parse_duration
 from .providers import unknown_offline_model
 from .reasoning import EFFORTS
 from .request import CLIENTS, ModelSettings
-from .survey import DEFAULT_LISTS, MAX_LISTS
-from .verdicts import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
+from .stats import DEFAULT_CONFIDENCE, DEFAULT_THRESHOLD
 
 MODEL_ENV = "MORALPAIRS_MODEL"
 DEFAULT_CONCURRENCY = 16
@@ -28,7 +26,12 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_EXAMPLES = 10
 DEFAULT_HISTORY_RUNS = 10
+#: ``--moral-survey-lists``: how many lists a survey sheet splits the pairs into (named by letters, A to Z).
+DEFAULT_LISTS = 2
+MAX_LISTS = 26
 CACHE_MODES = ("readwrite", "read", "off")
+#: ``--moral-cache-mismatch``: warn (default) or error (the answers of another version error).
+MISMATCH_MODES = ("warn", "error")
 #: What an inconclusive verdict (the threshold inside the gap's interval) does to the gate.
 INCONCLUSIVE_POLICIES = ("fail", "pass", "warn")
 #: ``text``: parse the answer; ``logprobs``: the probability-weighted rating of the first token.
@@ -546,6 +549,8 @@ def resolve(lookup: Callable[[str], tuple[str, Any]], env: dict[str, str]) -> Ru
             )
     where, ttl = get("cache_ttl")
     if ttl not in (None, ""):
+        from .freshness import parse_duration  # the cache's time to live, needed only when given
+
         try:
             values["cache_ttl"] = parse_duration(ttl)
         except ValueError as exc:

@@ -18,12 +18,14 @@ import os
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
-from .presets import COLUMNS, PRESETS, PairRecord, Preset, sampled
-from .tables import FORMATS, Table, format_of, open_dataset, open_table
 from .validation import MAX_PATH_CHARS, Checker, describe, key_list, line_of, show_key
 from .yamlfile import AllowedDirs
+
+if TYPE_CHECKING:  # the presets and the table readers are loaded by a file that has a `source`, not by every pair file
+    from .presets import PairRecord, Preset
+    from .tables import Table
 
 #: Where a file's ``source`` finds its rows (a data file, or a Hugging Face dataset), how they become
 #: pairs, and which are drawn.
@@ -55,6 +57,8 @@ class Source:
 
     def open(self) -> Table:
         """The table; raises :class:`~.tables.TableError` when it cannot be read at all."""
+        from .tables import open_dataset, open_table
+
         if self.dataset is not None:
             return open_dataset(str(self.path or self.dataset), self.name, self.config, self.split)
         return open_table(self.path, self.name, self.format)  # type: ignore[arg-type]  # a file's source has both
@@ -67,6 +71,8 @@ class Source:
 
     def records(self, table: Table) -> Iterator[PairRecord]:
         """The pairs drawn from the table's rows, in the order of their first rows."""
+        from .presets import sampled
+
         made = self.preset.make(table.rows, self.columns, self.options)
         if self.limit is not None:
             return islice(made, self.limit)
@@ -144,6 +150,8 @@ class SourceRules(Checker):
             label = "/".join(part for part in (config, split) if part)
             name = (shown if local else ref) + (f"[{label}]" if label else "")
             return {"name": name, "dataset": ref, "path": target if local else None, "config": config, "split": split}
+        from .tables import FORMATS, format_of
+
         fmt = value.get("format")
         if fmt is None:
             fmt = format_of(ref)
@@ -174,6 +182,8 @@ class SourceRules(Checker):
     def preset(self, value: Any, line: int | None) -> tuple[Preset, dict[str, Any]]:
         """The preset ``source.preset`` names (by name, or a mapping with 'name' and its options),
         with its options; none: each field from the column of its name."""
+        from .presets import COLUMNS, PRESETS
+
         if value is None:
             return COLUMNS, {}
         given: Mapping[str, Any] = value if isinstance(value, dict) else {}

@@ -37,14 +37,12 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .pairs import HumanRating, Pair
 from .prompt import DEFAULT_PROMPT, SCALE_MAX, SCALE_MIN, SIDES, PromptTemplate
+from .settings import DEFAULT_LISTS, MAX_LISTS
 from .validation import Cell, Checker, PairFileError, number_in_text, shorten
 from .yamlfile import MAX_FILE_BYTES, read_file
 
 #: The seed of a sheet's order when the run gives none: a sheet is reproducible by default.
 DEFAULT_SEED = 2023
-DEFAULT_LISTS = 2
-#: Lists are named by letters, A to Z.
-MAX_LISTS = 26
 #: One attention check per this many sentences of a list, at least ``MIN_CHECKS``.
 SENTENCES_PER_CHECK = 20
 MIN_CHECKS = 2

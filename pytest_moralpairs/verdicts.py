@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any
 from . import stats
 from .answers import shorten
 from .reasoning import excerpt
+from .stats import DEFAULT_CONFIDENCE
 from .validation import code_point, on_one_line
 
 if TYPE_CHECKING:  # at run time only ratings the engine made reach here: collecting needs no engine
     from .engine import Rating
 
-DEFAULT_THRESHOLD = 2.0
-DEFAULT_CONFIDENCE = 0.95
 #: How many characters of each sentence the look-alike line names.
 MAX_SHOWN_CHARACTERS = 5
 

@@ -401,6 +401,52 @@ def test_collect_only_imports_no_client_nor_the_engine(moral):
     assert (moral.path / "loaded.txt").read_text() == ""
 
 
+#: Modules that only rating, judging, reporting or a feature the examples do not use need: a
+#: `pytest --co` of the examples must not import them (issue 17: each costs its compile time on
+#: every run where bytecode is not written).
+NOT_FOR_COLLECTING = (
+    "pytest_moralpairs.answers",  # parsing answers
+    "pytest_moralpairs.verdicts",  # judging
+    "pytest_moralpairs.personas.judge",
+    "pytest_moralpairs.personas.verdict",
+    "pytest_moralpairs.personas.messages",  # a persona's system message: built to rate
+    "pytest_moralpairs.presets",  # a file's `source:` only
+    "pytest_moralpairs.tables",
+    "pytest_moralpairs.survey",  # --moral-export-survey / --moral-human-ratings only
+    "pytest_moralpairs.report.progress",  # the progress line of a batch
+    "pytest_moralpairs.cache",
+    "pytest_moralpairs.freshness",  # --moral-cache-ttl, the answers' model versions
+    "pytest_moralpairs.batches",
+    "pytest_moralpairs.limits",
+    "pytest_moralpairs.history",
+    "pytest_moralpairs.report.document",
+    "pytest_moralpairs.report.terminal",
+    "pytest_moralpairs.strategies",
+)
+
+RECORD_OURS = """
+import sys
+
+def pytest_sessionfinish(session):
+    with open("ours.txt", "w") as out:
+        out.write(" ".join(sorted(m for m in sys.modules if m.startswith("pytest_moralpairs."))))
+"""
+
+
+def test_collecting_the_examples_imports_only_what_reading_their_files_needs(pytester):
+    import shutil
+
+    shutil.copytree(Path(__file__).parent.parent / "examples", pytester.path, dirs_exist_ok=True)
+    pytester.makeconftest(RECORD_OURS)
+    result = pytester.runpytest_subprocess("--co", "-q", "-p", "no:cacheprovider", timeout=60)
+    assert result.ret == pytest.ExitCode.OK
+    loaded = set((pytester.path / "ours.txt").read_text().split())
+    # The control: what the examples' files need is loaded, so the recorder sees our modules.
+    needed = {"pytest_moralpairs.pairs", "pytest_moralpairs.personas.files", "pytest_moralpairs.perturb.lexicon"}
+    assert needed <= loaded
+    assert sorted(loaded.intersection(NOT_FOR_COLLECTING)) == []
+
+
 def test_rating_pairs_through_litellm_does_import_it_so_the_recorder_can_tell(moral):
     write(moral, "dogs.moral.yaml", PASSING)
     moral.makeconftest(RECORD_LITELLM)

@@ -141,3 +141,41 @@ def test_the_installed_wheel_runs_a_pair_file_from_outside_the_checkout(tmp_path
     assert count >= 240, collected.stdout[-500:]
     assert "core/verb.moral.yaml::verb-" in collected.stdout
     assert "error" not in (collected.stdout + collected.stderr).lower()
+
+
+RECORD_LOADERS = """
+import sys
+
+def pytest_sessionfinish(session):
+    ours = sorted(m for m in sys.modules if m.startswith("pytest_moralpairs"))
+    with open("loaders.txt", "w") as out:
+        for name in [*ours, "conftest"]:
+            module = sys.modules[name]
+            out.write(f"{name} {type(module.__loader__).__name__} {getattr(module, '__cached__', None)}\\n")
+"""
+
+
+def test_the_installed_plugin_loads_from_the_bytecode_pip_compiled_not_through_the_assertion_rewriter(
+    tmp_path: Path, wheel: Path
+) -> None:
+    """pytest imports a pytest11 plugin's modules through its assertion rewriter, which compiles them
+    from source on every run where it may not write a .pyc of its own: none of ours holds an assert
+    made for a user, so they load as any package's do, from the .pyc pip compiled."""
+    python = fresh_venv(tmp_path, wheel)
+    elsewhere = tmp_path / "project"
+    elsewhere.mkdir()
+    (elsewhere / "x.moral.yaml").write_text(PAIRS)
+    (elsewhere / "conftest.py").write_text(RECORD_LOADERS)
+    env = {**user_environment(), "PYTHONDONTWRITEBYTECODE": "1"}
+    result = run(python, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", "--moral-model=moralpairs/lexical",
+                 cwd=elsewhere, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    loaders = {name: (loader, cached) for name, loader, cached in (line.split(" ", 2) for line in
+               (elsewhere / "loaders.txt").read_text().splitlines())}  # fmt: skip
+    # The control: the rewriter is on, and a conftest goes through it.
+    assert loaders.pop("conftest")[0] == "AssertionRewritingHook"
+    assert {"pytest_moralpairs", "pytest_moralpairs.plugin", "pytest_moralpairs.pairs"} <= set(loaders)
+    # Only the package and the module that takes it off the rewriter's list come before.
+    rewritten = {name for name, (loader, _) in loaders.items() if loader != "SourceFileLoader"}
+    assert rewritten == {"pytest_moralpairs", "pytest_moralpairs.lazy"}
+    assert all(Path(cached).is_file() for _, cached in loaders.values() if cached != "None"), loaders

@@ -232,3 +232,12 @@ def test_the_core_imports_and_rates_without_pytest_or_litellm_and_through_litell
     assert all(outcome in ("passed", "failed", "inconclusive") for _, outcome, _ in out["verdicts"])
     assert out["litellm_for_litellm"] is True  # the lexical model is a litellm provider too
     assert out["through_litellm"] == out["verdicts"]
+
+
+def test_every_module_says_pytest_need_not_rewrite_it() -> None:
+    """The package is taken off pytest's assertion rewriter's list (``lazy.skip_assertion_rewriting``):
+    no module may hold an assert that would need rewriting for a user, and each says so."""
+    docstrings = {
+        name: ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) for name, path in modules().items()
+    }
+    assert [name for name, docstring in docstrings.items() if "PYTEST_DONT_REWRITE" not in (docstring or "")] == []

@@ -35,12 +35,28 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
-from .distribution import BUCKETS, MinSpread, format_histogram, histogram, spread
-from .files import PersonaFileError, load_personas, parse_personas, slug, validate_persona_list
-from .judge import judge_personas, rated_personas
-from .messages import persona_instruction, persona_messages
-from .sets import Persona, PersonaGroup, PersonaSet, SamePersonas, expand_grid, shares
-from .verdict import ConsistencyCheck, PersonaFailure, PersonaResult, PersonaVerdict, SpreadCheck
+from typing import TYPE_CHECKING
+
+from ..lazy import exports
+
+if TYPE_CHECKING:
+    from .distribution import BUCKETS, MinSpread, format_histogram, histogram, spread
+    from .files import PersonaFileError, load_personas, parse_personas, slug, validate_persona_list
+    from .judge import judge_personas, rated_personas
+    from .messages import persona_instruction, persona_messages
+    from .sets import Persona, PersonaGroup, PersonaSet, SamePersonas, expand_grid, shares
+    from .verdict import ConsistencyCheck, PersonaFailure, PersonaResult, PersonaVerdict, SpreadCheck
+
+#: Each public name, by the module that holds it: imported when first asked for, so that reading a
+#: persona file (collection) loads neither the judging nor the statistics.
+_HOMES = {
+    "distribution": ("BUCKETS", "MinSpread", "format_histogram", "histogram", "spread"),
+    "files": ("PersonaFileError", "load_personas", "parse_personas", "slug", "validate_persona_list"),
+    "judge": ("judge_personas", "rated_personas"),
+    "messages": ("persona_instruction", "persona_messages"),
+    "sets": ("Persona", "PersonaGroup", "PersonaSet", "SamePersonas", "expand_grid", "shares"),
+    "verdict": ("ConsistencyCheck", "PersonaFailure", "PersonaResult", "PersonaVerdict", "SpreadCheck"),
+}
 
 __all__ = [
     "BUCKETS",
@@ -69,3 +85,5 @@ __all__ = [
     "spread",
     "validate_persona_list",
 ]
+
+__getattr__, __dir__ = exports(__name__, _HOMES)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from ..prompt import SCALE_MAX, SCALE_MIN
-from ..verdicts import signed as _fmt
 
 #: Rating buckets of :func:`histogram`: the whole numbers of the scale.
 BUCKETS = tuple(range(SCALE_MIN, SCALE_MAX + 1))
@@ -85,6 +84,8 @@ def histogram(values: Iterable[float]) -> tuple[int, ...]:
 
 def format_histogram(counts: Sequence[int], width: int = 30) -> str:
     """A text bar chart of :func:`histogram` counts, one line per rating from -4 to 4."""
+    from ..verdicts import signed as _fmt  # a report's: a pair file's `min_spread` (read here) needs no verdicts
+
     most = max(counts) if counts else 0
     lines = []
     for rating, count in zip(BUCKETS, counts, strict=False):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence, Union
 
 from ..prompt import SIDES
-from ..stats import mean
+from ..stats import DEFAULT_THRESHOLD, mean
 from ..validation import is_number
 from .distribution import MinSpread, histogram, spread, weighted_mean
 from .verdict import ConsistencyCheck, PersonaResult, PersonaVerdict, SpreadCheck
@@ -90,8 +90,6 @@ def judge_personas(
     if personas is None:
         raise ValueError(f"pair {pair.id!r} has no personas")
     if threshold is None:
-        from ..verdicts import DEFAULT_THRESHOLD
-
         threshold = pair.threshold if pair.threshold is not None else DEFAULT_THRESHOLD
     needed = rated_personas(pair)
     missing = [p.id for p in needed if p.id not in ratings]

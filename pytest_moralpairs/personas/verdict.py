@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..validation import shorten
-from .distribution import BUCKETS, _fmt, _fmt_sd
+from ..verdicts import signed as _fmt
+from .distribution import BUCKETS, _fmt_sd
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..pairs import Pair
 from ..providers.lexical import lexical_rating
-from ..verdicts import DEFAULT_THRESHOLD
+from ..stats import DEFAULT_THRESHOLD
 from . import EditSpan, edit_span, span_valence
 
 
