@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -44,16 +42,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_server import BenchServer  # noqa: E402
-from bench_suite import child_env, run_command  # noqa: E402
+from bench_suite import child_env, install_copy, run_command  # noqa: E402
 from pairgen import write_pairs  # noqa: E402
 
 CHECKOUT = HERE.parent
 EXAMPLES = CHECKOUT / "examples"
 NO_PLUGIN = ["-p", "no:moralpairs"]
-#: What the copy of the checkout to install leaves behind (as tests/test_install.py's copy does).
-NOT_COPIED = shutil.ignore_patterns(
-    ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis"
-)
 
 
 def env(site: Path | None = None) -> dict[str, str]:
@@ -66,28 +60,6 @@ def env(site: Path | None = None) -> dict[str, str]:
     if site is not None:
         found["PYTHONPATH"] = str(site)
     return found
-
-
-def install_copy(root: Path) -> Path:
-    """A copy of this checkout installed as pip installs a release (not editable, a .pyc compiled
-    for every module), into ``root/site``; checked to be the copy a pytest child imports."""
-    source, site = root / "source", root / "site"
-    shutil.copytree(CHECKOUT, source, ignore=NOT_COPIED)
-    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "--target"]
-    # pip compiles the .pyc files whatever PYTHONDONTWRITEBYTECODE says; unset it all the same,
-    # as on a machine where the package was installed before the variable was set.
-    build_env = {k: v for k, v in env().items() if k != "PYTHONDONTWRITEBYTECODE"}
-    done = subprocess.run([*pip, str(site), "."], cwd=source, env=build_env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"pip install --target failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    package = site / "pytest_moralpairs"
-    compiled = list((package / "__pycache__").glob("plugin.*.pyc"))
-    probe = "import pytest_moralpairs.plugin as m; print(m.__file__)"
-    found = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env(site), capture_output=True, text=True)
-    imported = Path(found.stdout.strip() or "?")
-    if not compiled or imported.parent != package:
-        raise SystemExit(f"the installed copy is not what is imported ({imported}) or has no .pyc ({compiled})")
-    return site
 
 
 def pytest_wall(cwd: Path, args: list[str], site: Path | None = None) -> float:
@@ -132,7 +104,7 @@ def main() -> int:
     print(f"medians of {args.runs} runs, PYTHONDONTWRITEBYTECODE=1; load average before: {load()}")
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as holder, BenchServer(latency=0.0) as server:
         root = Path(holder)
-        site = install_copy(root / "installed")
+        site = install_copy(root / "installed", env)
         one = root / "one"
         write_pairs(one, 1, model=None)
         offline = ["-q", "--moral-model=moralpairs/lexical", "--moral-cache=off"]

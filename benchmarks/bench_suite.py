@@ -34,6 +34,7 @@ import argparse
 import math
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -65,6 +66,47 @@ def child_env() -> dict[str, str]:
         # Into a cache of the benchmark's own, never next to the sources of the shared venv.
         env["PYTHONPYCACHEPREFIX"] = PYCACHE_PREFIX
     return env
+
+
+CHECKOUT = HERE.parent
+#: What the copy of the checkout to install leaves behind (as tests/test_install.py's copy does).
+NOT_COPIED = shutil.ignore_patterns(
+    ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis"
+)
+
+
+def installed_env(site: Path | None = None) -> dict[str, str]:
+    """A child's environment (:func:`child_env`) with ``site``, an installed copy, first on the path."""
+    found = child_env()
+    found.pop("PYTHONPATH", None)
+    if site is not None:
+        found["PYTHONPATH"] = str(site)
+    return found
+
+
+def install_copy(root: Path, env: Callable[..., dict[str, str]] | None = None) -> Path:
+    """A copy of this checkout installed as pip installs a release (not editable, a .pyc compiled
+    for every module), into ``root/site``; checked to be the copy a pytest child imports.
+    ``env(site)`` is a child's environment with ``site`` first on the path (default:
+    :func:`installed_env`)."""
+    env = env or installed_env
+    source, site = root / "source", root / "site"
+    shutil.copytree(CHECKOUT, source, ignore=NOT_COPIED)
+    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "--target"]
+    # pip compiles the .pyc files whatever PYTHONDONTWRITEBYTECODE says; unset it all the same,
+    # as on a machine where the package was installed before the variable was set.
+    build_env = {k: v for k, v in env().items() if k != "PYTHONDONTWRITEBYTECODE"}
+    done = subprocess.run([*pip, str(site), "."], cwd=source, env=build_env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"pip install --target failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    package = site / "pytest_moralpairs"
+    compiled = list((package / "__pycache__").glob("plugin.*.pyc"))
+    probe = "import pytest_moralpairs.plugin as m; print(m.__file__)"
+    found = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env(site), capture_output=True, text=True)
+    imported = Path(found.stdout.strip() or "?")
+    if not compiled or imported.parent != package:
+        raise SystemExit(f"the installed copy is not what is imported ({imported}) or has no .pyc ({compiled})")
+    return site
 
 
 def run_command(

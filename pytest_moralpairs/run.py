@@ -108,6 +108,8 @@ class MoralRun:
         self._prefetching = False
         #: The calls :meth:`start_prefetch` started, done when they all are.
         self._started: Any = None
+        #: Under pytest-xdist: which worker asks for each request of the first batch (by key).
+        self._dealt: dict[str, int] = {}
         #: Set once the engine's calls go out (or there were none to make).
         self._calls_out = threading.Event()
         #: Under pytest-xdist: ``(worker index, worker count)``; each worker asks only for its share.
@@ -627,7 +629,25 @@ class MoralRun:
         index, count = self.share
         if self.settings.batch:
             return index == 0  # one batch for the run: the first worker sends it, the others wait
-        return int(self.engine.key(request)[:12], 16) % count == index
+        key = self.engine.key(request)
+        dealt = self._dealt.get(key)
+        return (dealt if dealt is not None else int(key[:12], 16) % count) == index
+
+    def _deal(self, requests: list[RatingRequest]) -> None:
+        """Under pytest-xdist: deal the first batch's requests out to the workers in turn, each
+        model's by their sorted keys. Every worker collected the same items, so each deals alike,
+        and the workers' shares differ by one call at most (a split by the keys' hash left one of
+        two workers some twenty calls more of 2,000: waves of calls after the other was done).
+        Later requests (fixtures, generated examples) are split by hash."""
+        if self.share is None or not self.shares_answers() or self.settings.batch:
+            return
+        by_model: dict[str, set[str]] = {}
+        for request in requests:
+            if self._unsendable(request) is None:
+                by_model.setdefault(request.model.model, set()).add(self.engine.key(request))
+        count = self.share[1]
+        for keys in by_model.values():
+            self._dealt.update((key, turn % count) for turn, key in enumerate(sorted(keys)))
 
     def prefetch(self, requests: Iterable[RatingRequest], meanwhile: Iterable[str] = ()) -> None:
         """Rate, in one concurrent batch, every request this process owns; once its calls are
@@ -638,6 +658,7 @@ class MoralRun:
         try:
             with self._cache_warnings_to_pytest():
                 requests = list(requests)
+                self._deal(requests)
                 self._rate_all(r for r in requests if self.owned(r))
                 if self.settings.cache_mismatch == "error" and self.share is not None and self.shares_answers():
                     # Every worker judges a mix of versions by the whole batch's answers: the other
@@ -668,6 +689,8 @@ class MoralRun:
         for the calls, which other workers may be waiting for."""
         self.prefetched = True
         with self._cache_warnings_to_pytest():
+            requests = list(requests)
+            self._deal(requests)
             owned = [r for r in requests if self.owned(r) and self._unsendable(r) is None]
             self._started = self.engine.start(owned)
 

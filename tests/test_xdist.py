@@ -106,6 +106,31 @@ def test_with_a_cache_that_keeps_nothing_n2_still_asks_once_per_unique_prompt_in
     assert not list(pytester.path.glob(".pytest_cache/d/moralpairs/*"))  # and no cache was written
 
 
+CALLS_PER_WORKER = """
+from pytest_moralpairs.stash import moral_run
+
+def pytest_sessionfinish(session):
+    worker = getattr(session.config, "workerinput", {}).get("workerid")
+    if worker:
+        calls = moral_run(session.config).engine.usage.calls
+        (session.config.rootpath / f"calls-{worker}.txt").write_text(str(calls))
+"""
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_the_workers_shares_of_the_first_batch_differ_by_one_call_at_most(pytester, server, suite, workers):
+    # The run ends with the last share: a split by the keys' hash gave one worker waves of calls
+    # more than another. Each worker deals the same sorted keys out in turn.
+    pytester.makeconftest(CALLS_PER_WORKER)
+
+    result = run_n(pytester, workers, *moral_args(server, "--moral-cache=off"))
+
+    result.assert_outcomes(passed=PAIRS)
+    calls = sorted(int(f.read_text()) for f in pytester.path.glob("calls-gw*.txt"))
+    assert len(calls) == workers and sum(calls) == len(SENTENCES) == 50
+    assert calls[-1] - calls[0] <= 1, calls
+
+
 def test_moral_concurrency_is_the_limit_of_the_whole_run_split_across_workers(pytester, server, suite):
     server.latency = 0.2
 
