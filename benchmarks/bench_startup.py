@@ -23,8 +23,8 @@ the plugin are measured:
                reads only .pyc files of its own (``*-pytest-X.Y.pyc``), never written here: any
                module still imported through it is parsed and compiled from source on every run.
 
-Both copies are measured in the cheap cases (``--co``, ``--help``, the offline 1-pair run), the
-checkout alone in the slow ones (the server, the cached rerun), which ``--quick`` skips.
+Both copies are measured in every case; ``--quick`` skips the slow ones (the server, the cached
+rerun).
 
 Usage: python benchmarks/bench_startup.py [--runs 5] [--pairs 1000] [--quick]
 """
@@ -116,7 +116,8 @@ def main() -> int:
             print(f"load average after: {load()}")
             return 0
         server_args = ["-q", "--moral-model=openai/bench", f"--moral-api-base={server.url}", "--moral-cache=off"]
-        compare("1-pair run, server", one, server_args, 1.0, args.runs)
+        for copy in (None, site):
+            compare("1-pair run, server", one, server_args, 1.0, args.runs, copy)
 
         many = root / "many"
         write_pairs(many, args.pairs, model=None)
@@ -130,7 +131,8 @@ def main() -> int:
         pytest_wall(many, cached)  # fill the cache
         requests = server.stats()["requests"]
         assert requests == 2 * args.pairs, requests
-        compare(f"cached {args.pairs:,}-pair rerun", many, cached, 1.0, args.runs)
+        for copy in (None, site):
+            compare(f"cached {args.pairs:,}-pair rerun", many, cached, 1.0, args.runs, copy)
         assert server.stats()["requests"] == requests, "the rerun made model calls"
     print(f"load average after: {load()}")
     return 0
