@@ -11,6 +11,7 @@ import re
 from typing import Any, Iterable, Iterator, Sequence
 
 from .prompt import SCALE_MAX, SCALE_MIN
+from .validation import shorten
 
 # Minus signs models actually emit: ASCII hyphen, U+2212 minus, the Unicode hyphens and dashes
 # (hyphen, non-breaking hyphen, figure dash, en and em dash, bar), small and full-width forms.
@@ -45,11 +46,7 @@ class UnparseableAnswer(ValueError):
     def __init__(self, reason: str, raw: str):
         self.reason = reason
         self.raw = raw
-        super().__init__(f"{reason}: {shorten(raw)!r}")
-
-
-def shorten(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        super().__init__(f"{reason}: {shorten(raw, 300)!r}")
 
 
 def parse_rating(text: str | None, low: float = SCALE_MIN, high: float = SCALE_MAX) -> float:

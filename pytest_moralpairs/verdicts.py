@@ -11,10 +11,9 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from . import stats
-from .answers import shorten
 from .reasoning import excerpt
 from .stats import DEFAULT_CONFIDENCE
-from .validation import code_point, on_one_line
+from .validation import code_point, on_one_line, shorten
 
 if TYPE_CHECKING:  # at run time only ratings the engine made reach here: collecting needs no engine
     from .engine import Rating
