@@ -295,7 +295,6 @@ class RatingEngine:
         # overlapping batches (even from several threads) share a call instead of repeating it.
         self._calls: dict[RatingRequest, asyncio.Task[Answer | BaseException]] = {}
         self._limit: asyncio.Semaphore | None = None
-        #: A model's own limit (its profile's ``concurrency``), per model, made on the engine loop.
         self._loop: _LoopThread | None = None
         self._loop_lock = threading.Lock()
         self._ratings_lock = threading.Lock()

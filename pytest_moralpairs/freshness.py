@@ -12,16 +12,29 @@ PYTEST_DONT_REWRITE: nothing here asserts on a user's behalf (pytest would rewri
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Units of a duration, in seconds.
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+#: Seconds per unit of a duration.
+UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|[smhdw])")
 #: ``never`` (the default): cached answers are used whatever their age.
 NEVER = ("never", "none", "off")
+
+
+def seconds_in(text: Any) -> float | None:
+    """Seconds in a duration written with its units: ``30d``, ``12h``, ``90m``, ``45s``, ``2w``,
+    ``20ms``, or several at once as providers' rate-limit headers write them (``6m0s``,
+    ``1h2m3.5s``); None for anything else (a bare number has no unit)."""
+    compact = "".join(str(text).split()).lower()
+    parts = _PART.findall(compact)
+    if not parts or "".join(number + unit for number, unit in parts) != compact:
+        return None
+    seconds = sum(float(number) * UNITS[unit] for number, unit in parts)
+    return seconds if math.isfinite(seconds) else None
 
 
 def parse_duration(text: Any) -> float | None:
@@ -30,12 +43,12 @@ def parse_duration(text: Any) -> float | None:
     value = str(text).strip()
     if value.lower() in NEVER:
         return None
-    match = _DURATION.match(value)
-    if match is None:
+    seconds = seconds_in(value)
+    if seconds is None:
         raise ValueError(
             f"must be a duration such as 30d, 12h, 90m or 45s (s, m, h, d, w), or never; got {value[:40]!r}"
         )
-    return float(match.group(1)) * UNITS[match.group(2).lower()]
+    return seconds
 
 
 def duration_text(seconds: float) -> str:

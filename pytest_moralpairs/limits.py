@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from .faults import RATE_LIMIT, TIMEOUT, Fault, Wait, header_names, retry_after_in
+from .freshness import seconds_in
 
 #: HTTP statuses that say "too many, slow down": rate limited, unavailable, overloaded (Anthropic).
 OVERLOAD_STATUSES = frozenset({429, 503, 529})
@@ -54,7 +54,6 @@ MAX_FREE_TRIES = 16
 #: A wait this long or longer is told to the progress line.
 TOLD_WAIT = 1.0
 
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|h|m|s)")
 #: The response headers that speak of a provider's limits, kept with an answer.
 LIMIT_HEADERS = ("retry-after", "x-ratelimit-")
 
@@ -64,18 +63,14 @@ def parse_duration(value: Any) -> float | None:
     number of seconds; None when it is none of those."""
     if value is None:
         return None
-    text = str(value).strip().lower()
+    text = str(value).strip()
     if not text:
         return None
     try:
-        seconds = float(text)
+        seconds: float | None = float(text)
     except ValueError:
-        parts = _DURATION.findall(text)
-        if not parts or "".join(number + unit for number, unit in parts) != text:
-            return None
-        scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-        seconds = sum(float(number) * scale[unit] for number, unit in parts)
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+        seconds = seconds_in(text)
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _count(value: Any) -> int | None:
